@@ -1,0 +1,17 @@
+//! Rapport's schema, as an ordered list of migrations that run unchanged on SQLite and PostgreSQL.
+//! A migration that has landed is never edited: change the schema with a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_user_and_idempotency_key;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261126_000001_create_user_and_idempotency_key::Migration,
+        )]
+    }
+}

@@ -1,0 +1,278 @@
+//! The JSON body extractor every endpoint uses: content type, size limit and parsing errors
+//! all answered as problems, with the path of the offending field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::mime;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::{ApiError, FieldError, ProblemCode};
+
+/// Largest accepted body; installed as app data at start-up.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<BodyLimit>>()
+            .map_or(1024 * 1024, |l| l.0);
+        let checked = check_content_type(req).and_then(|()| check_declared_length(req, limit));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::new(
+                        ProblemCode::MalformedJson,
+                        format!("cannot read the body: {e}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(Json)
+        })
+    }
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
+        mime.type_() == mime::APPLICATION
+            && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+    });
+    if is_json {
+        Ok(())
+    } else {
+        let given = req.content_type();
+        let given = if given.is_empty() { "none" } else { given };
+        Err(ApiError::new(
+            ProblemCode::UnsupportedMediaType,
+            format!("expected Content-Type: application/json, got {given}"),
+        ))
+    }
+}
+
+fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(length) if length > limit => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ProblemCode::PayloadTooLarge,
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+/// Syntax errors are 400 with the position; well-formed JSON of the wrong shape is 422 naming
+/// the field.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        match err.inner().classify() {
+            Category::Data => ApiError::validation(vec![field_error(&err)]),
+            _ => syntax_error(err.inner(), body),
+        }
+    })?;
+    deserializer.end().map_err(|err| syntax_error(&err, body))?;
+    Ok(value)
+}
+
+fn syntax_error(inner: &serde_json::Error, body: &[u8]) -> ApiError {
+    match inner.classify() {
+        Category::Eof if body.iter().all(u8::is_ascii_whitespace) => ApiError::new(
+            ProblemCode::MalformedJson,
+            "the body is empty; expected a JSON object",
+        ),
+        _ => ApiError::new(
+            ProblemCode::MalformedJson,
+            format!(
+                "invalid JSON at line {} column {}: {}",
+                inner.line(),
+                inner.column(),
+                strip_position(&inner.to_string())
+            ),
+        ),
+    }
+}
+
+fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let message = strip_position(&err.inner().to_string());
+    let path = err.path().to_string();
+    if let Some(name) = backticked(&message, "unknown field `") {
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            path
+        };
+        return FieldError::new(field, "unknown_field", "is not a field of this resource");
+    }
+    if let Some(name) = backticked(&message, "missing field `") {
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "required", "is required");
+    }
+    let field = if path == "." { String::new() } else { path };
+    FieldError::new(field, "invalid_type", message)
+}
+
+fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+/// serde_json appends " at line L column C"; the problem states the position itself.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use actix_web::{App, HttpResponse, ResponseError, test, web};
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        #[allow(dead_code)]
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nested {
+        #[allow(dead_code)]
+        count: u8,
+    }
+
+    fn problem(err: ApiError) -> (StatusCode, Vec<FieldError>, ProblemCode) {
+        let status = err.status_code();
+        match err {
+            ApiError::Problem { code, errors, .. } => (status, errors, code),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_400_with_position() {
+        let err = parse::<Body>(br#"{"name": "x",}"#).unwrap_err();
+        let detail = err.to_string();
+        let (status, _, code) = problem(err);
+        assert_eq!(
+            (status, code),
+            (StatusCode::BAD_REQUEST, ProblemCode::MalformedJson)
+        );
+        assert!(detail.contains("line 1 column 14"), "{detail}");
+    }
+
+    #[test]
+    fn empty_body_is_400() {
+        let (status, _, _) = problem(parse::<Body>(b"").unwrap_err());
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn trailing_garbage_is_400() {
+        let (status, _, _) = problem(parse::<Body>(br#"{"name": "x"} {}"#).unwrap_err());
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn unknown_fields_are_422_naming_the_field() {
+        let (status, errors, _) =
+            problem(parse::<Body>(br#"{"name": "x", "owner_id": "y"}"#).unwrap_err());
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(errors[0].field, "owner_id");
+        assert_eq!(errors[0].code, "unknown_field");
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_422_with_their_path() {
+        let (_, errors, _) = problem(parse::<Body>(br#"{}"#).unwrap_err());
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].code.as_str()),
+            ("name", "required")
+        );
+        let (_, errors, _) =
+            problem(parse::<Body>(br#"{"name": "x", "nested": {"count": 300}}"#).unwrap_err());
+        assert_eq!(errors[0].field, "nested.count");
+        assert_eq!(errors[0].code, "invalid_type");
+    }
+
+    async fn echo(body: Json<Body>) -> HttpResponse {
+        HttpResponse::Ok().body(body.0.name)
+    }
+
+    #[actix_web::test]
+    async fn extractor_checks_media_type_and_size() {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(BodyLimit(2048)))
+                .route("/", web::post().to(echo)),
+        )
+        .await;
+
+        let ok = test::TestRequest::post()
+            .uri("/")
+            .insert_header(("content-type", "application/json; charset=utf-8"))
+            .set_payload(r#"{"name": "Ada"}"#)
+            .send_request(&app)
+            .await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(test::read_body(ok).await, "Ada");
+
+        let text = test::TestRequest::post()
+            .uri("/")
+            .insert_header(("content-type", "text/plain"))
+            .set_payload(r#"{"name": "Ada"}"#)
+            .send_request(&app)
+            .await;
+        assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+        let big = format!(r#"{{"name": "{}"}}"#, "a".repeat(4096));
+        let big = test::TestRequest::post()
+            .uri("/")
+            .insert_header(("content-type", "application/json"))
+            .set_payload(big)
+            .send_request(&app)
+            .await;
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            big.headers().get("content-type").unwrap(),
+            crate::error::PROBLEM_JSON
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP layer: one module per resource, each owning its routes and DTOs, plus the pieces
+//! they share.
+
+/// 404 and 405 for requests no route takes.
+pub mod fallback;
+/// `/healthz` and `/readyz`.
+pub mod health;
+/// The JSON body extractor with problem responses for every way a body can be wrong.
+pub mod json;
+/// `/problems/{slug}`: documentation of each problem type.
+pub mod problems;
+/// `X-Request-Id` middleware and the current request's id.
+pub mod request_id;
+
+use actix_web::web;
+use actix_web::{HttpRequest, error::QueryPayloadError};
+
+use crate::error::ApiError;
+
+/// Registers every documented route. Used by the server and by `rapport openapi`, so the
+/// spec is generated from the same calls that route requests.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.configure(health::configure)
+        .configure(problems::configure);
+}
+
+/// Query-string errors as 400 problems.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req: &HttpRequest| {
+        ApiError::invalid_query(err.to_string()).into()
+    })
+}
+
+/// A path segment that does not parse (an id that is not a UUID) names nothing: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into())
+}

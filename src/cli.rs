@@ -1,0 +1,97 @@
+//! Command line: `serve` (the default), `migrate`, `openapi`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::{db, openapi, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport: the relationship-building API"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./rapport.toml when it exists).
+    #[arg(long, global = true, env = "RAPPORT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the OpenAPI document as pretty JSON.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migrations.
+    Down {
+        /// How many to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again. Destroys all data.
+    Fresh,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", openapi::to_pretty_json(&openapi::build())?);
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(settings.log_format, &settings.log_filter, std::io::stdout);
+    match command {
+        Command::Serve => {
+            tracing::info!(settings = %settings.redacted(), "starting rapport {}", env!("CARGO_PKG_VERSION"));
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate { action } => {
+            let db = db::connect(&settings).await?;
+            let conn = db.writer();
+            match action {
+                MigrateAction::Up => db::migrate_up(&db).await?,
+                MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
+                MigrateAction::Fresh => Migrator::fresh(conn).await?,
+                MigrateAction::Status => {}
+            }
+            for migration in Migrator::get_migration_with_status(conn)
+                .await
+                .context("cannot read the migration status")?
+            {
+                println!(
+                    "{:<8} {}",
+                    format!("{:?}", migration.status()).to_lowercase(),
+                    migration.name()
+                );
+            }
+        }
+        Command::Openapi => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! `ApiError`, the one error type of the HTTP layer, rendered as RFC 9457 problem details.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::DbErr;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::request_id;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Stable machine-readable problem codes. Each has one status, one title and a page at
+/// `/problems/{code-in-kebab-case}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    MalformedJson,
+    InvalidQuery,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    InternalError,
+    ServiceUnavailable,
+}
+
+impl ProblemCode {
+    pub const ALL: &'static [ProblemCode] = &[
+        Self::MalformedJson,
+        Self::InvalidQuery,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::ValidationFailed,
+        Self::InternalError,
+        Self::ServiceUnavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidQuery => "invalid_query",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::ValidationFailed => "validation_failed",
+            Self::InternalError => "internal_error",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::InvalidQuery => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "Malformed JSON",
+            Self::InvalidQuery => "Invalid query",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::ValidationFailed => "Validation failed",
+            Self::InternalError => "Internal error",
+            Self::ServiceUnavailable => "Service unavailable",
+        }
+    }
+
+    /// What the problem means and what the client can do about it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MalformedJson => {
+                "The request body is not well-formed JSON. `detail` gives the line and column \
+                 where parsing stopped. Fix the body and send the request again."
+            }
+            Self::InvalidQuery => {
+                "A query parameter is missing, malformed or out of range (for example \
+                 `limit=0`). `detail` names the parameter."
+            }
+            Self::NotFound => {
+                "There is no such route, or no such object among the caller's own. Objects of \
+                 other users are reported exactly like missing ones."
+            }
+            Self::MethodNotAllowed => {
+                "The route exists but does not accept this HTTP method. The `Allow` header \
+                 lists the methods it accepts."
+            }
+            Self::PayloadTooLarge => {
+                "The request body is larger than the server accepts (`max_body_bytes`, 1 MiB \
+                 by default)."
+            }
+            Self::UnsupportedMediaType => {
+                "The request has a body that is not JSON. Send it with \
+                 `Content-Type: application/json`."
+            }
+            Self::ValidationFailed => {
+                "The JSON is well-formed but some fields are invalid, missing, unknown or \
+                 read-only. `errors` lists each field with a code and a message."
+            }
+            Self::InternalError => {
+                "The server failed unexpectedly. Nothing about the cause is sent; the log holds \
+                 it under the same `request_id`. Retrying may help."
+            }
+            Self::ServiceUnavailable => {
+                "The database cannot be reached at the moment. Retry later; `/readyz` tells \
+                 when the service is ready again."
+            }
+        }
+    }
+
+    /// `validation_failed` → `validation-failed`.
+    pub fn slug(self) -> String {
+        self.as_str().replace('_', "-")
+    }
+
+    pub fn type_uri(self) -> String {
+        format!("/problems/{}", self.slug())
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|code| code.slug() == slug)
+    }
+}
+
+/// One invalid field of a request body or query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"field": "email", "code": "invalid_email", "message": "must be an email address such as ada@example.com"}))]
+pub struct FieldError {
+    /// The field's path in the body, dotted for nested fields (`links.0`).
+    pub field: String,
+    /// A stable snake_case code such as `required`, `too_long` or `unknown_field`.
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem details body, sent as `application/problem+json`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation-failed", "title": "Validation failed", "status": 422,
+    "detail": "1 field is invalid", "code": "validation_failed",
+    "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "errors": [{"field": "email", "code": "invalid_email", "message": "must be an email address"}]
+}))]
+pub struct Problem {
+    /// Relative URI of the problem type; `GET` on it describes the problem.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    pub detail: String,
+    pub code: ProblemCode,
+    /// The `X-Request-Id` of the request, also in the server's log lines for it.
+    pub request_id: String,
+    /// Present on 422 only: one entry per invalid field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A 4xx the client can act on; the status comes from the code.
+    #[error("{code:?}: {detail}")]
+    Problem {
+        code: ProblemCode,
+        detail: String,
+        errors: Vec<FieldError>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// 503: the database cannot be reached.
+    #[error("database unavailable")]
+    Unavailable(#[source] DbErr),
+    /// 500: anything unexpected. The cause chain is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self::Problem {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            ProblemCode::NotFound,
+            "There is nothing at this address, or it is not yours.",
+        )
+    }
+
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::InvalidQuery, detail)
+    }
+
+    /// 422 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        Self::Problem {
+            code: ProblemCode::ValidationFailed,
+            detail,
+            errors,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a response header (`Allow`, `Retry-After`, …) to a 4xx problem.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        if let Self::Problem { headers, .. } = &mut self {
+            headers.push((name, value));
+        }
+        self
+    }
+
+    pub fn code(&self) -> ProblemCode {
+        match self {
+            Self::Problem { code, .. } => *code,
+            Self::Unavailable(_) => ProblemCode::ServiceUnavailable,
+            Self::Internal(_) => ProblemCode::InternalError,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Problem { detail, .. } => detail.clone(),
+            Self::Unavailable(_) => "The database cannot be reached; try again shortly.".into(),
+            Self::Internal(_) => "The server failed to answer this request.".into(),
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        if crate::db::is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(anyhow::Error::new(err).context("database statement failed"))
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
+            Self::Problem { .. } => {}
+        }
+        let code = self.code();
+        let problem = Problem {
+            type_uri: code.type_uri(),
+            title: code.title().to_owned(),
+            status: code.status().as_u16(),
+            detail: self.detail(),
+            code,
+            request_id: request_id::current().unwrap_or_default(),
+            errors: match self {
+                Self::Problem { errors, .. } => errors.clone(),
+                _ => Vec::new(),
+            },
+        };
+        let mut response = HttpResponse::build(code.status());
+        response.content_type(PROBLEM_JSON);
+        if let Self::Problem { headers, .. } = self {
+            for (name, value) in headers {
+                response.insert_header((name.clone(), value.clone()));
+            }
+        }
+        match serde_json::to_vec(&problem) {
+            Ok(body) => response.body(body),
+            Err(_) => response.finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_slug() {
+        for &code in ProblemCode::ALL {
+            assert_eq!(ProblemCode::from_slug(&code.slug()), Some(code));
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+            assert!(code.type_uri().starts_with("/problems/"));
+        }
+        assert_eq!(ProblemCode::from_slug("validation_failed"), None);
+    }
+
+    #[test]
+    fn validation_detail_counts_fields() {
+        let err = ApiError::validation(vec![
+            FieldError::new("a", "required", "is required"),
+            FieldError::new("b", "required", "is required"),
+        ]);
+        assert_eq!(err.detail(), "2 fields are invalid");
+        assert_eq!(err.code().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn pool_errors_are_unavailable_and_others_internal() {
+        let closed = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed);
+        assert!(matches!(ApiError::from(closed), ApiError::Unavailable(_)));
+        let other = DbErr::Custom("boom".into());
+        assert!(matches!(ApiError::from(other), ApiError::Internal(_)));
+    }
+}

@@ -1,0 +1,115 @@
+//! The OpenAPI document: info, tags, the bearer scheme, and the problem responses shared by
+//! every operation. Paths come from the routes themselves (utoipa-actix-web).
+
+use actix_web::App;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, Problem, ProblemCode};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rapport API",
+        description = "Relationship-building, measured: contacts, conversations, value offers and \
+asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 problem details \
+(`application/problem+json`); every response carries an `X-Request-Id`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    servers((url = "/", description = "This server")),
+    tags(
+        (name = "ops", description = "Health probes and problem-type documentation."),
+    ),
+    components(
+        schemas(Problem, FieldError, ProblemCode),
+        responses(
+            BadRequest, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+            ValidationFailed, InternalError, ServiceUnavailable
+        ),
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// The `bearer_auth` scheme: a JWT access token or a personal access token (`rpt_…`).
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or rpt_ personal token")
+                    .description(Some(
+                        "A JWT access token from `POST /v1/auth/token`, or a personal access \
+                         token (`rpt_…`) from `POST /v1/tokens`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The generated document, identical to what the server serves at `/openapi.json`.
+pub fn build() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::api::configure)
+        .split_for_parts();
+    api
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn to_pretty_json(api: &utoipa::openapi::OpenApi) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(api).map(|json| json + "\n")
+}
+
+fn problem_response(code: ProblemCode, description: &str) -> RefOr<Response> {
+    let example = serde_json::json!({
+        "type": code.type_uri(), "title": code.title(), "status": code.status().as_u16(),
+        "detail": "…", "code": code.as_str(),
+        "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
+    });
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::error::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                .example(Some(example))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Declares a reusable problem response: `(status = 404, response = crate::openapi::NotFound)`.
+macro_rules! problem_responses {
+    ($($name:ident => $code:ident, $description:literal;)*) => {$(
+        #[doc = $description]
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (stringify!($name), problem_response(ProblemCode::$code, $description))
+            }
+        }
+    )*};
+}
+
+problem_responses! {
+    BadRequest => MalformedJson, "Malformed JSON or query parameters.";
+    NotFound => NotFound, "No such object among the caller's own.";
+    MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
+    PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";
+    UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
+    ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
+    InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
+    ServiceUnavailable => ServiceUnavailable, "The database cannot be reached.";
+}
