@@ -158,7 +158,8 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use actix_web::http::StatusCode;
-    use actix_web::{App, HttpResponse, ResponseError, test, web};
+    use actix_web::test as actix_test;
+    use actix_web::{App, HttpResponse, ResponseError, web};
     use serde::Deserialize;
 
     use super::*;
@@ -238,23 +239,23 @@ mod tests {
 
     #[actix_web::test]
     async fn extractor_checks_media_type_and_size() {
-        let app = test::init_service(
+        let app = actix_test::init_service(
             App::new()
                 .app_data(web::Data::new(BodyLimit(2048)))
                 .route("/", web::post().to(echo)),
         )
         .await;
 
-        let ok = test::TestRequest::post()
+        let ok = actix_test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", "application/json; charset=utf-8"))
             .set_payload(r#"{"name": "Ada"}"#)
             .send_request(&app)
             .await;
         assert_eq!(ok.status(), StatusCode::OK);
-        assert_eq!(test::read_body(ok).await, "Ada");
+        assert_eq!(actix_test::read_body(ok).await, "Ada");
 
-        let text = test::TestRequest::post()
+        let text = actix_test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", "text/plain"))
             .set_payload(r#"{"name": "Ada"}"#)
@@ -263,7 +264,7 @@ mod tests {
         assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
         let big = format!(r#"{{"name": "{}"}}"#, "a".repeat(4096));
-        let big = test::TestRequest::post()
+        let big = actix_test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", "application/json"))
             .set_payload(big)

@@ -1,0 +1,214 @@
+//! The binary itself: bad configuration ends it with one clear line; SIGTERM stops it cleanly;
+//! a second start reuses the database and the generated secret.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use rapport::config::KEYS;
+
+use crate::helpers::TEST_SECRET;
+
+fn rapport(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rapport"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RAPPORT_BIND", "127.0.0.1:0")
+        .env("RAPPORT_LOG_FORMAT", "json")
+        .env("RAPPORT_WORKERS", "1");
+    command
+}
+
+fn run_with(envs: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    rapport(dir.path())
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Asserts a failed start that printed exactly one line mentioning `needle`.
+fn assert_fails_with_one_line(output: &Output, needle: &str) {
+    assert!(!output.status.success(), "the process must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr:\n{stderr}");
+    assert!(lines[0].contains(needle), "{needle:?} in {:?}", lines[0]);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_nonsense_bind_address_fails_naming_the_setting() {
+    let output = run_with(&[("RAPPORT_BIND", "nonsense")]);
+    assert_fails_with_one_line(&output, "`bind`");
+}
+
+#[test]
+fn an_unknown_database_scheme_fails_naming_the_setting() {
+    let output = run_with(&[("RAPPORT_DATABASE_URL", "mysql://root@localhost/rapport")]);
+    assert_fails_with_one_line(&output, "`database_url`");
+}
+
+#[test]
+fn a_mistyped_number_fails_naming_the_setting() {
+    let output = run_with(&[("RAPPORT_MAX_BODY_BYTES", "lots")]);
+    assert_fails_with_one_line(&output, "`max_body_bytes`");
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rapport.toml"), "bnid = \"127.0.0.1:1\"\n").unwrap();
+    let output = rapport(dir.path()).output().unwrap();
+    assert_fails_with_one_line(&output, "bnid");
+}
+
+#[test]
+fn postgres_without_a_jwt_secret_refuses_to_start() {
+    let output = run_with(&[(
+        "RAPPORT_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/rapport",
+    )]);
+    assert_fails_with_one_line(&output, "`jwt_secret` is required with PostgreSQL");
+}
+
+#[test]
+fn an_unreachable_postgres_fails_with_one_line() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let output = run_with(&[
+        (
+            "RAPPORT_DATABASE_URL",
+            "postgres://postgres:pw@127.0.0.1:1/rapport",
+        ),
+        ("RAPPORT_JWT_SECRET", TEST_SECRET),
+    ]);
+    assert_fails_with_one_line(&output, "cannot connect to the database");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(":pw@"),
+        "password shown"
+    );
+}
+
+/// Starts `rapport serve` and returns it with the port it logged once listening.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits on the returned child"
+)]
+fn start(dir: &Path) -> (Child, u16, BufReader<std::process::ChildStdout>) {
+    let mut child = rapport(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            let status = child.wait().unwrap();
+            panic!("the server exited before listening ({status}): {stderr}");
+        }
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if event["fields"]["message"] == "listening" {
+            let port = event["fields"]["port"].as_u64().unwrap();
+            return (child, u16::try_from(port).unwrap(), stdout);
+        }
+    }
+}
+
+fn http_status(port: u16, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Sends SIGTERM and returns the exit status and everything logged after it.
+fn terminate(mut child: Child, mut stdout: BufReader<std::process::ChildStdout>) -> (bool, String) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    (child.wait().unwrap().success(), rest)
+}
+
+#[test]
+fn a_second_start_reuses_the_database_and_secret_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (child, port, stdout) = start(dir.path());
+    assert_eq!(http_status(port, "/readyz"), 200);
+    let (clean, log) = terminate(child, stdout);
+    assert!(clean, "exit status after SIGTERM");
+    assert!(log.contains("\"stopped\""), "{log}");
+
+    let secret_file = dir.path().join("rapport.secret");
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(secret.len() >= 32);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let (child, port, stdout) = start(dir.path());
+    assert_eq!(http_status(port, "/readyz"), 200);
+    let (clean, log) = terminate(child, stdout);
+    assert!(clean);
+    assert!(
+        !log.contains("Applying migration"),
+        "nothing left to migrate: {log}"
+    );
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), secret);
+}
+
+#[test]
+fn the_startup_log_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = rapport(dir.path())
+        .env("RAPPORT_JWT_SECRET", TEST_SECRET)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("starting rapport"), "{first}");
+    assert!(first.contains("[redacted]"), "{first}");
+    assert!(!first.contains(TEST_SECRET), "{first}");
+}
+
+#[test]
+fn every_documented_env_var_is_a_real_setting() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for key in KEYS {
+        let var = format!("RAPPORT_{}", key.to_uppercase());
+        assert!(readme.contains(&var), "README documents {var}");
+    }
+}

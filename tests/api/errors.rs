@@ -1,0 +1,118 @@
+use rapport::error::ProblemCode;
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn unknown_route_returns_404_problem() {
+    let app = spawn_app().await;
+    let body = assert_problem(app.get("/v1/nothing-here").await, 404, "not_found").await;
+    assert!(body.get("errors").is_none(), "errors is only for 422");
+}
+
+#[tokio::test]
+async fn wrong_method_returns_405_problem_with_allow() {
+    let app = spawn_app().await;
+    let response = app.client.delete(app.url("/healthz")).send().await.unwrap();
+    let allow = response.headers().get("allow").cloned();
+    assert_problem(response, 405, "method_not_allowed").await;
+    assert_eq!(allow.unwrap(), "GET");
+}
+
+#[tokio::test]
+async fn a_sane_request_id_is_echoed_in_header_and_problem() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-request-id", "client-id_1.2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "client-id_1.2");
+    let body = assert_problem(response, 404, "not_found").await;
+    assert_eq!(body["request_id"], "client-id_1.2");
+}
+
+#[tokio::test]
+async fn an_insane_or_missing_request_id_is_replaced_by_a_generated_one() {
+    let app = spawn_app().await;
+    let too_long = "a".repeat(65);
+    let mut seen = Vec::new();
+    for given in [
+        None,
+        Some(too_long.as_str()),
+        Some("has space"),
+        Some("semi;colon"),
+    ] {
+        let mut request = app.client.get(app.url("/healthz"));
+        if let Some(value) = given {
+            request = request.header("x-request-id", value);
+        }
+        let response = request.send().await.unwrap();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id:?}");
+        assert_ne!(Some(id.as_str()), given);
+        seen.push(id);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 4, "every request gets its own id");
+}
+
+#[tokio::test]
+async fn every_problem_type_has_a_page() {
+    let app = spawn_app().await;
+    for &code in ProblemCode::ALL {
+        let response = app.get(&code.type_uri()).await;
+        assert_eq!(response.status().as_u16(), 200, "{}", code.type_uri());
+        let page: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(page["type"], code.type_uri());
+        assert_eq!(page["code"], code.as_str());
+        assert_eq!(page["status"], code.status().as_u16());
+        assert!(page["description"].as_str().is_some_and(|d| d.len() > 20));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_problem_type_is_404() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/problems/no-such-problem").await, 404, "not_found").await;
+    // The page is addressed by the kebab-case slug only.
+    assert_problem(app.get("/problems/not_found").await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn docs_redirects_to_swagger_ui_served_from_the_binary() {
+    let app = spawn_app().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status().as_u16(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "Swagger UI page");
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "no remote assets: {html}"
+    );
+
+    let initializer = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+    ] {
+        let response = app.get(&format!("/docs/{asset}")).await;
+        assert_eq!(response.status().as_u16(), 200, "{asset}");
+    }
+}

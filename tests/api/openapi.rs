@@ -1,0 +1,111 @@
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const COMMITTED: &str = "openapi/openapi.json";
+
+fn generated() -> Value {
+    serde_json::to_value(rapport::openapi::build()).unwrap()
+}
+
+#[test]
+fn committed_spec_matches_the_generated_one() {
+    let generated = rapport::openapi::to_pretty_json(&rapport::openapi::build()).unwrap();
+    let committed =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED))
+            .unwrap_or_default();
+    assert!(
+        generated == committed,
+        "{COMMITTED} is out of date; regenerate it with:\n\n    cargo run -q -- openapi > {COMMITTED}\n"
+    );
+}
+
+#[tokio::test]
+async fn served_spec_is_the_generated_openapi_3_1_document() {
+    let app = spawn_app().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let served: Value = response.json().await.unwrap();
+    assert_eq!(served, generated());
+    assert_eq!(served["openapi"], "3.1.0");
+    assert_eq!(served["info"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+fn operations(spec: &Value) -> Vec<(String, String, &Value)> {
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            out.push((method.to_uppercase(), path.clone(), operation));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_operation_is_fully_described() {
+    let spec = generated();
+    let tags: BTreeSet<&str> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut ids = BTreeSet::new();
+    let ops = operations(&spec);
+    assert!(!ops.is_empty());
+    for (method, path, op) in ops {
+        let at = format!("{method} {path}");
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: operationId"));
+        assert!(
+            ids.insert(id.to_owned()),
+            "{at}: duplicate operationId {id}"
+        );
+        let op_tags = op["tags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: tags"));
+        assert_eq!(op_tags.len(), 1, "{at}: exactly one tag");
+        assert!(
+            tags.contains(op_tags[0].as_str().unwrap()),
+            "{at}: tag is declared"
+        );
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{at}: summary"
+        );
+        assert!(op.get("security").is_some(), "{at}: security requirement");
+        for (status, response) in op["responses"].as_object().unwrap() {
+            if status.starts_with('4') || status.starts_with('5') {
+                let reference = response["$ref"].as_str().unwrap_or_default();
+                let name = reference.rsplit('/').next().unwrap_or_default();
+                let resolved = &spec["components"]["responses"][name];
+                assert!(
+                    resolved["content"]["application/problem+json"]["schema"]["$ref"]
+                        == "#/components/schemas/Problem",
+                    "{at}: {status} must be a problem response"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_bearer_scheme_and_problem_schema_are_components() {
+    let spec = generated();
+    let scheme = &spec["components"]["securitySchemes"]["bearer_auth"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let problem = &spec["components"]["schemas"]["Problem"];
+    let required: BTreeSet<&str> = problem["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for field in ["type", "title", "status", "detail", "code", "request_id"] {
+        assert!(required.contains(field), "Problem.{field} is required");
+    }
+}
