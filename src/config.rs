@@ -27,6 +27,9 @@ pub const KEYS: &[&str] = &[
     "run_migrations",
     "sqlite_synchronous",
     "workers",
+    "login_failures_per_account",
+    "login_failures_per_ip",
+    "registrations_per_ip",
 ];
 
 /// The effective configuration of one process.
@@ -54,6 +57,12 @@ pub struct Settings {
     pub sqlite_synchronous: SqliteSynchronous,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Failed logins allowed per account per minute; a success clears the count.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address per minute.
+    pub login_failures_per_ip: u32,
+    /// Registrations allowed per client address per hour.
+    pub registrations_per_ip: u32,
 }
 
 impl Default for Settings {
@@ -69,6 +78,9 @@ impl Default for Settings {
             run_migrations: true,
             sqlite_synchronous: SqliteSynchronous::Full,
             workers: 0,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            registrations_per_ip: 20,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `ApiError`, the one error type of the HTTP layer, rendered as RFC 9457 problem details.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use sea_orm::DbErr;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,13 @@ pub enum ProblemCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    InvalidCursor,
+    Unauthorized,
+    InvalidToken,
+    InvalidCredentials,
+    InsufficientScope,
+    EmailTaken,
+    RateLimited,
     InternalError,
     ServiceUnavailable,
 }
@@ -37,6 +44,13 @@ impl ProblemCode {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ValidationFailed,
+        Self::InvalidCursor,
+        Self::Unauthorized,
+        Self::InvalidToken,
+        Self::InvalidCredentials,
+        Self::InsufficientScope,
+        Self::EmailTaken,
+        Self::RateLimited,
         Self::InternalError,
         Self::ServiceUnavailable,
     ];
@@ -50,6 +64,13 @@ impl ProblemCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::EmailTaken => "email_taken",
+            Self::RateLimited => "rate_limited",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
         }
@@ -63,6 +84,13 @@ impl ProblemCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidCursor => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -77,6 +105,13 @@ impl ProblemCode {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "Validation failed",
+            Self::InvalidCursor => "Invalid cursor",
+            Self::Unauthorized => "Authentication required",
+            Self::InvalidToken => "Invalid token",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::InsufficientScope => "Insufficient scope",
+            Self::EmailTaken => "Email taken",
+            Self::RateLimited => "Too many requests",
             Self::InternalError => "Internal error",
             Self::ServiceUnavailable => "Service unavailable",
         }
@@ -112,6 +147,27 @@ impl ProblemCode {
             Self::ValidationFailed => {
                 "The JSON is well-formed but some fields are invalid, missing, unknown or \
                  read-only. `errors` lists each field with a code and a message."
+            }
+            Self::InvalidCursor => {
+                "The `cursor` query parameter is not one this API returned. Start again from the first page."
+            }
+            Self::Unauthorized => {
+                "The request has no `Authorization: Bearer <token>` header. Log in with `POST /v1/auth/token`, or use a personal access token."
+            }
+            Self::InvalidToken => {
+                "The token is malformed, expired, revoked, signed with another key, or belongs to a deleted account. Log in again or refresh the access token."
+            }
+            Self::InvalidCredentials => {
+                "The email and password do not match an account. The answer is the same for an unknown email and a wrong password."
+            }
+            Self::InsufficientScope => {
+                "The token is valid but lacks the scope this operation needs: a `read` personal token cannot change anything."
+            }
+            Self::EmailTaken => {
+                "An account with this email address (in any letter case) already exists. Log in instead."
+            }
+            Self::RateLimited => {
+                "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`; the `RateLimit-*` headers give the allowance."
             }
             Self::InternalError => {
                 "The server failed unexpectedly. Nothing about the cause is sent; the log holds \
@@ -221,6 +277,63 @@ impl ApiError {
             ProblemCode::NotFound,
             "There is nothing at this address, or it is not yours.",
         )
+    }
+
+    /// 401 without credentials.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ProblemCode::Unauthorized,
+            "This operation needs `Authorization: Bearer <token>`.",
+        )
+        .with_header(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="rapport""#),
+        )
+    }
+
+    /// 401 for a token that was given but is not valid.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Self::new(ProblemCode::InvalidToken, detail).with_header(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="rapport", error="invalid_token""#),
+        )
+    }
+
+    /// 403 for a valid token without the scope `needed`.
+    pub fn insufficient_scope(needed: crate::auth::Scope) -> Self {
+        let challenge = format!(
+            r#"Bearer realm="rapport", error="insufficient_scope", scope="{}""#,
+            needed.as_str()
+        );
+        Self::new(
+            ProblemCode::InsufficientScope,
+            format!(
+                "This operation needs a token with the `{}` scope.",
+                needed.as_str()
+            ),
+        )
+        .with_header(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer")),
+        )
+    }
+
+    /// 429 with `Retry-After` and the `RateLimit-*` headers.
+    pub fn rate_limited(limited: crate::auth::throttle::Limited) -> Self {
+        let seconds = limited.retry_after.as_secs().max(1);
+        let number =
+            |n: u64| HeaderValue::from_str(&n.to_string()).unwrap_or(HeaderValue::from_static("1"));
+        Self::new(
+            ProblemCode::RateLimited,
+            format!("Too many attempts; try again in {seconds} seconds."),
+        )
+        .with_header(RETRY_AFTER, number(seconds))
+        .with_header(
+            HeaderName::from_static("ratelimit-limit"),
+            number(u64::from(limited.limit)),
+        )
+        .with_header(HeaderName::from_static("ratelimit-remaining"), number(0))
+        .with_header(HeaderName::from_static("ratelimit-reset"), number(seconds))
     }
 
     pub fn invalid_query(detail: impl Into<String>) -> Self {

@@ -2,16 +2,22 @@
 
 /// HTTP handlers, DTOs and the pieces every endpoint shares.
 pub mod api;
+/// Passwords, access and refresh tokens, personal tokens, throttling, the `Auth` extractor.
+pub mod auth;
 /// Command-line interface: serve, migrate, openapi.
 pub mod cli;
 /// Settings from defaults, `rapport.toml` and `RAPPORT_*` variables.
 pub mod config;
 /// Connections, the SQLite write path and migrations.
 pub mod db;
+/// Validated domain types and pure rules.
+pub mod domain;
 /// `ApiError` and RFC 9457 problem details.
 pub mod error;
 /// The OpenAPI document and its shared components.
 pub mod openapi;
+/// Owner-scoped database operations, one module per resource.
+pub mod services;
 /// Building and running the HTTP server.
 pub mod startup;
 /// The tracing subscriber and the request span.

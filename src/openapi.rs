@@ -20,13 +20,17 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
     ),
     servers((url = "/", description = "This server")),
     tags(
+        (name = "auth", description = "Sign up, log in, refresh and log out. Access tokens are 15-minute JWTs; refresh tokens rotate and work once."),
+        (name = "me", description = "The caller's own account: profile, password, deletion."),
+        (name = "tokens", description = "Personal access tokens (`rpt_…`) for scripts: `read` or `write` scope, shown once."),
         (name = "ops", description = "Health probes and problem-type documentation."),
     ),
     components(
         schemas(Problem, FieldError, ProblemCode),
         responses(
-            BadRequest, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
-            ValidationFailed, InternalError, ServiceUnavailable
+            BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+            PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
+            InternalError, ServiceUnavailable
         ),
     ),
     modifiers(&BearerAuth),
@@ -76,8 +80,42 @@ fn problem_response(code: ProblemCode, description: &str) -> RefOr<Response> {
         "detail": "…", "code": code.as_str(),
         "request_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
     });
-    ResponseBuilder::new()
-        .description(description)
+    let headers: &[(&str, &str)] = match code {
+        ProblemCode::InvalidToken | ProblemCode::Unauthorized | ProblemCode::InsufficientScope => {
+            &[(
+                "WWW-Authenticate",
+                "`Bearer realm=\"rapport\"`, with `error=\"invalid_token\"` or `error=\"insufficient_scope\"` when a token was given.",
+            )]
+        }
+        ProblemCode::MethodNotAllowed => &[("Allow", "The methods the route accepts.")],
+        ProblemCode::RateLimited => &[
+            ("Retry-After", "Seconds to wait before trying again."),
+            ("RateLimit-Limit", "Attempts allowed per window."),
+            ("RateLimit-Remaining", "Attempts left in this window (0)."),
+            ("RateLimit-Reset", "Seconds until the window renews."),
+        ],
+        _ => &[],
+    };
+    let mut builder = ResponseBuilder::new().description(description);
+    for (name, header_description) in headers {
+        let schema = if name.starts_with("RateLimit") || *name == "Retry-After" {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Integer)
+                .build()
+        } else {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .build()
+        };
+        builder = builder.header(
+            *name,
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(Some(schema))
+                .description(Some(*header_description))
+                .build(),
+        );
+    }
+    builder
         .content(
             crate::error::PROBLEM_JSON,
             ContentBuilder::new()
@@ -105,7 +143,11 @@ macro_rules! problem_responses {
 
 problem_responses! {
     BadRequest => MalformedJson, "Malformed JSON or query parameters.";
+    Unauthorized => InvalidToken, "Missing, invalid, expired or revoked credentials; `WWW-Authenticate: Bearer` is set.";
+    Forbidden => InsufficientScope, "The token lacks the scope this operation needs (a `read` personal token on a write).";
     NotFound => NotFound, "No such object among the caller's own.";
+    Conflict => EmailTaken, "The request conflicts with existing data.";
+    TooManyRequests => RateLimited, "Too many attempts; see `Retry-After` and the `RateLimit-*` headers.";
     MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
     PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -17,6 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::fallback::{RouteTable, fallback};
 use crate::api::json::BodyLimit;
 use crate::api::{self, request_id};
+use crate::auth::jwt::JwtKeys;
+use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseKind, Secret, Settings};
 use crate::db::{self, Db};
 use crate::openapi::ApiDoc;
@@ -25,7 +28,26 @@ use crate::telemetry::RapportRootSpan;
 /// What every handler can reach, installed once as `web::Data`.
 pub struct AppState {
     pub db: Db,
-    pub jwt_secret: Secret,
+    pub jwt: JwtKeys,
+    pub throttles: Throttles,
+}
+
+/// Per-process attempt counters (see `auth::throttle`).
+pub struct Throttles {
+    pub login_failures_per_account: Throttle,
+    pub login_failures_per_ip: Throttle,
+    pub registrations_per_ip: Throttle,
+}
+
+impl Throttles {
+    pub fn new(settings: &Settings) -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        Self {
+            login_failures_per_account: Throttle::new(settings.login_failures_per_account, MINUTE),
+            login_failures_per_ip: Throttle::new(settings.login_failures_per_ip, MINUTE),
+            registrations_per_ip: Throttle::new(settings.registrations_per_ip, 60 * MINUTE),
+        }
+    }
 }
 
 pub struct Application {
@@ -49,7 +71,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db: db.clone(),
-            jwt_secret,
+            jwt: JwtKeys::new(&jwt_secret),
+            throttles: Throttles::new(&settings),
         });
         let server = serve(listener, state, &settings)?;
         tracing::info!(port, backend = db.backend_name(), "listening");

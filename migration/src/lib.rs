@@ -4,14 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_user_and_idempotency_key;
+mod m20261126_000002_create_refresh_and_personal_tokens;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261126_000001_create_user_and_idempotency_key::Migration,
-        )]
+        vec![
+            Box::new(m20261126_000001_create_user_and_idempotency_key::Migration),
+            Box::new(m20261126_000002_create_refresh_and_personal_tokens::Migration),
+        ]
     }
 }

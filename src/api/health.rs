@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(get_healthz).service(get_readyz);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -34,12 +34,11 @@ struct Readiness {
 /// Answers 200 while the process runs; touches no database.
 #[utoipa::path(
     tag = "ops",
-    operation_id = "get_healthz",
     security(()),
     responses((status = 200, description = "The process is alive.", body = Health))
 )]
 #[get("/healthz")]
-async fn healthz() -> web::Json<Health> {
+async fn get_healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
@@ -49,7 +48,6 @@ async fn healthz() -> web::Json<Health> {
 /// 503 when the database cannot be reached.
 #[utoipa::path(
     tag = "ops",
-    operation_id = "get_readyz",
     security(()),
     responses(
         (status = 200, description = "The database answers.", body = Readiness),
@@ -57,7 +55,7 @@ async fn healthz() -> web::Json<Health> {
     )
 )]
 #[get("/readyz")]
-async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
+async fn get_readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     state.db.ping().await?;
     let migration = state.db.migration_version().await?;
     Ok(web::Json(Readiness {

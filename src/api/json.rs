@@ -129,6 +129,13 @@ fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldErro
         } else {
             path
         };
+        if READ_ONLY_FIELDS.contains(&name) {
+            return FieldError::new(
+                field,
+                "read_only",
+                "is set by the server and cannot be written",
+            );
+        }
         return FieldError::new(field, "unknown_field", "is not a field of this resource");
     }
     if let Some(name) = backticked(&message, "missing field `") {
@@ -142,6 +149,9 @@ fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldErro
     let field = if path == "." { String::new() } else { path };
     FieldError::new(field, "invalid_type", message)
 }
+
+/// Fields every resource has and no client writes: reported as `read_only`, not `unknown_field`.
+const READ_ONLY_FIELDS: &[&str] = &["id", "owner_id", "created_at", "updated_at"];
 
 fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     message.strip_prefix(prefix)?.split('`').next()
@@ -214,10 +224,16 @@ mod tests {
     #[test]
     fn unknown_fields_are_422_naming_the_field() {
         let (status, errors, _) =
-            problem(parse::<Body>(br#"{"name": "x", "owner_id": "y"}"#).unwrap_err());
+            problem(parse::<Body>(br#"{"name": "x", "nmae": "y"}"#).unwrap_err());
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(errors[0].field, "owner_id");
+        assert_eq!(errors[0].field, "nmae");
         assert_eq!(errors[0].code, "unknown_field");
+        let (_, errors, _) =
+            problem(parse::<Body>(br#"{"name": "x", "owner_id": "y"}"#).unwrap_err());
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].code.as_str()),
+            ("owner_id", "read_only")
+        );
     }
 
     #[test]

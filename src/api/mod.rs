@@ -1,16 +1,26 @@
 //! The HTTP layer: one module per resource, each owning its routes and DTOs, plus the pieces
 //! they share.
 
+/// Registration, login, refresh and logout.
+pub mod auth;
 /// 404 and 405 for requests no route takes.
 pub mod fallback;
 /// `/healthz` and `/readyz`.
 pub mod health;
 /// The JSON body extractor with problem responses for every way a body can be wrong.
 pub mod json;
+/// The caller's own account.
+pub mod me;
+/// Keyset pagination shared by every list.
+pub mod pagination;
+/// JSON merge-patch fields.
+pub mod patch;
 /// `/problems/{slug}`: documentation of each problem type.
 pub mod problems;
 /// `X-Request-Id` middleware and the current request's id.
 pub mod request_id;
+/// Personal access tokens.
+pub mod tokens;
 
 use actix_web::web;
 use actix_web::{HttpRequest, error::QueryPayloadError};
@@ -21,7 +31,10 @@ use crate::error::ApiError;
 /// spec is generated from the same calls that route requests.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(health::configure)
-        .configure(problems::configure);
+        .configure(problems::configure)
+        .configure(auth::configure)
+        .configure(me::configure)
+        .configure(tokens::configure);
 }
 
 /// Query-string errors as 400 problems.

@@ -231,3 +231,128 @@ pub async fn assert_problem(
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
 }
+
+/// A registered, logged-in user.
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// Any request; `token` becomes `Authorization: Bearer …`, `body` is sent as JSON.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path, None, Some(body))
+            .await
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        let body = serde_json::json!({
+            "email": email, "password": password, "display_name": "Test User"
+        });
+        self.post_json("/v1/auth/register", &body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.post_json("/v1/auth/token", &body).await
+    }
+
+    /// Registers a user with a unique email and logs them in.
+    pub async fn create_user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+        let registered = self.register(&email, PASSWORD).await;
+        assert_eq!(registered.status().as_u16(), 201, "register");
+        let user: serde_json::Value = registered.json().await.unwrap();
+        let tokens: serde_json::Value = self.login(&email, PASSWORD).await.json().await.unwrap();
+        TestUser {
+            id: user["id"].as_str().unwrap().to_owned(),
+            email,
+            password: PASSWORD.to_owned(),
+            access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a personal access token for `user` and returns its secret.
+    pub async fn personal_token(&self, user: &TestUser, scopes: &[&str]) -> String {
+        let body = serde_json::json!({"name": "script", "scopes": scopes});
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                "/v1/tokens",
+                Some(&user.access_token),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 201);
+        let created: serde_json::Value = response.json().await.unwrap();
+        created["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Rows of every table, by table name (migrations' bookkeeping excluded).
+    pub async fn table_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let conn = self.db.reader();
+        let backend = conn.get_database_backend();
+        let list = if on_postgres() {
+            "SELECT table_name AS name FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        };
+        let rows = conn
+            .query_all_raw(Statement::from_string(backend, list))
+            .await
+            .unwrap();
+        let mut counts = std::collections::BTreeMap::new();
+        for row in rows {
+            let name: String = row.try_get("", "name").unwrap();
+            if name == "seaql_migrations" {
+                continue;
+            }
+            let count_sql = format!("SELECT COUNT(*) AS n FROM \"{name}\"");
+            let row = conn
+                .query_one_raw(Statement::from_string(backend, count_sql))
+                .await
+                .unwrap()
+                .unwrap();
+            counts.insert(name, row.try_get::<i64>("", "n").unwrap());
+        }
+        counts
+    }
+}
+
+/// A problem body without its per-request id, for comparing two answers.
+pub async fn problem_without_request_id(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let mut body: serde_json::Value = response.json().await.unwrap();
+    body.as_object_mut().unwrap().remove("request_id");
+    (status, body)
+}

@@ -1,9 +1,13 @@
 //! One integration-test binary: every test spawns the real server on its own database.
 
+mod auth;
 mod config;
 mod docker;
 mod errors;
 mod health;
 mod helpers;
+mod isolation;
+mod me;
 mod openapi;
+mod tokens;
 mod write_path;

@@ -109,3 +109,35 @@ fn the_bearer_scheme_and_problem_schema_are_components() {
         assert!(required.contains(field), "Problem.{field} is required");
     }
 }
+
+#[test]
+fn protected_operations_declare_bearer_security_and_their_auth_errors() {
+    let spec = generated();
+    let mut protected = 0;
+    for (method, path, op) in operations(&spec) {
+        let at = format!("{method} {path}");
+        let security = op["security"].as_array().unwrap();
+        let needs_bearer = security.iter().any(|s| s.get("bearer_auth").is_some());
+        let public = security
+            .iter()
+            .all(|s| s.as_object().is_some_and(|o| o.is_empty()));
+        assert!(needs_bearer || public, "{at}: bearer or explicitly public");
+        if needs_bearer {
+            protected += 1;
+            assert!(op["responses"].get("401").is_some(), "{at}: documents 401");
+            if method != "GET" {
+                assert!(op["responses"].get("403").is_some(), "{at}: documents 403");
+            }
+        }
+        if path.starts_with("/v1/") {
+            assert!(
+                path.starts_with("/v1/auth/") || needs_bearer,
+                "{at}: only auth is public"
+            );
+        }
+    }
+    assert!(
+        protected >= 8,
+        "the account and token operations are protected"
+    );
+}

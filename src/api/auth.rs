@@ -1,0 +1,275 @@
+//! Sign-up and sessions: `/v1/auth/*`.
+
+use std::time::Instant;
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::json::Json;
+use crate::api::me::UserResponse;
+use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
+use crate::auth::password;
+use crate::domain::account::{DisplayName, Email, Password, TimeZone, collect};
+use crate::error::{ApiError, ProblemCode};
+use crate::services::accounts::{self, NewAccount};
+use crate::services::sessions::{self, IssuedRefreshToken};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(register_account)
+        .service(create_access_token)
+        .service(refresh_access_token)
+        .service(revoke_session);
+}
+
+/// The client's address as seen by this server (not `X-Forwarded-For`, which anyone can set).
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "email": "ada@example.com", "password": "correct horse battery",
+    "display_name": "Ada Lovelace", "time_zone": "Europe/London"
+}))]
+struct RegisterRequest {
+    /// Trimmed and lower-cased; unique in any letter case.
+    email: String,
+    /// 10–128 characters, not one character repeated, not the email address.
+    password: String,
+    /// 1–200 characters.
+    display_name: String,
+    /// IANA time-zone name; defaults to `UTC`.
+    #[schema(example = "Europe/London")]
+    time_zone: Option<String>,
+}
+
+/// Register
+///
+/// Creates an account. Limited per client address (`registrations_per_ip` an hour).
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    request_body(content = RegisterRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new account.", body = UserResponse,
+            headers(("Location" = String, description = "`/v1/me`"))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 429, response = crate::openapi::TooManyRequests),
+    )
+)]
+#[post("/v1/auth/register")]
+async fn register_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = client_ip(&req);
+    let throttle = &state.throttles.registrations_per_ip;
+    throttle
+        .check(&ip, Instant::now())
+        .map_err(ApiError::rate_limited)?;
+    throttle.hit(&ip, Instant::now());
+
+    let body = body.0;
+    let mut errors = Vec::new();
+    let email = collect(Email::parse(&body.email), &mut errors);
+    let password = collect(
+        Password::parse(
+            &body.password,
+            "password",
+            email.as_ref().map(Email::as_str),
+        ),
+        &mut errors,
+    );
+    let display_name = collect(DisplayName::parse(&body.display_name), &mut errors);
+    let time_zone = match body.time_zone.as_deref() {
+        None => Some(TimeZone::default()),
+        Some(zone) => collect(TimeZone::parse(zone), &mut errors),
+    };
+    let (Some(email), Some(password), Some(display_name), Some(time_zone)) =
+        (email, password, display_name, time_zone)
+    else {
+        return Err(ApiError::validation(errors));
+    };
+
+    let password_hash = password::hash(password.expose()).await?;
+    let account = NewAccount {
+        email: email.into_inner(),
+        password_hash,
+        display_name: display_name.into_inner(),
+        time_zone: time_zone.name().to_owned(),
+    };
+    let user = accounts::register(&state.db, account, Utc::now()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, "/v1/me"))
+        .json(UserResponse::from(user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// A new access token and refresh token.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkzIn0.c2lnbmF0dXJl", "token_type": "Bearer",
+    "expires_in": 900, "refresh_token": "q4Qm3n1-Yt0pV8...", "refresh_expires_in": 2592000
+}))]
+struct TokenResponse {
+    /// A JWT for `Authorization: Bearer …`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires (900).
+    expires_in: i64,
+    /// Opaque; exchange it at `/v1/auth/refresh` for a new pair. It works once.
+    refresh_token: String,
+    /// Seconds until the refresh token expires (30 days).
+    refresh_expires_in: i64,
+}
+
+fn token_response(
+    state: &AppState,
+    user_id: Uuid,
+    refresh: IssuedRefreshToken,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    Ok(web::Json(TokenResponse {
+        access_token: state.jwt.issue(user_id, Utc::now())?,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECONDS,
+        refresh_token: refresh.token,
+        refresh_expires_in: refresh.expires_in_seconds,
+    }))
+}
+
+/// Log in
+///
+/// Exchanges email and password for a 15-minute access token and a 30-day refresh token.
+/// An unknown email and a wrong password get the same answer after the same work. Failed
+/// attempts are limited per account and per client address; a success clears the account's.
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in.", body = TokenResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 429, response = crate::openapi::TooManyRequests),
+    )
+)]
+#[post("/v1/auth/token")]
+async fn create_access_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let ip = client_ip(&req);
+    let account_key = body.0.email.trim().to_lowercase();
+    let throttles = &state.throttles;
+    let now = Instant::now();
+    throttles
+        .login_failures_per_ip
+        .check(&ip, now)
+        .map_err(ApiError::rate_limited)?;
+    throttles
+        .login_failures_per_account
+        .check(&account_key, now)
+        .map_err(ApiError::rate_limited)?;
+
+    let user = accounts::find_by_email(&state.db, &account_key).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = password::verify(&body.0.password, hash).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        throttles.login_failures_per_ip.hit(&ip, Instant::now());
+        throttles
+            .login_failures_per_account
+            .hit(&account_key, Instant::now());
+        return Err(ApiError::new(
+            ProblemCode::InvalidCredentials,
+            "The email or the password is wrong.",
+        ));
+    };
+    throttles.login_failures_per_account.reset(&account_key);
+    let refresh = sessions::start(&state.db, user.id, Utc::now()).await?;
+    token_response(&state, user.id, refresh)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "q4Qm3n1-Yt0pV8..."}))]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Refresh the access token
+///
+/// Exchanges a refresh token for a new access token and a new refresh token; the old refresh
+/// token stops working. Presenting a refresh token that was already exchanged revokes every
+/// token of that login (it was probably stolen) and answers 401.
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new pair.", body = TokenResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+    )
+)]
+#[post("/v1/auth/refresh")]
+async fn refresh_access_token(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let (user_id, refresh) = sessions::rotate(&state.db, &body.0.refresh_token, Utc::now()).await?;
+    token_response(&state, user_id, refresh)
+}
+
+/// Log out
+///
+/// Revokes the given refresh token and every token rotated from the same login. Access
+/// tokens already issued stay valid until they expire (15 minutes at most).
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Logged out."),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+    )
+)]
+#[post("/v1/auth/logout")]
+async fn revoke_session(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    sessions::revoke(&state.db, &body.0.refresh_token, Utc::now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,232 @@
+//! The caller's own account: `/v1/me`.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use entity::user;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::json::Json;
+use crate::api::patch::Patch;
+use crate::auth::{Auth, password};
+use crate::domain::account::{DisplayName, Password, TimeZone};
+use crate::error::{ApiError, FieldError};
+use crate::services::accounts::{self, ProfileChanges};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_me)
+        .service(update_me)
+        .service(change_password)
+        .service(delete_me);
+}
+
+/// An account as its owner sees it. The password hash never leaves the server.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "email": "ada@example.com",
+    "display_name": "Ada Lovelace", "time_zone": "Europe/London",
+    "created_at": "2026-11-26T09:46:22Z", "updated_at": "2026-11-26T09:46:22Z"
+}))]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    /// IANA time-zone name; "local date" in every relationship rule.
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserResponse {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            time_zone: user.time_zone,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// Get my account
+#[utoipa::path(
+    tag = "me",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "The caller's account.", body = UserResponse),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/me")]
+async fn get_me(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let user = accounts::find(&state.db, auth.user_id())
+        .await?
+        .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))?;
+    Ok(web::Json(user.into()))
+}
+
+/// Writable fields of the account. `email`, `id` and the timestamps are read-only.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Ada King", "time_zone": "Europe/Paris"}))]
+struct UpdateMeRequest {
+    /// 1–200 characters, trimmed. Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    display_name: Patch<String>,
+    /// An IANA time-zone name. Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "Europe/Paris")]
+    time_zone: Patch<String>,
+}
+
+/// Update my account
+///
+/// JSON merge patch: absent fields stay as they are. Unknown and read-only fields are 422.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer_auth" = [])),
+    request_body(content = UpdateMeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated account.", body = UserResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+    )
+)]
+#[patch("/v1/me")]
+async fn update_me(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<UpdateMeRequest>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let body = body.0;
+    let mut errors = Vec::new();
+    let display_name = body
+        .display_name
+        .not_null("display_name", &mut errors)
+        .and_then(|name| DisplayName::parse(&name).map_err(|e| errors.push(e)).ok());
+    let time_zone = body
+        .time_zone
+        .not_null("time_zone", &mut errors)
+        .and_then(|zone| TimeZone::parse(&zone).map_err(|e| errors.push(e)).ok());
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let changes = ProfileChanges {
+        display_name: display_name.map(DisplayName::into_inner),
+        time_zone: time_zone.map(|zone| zone.name().to_owned()),
+    };
+    let user = accounts::update_profile(&state.db, auth.user_id(), changes, Utc::now()).await?;
+    Ok(web::Json(user.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "correct horse battery", "new_password": "staple battery horse correct"}))]
+struct ChangePasswordRequest {
+    current_password: String,
+    /// 10–128 characters, not one character repeated, not the email address.
+    new_password: String,
+}
+
+/// Change my password
+///
+/// Checks the current password, stores the new one, and revokes every refresh token and
+/// personal access token of the account: other sessions and scripts must authenticate again.
+/// Access tokens already issued stay valid until they expire (15 minutes at most).
+#[utoipa::path(
+    tag = "me",
+    security(("bearer_auth" = [])),
+    request_body(content = ChangePasswordRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Changed; every other credential is revoked."),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+    )
+)]
+#[post("/v1/me/password")]
+async fn change_password(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user = current_user(&state, &auth).await?;
+    let new_password = Password::parse(&body.0.new_password, "new_password", Some(&user.email))
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    check_password(&body.0.current_password, "current_password", &user).await?;
+    let hash = password::hash(new_password.expose()).await?;
+    accounts::change_password(&state.db, user.id, hash, Utc::now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "correct horse battery"}))]
+struct DeleteMeRequest {
+    /// The account's password, to confirm.
+    password: String,
+}
+
+/// Delete my account
+///
+/// Permanently deletes the account and every row it owns: contacts, conversations, value offers,
+/// asks, tokens. Requires the password.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer_auth" = [])),
+    request_body(content = DeleteMeRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The account and all its data are gone."),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+    )
+)]
+#[delete("/v1/me")]
+async fn delete_me(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<DeleteMeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user = current_user(&state, &auth).await?;
+    check_password(&body.0.password, "password", &user).await?;
+    accounts::delete(&state.db, user.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn current_user(state: &AppState, auth: &Auth) -> Result<user::Model, ApiError> {
+    accounts::find(&state.db, auth.user_id())
+        .await?
+        .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))
+}
+
+/// 422 naming `field` when `candidate` is not the account's password.
+async fn check_password(candidate: &str, field: &str, user: &user::Model) -> Result<(), ApiError> {
+    if password::verify(candidate, Some(user.password_hash.clone())).await? {
+        Ok(())
+    } else {
+        Err(ApiError::validation(vec![FieldError::new(
+            field,
+            "incorrect_password",
+            "is not the account's password",
+        )]))
+    }
+}

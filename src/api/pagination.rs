@@ -1,0 +1,123 @@
+//! Keyset pagination: `limit` (1–100, default 25) and an opaque `cursor`, answered with
+//! `{data, next_cursor, has_more}`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ProblemCode};
+
+pub const DEFAULT_LIMIT: u64 = 25;
+pub const MAX_LIMIT: u64 = 100;
+
+/// Query parameters of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A validated page request: at most `limit` items after `after`.
+#[derive(Debug)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Uuid>,
+}
+
+impl PageQuery {
+    pub fn parse(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u64,
+            Some(n) => {
+                return Err(ApiError::invalid_query(format!(
+                    "limit must be between 1 and {MAX_LIMIT}, got {n}"
+                )));
+            }
+        };
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+}
+
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemCode::InvalidCursor,
+                "cursor is not one this API returned",
+            )
+        })
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// `last_id` is the key of the last item on this page.
+    pub fn new(data: Vec<T>, has_more: bool, last_id: Option<Uuid>) -> Self {
+        let next_cursor = if has_more {
+            last_id.map(encode_cursor)
+        } else {
+            None
+        };
+        Self {
+            data,
+            next_cursor,
+            has_more,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(limit: Option<i64>, cursor: Option<&str>) -> PageQuery {
+        PageQuery {
+            limit,
+            cursor: cursor.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn limit_defaults_to_25_and_must_be_1_to_100() {
+        assert_eq!(query(None, None).parse().unwrap().limit, 25);
+        assert_eq!(query(Some(1), None).parse().unwrap().limit, 1);
+        assert_eq!(query(Some(100), None).parse().unwrap().limit, 100);
+        for bad in [0, 101, -1] {
+            let err = query(Some(bad), None).parse().unwrap_err();
+            assert_eq!(err.code(), ProblemCode::InvalidQuery, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_invalid_cursor() {
+        let id = Uuid::now_v7();
+        let parsed = query(None, Some(&encode_cursor(id))).parse().unwrap();
+        assert_eq!(parsed.after, Some(id));
+        for bad in ["%%%", "abc", ""] {
+            let err = query(None, Some(bad)).parse().unwrap_err();
+            assert_eq!(err.code(), ProblemCode::InvalidCursor, "{bad:?}");
+        }
+    }
+}

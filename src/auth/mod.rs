@@ -1,0 +1,170 @@
+//! Authentication: passwords, access tokens, opaque tokens, throttling, and the `Auth`
+//! extractor every protected handler takes.
+
+/// HS256 access tokens.
+pub mod jwt;
+/// Random opaque tokens and their stored hashes.
+pub mod opaque;
+/// Argon2id hashing off the async workers.
+pub mod password;
+/// Failure counters for login and registration throttling.
+pub mod throttle;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::Method;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::services::{accounts, personal_tokens};
+use crate::startup::AppState;
+
+/// What a token may do. Access tokens from a login have both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// `GET` requests.
+    Read,
+    /// Every other method.
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+
+    /// Sorted, de-duplicated, space-separated; `write` implies `read`.
+    pub fn join(scopes: &[Scope]) -> String {
+        let mut all = scopes.to_vec();
+        if all.contains(&Scope::Write) {
+            all.push(Scope::Read);
+        }
+        all.sort_unstable();
+        all.dedup();
+        all.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn split(stored: &str) -> Vec<Scope> {
+        stored
+            .split_whitespace()
+            .filter_map(|s| match s {
+                "read" => Some(Scope::Read),
+                "write" => Some(Scope::Write),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub user_id: Uuid,
+    pub scopes: Vec<Scope>,
+}
+
+/// Extractor for protected routes: a bearer JWT access token or a personal token (`rpt_…`).
+/// `GET`/`HEAD` need the `read` scope, every other method `write` (403 otherwise).
+pub struct Auth(pub Owner);
+
+impl Auth {
+    pub fn user_id(&self) -> Uuid {
+        self.0.user_id
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        let needed = if matches!(*req.method(), Method::GET | Method::HEAD) {
+            Scope::Read
+        } else {
+            Scope::Write
+        };
+        Box::pin(async move {
+            let state = state.ok_or_else(|| anyhow::anyhow!("AppState is not installed"))?;
+            let token = match header {
+                None => return Err(ApiError::unauthorized()),
+                Some(Err(_)) => {
+                    return Err(ApiError::invalid_token("Malformed Authorization header."));
+                }
+                Some(Ok(value)) => bearer_token(&value)?.to_owned(),
+            };
+            let owner = authenticate(&state, &token).await?.ok_or_else(|| {
+                ApiError::invalid_token("The token is invalid, expired or revoked.")
+            })?;
+            if !owner.scopes.contains(&needed) {
+                return Err(ApiError::insufficient_scope(needed));
+            }
+            Ok(Auth(owner))
+        })
+    }
+}
+
+fn bearer_token(value: &str) -> Result<&str, ApiError> {
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::invalid_token(
+            "Expected `Authorization: Bearer <token>`.",
+        ));
+    }
+    Ok(token)
+}
+
+async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, ApiError> {
+    let now = Utc::now();
+    if token.starts_with(opaque::PERSONAL_TOKEN_PREFIX) {
+        return personal_tokens::authenticate(&state.db, token, now).await;
+    }
+    let Some(claims) = state.jwt.verify(token) else {
+        return Ok(None);
+    };
+    // A deleted account's tokens must stop working at once, not when they expire.
+    if !accounts::exists(&state.db, claims.sub).await? {
+        return Ok(None);
+    }
+    Ok(Some(Owner {
+        user_id: claims.sub,
+        scopes: vec![Scope::Read, Scope::Write],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_implies_read_and_scopes_round_trip() {
+        assert_eq!(Scope::join(&[Scope::Write]), "read write");
+        assert_eq!(Scope::join(&[Scope::Read, Scope::Read]), "read");
+        assert_eq!(Scope::split("read write"), vec![Scope::Read, Scope::Write]);
+    }
+
+    #[test]
+    fn bearer_tokens_are_taken_from_the_header() {
+        assert_eq!(bearer_token("Bearer abc").unwrap(), "abc");
+        assert_eq!(bearer_token("bearer   abc ").unwrap(), "abc");
+        assert!(bearer_token("Basic abc").is_err());
+        assert!(bearer_token("Bearer").is_err());
+        assert!(bearer_token("Bearer ").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Argon2id password hashing (OWASP minimum: m=19456 KiB, t=2, p=1), run off the async workers.
+
+use std::sync::LazyLock;
+
+use anyhow::Context;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tracing::Instrument;
+
+fn argon2() -> Argon2<'static> {
+    // The parameters are constants known to be valid.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// A hash of a random password, verified against when the email is unknown so that unknown
+/// accounts take the same work as wrong passwords.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let mut random = [0u8; 16];
+    let _ = getrandom::fill(&mut random);
+    argon2()
+        .hash_password(&random)
+        .map(|hash| hash.to_string())
+        .unwrap_or_default()
+});
+
+/// The PHC string of `password`.
+pub async fn hash(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            argon2()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
+        })
+    })
+    .in_current_span()
+    .await
+    .context("password hashing task")?
+}
+
+/// Verifies `password` against `phc`, or against a dummy hash when `phc` is `None` (unknown
+/// account): the answer is then always `false`, after the same amount of work.
+pub async fn verify(password: &str, phc: Option<String>) -> anyhow::Result<bool> {
+    let password = password.to_owned();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let known = phc.is_some();
+            let phc = phc.unwrap_or_else(|| DUMMY_HASH.clone());
+            let matches = argon2()
+                .verify_password(password.as_bytes(), phc.as_str())
+                .is_ok();
+            known && matches
+        })
+    })
+    .in_current_span()
+    .await
+    .context("password verification task")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_the_owasp_parameters_and_verify() {
+        let phc = hash("correct horse battery").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            verify("correct horse battery", Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("wrong horse battery", Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        // Salted: the same password hashes differently.
+        assert_ne!(hash("correct horse battery").await.unwrap(), phc);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies() {
+        assert!(!verify("anything at all", None).await.unwrap());
+    }
+}

@@ -1,0 +1,137 @@
+use chrono::{DateTime, Utc};
+use entity::{personal_token, refresh_token, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{ApiError, ProblemCode};
+
+pub struct NewAccount {
+    pub email: String,
+    pub password_hash: String,
+    pub display_name: String,
+    pub time_zone: String,
+}
+
+/// Creates an account; 409 `email_taken` when the (lower-cased) email is in use.
+pub async fn register(
+    db: &Db,
+    account: NewAccount,
+    now: DateTime<Utc>,
+) -> Result<user::Model, ApiError> {
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(account.email),
+        password_hash: Set(account.password_hash),
+        display_name: Set(account.display_name),
+        time_zone: Set(account.time_zone),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    model.insert(db.writer()).await.map_err(|err| {
+        if super::is_unique_violation(&err) {
+            ApiError::new(
+                ProblemCode::EmailTaken,
+                "An account with this email already exists.",
+            )
+        } else {
+            err.into()
+        }
+    })
+}
+
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<user::Model>, ApiError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db.reader())
+        .await?)
+}
+
+pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<user::Model>, ApiError> {
+    Ok(user::Entity::find_by_id(user_id).one(db.reader()).await?)
+}
+
+/// Whether the account still exists (a token may outlive a deleted account).
+pub async fn exists(db: &Db, user_id: Uuid) -> Result<bool, ApiError> {
+    Ok(user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db.reader())
+        .await?
+        .is_some())
+}
+
+/// Fields of `PATCH /v1/me`, already validated; `None` leaves a field unchanged.
+#[derive(Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+pub async fn update_profile(
+    db: &Db,
+    user_id: Uuid,
+    changes: ProfileChanges,
+    now: DateTime<Utc>,
+) -> Result<user::Model, ApiError> {
+    let txn = db.begin_write().await?;
+    let current = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut model = current.into_active_model();
+    if let Some(name) = changes.display_name {
+        model.display_name = Set(name);
+    }
+    if let Some(zone) = changes.time_zone {
+        model.time_zone = Set(zone);
+    }
+    if model.is_changed() {
+        model.updated_at = Set(now);
+    }
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Stores a new password hash and revokes every refresh and personal token of the account.
+pub async fn change_password(
+    db: &Db,
+    user_id: Uuid,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let txn = db.begin_write().await?;
+    user::ActiveModel {
+        id: Set(user_id),
+        password_hash: Set(password_hash),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::OwnerId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    personal_token::Entity::delete_many()
+        .filter(personal_token::Column::OwnerId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes the account; every row it owns goes with it (foreign keys cascade).
+pub async fn delete(db: &Db, user_id: Uuid) -> Result<(), ApiError> {
+    let result = user::Entity::delete_by_id(user_id)
+        .exec(db.writer())
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+use chrono::{DateTime, Duration, Utc};
+use entity::personal_token;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::api::pagination::PageRequest;
+use crate::auth::{Owner, Scope, opaque};
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// `last_used_at` is refreshed at most this often per token.
+const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
+
+pub struct NewPersonalToken {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a token and returns it with its secret, which is never available again.
+pub async fn create(
+    db: &Db,
+    owner_id: Uuid,
+    new: NewPersonalToken,
+    now: DateTime<Utc>,
+) -> Result<(personal_token::Model, String), ApiError> {
+    let secret = format!(
+        "{}{}",
+        opaque::PERSONAL_TOKEN_PREFIX,
+        opaque::random_token()?
+    );
+    let model = personal_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        owner_id: Set(owner_id),
+        name: Set(new.name),
+        token_hash: Set(opaque::hash(&secret)),
+        scopes: Set(Scope::join(&new.scopes)),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        expires_at: Set(new.expires_at),
+    }
+    .insert(db.writer())
+    .await?;
+    Ok((model, secret))
+}
+
+/// One page of the owner's tokens, oldest first, and whether more follow.
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    page: &PageRequest,
+) -> Result<(Vec<personal_token::Model>, bool), ApiError> {
+    let mut query = personal_token::Entity::find()
+        .filter(personal_token::Column::OwnerId.eq(owner_id))
+        .order_by_asc(personal_token::Column::Id)
+        .limit(page.limit + 1);
+    if let Some(after) = page.after {
+        query = query.filter(personal_token::Column::Id.gt(after));
+    }
+    let mut rows = query.all(db.reader()).await?;
+    let has_more = rows.len() as u64 > page.limit;
+    rows.truncate(page.limit as usize);
+    Ok((rows, has_more))
+}
+
+/// One of the owner's tokens; 404 when it is not theirs.
+pub async fn find(
+    db: &Db,
+    owner_id: Uuid,
+    token_id: Uuid,
+) -> Result<personal_token::Model, ApiError> {
+    personal_token::Entity::find_by_id(token_id)
+        .filter(personal_token::Column::OwnerId.eq(owner_id))
+        .one(db.reader())
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Revokes (deletes) one of the owner's tokens; 404 when it is not theirs.
+pub async fn delete(db: &Db, owner_id: Uuid, token_id: Uuid) -> Result<(), ApiError> {
+    let result = personal_token::Entity::delete_many()
+        .filter(personal_token::Column::Id.eq(token_id))
+        .filter(personal_token::Column::OwnerId.eq(owner_id))
+        .exec(db.writer())
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
+/// The owner of a valid, unexpired personal token; `None` for anything else.
+pub async fn authenticate(
+    db: &Db,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Owner>, ApiError> {
+    let Some(token) = personal_token::Entity::find()
+        .filter(personal_token::Column::TokenHash.eq(opaque::hash(secret)))
+        .one(db.reader())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if token.expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    let stale = token
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION);
+    if stale {
+        personal_token::Entity::update_many()
+            .col_expr(personal_token::Column::LastUsedAt, Expr::value(now))
+            .filter(personal_token::Column::Id.eq(token.id))
+            .exec(db.writer())
+            .await?;
+    }
+    Ok(Some(Owner {
+        user_id: token.owner_id,
+        scopes: Scope::split(&token.scopes),
+    }))
+}
