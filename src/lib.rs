@@ -6,6 +6,8 @@ pub mod api;
 pub mod auth;
 /// Command-line interface: serve, migrate, openapi.
 pub mod cli;
+/// The current time, at the precision stored.
+pub mod clock;
 /// Settings from defaults, `rapport.toml` and `RAPPORT_*` variables.
 pub mod config;
 /// Connections, the SQLite write path and migrations.

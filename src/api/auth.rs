@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,6 +12,7 @@ use crate::api::json::Json;
 use crate::api::me::UserResponse;
 use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
 use crate::auth::password;
+use crate::clock;
 use crate::domain::account::{DisplayName, Email, Password, TimeZone, collect};
 use crate::error::{ApiError, ProblemCode};
 use crate::services::accounts::{self, NewAccount};
@@ -111,7 +111,7 @@ async fn register_account(
         display_name: display_name.into_inner(),
         time_zone: time_zone.name().to_owned(),
     };
-    let user = accounts::register(&state.db, account, Utc::now()).await?;
+    let user = accounts::register(&state.db, account, clock::now()).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, "/v1/me"))
         .json(UserResponse::from(user)))
@@ -150,7 +150,7 @@ fn token_response(
     refresh: IssuedRefreshToken,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     Ok(web::Json(TokenResponse {
-        access_token: state.jwt.issue(user_id, Utc::now())?,
+        access_token: state.jwt.issue(user_id, clock::now())?,
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_SECONDS,
         refresh_token: refresh.token,
@@ -210,7 +210,7 @@ async fn create_access_token(
         ));
     };
     throttles.login_failures_per_account.reset(&account_key);
-    let refresh = sessions::start(&state.db, user.id, Utc::now()).await?;
+    let refresh = sessions::start(&state.db, user.id, clock::now()).await?;
     token_response(&state, user.id, refresh)
 }
 
@@ -244,7 +244,8 @@ async fn refresh_access_token(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let (user_id, refresh) = sessions::rotate(&state.db, &body.0.refresh_token, Utc::now()).await?;
+    let (user_id, refresh) =
+        sessions::rotate(&state.db, &body.0.refresh_token, clock::now()).await?;
     token_response(&state, user_id, refresh)
 }
 
@@ -270,6 +271,6 @@ async fn revoke_session(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    sessions::revoke(&state.db, &body.0.refresh_token, Utc::now()).await?;
+    sessions::revoke(&state.db, &body.0.refresh_token, clock::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

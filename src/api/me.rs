@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::api::json::Json;
 use crate::api::patch::Patch;
 use crate::auth::{Auth, password};
+use crate::clock;
 use crate::domain::account::{DisplayName, Password, TimeZone};
 use crate::error::{ApiError, FieldError};
 use crate::services::accounts::{self, ProfileChanges};
@@ -127,7 +128,7 @@ async fn update_me(
         display_name: display_name.map(DisplayName::into_inner),
         time_zone: time_zone.map(|zone| zone.name().to_owned()),
     };
-    let user = accounts::update_profile(&state.db, auth.user_id(), changes, Utc::now()).await?;
+    let user = accounts::update_profile(&state.db, auth.user_id(), changes, clock::now()).await?;
     Ok(web::Json(user.into()))
 }
 
@@ -170,7 +171,7 @@ async fn change_password(
         .map_err(|e| ApiError::validation(vec![e]))?;
     check_password(&body.0.current_password, "current_password", &user).await?;
     let hash = password::hash(new_password.expose()).await?;
-    accounts::change_password(&state.db, user.id, hash, Utc::now()).await?;
+    accounts::change_password(&state.db, user.id, hash, clock::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

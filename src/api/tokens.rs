@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::api::json::Json;
 use crate::api::pagination::{Page, PageQuery};
 use crate::auth::{Auth, Scope};
+use crate::clock;
 use crate::error::{ApiError, FieldError};
 use crate::services::personal_tokens::{self, NewPersonalToken};
 use crate::startup::AppState;
@@ -104,7 +105,7 @@ async fn create_personal_token(
     body: Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let now = Utc::now();
+    let now = clock::now();
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {

@@ -17,11 +17,11 @@ use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::clock;
 use crate::error::ApiError;
 use crate::services::{accounts, personal_tokens};
 use crate::startup::AppState;
@@ -131,7 +131,7 @@ fn bearer_token(value: &str) -> Result<&str, ApiError> {
 }
 
 async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, ApiError> {
-    let now = Utc::now();
+    let now = clock::now();
     if token.starts_with(opaque::PERSONAL_TOKEN_PREFIX) {
         return personal_tokens::authenticate(&state.db, token, now).await;
     }
