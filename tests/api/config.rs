@@ -212,3 +212,36 @@ fn every_documented_env_var_is_a_real_setting() {
         assert!(readme.contains(&var), "README documents {var}");
     }
 }
+
+#[test]
+fn the_migrate_commands_report_roll_back_and_reapply() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |args: &[&str]| {
+        let output = rapport(dir.path())
+            .arg("migrate")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let status = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| *w == "applied" || *w == "pending")
+            .map(str::to_owned)
+            .collect()
+    };
+    let total = <migration::Migrator as migration::MigratorTrait>::migrations().len();
+
+    assert_eq!(status(&migrate(&["status"])), vec!["pending"; total]);
+    assert_eq!(status(&migrate(&["up"])), vec!["applied"; total]);
+    let mut expected = vec!["applied"; total - 1];
+    expected.push("pending");
+    assert_eq!(status(&migrate(&["down", "--steps", "1"])), expected);
+    assert_eq!(status(&migrate(&["up"])), vec!["applied"; total]);
+}
