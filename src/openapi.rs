@@ -155,3 +155,33 @@ problem_responses! {
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
     ServiceUnavailable => ServiceUnavailable, "The database cannot be reached.";
 }
+
+/// Declares a set of the reusable problem responses above, for
+/// `responses((status = 200, …), crate::openapi::JsonBodyErrors)`.
+macro_rules! response_sets {
+    ($($(#[$doc:meta])* $name:ident => [$(($status:literal, $response:ident)),* $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                [$(($status.to_owned(), utoipa::openapi::Ref::from_response_name(stringify!($response)).into())),*]
+                    .into_iter()
+                    .collect()
+            }
+        }
+    )*};
+}
+
+response_sets! {
+    /// What any operation with a JSON body can answer: 400, 413, 415, 422.
+    JsonBodyErrors => [
+        ("400", BadRequest), ("413", PayloadTooLarge), ("415", UnsupportedMediaType),
+        ("422", ValidationFailed),
+    ];
+    /// What an authenticated write with a JSON body can answer: 400, 401, 403, 413, 415, 422.
+    AuthenticatedJsonBodyErrors => [
+        ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden),
+        ("413", PayloadTooLarge), ("415", UnsupportedMediaType), ("422", ValidationFailed),
+    ];
+}

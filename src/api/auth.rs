@@ -61,11 +61,8 @@ struct RegisterRequest {
     responses(
         (status = 201, description = "The new account.", body = UserResponse,
             headers(("Location" = String, description = "`/v1/me`"))),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::JsonBodyErrors,
         (status = 429, response = crate::openapi::TooManyRequests),
     )
 )]
@@ -169,11 +166,8 @@ fn token_response(
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in.", body = TokenResponse),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::JsonBodyErrors,
         (status = 429, response = crate::openapi::TooManyRequests),
     )
 )]
@@ -232,11 +226,8 @@ struct RefreshRequest {
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "A new pair.", body = TokenResponse),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::JsonBodyErrors,
     )
 )]
 #[post("/v1/auth/refresh")]
@@ -259,11 +250,8 @@ async fn refresh_access_token(
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Logged out."),
-        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::JsonBodyErrors,
     )
 )]
 #[post("/v1/auth/logout")]

@@ -97,12 +97,7 @@ struct UpdateMeRequest {
     request_body(content = UpdateMeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated account.", body = UserResponse),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[patch("/v1/me")]
@@ -152,12 +147,7 @@ struct ChangePasswordRequest {
     request_body(content = ChangePasswordRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Changed; every other credential is revoked."),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[post("/v1/me/password")]
@@ -193,12 +183,7 @@ struct DeleteMeRequest {
     request_body(content = DeleteMeRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "The account and all its data are gone."),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[delete("/v1/me")]

@@ -90,12 +90,7 @@ struct CreatedToken {
     responses(
         (status = 201, description = "The token, with its secret.", body = CreatedToken,
             headers(("Location" = String, description = "`/v1/tokens/{id}`"))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[post("/v1/tokens")]
