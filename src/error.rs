@@ -31,6 +31,10 @@ pub enum ProblemCode {
     InsufficientScope,
     EmailTaken,
     RateLimited,
+    InvalidIdempotencyKey,
+    IdempotencyKeyInUse,
+    PreconditionFailed,
+    IdempotencyKeyReused,
     InternalError,
     ServiceUnavailable,
 }
@@ -51,6 +55,10 @@ impl ProblemCode {
         Self::InsufficientScope,
         Self::EmailTaken,
         Self::RateLimited,
+        Self::InvalidIdempotencyKey,
+        Self::IdempotencyKeyInUse,
+        Self::PreconditionFailed,
+        Self::IdempotencyKeyReused,
         Self::InternalError,
         Self::ServiceUnavailable,
     ];
@@ -71,6 +79,10 @@ impl ProblemCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::EmailTaken => "email_taken",
             Self::RateLimited => "rate_limited",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
         }
@@ -91,6 +103,10 @@ impl ProblemCode {
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -112,6 +128,10 @@ impl ProblemCode {
             Self::InsufficientScope => "Insufficient scope",
             Self::EmailTaken => "Email taken",
             Self::RateLimited => "Too many requests",
+            Self::InvalidIdempotencyKey => "Invalid idempotency key",
+            Self::IdempotencyKeyInUse => "Idempotency key in use",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::InternalError => "Internal error",
             Self::ServiceUnavailable => "Service unavailable",
         }
@@ -168,6 +188,18 @@ impl ProblemCode {
             }
             Self::RateLimited => {
                 "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`; the `RateLimit-*` headers give the allowance."
+            }
+            Self::InvalidIdempotencyKey => {
+                "The `Idempotency-Key` header must be 1–255 printable ASCII characters."
+            }
+            Self::IdempotencyKeyInUse => {
+                "A request with this `Idempotency-Key` is still being processed. Wait for it to finish, then retry to get its response."
+            }
+            Self::PreconditionFailed => {
+                "The object changed since the `ETag` given in `If-Match` was read; nothing was changed. Fetch it again and reapply the change."
+            }
+            Self::IdempotencyKeyReused => {
+                "This `Idempotency-Key` was already used with a different request. Use a new key for a new request."
             }
             Self::InternalError => {
                 "The server failed unexpectedly. Nothing about the cause is sent; the log holds \
@@ -334,6 +366,14 @@ impl ApiError {
         )
         .with_header(HeaderName::from_static("ratelimit-remaining"), number(0))
         .with_header(HeaderName::from_static("ratelimit-reset"), number(seconds))
+    }
+
+    /// 412: `If-Match` names a version that is no longer current.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            ProblemCode::PreconditionFailed,
+            "The object changed since it was read (If-Match does not match its ETag).",
+        )
     }
 
     pub fn invalid_query(detail: impl Into<String>) -> Self {

@@ -23,6 +23,7 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
         (name = "auth", description = "Sign up, log in, refresh and log out. Access tokens are 15-minute JWTs; refresh tokens rotate and work once."),
         (name = "me", description = "The caller's own account: profile, password, deletion."),
         (name = "tokens", description = "Personal access tokens (`rpt_…`) for scripts: `read` or `write` scope, shown once."),
+        (name = "contacts", description = "The people you know: how you met, what they care about, how often to keep in touch. Deleting a contact removes their offers and asks and empties them out of conversations."),
         (name = "ops", description = "Health probes and problem-type documentation."),
     ),
     components(
@@ -30,6 +31,7 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
+            PreconditionFailed, IdempotencyConflict,
             InternalError, ServiceUnavailable
         ),
     ),
@@ -147,6 +149,8 @@ problem_responses! {
     Forbidden => InsufficientScope, "The token lacks the scope this operation needs (a `read` personal token on a write).";
     NotFound => NotFound, "No such object among the caller's own.";
     Conflict => EmailTaken, "The request conflicts with existing data.";
+    PreconditionFailed => PreconditionFailed, "`If-Match` names an older version; nothing was changed.";
+    IdempotencyConflict => IdempotencyKeyInUse, "A request with the same `Idempotency-Key` is still running.";
     TooManyRequests => RateLimited, "Too many attempts; see `Retry-After` and the `RateLimit-*` headers.";
     MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
     PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";

@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::fallback::{RouteTable, fallback};
 use crate::api::json::BodyLimit;
-use crate::api::{self, request_id};
+use crate::api::{self, idempotency, request_id};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseKind, Secret, Settings};
@@ -75,6 +75,7 @@ impl Application {
             throttles: Throttles::new(&settings),
         });
         let server = serve(listener, state, &settings)?;
+        tokio::spawn(purge_idempotency_keys(db.clone()));
         tracing::info!(port, backend = db.backend_name(), "listening");
         Ok(Self { port, db, server })
     }
@@ -91,6 +92,19 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests are allowed to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Deletes expired idempotency keys once an hour, off the request path.
+async fn purge_idempotency_keys(db: Db) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match crate::services::idempotency::purge_expired(&db, crate::clock::now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
+        }
     }
 }
 
@@ -121,6 +135,7 @@ fn serve(
                     .finish()
             }))
             .default_service(web::to(fallback))
+            .wrap(from_fn(idempotency::middleware))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(TracingLogger::<RapportRootSpan>::new())
             .wrap(from_fn(request_id::middleware))

@@ -1,6 +1,14 @@
 //! Storage shapes of Rapport, one module per table. No business logic lives here: services turn
 //! these models into domain types and DTOs.
 
+/// The people a user knows.
+pub mod contact;
+/// A contact's tags, one row each, for filtering and counting.
+pub mod contact_tag;
+/// Coffees, calls, meals, event chats, email threads.
+pub mod conversation;
+/// Who took part in a conversation (1–50 of the user's contacts).
+pub mod conversation_participant;
 /// Replayable responses of `POST` requests sent with an `Idempotency-Key`.
 pub mod idempotency_key;
 /// Long-lived tokens (`rpt_…`) for scripts, stored as SHA-256 hashes.

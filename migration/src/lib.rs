@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_user_and_idempotency_key;
 mod m20261126_000002_create_refresh_and_personal_tokens;
+mod m20261126_000003_create_core_resources;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_user_and_idempotency_key::Migration),
             Box::new(m20261126_000002_create_refresh_and_personal_tokens::Migration),
+            Box::new(m20261126_000003_create_core_resources::Migration),
         ]
     }
 }

@@ -3,10 +3,16 @@
 
 /// Registration, login, refresh and logout.
 pub mod auth;
+/// Contacts and tags.
+pub mod contacts;
+/// `ETag`, `If-None-Match` and `If-Match`.
+pub mod etag;
 /// 404 and 405 for requests no route takes.
 pub mod fallback;
 /// `/healthz` and `/readyz`.
 pub mod health;
+/// `Idempotency-Key` replays for every `POST`.
+pub mod idempotency;
 /// The JSON body extractor with problem responses for every way a body can be wrong.
 pub mod json;
 /// The caller's own account.
@@ -34,7 +40,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(problems::configure)
         .configure(auth::configure)
         .configure(me::configure)
-        .configure(tokens::configure);
+        .configure(tokens::configure)
+        .configure(contacts::configure);
 }
 
 /// Query-string errors as 400 problems.

@@ -32,15 +32,7 @@ pub struct PageRequest {
 
 impl PageQuery {
     pub fn parse(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.limit {
-            None => DEFAULT_LIMIT,
-            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u64,
-            Some(n) => {
-                return Err(ApiError::invalid_query(format!(
-                    "limit must be between 1 and {MAX_LIMIT}, got {n}"
-                )));
-            }
-        };
+        let limit = parse_limit(self.limit)?;
         let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
         Ok(PageRequest { limit, after })
     }
@@ -88,6 +80,57 @@ impl<T> Page<T> {
     }
 }
 
+/// A list's query string, parsed with repeated keys (`tag=a&tag=b`) and unknown parameters
+/// refused (400), so a typo never silently widens a filter.
+pub struct ListQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ListQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            serde_html_form::from_str(req.query_string())
+                .map(ListQuery)
+                .map_err(|e| ApiError::invalid_query(e.to_string())),
+        )
+    }
+}
+
+/// An opaque keyset cursor: the sort it belongs to, the sort value and the id of the last
+/// item of the previous page.
+pub fn encode_keyset(sort: &str, value: &str, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!([sort, value, id]).to_string())
+}
+
+/// Decodes a cursor made by `encode_keyset` for `sort`; anything else is `invalid_cursor`.
+pub fn decode_keyset(cursor: &str, sort: &str) -> Result<(String, Uuid), ApiError> {
+    let invalid = || {
+        ApiError::new(
+            ProblemCode::InvalidCursor,
+            "cursor is not one this API returned for this sort",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let (s, value, id): (String, String, Uuid) =
+        serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if s != sort {
+        return Err(invalid());
+    }
+    Ok((value, id))
+}
+
+/// `limit` as a page size: 1–100, default 25.
+pub fn parse_limit(limit: Option<i64>) -> Result<u64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as u64),
+        Some(n) => Err(ApiError::invalid_query(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {n}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +151,21 @@ mod tests {
             let err = query(Some(bad), None).parse().unwrap_err();
             assert_eq!(err.code(), ProblemCode::InvalidQuery, "{bad}");
         }
+    }
+
+    #[test]
+    fn keyset_cursors_belong_to_their_sort() {
+        let id = Uuid::now_v7();
+        let cursor = encode_keyset("full_name", "Ada", id);
+        assert_eq!(
+            decode_keyset(&cursor, "full_name").unwrap(),
+            ("Ada".to_owned(), id)
+        );
+        assert_eq!(
+            decode_keyset(&cursor, "-full_name").unwrap_err().code(),
+            ProblemCode::InvalidCursor
+        );
+        assert!(decode_keyset("bm9wZQ", "full_name").is_err());
     }
 
     #[test]

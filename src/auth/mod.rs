@@ -130,6 +130,22 @@ fn bearer_token(value: &str) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// The owner behind a request's bearer token, if it has a valid one (no scope check).
+pub async fn authenticate_request(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<Owner>, ApiError> {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| bearer_token(v).ok());
+    match token {
+        Some(token) => authenticate(state, token).await,
+        None => Ok(None),
+    }
+}
+
 async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, ApiError> {
     let now = clock::now();
     if token.starts_with(opaque::PERSONAL_TOKEN_PREFIX) {

@@ -2,3 +2,7 @@
 
 /// Account fields: email, password, display name, time zone.
 pub mod account;
+/// Tags, interests, topics, links and free text.
+pub mod labels;
+/// Entity tags and `If-Match` preconditions.
+pub mod version;

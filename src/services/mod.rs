@@ -3,6 +3,12 @@
 
 /// Accounts: register, look up, update, change password, delete.
 pub mod accounts;
+/// Contacts and their tags.
+pub mod contacts;
+/// Conversations and their participants.
+pub mod conversations;
+/// Stored responses for `Idempotency-Key` replays.
+pub mod idempotency;
 /// Personal access tokens for scripts.
 pub mod personal_tokens;
 /// Refresh-token families: issue, rotate with reuse detection, revoke.

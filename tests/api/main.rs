@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod contacts;
 mod docker;
 mod errors;
 mod health;

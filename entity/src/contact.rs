@@ -1,0 +1,52 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "contact")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    /// JSON array of http(s) URLs.
+    pub links: Json,
+    pub how_we_met: Option<String>,
+    pub met_on: Option<Date>,
+    pub introduced_by_id: Option<Uuid>,
+    /// JSON array of normalised topics.
+    pub interests: Json,
+    pub notes: Option<String>,
+    pub cadence_days: Option<i32>,
+    pub archived_at: Option<DateTimeUtc>,
+    /// Lower-cased words of the searchable fields, space-separated with a leading space, so a
+    /// word-prefix search is `LIKE '% term%'`.
+    pub search_text: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::OwnerId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+    #[sea_orm(has_many = "super::contact_tag::Entity")]
+    ContactTag,
+}
+
+impl Related<super::contact_tag::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ContactTag.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,679 @@
+//! Contacts: `/v1/contacts` and `/v1/tags`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::json::Json;
+use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
+use crate::api::patch::Patch;
+use crate::auth::Auth;
+use crate::clock;
+use crate::domain::account::Email;
+use crate::domain::labels::{http_url, normalize, optional_text, required_text};
+use crate::error::{ApiError, FieldError};
+use crate::services::contacts::{
+    self, After, Archived, Contact, ContactFields, ContactFilter, SortKey,
+};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_contacts)
+        .service(create_contact)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact)
+        .service(list_tags);
+}
+
+const MAX_LINKS: usize = 10;
+const MAX_LABELS: usize = 20;
+const MAX_NOTES: usize = 20_000;
+
+/// A person you know.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "full_name": "Grace Hopper",
+    "preferred_name": "Grace", "email": "grace@example.com", "phone": null,
+    "company": "Navy Labs", "title": "Rear Admiral", "location": "Arlington, VA",
+    "links": ["https://www.linkedin.com/in/grace"], "how_we_met": "Panel at PyCon",
+    "met_on": "2026-05-14", "introduced_by_id": null, "tags": ["compilers", "mentor"],
+    "interests": ["cobol", "teaching"], "notes": "Prefers morning calls.", "cadence_days": 60,
+    "archived_at": null, "created_at": "2026-11-26T09:46:22Z", "updated_at": "2026-11-26T09:46:22Z"
+}))]
+pub struct ContactResponse {
+    pub id: Uuid,
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    /// Up to 10 http(s) URLs (LinkedIn, a personal site…).
+    pub links: Vec<String>,
+    pub how_we_met: Option<String>,
+    pub met_on: Option<NaiveDate>,
+    /// Another of your contacts who introduced you.
+    pub introduced_by_id: Option<Uuid>,
+    /// Up to 20, lower-cased, 1–40 characters each.
+    pub tags: Vec<String>,
+    /// Topics they care about; same rules as tags.
+    pub interests: Vec<String>,
+    pub notes: Option<String>,
+    /// Keep-in-touch interval in days (1–730); null for none.
+    pub cadence_days: Option<i32>,
+    /// Set when archived; archived contacts are hidden from lists by default.
+    pub archived_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Contact> for ContactResponse {
+    fn from(contact: Contact) -> Self {
+        let m = contact.model;
+        let strings = |json: serde_json::Value| serde_json::from_value(json).unwrap_or_default();
+        Self {
+            id: m.id,
+            full_name: m.full_name,
+            preferred_name: m.preferred_name,
+            email: m.email,
+            phone: m.phone,
+            company: m.company,
+            title: m.title,
+            location: m.location,
+            links: strings(m.links),
+            how_we_met: m.how_we_met,
+            met_on: m.met_on,
+            introduced_by_id: m.introduced_by_id,
+            tags: contact.tags,
+            interests: strings(m.interests),
+            notes: m.notes,
+            cadence_days: m.cadence_days,
+            archived_at: m.archived_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A new contact. Only `full_name` is required.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "full_name": "Grace Hopper", "company": "Navy Labs", "email": "grace@example.com",
+    "how_we_met": "Panel at PyCon", "met_on": "2026-05-14", "tags": ["compilers"],
+    "interests": ["teaching"], "cadence_days": 60
+}))]
+struct CreateContactRequest {
+    /// 1–200 characters.
+    full_name: String,
+    preferred_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    location: Option<String>,
+    #[serde(default)]
+    links: Vec<String>,
+    how_we_met: Option<String>,
+    met_on: Option<NaiveDate>,
+    introduced_by_id: Option<Uuid>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    interests: Vec<String>,
+    /// Up to 20,000 characters.
+    notes: Option<String>,
+    #[schema(minimum = 1, maximum = 730)]
+    cadence_days: Option<i32>,
+}
+
+/// A merge patch of a contact: absent fields stay, `null` clears (except `full_name`).
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "CTO", "tags": ["compilers", "mentor"], "archived_at": null}))]
+struct UpdateContactRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    full_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    preferred_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    company: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    location: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    links: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    how_we_met: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    met_on: Patch<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    introduced_by_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    tags: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    interests: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    notes: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 730)]
+    cadence_days: Patch<i32>,
+    /// Set to archive, null to restore.
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    archived_at: Patch<DateTime<Utc>>,
+}
+
+impl From<CreateContactRequest> for UpdateContactRequest {
+    fn from(c: CreateContactRequest) -> Self {
+        let value = |v: Option<String>| v.map_or(Patch::Absent, Patch::Value);
+        Self {
+            full_name: Patch::Value(c.full_name),
+            preferred_name: value(c.preferred_name),
+            email: value(c.email),
+            phone: value(c.phone),
+            company: value(c.company),
+            title: value(c.title),
+            location: value(c.location),
+            links: Patch::Value(c.links),
+            how_we_met: value(c.how_we_met),
+            met_on: c.met_on.map_or(Patch::Absent, Patch::Value),
+            introduced_by_id: c.introduced_by_id.map_or(Patch::Absent, Patch::Value),
+            tags: Patch::Value(c.tags),
+            interests: Patch::Value(c.interests),
+            notes: value(c.notes),
+            cadence_days: c.cadence_days.map_or(Patch::Absent, Patch::Value),
+            archived_at: Patch::Absent,
+        }
+    }
+}
+
+/// Applies a text patch: `null` or blank clears, otherwise at most `max` characters.
+fn text(
+    field: &str,
+    patch: Patch<String>,
+    max: usize,
+    target: &mut Option<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(value) => match optional_text(field, Some(&value), max) {
+            Ok(value) => *target = value,
+            Err(e) => errors.push(e),
+        },
+    }
+}
+
+/// Applies `patch` to `f`, collecting every invalid field.
+fn apply(patch: UpdateContactRequest, mut f: ContactFields) -> Result<ContactFields, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(name) = patch.full_name.not_null("full_name", &mut errors) {
+        match required_text("full_name", &name, 200) {
+            Ok(name) => f.full_name = name,
+            Err(e) => errors.push(e),
+        }
+    }
+    text(
+        "preferred_name",
+        patch.preferred_name,
+        200,
+        &mut f.preferred_name,
+        &mut errors,
+    );
+    text("phone", patch.phone, 50, &mut f.phone, &mut errors);
+    text("company", patch.company, 200, &mut f.company, &mut errors);
+    text("title", patch.title, 200, &mut f.title, &mut errors);
+    text(
+        "location",
+        patch.location,
+        200,
+        &mut f.location,
+        &mut errors,
+    );
+    text(
+        "how_we_met",
+        patch.how_we_met,
+        MAX_NOTES,
+        &mut f.how_we_met,
+        &mut errors,
+    );
+    text("notes", patch.notes, MAX_NOTES, &mut f.notes, &mut errors);
+    match patch.email {
+        Patch::Absent => {}
+        Patch::Null => f.email = None,
+        Patch::Value(email) if email.trim().is_empty() => f.email = None,
+        Patch::Value(email) => match Email::parse(&email) {
+            Ok(email) => f.email = Some(email.into_inner()),
+            Err(e) => errors.push(e),
+        },
+    }
+    match patch.links {
+        Patch::Absent => {}
+        Patch::Null => f.links.clear(),
+        Patch::Value(links) if links.len() > MAX_LINKS => errors.push(FieldError::new(
+            "links",
+            "too_many",
+            format!("at most {MAX_LINKS} are allowed"),
+        )),
+        Patch::Value(links) => {
+            let parsed: Result<Vec<String>, FieldError> = links
+                .iter()
+                .enumerate()
+                .map(|(i, link)| http_url(&format!("links[{i}]"), link))
+                .collect();
+            match parsed {
+                Ok(links) => f.links = links,
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    for (field, patch, target) in [
+        ("tags", patch.tags, &mut f.tags),
+        ("interests", patch.interests, &mut f.interests),
+    ] {
+        match patch {
+            Patch::Absent => {}
+            Patch::Null => target.clear(),
+            Patch::Value(labels) => match normalize(field, &labels, MAX_LABELS) {
+                Ok(labels) => *target = labels,
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    match patch.cadence_days {
+        Patch::Absent => {}
+        Patch::Null => f.cadence_days = None,
+        Patch::Value(days @ 1..=730) => f.cadence_days = Some(days),
+        Patch::Value(_) => errors.push(FieldError::new(
+            "cadence_days",
+            "out_of_range",
+            "must be between 1 and 730",
+        )),
+    }
+    match patch.met_on {
+        Patch::Absent => {}
+        Patch::Null => f.met_on = None,
+        Patch::Value(date) => f.met_on = Some(date),
+    }
+    match patch.introduced_by_id {
+        Patch::Absent => {}
+        Patch::Null => f.introduced_by_id = None,
+        Patch::Value(id) => f.introduced_by_id = Some(id),
+    }
+    match patch.archived_at {
+        Patch::Absent => {}
+        Patch::Null => f.archived_at = None,
+        Patch::Value(at) => f.archived_at = Some(at),
+    }
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+fn location(id: Uuid) -> String {
+    format!("/v1/contacts/{id}")
+}
+
+/// Create a contact
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    request_body(content = CreateContactRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new contact.", body = ContactResponse, headers(
+            ("Location" = String, description = "`/v1/contacts/{id}`"),
+            ("ETag" = String, description = "The contact's version."))),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[post("/v1/contacts")]
+async fn create_contact(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<CreateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = apply(body.0.into(), ContactFields::default())?;
+    let contact = contacts::create(&state.db, auth.user_id(), fields, clock::now()).await?;
+    let etag = contact.etag();
+    let id = contact.model.id;
+    Ok(created(
+        &location(id),
+        &etag,
+        &ContactResponse::from(contact),
+    ))
+}
+
+/// Get a contact
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The contact's id."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+    ),
+    responses(
+        (status = 200, description = "The contact.", body = ContactResponse,
+            headers(("ETag" = String, description = "The contact's version."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/contacts/{id}")]
+async fn get_contact(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    let contact = contacts::find(&state.db, auth.user_id(), id.into_inner()).await?;
+    let etag = contact.etag();
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &ContactResponse::from(contact),
+    ))
+}
+
+/// Update a contact
+///
+/// JSON merge patch. With `If-Match`, the change applies only if the contact is still at that
+/// version (412 otherwise, nothing changed).
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The contact's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+    ),
+    request_body(content = UpdateContactRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated contact.", body = ContactResponse,
+            headers(("ETag" = String, description = "The new version."))),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[patch("/v1/contacts/{id}")]
+async fn update_contact(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+    body: Json<UpdateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.0;
+    let contact = contacts::update(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+        |current| apply(patch, current),
+        clock::now(),
+    )
+    .await?;
+    let etag = contact.etag();
+    Ok(with_etag(
+        StatusCode::OK,
+        &etag,
+        &ContactResponse::from(contact),
+    ))
+}
+
+/// Delete a contact
+///
+/// In one transaction: the contact's value offers and asks are deleted, they leave every
+/// conversation, conversations left with no participant are deleted, and `introduced_by_id`
+/// and `introduced_contact_id` that pointed at them become null.
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The contact's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    )
+)]
+#[delete("/v1/contacts/{id}")]
+async fn delete_contact(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    contacts::delete(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Which contacts to list by archive state.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+enum ArchivedParam {
+    /// Only contacts that are not archived (the default).
+    #[serde(rename = "false")]
+    False,
+    /// Only archived contacts.
+    #[serde(rename = "true")]
+    True,
+    /// Both.
+    #[serde(rename = "all")]
+    All,
+}
+
+/// Sort orders of the contact list; a leading `-` means descending.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+enum ContactSort {
+    #[serde(rename = "full_name")]
+    FullName,
+    #[serde(rename = "-full_name")]
+    FullNameDesc,
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+    #[serde(rename = "updated_at")]
+    UpdatedAt,
+    #[serde(rename = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl ContactSort {
+    fn parts(self) -> (SortKey, bool, &'static str) {
+        match self {
+            Self::FullName => (SortKey::FullName, false, "full_name"),
+            Self::FullNameDesc => (SortKey::FullName, true, "-full_name"),
+            Self::CreatedAt => (SortKey::CreatedAt, false, "created_at"),
+            Self::CreatedAtDesc => (SortKey::CreatedAt, true, "-created_at"),
+            Self::UpdatedAt => (SortKey::UpdatedAt, false, "updated_at"),
+            Self::UpdatedAtDesc => (SortKey::UpdatedAt, true, "-updated_at"),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ContactListQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page (same `sort`).
+    cursor: Option<String>,
+    /// Words that must each start a word of the name, preferred name, email, company, title
+    /// or notes (case-insensitive).
+    q: Option<String>,
+    /// Repeatable: contacts carrying every given tag.
+    #[serde(default)]
+    tag: Vec<String>,
+    /// Company name, case-insensitive exact match.
+    company: Option<String>,
+    /// `false` (default), `true` or `all`.
+    #[param(inline)]
+    archived: Option<ArchivedParam>,
+    /// Only contacts updated at or after this instant.
+    updated_since: Option<DateTime<Utc>>,
+    /// Default `created_at`.
+    #[param(inline)]
+    sort: Option<ContactSort>,
+}
+
+/// List contacts
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(ContactListQuery),
+    responses(
+        (status = 200, description = "One page of contacts.", body = Page<ContactResponse>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/contacts")]
+async fn list_contacts(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: ListQuery<ContactListQuery>,
+) -> Result<web::Json<Page<ContactResponse>>, ApiError> {
+    let query = query.0;
+    let (sort, descending, sort_name) = query.sort.unwrap_or(ContactSort::CreatedAt).parts();
+    let after = match &query.cursor {
+        None => None,
+        Some(cursor) => {
+            let (value, id) = decode_keyset(cursor, sort_name)?;
+            Some(match sort {
+                SortKey::FullName => After::FullName(value, id),
+                SortKey::CreatedAt | SortKey::UpdatedAt => {
+                    let micros: i64 = value
+                        .parse()
+                        .map_err(|_| ApiError::invalid_query("cursor is not valid"))?;
+                    let at = DateTime::from_timestamp_micros(micros)
+                        .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
+                    After::Instant(at, id)
+                }
+            })
+        }
+    };
+    let mut tags = Vec::new();
+    for (i, tag) in query.tag.iter().enumerate() {
+        let normalized = tag.trim().to_lowercase();
+        if normalized.is_empty() {
+            return Err(ApiError::invalid_query(format!("tag #{} is empty", i + 1)));
+        }
+        tags.push(normalized);
+    }
+    tags.sort();
+    tags.dedup();
+    let filter = ContactFilter {
+        tags,
+        company: query.company.filter(|c| !c.trim().is_empty()),
+        archived: match query.archived {
+            None | Some(ArchivedParam::False) => Archived::Hidden,
+            Some(ArchivedParam::True) => Archived::Only,
+            Some(ArchivedParam::All) => Archived::Included,
+        },
+        updated_since: query.updated_since,
+        sort,
+        descending,
+        after,
+        limit: parse_limit(query.limit)?,
+        ..ContactFilter::default()
+    }
+    .with_query(query.q.as_deref().unwrap_or_default());
+    let (rows, has_more) = contacts::list(&state.db, auth.user_id(), &filter).await?;
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some(last)) => {
+            let value = match sort {
+                SortKey::FullName => last.model.full_name.clone(),
+                SortKey::CreatedAt => last.model.created_at.timestamp_micros().to_string(),
+                SortKey::UpdatedAt => last.model.updated_at.timestamp_micros().to_string(),
+            };
+            Some(encode_keyset(sort_name, &value, last.model.id))
+        }
+        _ => None,
+    };
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(ContactResponse::from).collect(),
+        next_cursor,
+        has_more,
+    }))
+}
+
+/// A tag and how many contacts carry it.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"tag": "mentor", "contacts": 4}))]
+struct TagCount {
+    tag: String,
+    contacts: i64,
+}
+
+/// List tags
+///
+/// Every tag of the caller's contacts with the number of contacts carrying it, most used first.
+/// All tags come in one page.
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "The tags.", body = Page<TagCount>),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/tags")]
+async fn list_tags(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Page<TagCount>>, ApiError> {
+    let counts = contacts::tag_counts(&state.db, auth.user_id()).await?;
+    let data = counts
+        .into_iter()
+        .map(|(tag, contacts)| TagCount { tag, contacts })
+        .collect();
+    Ok(web::Json(Page {
+        data,
+        next_cursor: None,
+        has_more: false,
+    }))
+}

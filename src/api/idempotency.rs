@@ -1,0 +1,196 @@
+//! `Idempotency-Key` on `POST`: the first request with a key runs and its response is stored;
+//! the same key with the same request replays it (`Idempotent-Replayed: true`), with another
+//! request is 422, and while the first still runs is 409. Keys are per user; anonymous
+//! requests (registration, login) are not deduplicated. 5xx responses are not stored, so a
+//! retry after a failure runs again.
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{self, BytesMut};
+use actix_web::{HttpMessage, HttpResponse};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::api::json::BodyLimit;
+use crate::auth;
+use crate::clock;
+use crate::error::{ApiError, ProblemCode};
+use crate::services::idempotency::{self, Begin, StoredResponse};
+use crate::startup::AppState;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// Response headers kept for a replay.
+const KEPT_HEADERS: &[&str] = &["content-type", "location", "etag"];
+
+/// 1–255 printable ASCII characters.
+pub fn is_valid_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = match req.headers().get(&IDEMPOTENCY_KEY) {
+        Some(value) if req.method() == Method::POST => value.to_str().ok().map(str::to_owned),
+        _ => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+    };
+    let Some(key) = key.filter(|k| is_valid_key(k)) else {
+        let problem = ApiError::new(
+            ProblemCode::InvalidIdempotencyKey,
+            "Idempotency-Key must be 1–255 printable ASCII characters.",
+        );
+        return Ok(req.error_response(problem));
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let owner = match auth::authenticate_request(&state, req.request()).await {
+        Ok(Some(owner)) => owner,
+        // No valid credentials: the handler answers 401.
+        Ok(None) => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+        Err(err) => return Ok(req.error_response(err)),
+    };
+
+    let limit = req
+        .app_data::<web::Data<BodyLimit>>()
+        .map_or(1024 * 1024, |l| l.0);
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            let problem = ApiError::new(
+                ProblemCode::PayloadTooLarge,
+                format!("the body is larger than {limit} bytes"),
+            );
+            return Ok(req.error_response(problem));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(b" ");
+    hasher.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
+    hasher.update(b"\n");
+    hasher.update(&body);
+    let request_hash: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    req.set_payload(Payload::from(body));
+
+    let user_id = owner.user_id;
+    match idempotency::begin(&state.db, user_id, &key, &request_hash, clock::now()).await {
+        Err(err) => Ok(req.error_response(err)),
+        Ok(Begin::Mismatch) => Ok(req.error_response(ApiError::new(
+            ProblemCode::IdempotencyKeyReused,
+            "This Idempotency-Key was used with a different request.",
+        ))),
+        Ok(Begin::InProgress) => Ok(req.error_response(ApiError::new(
+            ProblemCode::IdempotencyKeyInUse,
+            "A request with this Idempotency-Key is still running.",
+        ))),
+        Ok(Begin::Replay(stored)) => {
+            let (http_req, _) = req.into_parts();
+            Ok(ServiceResponse::new(http_req, replay(stored)))
+        }
+        Ok(Begin::Started) => {
+            let response = match next.call(req).await {
+                Ok(response) => response,
+                Err(err) => {
+                    idempotency::abandon(&state.db, user_id, &key).await.ok();
+                    return Err(err);
+                }
+            };
+            let status = response.status();
+            let (http_req, http_res) = response.into_parts();
+            let (head, body) = http_res.into_parts();
+            let bytes = match to_bytes(body).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    idempotency::abandon(&state.db, user_id, &key).await.ok();
+                    let failed = ApiError::Internal(anyhow::anyhow!("response body failed"));
+                    return Ok(ServiceResponse::new(
+                        http_req,
+                        actix_web::ResponseError::error_response(&failed),
+                    ));
+                }
+            };
+            let stored = if status.is_server_error() {
+                idempotency::abandon(&state.db, user_id, &key).await
+            } else {
+                let headers = KEPT_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        let value = head.headers().get(*name)?.to_str().ok()?;
+                        Some(((*name).to_owned(), value.to_owned()))
+                    })
+                    .collect();
+                let response = StoredResponse {
+                    status: status.as_u16(),
+                    headers,
+                    body: bytes.to_vec(),
+                };
+                idempotency::complete(&state.db, user_id, &key, response).await
+            };
+            if let Err(err) = stored {
+                tracing::error!(error = ?err, "could not record the idempotency key's outcome");
+            }
+            Ok(ServiceResponse::new(
+                http_req,
+                head.set_body(BoxBody::new(bytes)),
+            ))
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response.insert_header((name, value));
+        }
+    }
+    response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    response.body(stored.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_key;
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii_characters() {
+        assert!(is_valid_key("a"));
+        assert!(is_valid_key(&"k".repeat(255)));
+        assert!(is_valid_key("order 42 / retry"));
+        assert!(!is_valid_key(""));
+        assert!(!is_valid_key(&"k".repeat(256)));
+        assert!(!is_valid_key("tab\there"));
+        assert!(!is_valid_key("é"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Versions of stored objects: the `ETag` of a representation and the `If-Match` check.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The strong entity tag of the object `id` as last written at `updated_at`, quoted.
+pub fn etag(id: Uuid, updated_at: DateTime<Utc>) -> String {
+    let digest = Sha256::digest(format!("{id}:{}", updated_at.timestamp_micros()));
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `updated_at` for a write at `now`: strictly after `previous`, so every write changes the
+/// version even when two land in the same microsecond.
+pub fn next_updated_at(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    now.max(previous + Duration::microseconds(1))
+}
+
+/// An `If-Match` condition on a write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Precondition {
+    /// No `If-Match`: write unconditionally.
+    #[default]
+    None,
+    /// `If-Match: *`: the object must exist.
+    Any,
+    /// The object's current tag must be one of these.
+    OneOf(Vec<String>),
+}
+
+impl Precondition {
+    /// Whether an object whose current tag is `current` may be written.
+    pub fn allows(&self, current: &str) -> bool {
+        match self {
+            Self::None | Self::Any => true,
+            Self::OneOf(tags) => tags.iter().any(|t| t == current),
+        }
+    }
+
+    /// Parses an `If-Match` / `If-None-Match` header value.
+    pub fn parse(header: Option<&str>) -> Self {
+        match header.map(str::trim) {
+            None => Self::None,
+            Some("*") => Self::Any,
+            Some(list) => Self::OneOf(
+                list.split(',')
+                    .map(|t| t.trim().trim_start_matches("W/").to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_change_with_the_version() {
+        let id = Uuid::now_v7();
+        let t = Utc::now();
+        assert_eq!(etag(id, t), etag(id, t));
+        assert_ne!(etag(id, t), etag(id, t + Duration::microseconds(1)));
+        assert_ne!(etag(id, t), etag(Uuid::now_v7(), t));
+        assert!(etag(id, t).starts_with('"') && etag(id, t).ends_with('"'));
+    }
+
+    #[test]
+    fn updated_at_always_moves_forward() {
+        let t = Utc::now();
+        assert_eq!(next_updated_at(t, t), t + Duration::microseconds(1));
+        assert_eq!(
+            next_updated_at(t, t + Duration::seconds(1)),
+            t + Duration::seconds(1)
+        );
+        assert!(next_updated_at(t + Duration::seconds(1), t) > t + Duration::seconds(1));
+    }
+
+    #[test]
+    fn preconditions_parse_lists_wildcards_and_weak_tags() {
+        assert_eq!(Precondition::parse(None), Precondition::None);
+        assert_eq!(Precondition::parse(Some(" * ")), Precondition::Any);
+        let list = Precondition::parse(Some(r#""a", W/"b""#));
+        assert!(list.allows(r#""a""#) && list.allows(r#""b""#) && !list.allows(r#""c""#));
+    }
+}

@@ -1,0 +1,462 @@
+//! Contacts: the people a user knows, with their tags.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{contact, contact_tag};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
+};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::domain::labels::{search_terms, search_text};
+use crate::domain::version::{Precondition, etag, next_updated_at};
+use crate::error::{ApiError, FieldError};
+
+/// Everything a client can write about a contact, validated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactFields {
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    pub links: Vec<String>,
+    pub how_we_met: Option<String>,
+    pub met_on: Option<NaiveDate>,
+    pub introduced_by_id: Option<Uuid>,
+    pub tags: Vec<String>,
+    pub interests: Vec<String>,
+    pub notes: Option<String>,
+    pub cadence_days: Option<i32>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// A contact with its tags.
+#[derive(Clone, Debug)]
+pub struct Contact {
+    pub model: contact::Model,
+    pub tags: Vec<String>,
+}
+
+impl Contact {
+    pub fn etag(&self) -> String {
+        etag(self.model.id, self.model.updated_at)
+    }
+
+    fn fields(&self) -> ContactFields {
+        let strings = |json: &serde_json::Value| -> Vec<String> {
+            serde_json::from_value(json.clone()).unwrap_or_default()
+        };
+        let m = &self.model;
+        ContactFields {
+            full_name: m.full_name.clone(),
+            preferred_name: m.preferred_name.clone(),
+            email: m.email.clone(),
+            phone: m.phone.clone(),
+            company: m.company.clone(),
+            title: m.title.clone(),
+            location: m.location.clone(),
+            links: strings(&m.links),
+            how_we_met: m.how_we_met.clone(),
+            met_on: m.met_on,
+            introduced_by_id: m.introduced_by_id,
+            tags: self.tags.clone(),
+            interests: strings(&m.interests),
+            notes: m.notes.clone(),
+            cadence_days: m.cadence_days,
+            archived_at: m.archived_at,
+        }
+    }
+}
+
+fn search_text_of(f: &ContactFields) -> String {
+    search_text([
+        Some(f.full_name.as_str()),
+        f.preferred_name.as_deref(),
+        f.email.as_deref(),
+        f.company.as_deref(),
+        f.title.as_deref(),
+        f.notes.as_deref(),
+    ])
+}
+
+fn active_model(f: &ContactFields) -> contact::ActiveModel {
+    contact::ActiveModel {
+        full_name: Set(f.full_name.clone()),
+        preferred_name: Set(f.preferred_name.clone()),
+        email: Set(f.email.clone()),
+        phone: Set(f.phone.clone()),
+        company: Set(f.company.clone()),
+        title: Set(f.title.clone()),
+        location: Set(f.location.clone()),
+        links: Set(serde_json::json!(f.links)),
+        how_we_met: Set(f.how_we_met.clone()),
+        met_on: Set(f.met_on),
+        introduced_by_id: Set(f.introduced_by_id),
+        interests: Set(serde_json::json!(f.interests)),
+        notes: Set(f.notes.clone()),
+        cadence_days: Set(f.cadence_days),
+        archived_at: Set(f.archived_at),
+        search_text: Set(search_text_of(f)),
+        ..Default::default()
+    }
+}
+
+/// 422 naming `field` unless every id in `ids` is one of the owner's contacts.
+pub async fn check_references(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    field: &str,
+    ids: &[Uuid],
+) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found: Vec<Uuid> = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    match ids.iter().position(|id| !found.contains(id)) {
+        None => Ok(()),
+        Some(i) => {
+            let name = if ids.len() > 1 || field.ends_with("_ids") {
+                format!("{field}[{i}]")
+            } else {
+                field.to_owned()
+            };
+            Err(ApiError::validation(vec![FieldError::new(
+                name,
+                "unknown_contact",
+                "is not one of your contacts",
+            )]))
+        }
+    }
+}
+
+async fn replace_tags(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contact_id: Uuid,
+    tags: &[String],
+) -> Result<(), ApiError> {
+    contact_tag::Entity::delete_many()
+        .filter(contact_tag::Column::ContactId.eq(contact_id))
+        .exec(conn)
+        .await?;
+    if !tags.is_empty() {
+        let rows = tags.iter().map(|tag| contact_tag::ActiveModel {
+            contact_id: Set(contact_id),
+            tag: Set(tag.clone()),
+            owner_id: Set(owner_id),
+        });
+        contact_tag::Entity::insert_many(rows).exec(conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &Db,
+    owner_id: Uuid,
+    fields: ContactFields,
+    now: DateTime<Utc>,
+) -> Result<Contact, ApiError> {
+    let txn = db.begin_write().await?;
+    if let Some(introducer) = fields.introduced_by_id {
+        check_references(&txn, owner_id, "introduced_by_id", &[introducer]).await?;
+    }
+    let mut model = active_model(&fields);
+    model.id = Set(Uuid::now_v7());
+    model.owner_id = Set(owner_id);
+    model.created_at = Set(now);
+    model.updated_at = Set(now);
+    let model = model.insert(&txn).await?;
+    replace_tags(&txn, owner_id, model.id, &fields.tags).await?;
+    txn.commit().await?;
+    Ok(Contact {
+        model,
+        tags: fields.tags,
+    })
+}
+
+async fn tags_of(
+    conn: &impl ConnectionTrait,
+    contact_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, ApiError> {
+    let rows = contact_tag::Entity::find()
+        .filter(contact_tag::Column::ContactId.is_in(contact_ids.iter().copied()))
+        .order_by_asc(contact_tag::Column::Tag)
+        .all(conn)
+        .await?;
+    let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for row in rows {
+        tags.entry(row.contact_id).or_default().push(row.tag);
+    }
+    Ok(tags)
+}
+
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<Contact, ApiError> {
+    let model = contact::Entity::find_by_id(id)
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let tags = tags_of(conn, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(Contact { model, tags })
+}
+
+pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<Contact, ApiError> {
+    find_in(db.reader(), owner_id, id).await
+}
+
+/// Applies `change` to the current fields and stores the result, if `precondition` allows the
+/// current version. The check and the write are one conditional statement, so a concurrent
+/// writer cannot slip in between.
+pub async fn update(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    change: impl FnOnce(ContactFields) -> Result<ContactFields, ApiError>,
+    now: DateTime<Utc>,
+) -> Result<Contact, ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&current.etag()) {
+        return Err(ApiError::precondition_failed());
+    }
+    let fields = change(current.fields())?;
+    if let Some(introducer) = fields.introduced_by_id {
+        if introducer == id {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "introduced_by_id",
+                "self_reference",
+                "a contact cannot introduce themselves",
+            )]));
+        }
+        check_references(&txn, owner_id, "introduced_by_id", &[introducer]).await?;
+    }
+    let mut model = active_model(&fields);
+    let updated_at = next_updated_at(current.model.updated_at, now);
+    model.updated_at = Set(updated_at);
+    let result = contact::Entity::update_many()
+        .set(model)
+        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .filter(contact::Column::UpdatedAt.eq(current.model.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    if fields.tags != current.tags {
+        replace_tags(&txn, owner_id, id, &fields.tags).await?;
+    }
+    let updated = find_in(&txn, owner_id, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes a contact in one transaction: their offers and asks go (foreign keys cascade), they
+/// leave every conversation, conversations left without participants go, and introductions
+/// pointing at them become null (foreign keys set null).
+pub async fn delete(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&current.etag()) {
+        return Err(ApiError::precondition_failed());
+    }
+    let conversations = super::conversations::ids_with_participant(&txn, owner_id, id).await?;
+    let result = contact::Entity::delete_many()
+        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .filter(contact::Column::UpdatedAt.eq(current.model.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    super::conversations::delete_if_empty(&txn, owner_id, &conversations).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Which contacts a list shows, by archive state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Archived {
+    #[default]
+    Hidden,
+    Only,
+    Included,
+}
+
+/// A list's sort key and direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    FullName,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Where a page starts: the sort value and id of the previous page's last item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum After {
+    FullName(String, Uuid),
+    Instant(DateTime<Utc>, Uuid),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ContactFilter {
+    pub q: Vec<String>,
+    pub tags: Vec<String>,
+    pub company: Option<String>,
+    pub archived: Archived,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub after: Option<After>,
+    pub limit: u64,
+}
+
+impl ContactFilter {
+    pub fn with_query(mut self, q: &str) -> Self {
+        self.q = search_terms(q);
+        self
+    }
+}
+
+/// One page of the owner's contacts and whether more follow. A fixed number of queries: the
+/// page, then the tags of its contacts.
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &ContactFilter,
+) -> Result<(Vec<Contact>, bool), ApiError> {
+    use contact::Column as C;
+
+    let mut query = contact::Entity::find().filter(C::OwnerId.eq(owner_id));
+    query = match filter.archived {
+        Archived::Hidden => query.filter(C::ArchivedAt.is_null()),
+        Archived::Only => query.filter(C::ArchivedAt.is_not_null()),
+        Archived::Included => query,
+    };
+    for term in &filter.q {
+        query = query.filter(C::SearchText.like(format!("% {term}%")));
+    }
+    if let Some(company) = &filter.company {
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(C::Company))).eq(company.trim().to_lowercase()),
+        );
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(C::UpdatedAt.gte(since));
+    }
+    if !filter.tags.is_empty() {
+        // Contacts carrying every requested tag.
+        let tagged = contact_tag::Entity::find()
+            .select_only()
+            .column(contact_tag::Column::ContactId)
+            .filter(contact_tag::Column::OwnerId.eq(owner_id))
+            .filter(contact_tag::Column::Tag.is_in(filter.tags.iter().cloned()))
+            .group_by(contact_tag::Column::ContactId)
+            .having(
+                Expr::col(contact_tag::Column::Tag)
+                    .count()
+                    .eq(filter.tags.len() as i64),
+            )
+            .into_query();
+        query = query.filter(C::Id.in_subquery(tagged));
+    }
+    if let Some(after) = &filter.after {
+        let (column, value, id) = match after {
+            After::FullName(name, id) => (C::FullName, sea_orm::Value::from(name.clone()), *id),
+            After::Instant(at, id) => {
+                let column = if filter.sort == SortKey::UpdatedAt {
+                    C::UpdatedAt
+                } else {
+                    C::CreatedAt
+                };
+                (column, sea_orm::Value::from(*at), id.to_owned())
+            }
+        };
+        let beyond = if filter.descending {
+            Condition::any()
+                .add(Expr::col(column).lt(value.clone()))
+                .add(
+                    Condition::all()
+                        .add(Expr::col(column).eq(value))
+                        .add(C::Id.lt(id)),
+                )
+        } else {
+            Condition::any()
+                .add(Expr::col(column).gt(value.clone()))
+                .add(
+                    Condition::all()
+                        .add(Expr::col(column).eq(value))
+                        .add(C::Id.gt(id)),
+                )
+        };
+        query = query.filter(beyond);
+    }
+    let column = match filter.sort {
+        SortKey::FullName => C::FullName,
+        SortKey::CreatedAt => C::CreatedAt,
+        SortKey::UpdatedAt => C::UpdatedAt,
+    };
+    query = if filter.descending {
+        query.order_by_desc(column).order_by_desc(C::Id)
+    } else {
+        query.order_by_asc(column).order_by_asc(C::Id)
+    };
+    let mut models = query.limit(filter.limit + 1).all(db.reader()).await?;
+    let has_more = models.len() as u64 > filter.limit;
+    models.truncate(filter.limit as usize);
+    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let mut tags = tags_of(db.reader(), &ids).await?;
+    let contacts = models
+        .into_iter()
+        .map(|model| Contact {
+            tags: tags.remove(&model.id).unwrap_or_default(),
+            model,
+        })
+        .collect();
+    Ok((contacts, has_more))
+}
+
+/// The owner's tags with how many contacts carry each, most used first.
+pub async fn tag_counts(db: &Db, owner_id: Uuid) -> Result<Vec<(String, i64)>, ApiError> {
+    let rows: Vec<(String, i64)> = contact_tag::Entity::find()
+        .select_only()
+        .column(contact_tag::Column::Tag)
+        .column_as(
+            Expr::col(contact_tag::Column::ContactId).count(),
+            "contacts",
+        )
+        .filter(contact_tag::Column::OwnerId.eq(owner_id))
+        .group_by(contact_tag::Column::Tag)
+        .order_by_desc(Expr::col(contact_tag::Column::ContactId).count())
+        .order_by_asc(contact_tag::Column::Tag)
+        .into_tuple()
+        .all(db.reader())
+        .await?;
+    Ok(rows)
+}
