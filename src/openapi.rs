@@ -24,6 +24,9 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
         (name = "me", description = "The caller's own account: profile, password, deletion."),
         (name = "tokens", description = "Personal access tokens (`rpt_…`) for scripts: `read` or `write` scope, shown once."),
         (name = "contacts", description = "The people you know: how you met, what they care about, how often to keep in touch. Deleting a contact removes their offers and asks and empties them out of conversations."),
+        (name = "conversations", description = "Every coffee, call, meal, event chat or email thread: who took part, what you learned, whether the thank-you went out, and the next step."),
+        (name = "value-offers", description = "What you give: articles, news, your analysis, introductions, help. `idea` → `offered` → `acknowledged` | `declined`."),
+        (name = "asks", description = "What you request: informational interviews, referrals, introductions, advice. `planned` → `asked` → `granted` | `declined` | `withdrawn`."),
         (name = "ops", description = "Health probes and problem-type documentation."),
     ),
     components(

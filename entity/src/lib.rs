@@ -1,6 +1,8 @@
 //! Storage shapes of Rapport, one module per table. No business logic lives here: services turn
 //! these models into domain types and DTOs.
 
+/// What a user requests of a contact.
+pub mod ask;
 /// The people a user knows.
 pub mod contact;
 /// A contact's tags, one row each, for filtering and counting.
@@ -17,3 +19,5 @@ pub mod personal_token;
 pub mod refresh_token;
 /// Accounts: one row per person using Rapport.
 pub mod user;
+/// What a user gives: articles, news, analysis, introductions, help.
+pub mod value_offer;

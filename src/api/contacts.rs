@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::asks::AskResponse;
+use crate::api::conversations::ConversationResponse;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::json::Json;
+use crate::api::offers::ValueOfferResponse;
 use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
@@ -19,6 +22,7 @@ use crate::error::{ApiError, FieldError};
 use crate::services::contacts::{
     self, After, Archived, Contact, ContactFields, ContactFilter, SortKey,
 };
+use crate::services::timeline::{self, Entry};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -27,6 +31,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact)
+        .service(get_contact_timeline)
         .service(list_tags);
 }
 
@@ -675,5 +680,87 @@ async fn list_tags(
         data,
         next_cursor: None,
         has_more: false,
+    }))
+}
+
+/// One entry of a contact's timeline, told apart by `type`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TimelineItem {
+    Conversation(ConversationResponse),
+    ValueOffer(ValueOfferResponse),
+    Ask(AskResponse),
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TimelineQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A contact's timeline
+///
+/// The conversations they took part in, the value offers made to them and the asks made of
+/// them, newest first (conversations by `occurred_at`, offers and asks by `created_at`), as one
+/// paginated list whose items carry a `type`.
+#[utoipa::path(
+    tag = "contacts",
+    security(("bearer_auth" = [])),
+    params(("id" = Uuid, Path, description = "The contact's id."), TimelineQuery),
+    responses(
+        (status = 200, description = "One page of the timeline.", body = Page<TimelineItem>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/contacts/{id}/timeline")]
+async fn get_contact_timeline(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: ListQuery<TimelineQuery>,
+) -> Result<web::Json<Page<TimelineItem>>, ApiError> {
+    const SORT: &str = "-at";
+    let query = query.0;
+    let after = match &query.cursor {
+        None => None,
+        Some(cursor) => {
+            let (value, id) = decode_keyset(cursor, SORT)?;
+            let at = value
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
+            Some((at, id))
+        }
+    };
+    let limit = parse_limit(query.limit)?;
+    let (entries, has_more) =
+        timeline::page(&state.db, auth.user_id(), id.into_inner(), after, limit).await?;
+    let next_cursor = match (has_more, entries.last()) {
+        (true, Some(last)) => {
+            let (at, id) = last.key();
+            Some(encode_keyset(SORT, &at.timestamp_micros().to_string(), id))
+        }
+        _ => None,
+    };
+    let data = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Conversation(c) => TimelineItem::Conversation(c.into()),
+            Entry::Offer(o) => TimelineItem::ValueOffer(o.into()),
+            Entry::Ask(a) => TimelineItem::Ask(a.into()),
+        })
+        .collect();
+    Ok(web::Json(Page {
+        data,
+        next_cursor,
+        has_more,
     }))
 }

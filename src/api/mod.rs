@@ -1,10 +1,14 @@
 //! The HTTP layer: one module per resource, each owning its routes and DTOs, plus the pieces
 //! they share.
 
+/// Asks.
+pub mod asks;
 /// Registration, login, refresh and logout.
 pub mod auth;
 /// Contacts and tags.
 pub mod contacts;
+/// Conversations and their participants.
+pub mod conversations;
 /// `ETag`, `If-None-Match` and `If-Match`.
 pub mod etag;
 /// 404 and 405 for requests no route takes.
@@ -17,6 +21,8 @@ pub mod idempotency;
 pub mod json;
 /// The caller's own account.
 pub mod me;
+/// Value offers.
+pub mod offers;
 /// Keyset pagination shared by every list.
 pub mod pagination;
 /// JSON merge-patch fields.
@@ -41,7 +47,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(auth::configure)
         .configure(me::configure)
         .configure(tokens::configure)
-        .configure(contacts::configure);
+        .configure(contacts::configure)
+        .configure(conversations::configure)
+        .configure(offers::configure)
+        .configure(asks::configure);
 }
 
 /// Query-string errors as 400 problems.

@@ -131,6 +131,60 @@ pub fn parse_limit(limit: Option<i64>) -> Result<u64, ApiError> {
     }
 }
 
+/// Sort orders of offer and ask lists.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+pub enum CreatedSort {
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+}
+
+/// `(ascending, sort name, after)` of a created-at keyset list.
+pub fn created_keyset(
+    sort: Option<CreatedSort>,
+    cursor: Option<&str>,
+) -> Result<
+    (
+        bool,
+        &'static str,
+        Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    ),
+    ApiError,
+> {
+    let ascending = matches!(sort, Some(CreatedSort::CreatedAt));
+    let name = if ascending {
+        "created_at"
+    } else {
+        "-created_at"
+    };
+    let after = match cursor {
+        None => None,
+        Some(cursor) => {
+            let (value, id) = decode_keyset(cursor, name)?;
+            let at = value
+                .parse::<i64>()
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_micros)
+                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
+            Some((at, id))
+        }
+    };
+    Ok((ascending, name, after))
+}
+
+/// The `next_cursor` of a created-at keyset page.
+pub fn created_cursor(
+    has_more: bool,
+    name: &str,
+    last: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+) -> Option<String> {
+    match (has_more, last) {
+        (true, Some((at, id))) => Some(encode_keyset(name, &at.timestamp_micros().to_string(), id)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

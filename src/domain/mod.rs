@@ -4,5 +4,7 @@
 pub mod account;
 /// Tags, interests, topics, links and free text.
 pub mod labels;
+/// Channels, kinds and statuses of conversations, offers and asks, and their rules.
+pub mod records;
 /// Entity tags and `If-Match` preconditions.
 pub mod version;

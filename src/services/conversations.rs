@@ -1,11 +1,356 @@
 //! Conversations and who took part in them.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{conversation, conversation_participant};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
+use super::contacts::check_references;
+use crate::db::Db;
+use crate::domain::labels::search_text;
+use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
+use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
+
+/// Everything a client can write about a conversation, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationFields {
+    pub occurred_at: DateTime<Utc>,
+    pub channel: Channel,
+    /// Sorted, de-duplicated, 1–50.
+    pub participant_ids: Vec<Uuid>,
+    pub initiated_by: Option<InitiatedBy>,
+    pub duration_minutes: Option<i32>,
+    pub summary: String,
+    pub notes: Option<String>,
+    pub learned: Option<String>,
+    pub thank_you_status: ThankYouStatus,
+    pub thank_you_sent_at: Option<DateTime<Utc>>,
+    pub next_step: Option<String>,
+    pub next_step_due_on: Option<NaiveDate>,
+    pub next_step_done_at: Option<DateTime<Utc>>,
+}
+
+impl Default for ConversationFields {
+    fn default() -> Self {
+        Self {
+            occurred_at: DateTime::UNIX_EPOCH,
+            channel: Channel::Other,
+            participant_ids: Vec::new(),
+            initiated_by: None,
+            duration_minutes: None,
+            summary: String::new(),
+            notes: None,
+            learned: None,
+            thank_you_status: ThankYouStatus::Owed,
+            thank_you_sent_at: None,
+            next_step: None,
+            next_step_due_on: None,
+            next_step_done_at: None,
+        }
+    }
+}
+
+/// A conversation with its participants.
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub model: conversation::Model,
+    pub participant_ids: Vec<Uuid>,
+}
+
+impl Conversation {
+    pub fn etag(&self) -> String {
+        etag(self.model.id, self.model.updated_at)
+    }
+
+    fn fields(&self) -> ConversationFields {
+        let m = &self.model;
+        ConversationFields {
+            occurred_at: m.occurred_at,
+            channel: Channel::from_stored(&m.channel).unwrap_or(Channel::Other),
+            participant_ids: self.participant_ids.clone(),
+            initiated_by: m.initiated_by.as_deref().and_then(InitiatedBy::from_stored),
+            duration_minutes: m.duration_minutes,
+            summary: m.summary.clone(),
+            notes: m.notes.clone(),
+            learned: m.learned.clone(),
+            thank_you_status: ThankYouStatus::from_stored(&m.thank_you_status)
+                .unwrap_or(ThankYouStatus::Owed),
+            thank_you_sent_at: m.thank_you_sent_at,
+            next_step: m.next_step.clone(),
+            next_step_due_on: m.next_step_due_on,
+            next_step_done_at: m.next_step_done_at,
+        }
+    }
+}
+
+fn active_model(f: &ConversationFields) -> conversation::ActiveModel {
+    conversation::ActiveModel {
+        occurred_at: Set(f.occurred_at),
+        channel: Set(f.channel.as_str().to_owned()),
+        initiated_by: Set(f.initiated_by.map(|i| i.as_str().to_owned())),
+        duration_minutes: Set(f.duration_minutes),
+        summary: Set(f.summary.clone()),
+        notes: Set(f.notes.clone()),
+        learned: Set(f.learned.clone()),
+        thank_you_status: Set(f.thank_you_status.as_str().to_owned()),
+        thank_you_sent_at: Set(f.thank_you_sent_at),
+        next_step: Set(f.next_step.clone()),
+        next_step_due_on: Set(f.next_step_due_on),
+        next_step_done_at: Set(f.next_step_done_at),
+        search_text: Set(search_text([
+            Some(f.summary.as_str()),
+            f.notes.as_deref(),
+            f.learned.as_deref(),
+        ])),
+        ..Default::default()
+    }
+}
+
+async fn replace_participants(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    conversation_id: Uuid,
+    participant_ids: &[Uuid],
+) -> Result<(), ApiError> {
+    conversation_participant::Entity::delete_many()
+        .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
+        .exec(conn)
+        .await?;
+    let rows = participant_ids
+        .iter()
+        .map(|contact_id| conversation_participant::ActiveModel {
+            conversation_id: Set(conversation_id),
+            contact_id: Set(*contact_id),
+            owner_id: Set(owner_id),
+        });
+    conversation_participant::Entity::insert_many(rows)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn participants_of(
+    conn: &impl ConnectionTrait,
+    conversation_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Uuid>>, ApiError> {
+    let rows = conversation_participant::Entity::find()
+        .filter(
+            conversation_participant::Column::ConversationId
+                .is_in(conversation_ids.iter().copied()),
+        )
+        .order_by_asc(conversation_participant::Column::ContactId)
+        .all(conn)
+        .await?;
+    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for row in rows {
+        participants
+            .entry(row.conversation_id)
+            .or_default()
+            .push(row.contact_id);
+    }
+    Ok(participants)
+}
+
+/// Attaches participants to conversation rows (one query for the whole set).
+pub async fn with_participants(
+    conn: &impl ConnectionTrait,
+    models: Vec<conversation::Model>,
+) -> Result<Vec<Conversation>, ApiError> {
+    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let mut participants = participants_of(conn, &ids).await?;
+    Ok(models
+        .into_iter()
+        .map(|model| Conversation {
+            participant_ids: participants.remove(&model.id).unwrap_or_default(),
+            model,
+        })
+        .collect())
+}
+
+pub async fn create(
+    db: &Db,
+    owner_id: Uuid,
+    fields: ConversationFields,
+    now: DateTime<Utc>,
+) -> Result<Conversation, ApiError> {
+    let txn = db.begin_write().await?;
+    check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
+    let mut model = active_model(&fields);
+    model.id = Set(Uuid::now_v7());
+    model.owner_id = Set(owner_id);
+    model.created_at = Set(now);
+    model.updated_at = Set(now);
+    let model = model.insert(&txn).await?;
+    replace_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
+    txn.commit().await?;
+    Ok(Conversation {
+        model,
+        participant_ids: fields.participant_ids,
+    })
+}
+
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<Conversation, ApiError> {
+    let model = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::OwnerId.eq(owner_id))
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut found = with_participants(conn, vec![model]).await?;
+    found.pop().ok_or_else(ApiError::not_found)
+}
+
+pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<Conversation, ApiError> {
+    find_in(db.reader(), owner_id, id).await
+}
+
+/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
+pub async fn update(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    change: impl FnOnce(ConversationFields) -> Result<ConversationFields, ApiError>,
+    now: DateTime<Utc>,
+) -> Result<Conversation, ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&current.etag()) {
+        return Err(ApiError::precondition_failed());
+    }
+    let fields = change(current.fields())?;
+    if fields.participant_ids != current.participant_ids {
+        check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
+    }
+    let mut model = active_model(&fields);
+    model.updated_at = Set(next_updated_at(current.model.updated_at, now));
+    let result = conversation::Entity::update_many()
+        .set(model)
+        .filter(conversation::Column::Id.eq(id))
+        .filter(conversation::Column::OwnerId.eq(owner_id))
+        .filter(conversation::Column::UpdatedAt.eq(current.model.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    if fields.participant_ids != current.participant_ids {
+        replace_participants(&txn, owner_id, id, &fields.participant_ids).await?;
+    }
+    let updated = find_in(&txn, owner_id, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes a conversation; offers and asks that referred to it keep existing with
+/// `conversation_id` set to null (foreign keys set null).
+pub async fn delete(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&current.etag()) {
+        return Err(ApiError::precondition_failed());
+    }
+    let result = conversation::Entity::delete_many()
+        .filter(conversation::Column::Id.eq(id))
+        .filter(conversation::Column::OwnerId.eq(owner_id))
+        .filter(conversation::Column::UpdatedAt.eq(current.model.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    pub contact_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub thank_you_status: Option<ThankYouStatus>,
+    pub q: Vec<String>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// One page of the owner's conversations: the page, then its participants (two queries).
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &ConversationFilter,
+) -> Result<(Vec<Conversation>, bool), ApiError> {
+    use conversation::Column as C;
+
+    let mut query = conversation::Entity::find().filter(C::OwnerId.eq(owner_id));
+    if let Some(contact_id) = filter.contact_id {
+        query = query.filter(C::Id.in_subquery(participated_in(owner_id, contact_id)));
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(C::Channel.eq(channel.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(C::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(C::OccurredAt.lt(to));
+    }
+    if let Some(status) = filter.thank_you_status {
+        query = query.filter(C::ThankYouStatus.eq(status.as_str()));
+    }
+    for term in &filter.q {
+        query = query.filter(C::SearchText.like(format!("% {term}%")));
+    }
+    if let Some((at, id)) = filter.after {
+        let beyond = if filter.ascending {
+            Condition::any()
+                .add(C::OccurredAt.gt(at))
+                .add(Condition::all().add(C::OccurredAt.eq(at)).add(C::Id.gt(id)))
+        } else {
+            Condition::any()
+                .add(C::OccurredAt.lt(at))
+                .add(Condition::all().add(C::OccurredAt.eq(at)).add(C::Id.lt(id)))
+        };
+        query = query.filter(beyond);
+    }
+    query = if filter.ascending {
+        query.order_by_asc(C::OccurredAt).order_by_asc(C::Id)
+    } else {
+        query.order_by_desc(C::OccurredAt).order_by_desc(C::Id)
+    };
+    let mut models = query.limit(filter.limit + 1).all(db.reader()).await?;
+    let has_more = models.len() as u64 > filter.limit;
+    models.truncate(filter.limit as usize);
+    Ok((with_participants(db.reader(), models).await?, has_more))
+}
+
+/// The ids of the owner's conversations in which `contact_id` took part, as a subquery.
+pub fn participated_in(owner_id: Uuid, contact_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(conversation_participant::Column::ConversationId)
+        .from(conversation_participant::Entity)
+        .and_where(Expr::col(conversation_participant::Column::OwnerId).eq(owner_id))
+        .and_where(Expr::col(conversation_participant::Column::ContactId).eq(contact_id))
+        .to_owned()
+}
 
 /// The owner's conversations in which `contact_id` took part.
 pub async fn ids_with_participant(
@@ -44,4 +389,27 @@ pub async fn delete_if_empty(
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// One of the owner's conversations exists with this id (for references from offers and asks).
+pub async fn check_reference(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let found = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::OwnerId.eq(owner_id))
+        .select_only()
+        .column(conversation::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::validation(vec![crate::error::FieldError::new(
+            "conversation_id",
+            "unknown_conversation",
+            "is not one of your conversations",
+        )])),
+    }
 }

@@ -1,0 +1,395 @@
+//! Asks: `/v1/asks`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use entity::ask;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::json::Json;
+use crate::api::pagination::{
+    CreatedSort, ListQuery, Page, created_cursor, created_keyset, parse_limit,
+};
+use crate::api::patch::Patch;
+use crate::auth::Auth;
+use crate::clock;
+use crate::domain::labels::{optional_text, required_text};
+use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
+use crate::error::{ApiError, FieldError};
+use crate::services::asks::{self, AskFields, AskFilter, etag_of, fields_of};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_asks)
+        .service(create_ask)
+        .service(get_ask)
+        .service(update_ask)
+        .service(delete_ask);
+}
+
+/// Something you request: an informational interview, a referral, an introduction, advice.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "contact_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c",
+    "conversation_id": null, "kind": "informational_interview",
+    "title": "20 minutes on how their platform team hires", "details": null, "status": "asked",
+    "asked_at": "2026-11-21T09:00:00Z", "resolved_at": null,
+    "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-21T09:00:00Z"
+}))]
+pub struct AskResponse {
+    pub id: Uuid,
+    /// Whom you ask.
+    pub contact_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub kind: AskKind,
+    pub title: String,
+    pub details: Option<String>,
+    pub status: AskStatus,
+    /// Stamped when the status reaches `asked`, unless given.
+    pub asked_at: Option<DateTime<Utc>>,
+    /// Stamped when the status reaches `granted`, `declined` or `withdrawn`, unless given.
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ask::Model> for AskResponse {
+    fn from(m: ask::Model) -> Self {
+        let f = fields_of(&m);
+        Self {
+            id: m.id,
+            contact_id: f.contact_id,
+            conversation_id: f.conversation_id,
+            kind: f.kind,
+            title: f.title,
+            details: f.details,
+            status: f.status,
+            asked_at: f.asked_at,
+            resolved_at: f.resolved_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A new ask.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "contact_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c", "kind": "informational_interview",
+    "title": "20 minutes on how their platform team hires", "status": "planned"
+}))]
+struct CreateAskRequest {
+    contact_id: Uuid,
+    conversation_id: Option<Uuid>,
+    kind: AskKind,
+    /// 1–200 characters.
+    title: String,
+    details: Option<String>,
+    /// Default `planned`.
+    status: Option<AskStatus>,
+    asked_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+/// A merge patch of an ask. `status` may only move forward.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "granted"}))]
+struct UpdateAskRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    contact_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    conversation_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<AskKind>)]
+    kind: Patch<AskKind>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    details: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<AskStatus>)]
+    status: Patch<AskStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    asked_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    resolved_at: Patch<DateTime<Utc>>,
+}
+
+fn given<T>(value: Option<T>) -> Patch<T> {
+    value.map_or(Patch::Absent, Patch::Value)
+}
+
+impl From<CreateAskRequest> for UpdateAskRequest {
+    fn from(c: CreateAskRequest) -> Self {
+        Self {
+            contact_id: Patch::Value(c.contact_id),
+            conversation_id: given(c.conversation_id),
+            kind: Patch::Value(c.kind),
+            title: Patch::Value(c.title),
+            details: given(c.details),
+            status: given(c.status),
+            asked_at: given(c.asked_at),
+            resolved_at: given(c.resolved_at),
+        }
+    }
+}
+
+fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(value) => *target = Some(value),
+    }
+}
+
+fn apply(
+    patch: UpdateAskRequest,
+    mut f: AskFields,
+    now: DateTime<Utc>,
+) -> Result<AskFields, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(contact_id) = patch.contact_id.not_null("contact_id", &mut errors) {
+        f.contact_id = contact_id;
+    }
+    set(patch.conversation_id, &mut f.conversation_id);
+    if let Some(kind) = patch.kind.not_null("kind", &mut errors) {
+        f.kind = kind;
+    }
+    if let Some(title) = patch.title.not_null("title", &mut errors) {
+        match required_text("title", &title, 200) {
+            Ok(title) => f.title = title,
+            Err(e) => errors.push(e),
+        }
+    }
+    match patch.details {
+        Patch::Value(details) => match optional_text("details", Some(&details), 20_000) {
+            Ok(details) => f.details = details,
+            Err(e) => errors.push(e),
+        },
+        other => set(other, &mut f.details),
+    }
+    if let Some(status) = patch.status.not_null("status", &mut errors) {
+        if f.status.may_become(status) {
+            f.status = status;
+        } else {
+            errors.push(FieldError::new(
+                "status",
+                "invalid_transition",
+                format!(
+                    "cannot go from {} to {}",
+                    f.status.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+    }
+    set(patch.asked_at, &mut f.asked_at);
+    set(patch.resolved_at, &mut f.resolved_at);
+    stamp(f.status, &mut f.asked_at, &mut f.resolved_at, now);
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Create an ask
+///
+/// `contact_id` and `conversation_id` must be yours (422 otherwise).
+#[utoipa::path(
+    tag = "asks",
+    security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    request_body(content = CreateAskRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new ask.", body = AskResponse, headers(
+            ("Location" = String, description = "`/v1/asks/{id}`"),
+            ("ETag" = String, description = "The ask's version."))),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[post("/v1/asks")]
+async fn create_ask(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<CreateAskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let fields = apply(body.0.into(), AskFields::default(), now)?;
+    let ask = asks::create(&state.db, auth.user_id(), fields, now).await?;
+    let etag = etag_of(&ask);
+    let location = format!("/v1/asks/{}", ask.id);
+    Ok(created(&location, &etag, &AskResponse::from(ask)))
+}
+
+/// Get an ask
+#[utoipa::path(
+    tag = "asks",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The ask's id."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+    ),
+    responses(
+        (status = 200, description = "The ask.", body = AskResponse,
+            headers(("ETag" = String, description = "The ask's version."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/asks/{id}")]
+async fn get_ask(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    let ask = asks::find(&state.db, auth.user_id(), id.into_inner()).await?;
+    let etag = etag_of(&ask);
+    Ok(conditional_ok(&conditions, &etag, &AskResponse::from(ask)))
+}
+
+/// Update an ask
+///
+/// JSON merge patch, guarded by `If-Match` when given. `status` moves forward only
+/// (`granted` → `planned` is 422); `asked_at` and `resolved_at` are stamped on the way.
+#[utoipa::path(
+    tag = "asks",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The ask's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+    ),
+    request_body(content = UpdateAskRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated ask.", body = AskResponse,
+            headers(("ETag" = String, description = "The new version."))),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[patch("/v1/asks/{id}")]
+async fn update_ask(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+    body: Json<UpdateAskRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let patch = body.0;
+    let ask = asks::update(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+        |current| apply(patch, current, now),
+        now,
+    )
+    .await?;
+    let etag = etag_of(&ask);
+    Ok(with_etag(StatusCode::OK, &etag, &AskResponse::from(ask)))
+}
+
+/// Delete an ask
+#[utoipa::path(
+    tag = "asks",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The ask's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    )
+)]
+#[delete("/v1/asks/{id}")]
+async fn delete_ask(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    asks::delete(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AskListQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page (same `sort`).
+    cursor: Option<String>,
+    /// Asks of this contact.
+    contact_id: Option<Uuid>,
+    #[param(inline)]
+    status: Option<AskStatus>,
+    #[param(inline)]
+    kind: Option<AskKind>,
+    /// Default `-created_at` (newest first).
+    #[param(inline)]
+    sort: Option<CreatedSort>,
+}
+
+/// List asks
+#[utoipa::path(
+    tag = "asks",
+    security(("bearer_auth" = [])),
+    params(AskListQuery),
+    responses(
+        (status = 200, description = "One page of asks.", body = Page<AskResponse>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/asks")]
+async fn list_asks(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: ListQuery<AskListQuery>,
+) -> Result<web::Json<Page<AskResponse>>, ApiError> {
+    let query = query.0;
+    let (ascending, name, after) = created_keyset(query.sort, query.cursor.as_deref())?;
+    let filter = AskFilter {
+        contact_id: query.contact_id,
+        status: query.status,
+        kind: query.kind,
+        ascending,
+        after,
+        limit: parse_limit(query.limit)?,
+    };
+    let (rows, has_more) = asks::list(&state.db, auth.user_id(), &filter).await?;
+    let next_cursor = created_cursor(has_more, name, rows.last().map(|m| (m.created_at, m.id)));
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(AskResponse::from).collect(),
+        next_cursor,
+        has_more,
+    }))
+}

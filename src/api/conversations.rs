@@ -1,0 +1,536 @@
+//! Conversations: `/v1/conversations`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::json::Json;
+use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
+use crate::api::patch::Patch;
+use crate::auth::Auth;
+use crate::clock;
+use crate::domain::labels::{optional_text, required_text, search_terms};
+use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
+use crate::error::{ApiError, FieldError};
+use crate::services::conversations::{self, Conversation, ConversationFields, ConversationFilter};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_conversations)
+        .service(create_conversation)
+        .service(get_conversation)
+        .service(update_conversation)
+        .service(delete_conversation);
+}
+
+const MAX_PARTICIPANTS: usize = 50;
+const MAX_TEXT: usize = 20_000;
+
+/// A coffee, call, meal, event chat or email thread, and who took part.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "occurred_at": "2026-11-20T08:30:00Z",
+    "channel": "coffee", "participant_ids": ["0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c"],
+    "initiated_by": "me", "duration_minutes": 45, "summary": "Coffee about the compiler team",
+    "notes": null, "learned": "They are hiring two SREs in Q1.", "thank_you_status": "owed",
+    "thank_you_sent_at": null, "next_step": "Send the article on build caching",
+    "next_step_due_on": "2026-11-27", "next_step_done_at": null,
+    "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"
+}))]
+pub struct ConversationResponse {
+    pub id: Uuid,
+    /// When it happened; may be in the future for a planned meeting.
+    pub occurred_at: DateTime<Utc>,
+    pub channel: Channel,
+    /// The contacts who took part (1–50).
+    pub participant_ids: Vec<Uuid>,
+    pub initiated_by: Option<InitiatedBy>,
+    pub duration_minutes: Option<i32>,
+    pub summary: String,
+    pub notes: Option<String>,
+    /// What you learned about them, their work or their company.
+    pub learned: Option<String>,
+    pub thank_you_status: ThankYouStatus,
+    /// Set automatically when the status becomes `sent`, unless given.
+    pub thank_you_sent_at: Option<DateTime<Utc>>,
+    pub next_step: Option<String>,
+    pub next_step_due_on: Option<NaiveDate>,
+    pub next_step_done_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Conversation> for ConversationResponse {
+    fn from(c: Conversation) -> Self {
+        let m = c.model;
+        Self {
+            id: m.id,
+            occurred_at: m.occurred_at,
+            channel: Channel::from_stored(&m.channel).unwrap_or(Channel::Other),
+            participant_ids: c.participant_ids,
+            initiated_by: m.initiated_by.as_deref().and_then(InitiatedBy::from_stored),
+            duration_minutes: m.duration_minutes,
+            summary: m.summary,
+            notes: m.notes,
+            learned: m.learned,
+            thank_you_status: ThankYouStatus::from_stored(&m.thank_you_status)
+                .unwrap_or(ThankYouStatus::Owed),
+            thank_you_sent_at: m.thank_you_sent_at,
+            next_step: m.next_step,
+            next_step_due_on: m.next_step_due_on,
+            next_step_done_at: m.next_step_done_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A new conversation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "occurred_at": "2026-11-20T08:30:00Z", "channel": "coffee",
+    "participant_ids": ["0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c"], "initiated_by": "me",
+    "duration_minutes": 45, "summary": "Coffee about the compiler team",
+    "learned": "They are hiring two SREs in Q1."
+}))]
+struct CreateConversationRequest {
+    occurred_at: DateTime<Utc>,
+    channel: Channel,
+    /// 1–50 of your contacts.
+    participant_ids: Vec<Uuid>,
+    initiated_by: Option<InitiatedBy>,
+    #[schema(minimum = 0, maximum = 1440)]
+    duration_minutes: Option<i32>,
+    /// 1–200 characters.
+    summary: String,
+    notes: Option<String>,
+    learned: Option<String>,
+    /// Default `owed`.
+    thank_you_status: Option<ThankYouStatus>,
+    thank_you_sent_at: Option<DateTime<Utc>>,
+    next_step: Option<String>,
+    next_step_due_on: Option<NaiveDate>,
+    next_step_done_at: Option<DateTime<Utc>>,
+}
+
+/// A merge patch of a conversation.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"thank_you_status": "sent", "next_step_done_at": "2026-11-26T09:00:00Z"}))]
+struct UpdateConversationRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    occurred_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Channel>)]
+    channel: Patch<Channel>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    participant_ids: Patch<Vec<Uuid>>,
+    #[serde(default)]
+    #[schema(value_type = Option<InitiatedBy>)]
+    initiated_by: Patch<InitiatedBy>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 1440)]
+    duration_minutes: Patch<i32>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    summary: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    notes: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    learned: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<ThankYouStatus>)]
+    thank_you_status: Patch<ThankYouStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    thank_you_sent_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    next_step: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    next_step_due_on: Patch<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    next_step_done_at: Patch<DateTime<Utc>>,
+}
+
+fn given<T>(value: Option<T>) -> Patch<T> {
+    value.map_or(Patch::Absent, Patch::Value)
+}
+
+impl From<CreateConversationRequest> for UpdateConversationRequest {
+    fn from(c: CreateConversationRequest) -> Self {
+        Self {
+            occurred_at: Patch::Value(c.occurred_at),
+            channel: Patch::Value(c.channel),
+            participant_ids: Patch::Value(c.participant_ids),
+            initiated_by: given(c.initiated_by),
+            duration_minutes: given(c.duration_minutes),
+            summary: Patch::Value(c.summary),
+            notes: given(c.notes),
+            learned: given(c.learned),
+            thank_you_status: given(c.thank_you_status),
+            thank_you_sent_at: given(c.thank_you_sent_at),
+            next_step: given(c.next_step),
+            next_step_due_on: given(c.next_step_due_on),
+            next_step_done_at: given(c.next_step_done_at),
+        }
+    }
+}
+
+/// Sets `target` from a nullable patch.
+fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(value) => *target = Some(value),
+    }
+}
+
+fn text(
+    field: &str,
+    patch: Patch<String>,
+    target: &mut Option<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    match patch {
+        Patch::Value(value) => match optional_text(field, Some(&value), MAX_TEXT) {
+            Ok(value) => *target = value,
+            Err(e) => errors.push(e),
+        },
+        other => set(other, target),
+    }
+}
+
+fn apply(
+    patch: UpdateConversationRequest,
+    mut f: ConversationFields,
+    now: DateTime<Utc>,
+) -> Result<ConversationFields, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(at) = patch.occurred_at.not_null("occurred_at", &mut errors) {
+        f.occurred_at = at;
+    }
+    if let Some(channel) = patch.channel.not_null("channel", &mut errors) {
+        f.channel = channel;
+    }
+    if let Some(mut ids) = patch
+        .participant_ids
+        .not_null("participant_ids", &mut errors)
+    {
+        ids.sort();
+        ids.dedup();
+        match ids.len() {
+            0 => errors.push(FieldError::new(
+                "participant_ids",
+                "required",
+                "must name at least one contact",
+            )),
+            n if n > MAX_PARTICIPANTS => errors.push(FieldError::new(
+                "participant_ids",
+                "too_many",
+                format!("at most {MAX_PARTICIPANTS} are allowed"),
+            )),
+            _ => f.participant_ids = ids,
+        }
+    }
+    set(patch.initiated_by, &mut f.initiated_by);
+    match patch.duration_minutes {
+        Patch::Value(minutes) if !(0..=1440).contains(&minutes) => errors.push(FieldError::new(
+            "duration_minutes",
+            "out_of_range",
+            "must be between 0 and 1440",
+        )),
+        other => set(other, &mut f.duration_minutes),
+    }
+    if let Some(summary) = patch.summary.not_null("summary", &mut errors) {
+        match required_text("summary", &summary, 200) {
+            Ok(summary) => f.summary = summary,
+            Err(e) => errors.push(e),
+        }
+    }
+    text("notes", patch.notes, &mut f.notes, &mut errors);
+    text("learned", patch.learned, &mut f.learned, &mut errors);
+    text("next_step", patch.next_step, &mut f.next_step, &mut errors);
+    set(patch.next_step_due_on, &mut f.next_step_due_on);
+    set(patch.next_step_done_at, &mut f.next_step_done_at);
+    if let Some(status) = patch
+        .thank_you_status
+        .not_null("thank_you_status", &mut errors)
+    {
+        f.thank_you_status = status;
+    }
+    let sent_at_given = matches!(patch.thank_you_sent_at, Patch::Value(_));
+    set(patch.thank_you_sent_at, &mut f.thank_you_sent_at);
+    if f.thank_you_status == ThankYouStatus::Sent {
+        f.thank_you_sent_at.get_or_insert(now);
+    } else if sent_at_given {
+        errors.push(FieldError::new(
+            "thank_you_sent_at",
+            "requires_sent",
+            "can only be set when thank_you_status is sent",
+        ));
+    } else {
+        f.thank_you_sent_at = None;
+    }
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Create a conversation
+///
+/// References to contacts that are not yours are 422, exactly as for contacts that do not exist.
+#[utoipa::path(
+    tag = "conversations",
+    security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    request_body(content = CreateConversationRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new conversation.", body = ConversationResponse, headers(
+            ("Location" = String, description = "`/v1/conversations/{id}`"),
+            ("ETag" = String, description = "The conversation's version."))),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[post("/v1/conversations")]
+async fn create_conversation(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<CreateConversationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let fields = apply(body.0.into(), ConversationFields::default(), now)?;
+    let conversation = conversations::create(&state.db, auth.user_id(), fields, now).await?;
+    let etag = conversation.etag();
+    let location = format!("/v1/conversations/{}", conversation.model.id);
+    Ok(created(
+        &location,
+        &etag,
+        &ConversationResponse::from(conversation),
+    ))
+}
+
+/// Get a conversation
+#[utoipa::path(
+    tag = "conversations",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The conversation's id."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+    ),
+    responses(
+        (status = 200, description = "The conversation.", body = ConversationResponse,
+            headers(("ETag" = String, description = "The conversation's version."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/conversations/{id}")]
+async fn get_conversation(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = conversations::find(&state.db, auth.user_id(), id.into_inner()).await?;
+    let etag = conversation.etag();
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &ConversationResponse::from(conversation),
+    ))
+}
+
+/// Update a conversation
+///
+/// JSON merge patch, guarded by `If-Match` when given.
+#[utoipa::path(
+    tag = "conversations",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The conversation's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+    ),
+    request_body(content = UpdateConversationRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated conversation.", body = ConversationResponse,
+            headers(("ETag" = String, description = "The new version."))),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[patch("/v1/conversations/{id}")]
+async fn update_conversation(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+    body: Json<UpdateConversationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let patch = body.0;
+    let conversation = conversations::update(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+        |current| apply(patch, current, now),
+        now,
+    )
+    .await?;
+    let etag = conversation.etag();
+    Ok(with_etag(
+        StatusCode::OK,
+        &etag,
+        &ConversationResponse::from(conversation),
+    ))
+}
+
+/// Delete a conversation
+///
+/// Value offers and asks linked to it stay, with `conversation_id` set to null.
+#[utoipa::path(
+    tag = "conversations",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The conversation's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    )
+)]
+#[delete("/v1/conversations/{id}")]
+async fn delete_conversation(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    conversations::delete(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sort orders of the conversation list.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+enum ConversationSort {
+    #[serde(rename = "occurred_at")]
+    OccurredAt,
+    #[serde(rename = "-occurred_at")]
+    OccurredAtDesc,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ConversationListQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page (same `sort`).
+    cursor: Option<String>,
+    /// Conversations this contact took part in.
+    contact_id: Option<Uuid>,
+    #[param(inline)]
+    channel: Option<Channel>,
+    /// `occurred_at` at or after this instant.
+    from: Option<DateTime<Utc>>,
+    /// `occurred_at` before this instant.
+    to: Option<DateTime<Utc>>,
+    #[param(inline)]
+    thank_you_status: Option<ThankYouStatus>,
+    /// Words that must each start a word of the summary, notes or learned.
+    q: Option<String>,
+    /// Default `-occurred_at` (newest first).
+    #[param(inline)]
+    sort: Option<ConversationSort>,
+}
+
+/// List conversations
+#[utoipa::path(
+    tag = "conversations",
+    security(("bearer_auth" = [])),
+    params(ConversationListQuery),
+    responses(
+        (status = 200, description = "One page of conversations.", body = Page<ConversationResponse>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/conversations")]
+async fn list_conversations(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: ListQuery<ConversationListQuery>,
+) -> Result<web::Json<Page<ConversationResponse>>, ApiError> {
+    let query = query.0;
+    let ascending = matches!(query.sort, Some(ConversationSort::OccurredAt));
+    let sort_name = if ascending {
+        "occurred_at"
+    } else {
+        "-occurred_at"
+    };
+    let after = match &query.cursor {
+        None => None,
+        Some(cursor) => {
+            let (value, id) = decode_keyset(cursor, sort_name)?;
+            let at = value
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
+            Some((at, id))
+        }
+    };
+    let filter = ConversationFilter {
+        contact_id: query.contact_id,
+        channel: query.channel,
+        from: query.from,
+        to: query.to,
+        thank_you_status: query.thank_you_status,
+        q: search_terms(query.q.as_deref().unwrap_or_default()),
+        ascending,
+        after,
+        limit: parse_limit(query.limit)?,
+    };
+    let (rows, has_more) = conversations::list(&state.db, auth.user_id(), &filter).await?;
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some(last)) => Some(encode_keyset(
+            sort_name,
+            &last.model.occurred_at.timestamp_micros().to_string(),
+            last.model.id,
+        )),
+        _ => None,
+    };
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(ConversationResponse::from).collect(),
+        next_cursor,
+        has_more,
+    }))
+}

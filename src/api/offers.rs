@@ -1,0 +1,451 @@
+//! Value offers: `/v1/value-offers`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use entity::value_offer;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::json::Json;
+use crate::api::pagination::{
+    CreatedSort, ListQuery, Page, created_cursor, created_keyset, parse_limit,
+};
+use crate::api::patch::Patch;
+use crate::auth::Auth;
+use crate::clock;
+use crate::domain::labels::{http_url, normalize, optional_text, required_text};
+use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
+use crate::error::{ApiError, FieldError};
+use crate::services::offers::{self, OfferFields, OfferFilter, etag_of, fields_of};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_value_offers)
+        .service(create_value_offer)
+        .service(get_value_offer)
+        .service(update_value_offer)
+        .service(delete_value_offer);
+}
+
+/// Something you give: an article, news, your analysis, an introduction, help.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "contact_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c",
+    "conversation_id": null, "kind": "article", "title": "Build caching at scale",
+    "url": "https://example.com/build-caching", "details": null, "topics": ["build-systems"],
+    "introduced_contact_id": null, "status": "offered", "offered_at": "2026-11-21T09:00:00Z",
+    "responded_at": null, "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-21T09:00:00Z"
+}))]
+pub struct ValueOfferResponse {
+    pub id: Uuid,
+    /// The recipient.
+    pub contact_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub kind: OfferKind,
+    pub title: String,
+    pub url: Option<String>,
+    pub details: Option<String>,
+    pub topics: Vec<String>,
+    /// For introductions: the other person.
+    pub introduced_contact_id: Option<Uuid>,
+    pub status: OfferStatus,
+    /// Stamped when the status reaches `offered`, unless given.
+    pub offered_at: Option<DateTime<Utc>>,
+    /// Stamped when the status reaches `acknowledged` or `declined`, unless given.
+    pub responded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<value_offer::Model> for ValueOfferResponse {
+    fn from(m: value_offer::Model) -> Self {
+        let f = fields_of(&m);
+        Self {
+            id: m.id,
+            contact_id: f.contact_id,
+            conversation_id: f.conversation_id,
+            kind: f.kind,
+            title: f.title,
+            url: f.url,
+            details: f.details,
+            topics: f.topics,
+            introduced_contact_id: f.introduced_contact_id,
+            status: f.status,
+            offered_at: f.offered_at,
+            responded_at: f.responded_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A new value offer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "contact_id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c", "kind": "article",
+    "title": "Build caching at scale", "url": "https://example.com/build-caching",
+    "topics": ["build-systems"]
+}))]
+struct CreateValueOfferRequest {
+    contact_id: Uuid,
+    conversation_id: Option<Uuid>,
+    kind: OfferKind,
+    /// 1–200 characters.
+    title: String,
+    /// http or https, at most 2048 characters.
+    url: Option<String>,
+    details: Option<String>,
+    #[serde(default)]
+    topics: Vec<String>,
+    introduced_contact_id: Option<Uuid>,
+    /// Default `idea`.
+    status: Option<OfferStatus>,
+    offered_at: Option<DateTime<Utc>>,
+    responded_at: Option<DateTime<Utc>>,
+}
+
+/// A merge patch of a value offer. `status` may only move forward.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "acknowledged"}))]
+struct UpdateValueOfferRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    contact_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    conversation_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<OfferKind>)]
+    kind: Patch<OfferKind>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    url: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    details: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    topics: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    introduced_contact_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<OfferStatus>)]
+    status: Patch<OfferStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    offered_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    responded_at: Patch<DateTime<Utc>>,
+}
+
+fn given<T>(value: Option<T>) -> Patch<T> {
+    value.map_or(Patch::Absent, Patch::Value)
+}
+
+impl From<CreateValueOfferRequest> for UpdateValueOfferRequest {
+    fn from(c: CreateValueOfferRequest) -> Self {
+        Self {
+            contact_id: Patch::Value(c.contact_id),
+            conversation_id: given(c.conversation_id),
+            kind: Patch::Value(c.kind),
+            title: Patch::Value(c.title),
+            url: given(c.url),
+            details: given(c.details),
+            topics: Patch::Value(c.topics),
+            introduced_contact_id: given(c.introduced_contact_id),
+            status: given(c.status),
+            offered_at: given(c.offered_at),
+            responded_at: given(c.responded_at),
+        }
+    }
+}
+
+fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(value) => *target = Some(value),
+    }
+}
+
+fn apply(
+    patch: UpdateValueOfferRequest,
+    mut f: OfferFields,
+    now: DateTime<Utc>,
+) -> Result<OfferFields, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(contact_id) = patch.contact_id.not_null("contact_id", &mut errors) {
+        f.contact_id = contact_id;
+    }
+    set(patch.conversation_id, &mut f.conversation_id);
+    if let Some(kind) = patch.kind.not_null("kind", &mut errors) {
+        f.kind = kind;
+    }
+    if let Some(title) = patch.title.not_null("title", &mut errors) {
+        match required_text("title", &title, 200) {
+            Ok(title) => f.title = title,
+            Err(e) => errors.push(e),
+        }
+    }
+    match patch.url {
+        Patch::Value(url) => match http_url("url", &url) {
+            Ok(url) => f.url = Some(url),
+            Err(e) => errors.push(e),
+        },
+        other => set(other, &mut f.url),
+    }
+    match patch.details {
+        Patch::Value(details) => match optional_text("details", Some(&details), 20_000) {
+            Ok(details) => f.details = details,
+            Err(e) => errors.push(e),
+        },
+        other => set(other, &mut f.details),
+    }
+    match patch.topics {
+        Patch::Absent => {}
+        Patch::Null => f.topics.clear(),
+        Patch::Value(topics) => match normalize("topics", &topics, 20) {
+            Ok(topics) => f.topics = topics,
+            Err(e) => errors.push(e),
+        },
+    }
+    set(patch.introduced_contact_id, &mut f.introduced_contact_id);
+    if let Some(status) = patch.status.not_null("status", &mut errors) {
+        if f.status.may_become(status) {
+            f.status = status;
+        } else {
+            errors.push(FieldError::new(
+                "status",
+                "invalid_transition",
+                format!(
+                    "cannot go from {} to {}",
+                    f.status.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+    }
+    set(patch.offered_at, &mut f.offered_at);
+    set(patch.responded_at, &mut f.responded_at);
+    stamp(f.status, &mut f.offered_at, &mut f.responded_at, now);
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Create a value offer
+///
+/// `contact_id`, `conversation_id` and `introduced_contact_id` must be yours (422 otherwise);
+/// an introduction's other person is not the recipient.
+#[utoipa::path(
+    tag = "value-offers",
+    security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    request_body(content = CreateValueOfferRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new value offer.", body = ValueOfferResponse, headers(
+            ("Location" = String, description = "`/v1/value-offers/{id}`"),
+            ("ETag" = String, description = "The offer's version."))),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[post("/v1/value-offers")]
+async fn create_value_offer(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: Json<CreateValueOfferRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let fields = apply(body.0.into(), OfferFields::default(), now)?;
+    let offer = offers::create(&state.db, auth.user_id(), fields, now).await?;
+    let etag = etag_of(&offer);
+    let location = format!("/v1/value-offers/{}", offer.id);
+    Ok(created(&location, &etag, &ValueOfferResponse::from(offer)))
+}
+
+/// Get a value offer
+#[utoipa::path(
+    tag = "value-offers",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The offer's id."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+    ),
+    responses(
+        (status = 200, description = "The value offer.", body = ValueOfferResponse,
+            headers(("ETag" = String, description = "The offer's version."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/value-offers/{id}")]
+async fn get_value_offer(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    let offer = offers::find(&state.db, auth.user_id(), id.into_inner()).await?;
+    let etag = etag_of(&offer);
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &ValueOfferResponse::from(offer),
+    ))
+}
+
+/// Update a value offer
+///
+/// JSON merge patch, guarded by `If-Match` when given. `status` moves forward only
+/// (`acknowledged` → `idea` is 422); `offered_at` and `responded_at` are stamped on the way.
+#[utoipa::path(
+    tag = "value-offers",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The offer's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+    ),
+    request_body(content = UpdateValueOfferRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated value offer.", body = ValueOfferResponse,
+            headers(("ETag" = String, description = "The new version."))),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        crate::openapi::AuthenticatedJsonBodyErrors,
+    )
+)]
+#[patch("/v1/value-offers/{id}")]
+async fn update_value_offer(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+    body: Json<UpdateValueOfferRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let patch = body.0;
+    let offer = offers::update(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+        |current| apply(patch, current, now),
+        now,
+    )
+    .await?;
+    let etag = etag_of(&offer);
+    Ok(with_etag(
+        StatusCode::OK,
+        &etag,
+        &ValueOfferResponse::from(offer),
+    ))
+}
+
+/// Delete a value offer
+#[utoipa::path(
+    tag = "value-offers",
+    security(("bearer_auth" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The offer's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+    )
+)]
+#[delete("/v1/value-offers/{id}")]
+async fn delete_value_offer(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    offers::delete(
+        &state.db,
+        auth.user_id(),
+        id.into_inner(),
+        &conditions.if_match,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct OfferListQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 25)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page (same `sort`).
+    cursor: Option<String>,
+    /// Offers to this contact.
+    contact_id: Option<Uuid>,
+    #[param(inline)]
+    status: Option<OfferStatus>,
+    #[param(inline)]
+    kind: Option<OfferKind>,
+    /// Offers carrying this topic.
+    topic: Option<String>,
+    /// Default `-created_at` (newest first).
+    #[param(inline)]
+    sort: Option<CreatedSort>,
+}
+
+/// List value offers
+#[utoipa::path(
+    tag = "value-offers",
+    security(("bearer_auth" = [])),
+    params(OfferListQuery),
+    responses(
+        (status = 200, description = "One page of value offers.", body = Page<ValueOfferResponse>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+    )
+)]
+#[get("/v1/value-offers")]
+async fn list_value_offers(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: ListQuery<OfferListQuery>,
+) -> Result<web::Json<Page<ValueOfferResponse>>, ApiError> {
+    let query = query.0;
+    let (ascending, name, after) = created_keyset(query.sort, query.cursor.as_deref())?;
+    let filter = OfferFilter {
+        contact_id: query.contact_id,
+        status: query.status,
+        kind: query.kind,
+        topic: query
+            .topic
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty()),
+        ascending,
+        after,
+        limit: parse_limit(query.limit)?,
+    };
+    let (rows, has_more) = offers::list(&state.db, auth.user_id(), &filter).await?;
+    let next_cursor = created_cursor(has_more, name, rows.last().map(|m| (m.created_at, m.id)));
+    Ok(web::Json(Page {
+        data: rows.into_iter().map(ValueOfferResponse::from).collect(),
+        next_cursor,
+        has_more,
+    }))
+}

@@ -1,0 +1,224 @@
+//! Asks: what a user requests of a contact.
+
+use chrono::{DateTime, Utc};
+use entity::ask;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::contacts::check_references;
+use crate::db::Db;
+use crate::domain::records::{AskKind, AskStatus};
+use crate::domain::version::{Precondition, etag, next_updated_at};
+use crate::error::ApiError;
+
+/// Everything a client can write about an ask, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AskFields {
+    pub contact_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub kind: AskKind,
+    pub title: String,
+    pub details: Option<String>,
+    pub status: AskStatus,
+    pub asked_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl Default for AskFields {
+    fn default() -> Self {
+        Self {
+            contact_id: Uuid::nil(),
+            conversation_id: None,
+            kind: AskKind::Other,
+            title: String::new(),
+            details: None,
+            status: AskStatus::Planned,
+            asked_at: None,
+            resolved_at: None,
+        }
+    }
+}
+
+pub fn etag_of(model: &ask::Model) -> String {
+    etag(model.id, model.updated_at)
+}
+
+pub fn fields_of(m: &ask::Model) -> AskFields {
+    AskFields {
+        contact_id: m.contact_id,
+        conversation_id: m.conversation_id,
+        kind: AskKind::from_stored(&m.kind).unwrap_or(AskKind::Other),
+        title: m.title.clone(),
+        details: m.details.clone(),
+        status: AskStatus::from_stored(&m.status).unwrap_or(AskStatus::Planned),
+        asked_at: m.asked_at,
+        resolved_at: m.resolved_at,
+    }
+}
+
+fn active_model(f: &AskFields) -> ask::ActiveModel {
+    ask::ActiveModel {
+        contact_id: Set(f.contact_id),
+        conversation_id: Set(f.conversation_id),
+        kind: Set(f.kind.as_str().to_owned()),
+        title: Set(f.title.clone()),
+        details: Set(f.details.clone()),
+        status: Set(f.status.as_str().to_owned()),
+        asked_at: Set(f.asked_at),
+        resolved_at: Set(f.resolved_at),
+        ..Default::default()
+    }
+}
+
+/// Checks that every reference is the owner's.
+async fn check(conn: &impl ConnectionTrait, owner_id: Uuid, f: &AskFields) -> Result<(), ApiError> {
+    check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
+    if let Some(conversation_id) = f.conversation_id {
+        super::conversations::check_reference(conn, owner_id, conversation_id).await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &Db,
+    owner_id: Uuid,
+    fields: AskFields,
+    now: DateTime<Utc>,
+) -> Result<ask::Model, ApiError> {
+    let txn = db.begin_write().await?;
+    check(&txn, owner_id, &fields).await?;
+    let mut model = active_model(&fields);
+    model.id = Set(Uuid::now_v7());
+    model.owner_id = Set(owner_id);
+    model.created_at = Set(now);
+    model.updated_at = Set(now);
+    let model = model.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<ask::Model, ApiError> {
+    ask::Entity::find_by_id(id)
+        .filter(ask::Column::OwnerId.eq(owner_id))
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<ask::Model, ApiError> {
+    find_in(db.reader(), owner_id, id).await
+}
+
+/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
+pub async fn update(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    change: impl FnOnce(AskFields) -> Result<AskFields, ApiError>,
+    now: DateTime<Utc>,
+) -> Result<ask::Model, ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&etag_of(&current)) {
+        return Err(ApiError::precondition_failed());
+    }
+    let fields = change(fields_of(&current))?;
+    check(&txn, owner_id, &fields).await?;
+    let mut model = active_model(&fields);
+    model.updated_at = Set(next_updated_at(current.updated_at, now));
+    let result = ask::Entity::update_many()
+        .set(model)
+        .filter(ask::Column::Id.eq(id))
+        .filter(ask::Column::OwnerId.eq(owner_id))
+        .filter(ask::Column::UpdatedAt.eq(current.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    let updated = find_in(&txn, owner_id, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&etag_of(&current)) {
+        return Err(ApiError::precondition_failed());
+    }
+    let result = ask::Entity::delete_many()
+        .filter(ask::Column::Id.eq(id))
+        .filter(ask::Column::UpdatedAt.eq(current.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AskFilter {
+    pub contact_id: Option<Uuid>,
+    pub status: Option<AskStatus>,
+    pub kind: Option<AskKind>,
+    pub ascending: bool,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// One page of the owner's asks by `created_at` (newest first unless `ascending`).
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &AskFilter,
+) -> Result<(Vec<ask::Model>, bool), ApiError> {
+    use ask::Column as C;
+
+    let mut query = ask::Entity::find().filter(C::OwnerId.eq(owner_id));
+    if let Some(contact_id) = filter.contact_id {
+        query = query.filter(C::ContactId.eq(contact_id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(C::Status.eq(status.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(C::Kind.eq(kind.as_str()));
+    }
+    if let Some((at, id)) = filter.after {
+        let beyond = if filter.ascending {
+            Condition::any()
+                .add(C::CreatedAt.gt(at))
+                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.gt(id)))
+        } else {
+            Condition::any()
+                .add(C::CreatedAt.lt(at))
+                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)))
+        };
+        query = query.filter(beyond);
+    }
+    query = if filter.ascending {
+        query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)
+    } else {
+        query.order_by_desc(C::CreatedAt).order_by_desc(C::Id)
+    };
+    let mut rows = query.limit(filter.limit + 1).all(db.reader()).await?;
+    let has_more = rows.len() as u64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    Ok((rows, has_more))
+}

@@ -1,0 +1,261 @@
+//! Value offers: what a user gives.
+
+use chrono::{DateTime, Utc};
+use entity::value_offer;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::contacts::check_references;
+use crate::db::Db;
+use crate::domain::records::{OfferKind, OfferStatus};
+use crate::domain::version::{Precondition, etag, next_updated_at};
+use crate::error::{ApiError, FieldError};
+
+/// Everything a client can write about a value offer, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfferFields {
+    pub contact_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub kind: OfferKind,
+    pub title: String,
+    pub url: Option<String>,
+    pub details: Option<String>,
+    pub topics: Vec<String>,
+    pub introduced_contact_id: Option<Uuid>,
+    pub status: OfferStatus,
+    pub offered_at: Option<DateTime<Utc>>,
+    pub responded_at: Option<DateTime<Utc>>,
+}
+
+impl Default for OfferFields {
+    fn default() -> Self {
+        Self {
+            contact_id: Uuid::nil(),
+            conversation_id: None,
+            kind: OfferKind::Other,
+            title: String::new(),
+            url: None,
+            details: None,
+            topics: Vec::new(),
+            introduced_contact_id: None,
+            status: OfferStatus::Idea,
+            offered_at: None,
+            responded_at: None,
+        }
+    }
+}
+
+pub fn etag_of(model: &value_offer::Model) -> String {
+    etag(model.id, model.updated_at)
+}
+
+pub fn fields_of(m: &value_offer::Model) -> OfferFields {
+    OfferFields {
+        contact_id: m.contact_id,
+        conversation_id: m.conversation_id,
+        kind: OfferKind::from_stored(&m.kind).unwrap_or(OfferKind::Other),
+        title: m.title.clone(),
+        url: m.url.clone(),
+        details: m.details.clone(),
+        topics: serde_json::from_value(m.topics.clone()).unwrap_or_default(),
+        introduced_contact_id: m.introduced_contact_id,
+        status: OfferStatus::from_stored(&m.status).unwrap_or(OfferStatus::Idea),
+        offered_at: m.offered_at,
+        responded_at: m.responded_at,
+    }
+}
+
+fn active_model(f: &OfferFields) -> value_offer::ActiveModel {
+    value_offer::ActiveModel {
+        contact_id: Set(f.contact_id),
+        conversation_id: Set(f.conversation_id),
+        kind: Set(f.kind.as_str().to_owned()),
+        title: Set(f.title.clone()),
+        url: Set(f.url.clone()),
+        details: Set(f.details.clone()),
+        topics: Set(serde_json::json!(f.topics)),
+        introduced_contact_id: Set(f.introduced_contact_id),
+        status: Set(f.status.as_str().to_owned()),
+        offered_at: Set(f.offered_at),
+        responded_at: Set(f.responded_at),
+        ..Default::default()
+    }
+}
+
+/// Checks that every reference is the owner's and that an introduction is of someone else.
+async fn check(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    f: &OfferFields,
+) -> Result<(), ApiError> {
+    check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
+    if let Some(other) = f.introduced_contact_id {
+        if other == f.contact_id {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "introduced_contact_id",
+                "same_as_recipient",
+                "must be someone other than the recipient",
+            )]));
+        }
+        check_references(conn, owner_id, "introduced_contact_id", &[other]).await?;
+    }
+    if let Some(conversation_id) = f.conversation_id {
+        super::conversations::check_reference(conn, owner_id, conversation_id).await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &Db,
+    owner_id: Uuid,
+    fields: OfferFields,
+    now: DateTime<Utc>,
+) -> Result<value_offer::Model, ApiError> {
+    let txn = db.begin_write().await?;
+    check(&txn, owner_id, &fields).await?;
+    let mut model = active_model(&fields);
+    model.id = Set(Uuid::now_v7());
+    model.owner_id = Set(owner_id);
+    model.created_at = Set(now);
+    model.updated_at = Set(now);
+    let model = model.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<value_offer::Model, ApiError> {
+    value_offer::Entity::find_by_id(id)
+        .filter(value_offer::Column::OwnerId.eq(owner_id))
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<value_offer::Model, ApiError> {
+    find_in(db.reader(), owner_id, id).await
+}
+
+/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
+pub async fn update(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    change: impl FnOnce(OfferFields) -> Result<OfferFields, ApiError>,
+    now: DateTime<Utc>,
+) -> Result<value_offer::Model, ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&etag_of(&current)) {
+        return Err(ApiError::precondition_failed());
+    }
+    let fields = change(fields_of(&current))?;
+    check(&txn, owner_id, &fields).await?;
+    let mut model = active_model(&fields);
+    model.updated_at = Set(next_updated_at(current.updated_at, now));
+    let result = value_offer::Entity::update_many()
+        .set(model)
+        .filter(value_offer::Column::Id.eq(id))
+        .filter(value_offer::Column::OwnerId.eq(owner_id))
+        .filter(value_offer::Column::UpdatedAt.eq(current.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    let updated = find_in(&txn, owner_id, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ApiError> {
+    let txn = db.begin_write().await?;
+    let current = find_in(&txn, owner_id, id).await?;
+    if !precondition.allows(&etag_of(&current)) {
+        return Err(ApiError::precondition_failed());
+    }
+    let result = value_offer::Entity::delete_many()
+        .filter(value_offer::Column::Id.eq(id))
+        .filter(value_offer::Column::UpdatedAt.eq(current.updated_at))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::precondition_failed());
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OfferFilter {
+    pub contact_id: Option<Uuid>,
+    pub status: Option<OfferStatus>,
+    pub kind: Option<OfferKind>,
+    pub topic: Option<String>,
+    pub ascending: bool,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// One page of the owner's offers by `created_at` (newest first unless `ascending`).
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &OfferFilter,
+) -> Result<(Vec<value_offer::Model>, bool), ApiError> {
+    use value_offer::Column as C;
+
+    let mut query = value_offer::Entity::find().filter(C::OwnerId.eq(owner_id));
+    if let Some(contact_id) = filter.contact_id {
+        query = query.filter(C::ContactId.eq(contact_id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(C::Status.eq(status.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(C::Kind.eq(kind.as_str()));
+    }
+    if let Some(topic) = &filter.topic {
+        // Topics are a JSON array of normalised strings: match the quoted element.
+        let element = serde_json::to_string(topic).unwrap_or_default();
+        query = query.filter(
+            Expr::col(C::Topics)
+                .cast_as("text")
+                .like(format!("%{element}%")),
+        );
+    }
+    if let Some((at, id)) = filter.after {
+        let beyond = if filter.ascending {
+            Condition::any()
+                .add(C::CreatedAt.gt(at))
+                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.gt(id)))
+        } else {
+            Condition::any()
+                .add(C::CreatedAt.lt(at))
+                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)))
+        };
+        query = query.filter(beyond);
+    }
+    query = if filter.ascending {
+        query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)
+    } else {
+        query.order_by_desc(C::CreatedAt).order_by_desc(C::Id)
+    };
+    let mut rows = query.limit(filter.limit + 1).all(db.reader()).await?;
+    let has_more = rows.len() as u64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    Ok((rows, has_more))
+}

@@ -1,0 +1,99 @@
+//! A contact's timeline: their conversations, the offers made to them and the asks made of
+//! them, newest first, as one keyset-paginated list.
+
+use chrono::{DateTime, Utc};
+use entity::{ask, contact, conversation, value_offer};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::conversations::{Conversation, participated_in, with_participants};
+use crate::db::Db;
+use crate::error::ApiError;
+
+pub enum Entry {
+    Conversation(Conversation),
+    Offer(value_offer::Model),
+    Ask(ask::Model),
+}
+
+impl Entry {
+    /// The instant an entry is placed at (a conversation's `occurred_at`, otherwise
+    /// `created_at`) and its id, which breaks ties.
+    pub fn key(&self) -> (DateTime<Utc>, Uuid) {
+        match self {
+            Self::Conversation(c) => (c.model.occurred_at, c.model.id),
+            Self::Offer(o) => (o.created_at, o.id),
+            Self::Ask(a) => (a.created_at, a.id),
+        }
+    }
+}
+
+/// Items strictly before `(at, id)` in (instant, id) descending order.
+fn before<C: ColumnTrait>(at_col: C, id_col: C, after: Option<(DateTime<Utc>, Uuid)>) -> Condition {
+    match after {
+        None => Condition::all(),
+        Some((at, id)) => Condition::any()
+            .add(at_col.lt(at))
+            .add(Condition::all().add(at_col.eq(at)).add(id_col.lt(id))),
+    }
+}
+
+/// One page of the timeline of `contact_id` (404 when it is not the owner's): at most
+/// `limit` + 1 rows from each of the three sources, merged. Four queries whatever the page.
+pub async fn page(
+    db: &Db,
+    owner_id: Uuid,
+    contact_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<(Vec<Entry>, bool), ApiError> {
+    let conn = db.reader();
+    contact::Entity::find_by_id(contact_id)
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+
+    use conversation::Column as Cv;
+    let conversations = conversation::Entity::find()
+        .filter(Cv::OwnerId.eq(owner_id))
+        .filter(Cv::Id.in_subquery(participated_in(owner_id, contact_id)))
+        .filter(before(Cv::OccurredAt, Cv::Id, after))
+        .order_by_desc(Cv::OccurredAt)
+        .order_by_desc(Cv::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    use value_offer::Column as O;
+    let offers = value_offer::Entity::find()
+        .filter(O::OwnerId.eq(owner_id))
+        .filter(O::ContactId.eq(contact_id))
+        .filter(before(O::CreatedAt, O::Id, after))
+        .order_by_desc(O::CreatedAt)
+        .order_by_desc(O::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    use ask::Column as A;
+    let asks = ask::Entity::find()
+        .filter(A::OwnerId.eq(owner_id))
+        .filter(A::ContactId.eq(contact_id))
+        .filter(before(A::CreatedAt, A::Id, after))
+        .order_by_desc(A::CreatedAt)
+        .order_by_desc(A::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+
+    let mut entries: Vec<Entry> = with_participants(conn, conversations)
+        .await?
+        .into_iter()
+        .map(Entry::Conversation)
+        .chain(offers.into_iter().map(Entry::Offer))
+        .chain(asks.into_iter().map(Entry::Ask))
+        .collect();
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.key()));
+    let has_more = entries.len() as u64 > limit;
+    entries.truncate(limit as usize);
+    Ok((entries, has_more))
+}
