@@ -12,7 +12,9 @@ use crate::api::conversations::ConversationResponse;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::json::Json;
 use crate::api::offers::ValueOfferResponse;
-use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
+use crate::api::pagination::{
+    ListQuery, Page, decode_keyset, decode_position, encode_keyset, encode_position, parse_limit,
+};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::clock;
@@ -591,11 +593,7 @@ async fn list_contacts(
             Some(match sort {
                 SortKey::FullName => After::FullName(value, id),
                 SortKey::CreatedAt | SortKey::UpdatedAt => {
-                    let micros: i64 = value
-                        .parse()
-                        .map_err(|_| ApiError::invalid_query("cursor is not valid"))?;
-                    let at = DateTime::from_timestamp_micros(micros)
-                        .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
+                    let (at, id) = decode_position(cursor, sort_name)?;
                     After::Instant(at, id)
                 }
             })
@@ -728,26 +726,16 @@ async fn get_contact_timeline(
 ) -> Result<web::Json<Page<TimelineItem>>, ApiError> {
     const SORT: &str = "-at";
     let query = query.0;
-    let after = match &query.cursor {
-        None => None,
-        Some(cursor) => {
-            let (value, id) = decode_keyset(cursor, SORT)?;
-            let at = value
-                .parse::<i64>()
-                .ok()
-                .and_then(DateTime::from_timestamp_micros)
-                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
-            Some((at, id))
-        }
-    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| decode_position(c, SORT))
+        .transpose()?;
     let limit = parse_limit(query.limit)?;
     let (entries, has_more) =
         timeline::page(&state.db, auth.user_id(), id.into_inner(), after, limit).await?;
     let next_cursor = match (has_more, entries.last()) {
-        (true, Some(last)) => {
-            let (at, id) = last.key();
-            Some(encode_keyset(SORT, &at.timestamp_micros().to_string(), id))
-        }
+        (true, Some(last)) => Some(encode_position(SORT, last.key())),
         _ => None,
     };
     let data = entries

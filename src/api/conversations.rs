@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::json::Json;
-use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
+use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::clock;
@@ -496,18 +496,11 @@ async fn list_conversations(
     } else {
         "-occurred_at"
     };
-    let after = match &query.cursor {
-        None => None,
-        Some(cursor) => {
-            let (value, id) = decode_keyset(cursor, sort_name)?;
-            let at = value
-                .parse::<i64>()
-                .ok()
-                .and_then(DateTime::from_timestamp_micros)
-                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
-            Some((at, id))
-        }
-    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| decode_position(c, sort_name))
+        .transpose()?;
     let filter = ConversationFilter {
         contact_id: query.contact_id,
         channel: query.channel,
@@ -521,10 +514,9 @@ async fn list_conversations(
     };
     let (rows, has_more) = conversations::list(&state.db, auth.user_id(), &filter).await?;
     let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => Some(encode_keyset(
+        (true, Some(last)) => Some(encode_position(
             sort_name,
-            &last.model.occurred_at.timestamp_micros().to_string(),
-            last.model.id,
+            (last.model.occurred_at, last.model.id),
         )),
         _ => None,
     };

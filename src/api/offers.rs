@@ -10,9 +10,7 @@ use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::json::Json;
-use crate::api::pagination::{
-    CreatedSort, ListQuery, Page, created_cursor, created_keyset, parse_limit,
-};
+use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::clock;
@@ -428,7 +426,7 @@ async fn list_value_offers(
     query: ListQuery<OfferListQuery>,
 ) -> Result<web::Json<Page<ValueOfferResponse>>, ApiError> {
     let query = query.0;
-    let (ascending, name, after) = created_keyset(query.sort, query.cursor.as_deref())?;
+    let keyset = CreatedKeyset::parse(query.sort, query.cursor.as_deref())?;
     let filter = OfferFilter {
         contact_id: query.contact_id,
         status: query.status,
@@ -437,12 +435,12 @@ async fn list_value_offers(
             .topic
             .map(|t| t.trim().to_lowercase())
             .filter(|t| !t.is_empty()),
-        ascending,
-        after,
+        ascending: keyset.ascending,
+        after: keyset.after,
         limit: parse_limit(query.limit)?,
     };
     let (rows, has_more) = offers::list(&state.db, auth.user_id(), &filter).await?;
-    let next_cursor = created_cursor(has_more, name, rows.last().map(|m| (m.created_at, m.id)));
+    let next_cursor = keyset.next(has_more, rows.last().map(|m| (m.created_at, m.id)));
     Ok(web::Json(Page {
         data: rows.into_iter().map(ValueOfferResponse::from).collect(),
         next_cursor,

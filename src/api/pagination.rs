@@ -140,48 +140,52 @@ pub enum CreatedSort {
     CreatedAtDesc,
 }
 
-/// `(ascending, sort name, after)` of a created-at keyset list.
-pub fn created_keyset(
-    sort: Option<CreatedSort>,
-    cursor: Option<&str>,
-) -> Result<
-    (
-        bool,
-        &'static str,
-        Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
-    ),
-    ApiError,
-> {
-    let ascending = matches!(sort, Some(CreatedSort::CreatedAt));
-    let name = if ascending {
-        "created_at"
-    } else {
-        "-created_at"
-    };
-    let after = match cursor {
-        None => None,
-        Some(cursor) => {
-            let (value, id) = decode_keyset(cursor, name)?;
-            let at = value
-                .parse::<i64>()
-                .ok()
-                .and_then(chrono::DateTime::from_timestamp_micros)
-                .ok_or_else(|| ApiError::invalid_query("cursor is not valid"))?;
-            Some((at, id))
-        }
-    };
-    Ok((ascending, name, after))
+/// Where a page ends in a list ordered by an instant: the instant and the id.
+pub type Position = (chrono::DateTime<chrono::Utc>, Uuid);
+
+/// A cursor for a list ordered by an instant.
+pub fn encode_position(sort: &str, (at, id): Position) -> String {
+    encode_keyset(sort, &at.timestamp_micros().to_string(), id)
 }
 
-/// The `next_cursor` of a created-at keyset page.
-pub fn created_cursor(
-    has_more: bool,
-    name: &str,
-    last: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
-) -> Option<String> {
-    match (has_more, last) {
-        (true, Some((at, id))) => Some(encode_keyset(name, &at.timestamp_micros().to_string(), id)),
-        _ => None,
+/// Decodes a cursor made by `encode_position` for `sort`.
+pub fn decode_position(cursor: &str, sort: &str) -> Result<Position, ApiError> {
+    let (value, id) = decode_keyset(cursor, sort)?;
+    let at = value
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(|| ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid"))?;
+    Ok((at, id))
+}
+
+/// The order and start of a list sorted by `created_at`.
+pub struct CreatedKeyset {
+    pub ascending: bool,
+    pub name: &'static str,
+    pub after: Option<Position>,
+}
+
+impl CreatedKeyset {
+    pub fn parse(sort: Option<CreatedSort>, cursor: Option<&str>) -> Result<Self, ApiError> {
+        let ascending = matches!(sort, Some(CreatedSort::CreatedAt));
+        let name = if ascending {
+            "created_at"
+        } else {
+            "-created_at"
+        };
+        let after = cursor.map(|c| decode_position(c, name)).transpose()?;
+        Ok(Self {
+            ascending,
+            name,
+            after,
+        })
+    }
+
+    /// The `next_cursor` after a page ending at `last`.
+    pub fn next(&self, has_more: bool, last: Option<Position>) -> Option<String> {
+        last.filter(|_| has_more)
+            .map(|position| encode_position(self.name, position))
     }
 }
 

@@ -10,5 +10,6 @@ mod helpers;
 mod isolation;
 mod me;
 mod openapi;
+mod records;
 mod tokens;
 mod write_path;
