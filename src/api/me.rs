@@ -1,5 +1,6 @@
 //! The caller's own account: `/v1/me`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use entity::user;
@@ -7,11 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::etag::{Conditions, conditional_ok, with_etag};
 use crate::api::json::Json;
 use crate::api::patch::Patch;
 use crate::auth::{Auth, password};
 use crate::clock;
 use crate::domain::account::{DisplayName, Password, TimeZone};
+use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::accounts::{self, ProfileChanges};
 use crate::startup::AppState;
@@ -58,7 +61,9 @@ impl From<user::Model> for UserResponse {
     tag = "me",
     security(("bearer_auth" = [])),
     responses(
-        (status = 200, description = "The caller's account.", body = UserResponse),
+        (status = 200, description = "The caller's account.", body = UserResponse,
+            headers(("ETag" = String, description = "The account's version."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
         (status = 401, response = crate::openapi::Unauthorized),
     )
 )]
@@ -66,11 +71,15 @@ impl From<user::Model> for UserResponse {
 async fn get_me(
     auth: Auth,
     state: web::Data<AppState>,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    let user = accounts::find(&state.db, auth.user_id())
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))?;
-    Ok(web::Json(user.into()))
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
+    let user = current_user(&state, &auth).await?;
+    let etag = etag(user.id, user.updated_at);
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &UserResponse::from(user),
+    ))
 }
 
 /// Writable fields of the account. `email`, `id` and the timestamps are read-only.
@@ -96,7 +105,8 @@ struct UpdateMeRequest {
     security(("bearer_auth" = [])),
     request_body(content = UpdateMeRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The updated account.", body = UserResponse),
+        (status = 200, description = "The updated account.", body = UserResponse,
+            headers(("ETag" = String, description = "The new version."))),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
@@ -105,7 +115,7 @@ async fn update_me(
     auth: Auth,
     state: web::Data<AppState>,
     body: Json<UpdateMeRequest>,
-) -> Result<web::Json<UserResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let mut errors = Vec::new();
     let display_name = body
@@ -124,7 +134,8 @@ async fn update_me(
         time_zone: time_zone.map(|zone| zone.name().to_owned()),
     };
     let user = accounts::update_profile(&state.db, auth.user_id(), changes, clock::now()).await?;
-    Ok(web::Json(user.into()))
+    let etag = etag(user.id, user.updated_at);
+    Ok(with_etag(StatusCode::OK, &etag, &UserResponse::from(user)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::etag::{Conditions, conditional_ok};
 use crate::api::json::Json;
 use crate::api::pagination::{Page, PageQuery};
 use crate::auth::{Auth, Scope};
 use crate::clock;
+use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::personal_tokens::{self, NewPersonalToken};
 use crate::startup::AppState;
@@ -180,7 +182,9 @@ async fn list_personal_tokens(
     security(("bearer_auth" = [])),
     params(("id" = Uuid, Path, description = "The token's id.")),
     responses(
-        (status = 200, description = "The token.", body = TokenSummary),
+        (status = 200, description = "The token.", body = TokenSummary,
+            headers(("ETag" = String, description = "The token's version (changes when it is used)."))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match."),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
     )
@@ -190,9 +194,15 @@ async fn get_personal_token(
     auth: Auth,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-) -> Result<web::Json<TokenSummary>, ApiError> {
+    conditions: Conditions,
+) -> Result<HttpResponse, ApiError> {
     let token = personal_tokens::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    Ok(web::Json(token.into()))
+    let etag = etag(token.id, token.last_used_at.unwrap_or(token.created_at));
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &TokenSummary::from(token),
+    ))
 }
 
 /// Revoke a personal access token

@@ -82,6 +82,7 @@ pub async fn update_profile(
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let current_updated_at = current.updated_at;
     let mut model = current.into_active_model();
     if let Some(name) = changes.display_name {
         model.display_name = Set(name);
@@ -90,7 +91,10 @@ pub async fn update_profile(
         model.time_zone = Set(zone);
     }
     if model.is_changed() {
-        model.updated_at = Set(now);
+        model.updated_at = Set(crate::domain::version::next_updated_at(
+            current_updated_at,
+            now,
+        ));
     }
     let updated = model.update(&txn).await?;
     txn.commit().await?;

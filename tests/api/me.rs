@@ -24,6 +24,31 @@ async fn get_me_returns_the_callers_account_only() {
         .await
         .unwrap();
     assert_eq!(theirs["id"], bob.id.as_str());
+
+    let response = app.get_as("/v1/me", &ada.access_token).await;
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let cached = app
+        .client
+        .get(app.url("/v1/me"))
+        .bearer_auth(&ada.access_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status().as_u16(), 304);
+    let renamed = app
+        .request(
+            Method::PATCH,
+            "/v1/me",
+            Some(&ada.access_token),
+            Some(&json!({"display_name": "Ada K"})),
+        )
+        .await;
+    assert_ne!(
+        renamed.headers()["etag"],
+        etag.as_str(),
+        "a write changes the version"
+    );
 }
 
 #[tokio::test]
