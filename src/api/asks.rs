@@ -124,30 +124,18 @@ struct UpdateAskRequest {
     resolved_at: Patch<DateTime<Utc>>,
 }
 
-fn given<T>(value: Option<T>) -> Patch<T> {
-    value.map_or(Patch::Absent, Patch::Value)
-}
-
 impl From<CreateAskRequest> for UpdateAskRequest {
     fn from(c: CreateAskRequest) -> Self {
         Self {
             contact_id: Patch::Value(c.contact_id),
-            conversation_id: given(c.conversation_id),
+            conversation_id: Patch::given(c.conversation_id),
             kind: Patch::Value(c.kind),
             title: Patch::Value(c.title),
-            details: given(c.details),
-            status: given(c.status),
-            asked_at: given(c.asked_at),
-            resolved_at: given(c.resolved_at),
+            details: Patch::given(c.details),
+            status: Patch::given(c.status),
+            asked_at: Patch::given(c.asked_at),
+            resolved_at: Patch::given(c.resolved_at),
         }
-    }
-}
-
-fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(value) => *target = Some(value),
     }
 }
 
@@ -160,7 +148,7 @@ fn apply(
     if let Some(contact_id) = patch.contact_id.not_null("contact_id", &mut errors) {
         f.contact_id = contact_id;
     }
-    set(patch.conversation_id, &mut f.conversation_id);
+    patch.conversation_id.apply_to(&mut f.conversation_id);
     if let Some(kind) = patch.kind.not_null("kind", &mut errors) {
         f.kind = kind;
     }
@@ -175,7 +163,7 @@ fn apply(
             Ok(details) => f.details = details,
             Err(e) => errors.push(e),
         },
-        other => set(other, &mut f.details),
+        other => other.apply_to(&mut f.details),
     }
     if let Some(status) = patch.status.not_null("status", &mut errors) {
         if f.status.may_become(status) {
@@ -192,8 +180,8 @@ fn apply(
             ));
         }
     }
-    set(patch.asked_at, &mut f.asked_at);
-    set(patch.resolved_at, &mut f.resolved_at);
+    patch.asked_at.apply_to(&mut f.asked_at);
+    patch.resolved_at.apply_to(&mut f.resolved_at);
     stamp(f.status, &mut f.asked_at, &mut f.resolved_at, now);
     if errors.is_empty() {
         Ok(f)

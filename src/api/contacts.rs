@@ -198,23 +198,22 @@ struct UpdateContactRequest {
 
 impl From<CreateContactRequest> for UpdateContactRequest {
     fn from(c: CreateContactRequest) -> Self {
-        let value = |v: Option<String>| v.map_or(Patch::Absent, Patch::Value);
         Self {
             full_name: Patch::Value(c.full_name),
-            preferred_name: value(c.preferred_name),
-            email: value(c.email),
-            phone: value(c.phone),
-            company: value(c.company),
-            title: value(c.title),
-            location: value(c.location),
+            preferred_name: Patch::given(c.preferred_name),
+            email: Patch::given(c.email),
+            phone: Patch::given(c.phone),
+            company: Patch::given(c.company),
+            title: Patch::given(c.title),
+            location: Patch::given(c.location),
             links: Patch::Value(c.links),
-            how_we_met: value(c.how_we_met),
-            met_on: c.met_on.map_or(Patch::Absent, Patch::Value),
-            introduced_by_id: c.introduced_by_id.map_or(Patch::Absent, Patch::Value),
+            how_we_met: Patch::given(c.how_we_met),
+            met_on: Patch::given(c.met_on),
+            introduced_by_id: Patch::given(c.introduced_by_id),
             tags: Patch::Value(c.tags),
             interests: Patch::Value(c.interests),
-            notes: value(c.notes),
-            cadence_days: c.cadence_days.map_or(Patch::Absent, Patch::Value),
+            notes: Patch::given(c.notes),
+            cadence_days: Patch::given(c.cadence_days),
             archived_at: Patch::Absent,
         }
     }
@@ -324,21 +323,9 @@ fn apply(patch: UpdateContactRequest, mut f: ContactFields) -> Result<ContactFie
             "must be between 1 and 730",
         )),
     }
-    match patch.met_on {
-        Patch::Absent => {}
-        Patch::Null => f.met_on = None,
-        Patch::Value(date) => f.met_on = Some(date),
-    }
-    match patch.introduced_by_id {
-        Patch::Absent => {}
-        Patch::Null => f.introduced_by_id = None,
-        Patch::Value(id) => f.introduced_by_id = Some(id),
-    }
-    match patch.archived_at {
-        Patch::Absent => {}
-        Patch::Null => f.archived_at = None,
-        Patch::Value(at) => f.archived_at = Some(at),
-    }
+    patch.met_on.apply_to(&mut f.met_on);
+    patch.introduced_by_id.apply_to(&mut f.introduced_by_id);
+    patch.archived_at.apply_to(&mut f.archived_at);
     if errors.is_empty() {
         Ok(f)
     } else {

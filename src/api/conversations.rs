@@ -164,36 +164,23 @@ struct UpdateConversationRequest {
     next_step_done_at: Patch<DateTime<Utc>>,
 }
 
-fn given<T>(value: Option<T>) -> Patch<T> {
-    value.map_or(Patch::Absent, Patch::Value)
-}
-
 impl From<CreateConversationRequest> for UpdateConversationRequest {
     fn from(c: CreateConversationRequest) -> Self {
         Self {
             occurred_at: Patch::Value(c.occurred_at),
             channel: Patch::Value(c.channel),
             participant_ids: Patch::Value(c.participant_ids),
-            initiated_by: given(c.initiated_by),
-            duration_minutes: given(c.duration_minutes),
+            initiated_by: Patch::given(c.initiated_by),
+            duration_minutes: Patch::given(c.duration_minutes),
             summary: Patch::Value(c.summary),
-            notes: given(c.notes),
-            learned: given(c.learned),
-            thank_you_status: given(c.thank_you_status),
-            thank_you_sent_at: given(c.thank_you_sent_at),
-            next_step: given(c.next_step),
-            next_step_due_on: given(c.next_step_due_on),
-            next_step_done_at: given(c.next_step_done_at),
+            notes: Patch::given(c.notes),
+            learned: Patch::given(c.learned),
+            thank_you_status: Patch::given(c.thank_you_status),
+            thank_you_sent_at: Patch::given(c.thank_you_sent_at),
+            next_step: Patch::given(c.next_step),
+            next_step_due_on: Patch::given(c.next_step_due_on),
+            next_step_done_at: Patch::given(c.next_step_done_at),
         }
-    }
-}
-
-/// Sets `target` from a nullable patch.
-fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(value) => *target = Some(value),
     }
 }
 
@@ -208,7 +195,7 @@ fn text(
             Ok(value) => *target = value,
             Err(e) => errors.push(e),
         },
-        other => set(other, target),
+        other => other.apply_to(target),
     }
 }
 
@@ -244,14 +231,14 @@ fn apply(
             _ => f.participant_ids = ids,
         }
     }
-    set(patch.initiated_by, &mut f.initiated_by);
+    patch.initiated_by.apply_to(&mut f.initiated_by);
     match patch.duration_minutes {
         Patch::Value(minutes) if !(0..=1440).contains(&minutes) => errors.push(FieldError::new(
             "duration_minutes",
             "out_of_range",
             "must be between 0 and 1440",
         )),
-        other => set(other, &mut f.duration_minutes),
+        other => other.apply_to(&mut f.duration_minutes),
     }
     if let Some(summary) = patch.summary.not_null("summary", &mut errors) {
         match required_text("summary", &summary, 200) {
@@ -262,8 +249,8 @@ fn apply(
     text("notes", patch.notes, &mut f.notes, &mut errors);
     text("learned", patch.learned, &mut f.learned, &mut errors);
     text("next_step", patch.next_step, &mut f.next_step, &mut errors);
-    set(patch.next_step_due_on, &mut f.next_step_due_on);
-    set(patch.next_step_done_at, &mut f.next_step_done_at);
+    patch.next_step_due_on.apply_to(&mut f.next_step_due_on);
+    patch.next_step_done_at.apply_to(&mut f.next_step_done_at);
     if let Some(status) = patch
         .thank_you_status
         .not_null("thank_you_status", &mut errors)
@@ -271,7 +258,7 @@ fn apply(
         f.thank_you_status = status;
     }
     let sent_at_given = matches!(patch.thank_you_sent_at, Patch::Value(_));
-    set(patch.thank_you_sent_at, &mut f.thank_you_sent_at);
+    patch.thank_you_sent_at.apply_to(&mut f.thank_you_sent_at);
     if f.thank_you_status == ThankYouStatus::Sent {
         f.thank_you_sent_at.get_or_insert(now);
     } else if sent_at_given {

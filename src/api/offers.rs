@@ -146,33 +146,21 @@ struct UpdateValueOfferRequest {
     responded_at: Patch<DateTime<Utc>>,
 }
 
-fn given<T>(value: Option<T>) -> Patch<T> {
-    value.map_or(Patch::Absent, Patch::Value)
-}
-
 impl From<CreateValueOfferRequest> for UpdateValueOfferRequest {
     fn from(c: CreateValueOfferRequest) -> Self {
         Self {
             contact_id: Patch::Value(c.contact_id),
-            conversation_id: given(c.conversation_id),
+            conversation_id: Patch::given(c.conversation_id),
             kind: Patch::Value(c.kind),
             title: Patch::Value(c.title),
-            url: given(c.url),
-            details: given(c.details),
+            url: Patch::given(c.url),
+            details: Patch::given(c.details),
             topics: Patch::Value(c.topics),
-            introduced_contact_id: given(c.introduced_contact_id),
-            status: given(c.status),
-            offered_at: given(c.offered_at),
-            responded_at: given(c.responded_at),
+            introduced_contact_id: Patch::given(c.introduced_contact_id),
+            status: Patch::given(c.status),
+            offered_at: Patch::given(c.offered_at),
+            responded_at: Patch::given(c.responded_at),
         }
-    }
-}
-
-fn set<T>(patch: Patch<T>, target: &mut Option<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(value) => *target = Some(value),
     }
 }
 
@@ -185,7 +173,7 @@ fn apply(
     if let Some(contact_id) = patch.contact_id.not_null("contact_id", &mut errors) {
         f.contact_id = contact_id;
     }
-    set(patch.conversation_id, &mut f.conversation_id);
+    patch.conversation_id.apply_to(&mut f.conversation_id);
     if let Some(kind) = patch.kind.not_null("kind", &mut errors) {
         f.kind = kind;
     }
@@ -200,14 +188,14 @@ fn apply(
             Ok(url) => f.url = Some(url),
             Err(e) => errors.push(e),
         },
-        other => set(other, &mut f.url),
+        other => other.apply_to(&mut f.url),
     }
     match patch.details {
         Patch::Value(details) => match optional_text("details", Some(&details), 20_000) {
             Ok(details) => f.details = details,
             Err(e) => errors.push(e),
         },
-        other => set(other, &mut f.details),
+        other => other.apply_to(&mut f.details),
     }
     match patch.topics {
         Patch::Absent => {}
@@ -217,7 +205,9 @@ fn apply(
             Err(e) => errors.push(e),
         },
     }
-    set(patch.introduced_contact_id, &mut f.introduced_contact_id);
+    patch
+        .introduced_contact_id
+        .apply_to(&mut f.introduced_contact_id);
     if let Some(status) = patch.status.not_null("status", &mut errors) {
         if f.status.may_become(status) {
             f.status = status;
@@ -233,8 +223,8 @@ fn apply(
             ));
         }
     }
-    set(patch.offered_at, &mut f.offered_at);
-    set(patch.responded_at, &mut f.responded_at);
+    patch.offered_at.apply_to(&mut f.offered_at);
+    patch.responded_at.apply_to(&mut f.responded_at);
     stamp(f.status, &mut f.offered_at, &mut f.responded_at, now);
     if errors.is_empty() {
         Ok(f)

@@ -20,6 +20,20 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 }
 
 impl<T> Patch<T> {
+    /// A create request's optional field as a patch: given or absent.
+    pub fn given(value: Option<T>) -> Self {
+        value.map_or(Patch::Absent, Patch::Value)
+    }
+
+    /// Applies a patch to a nullable field: absent keeps it, `null` clears it.
+    pub fn apply_to(self, target: &mut Option<T>) {
+        match self {
+            Patch::Absent => {}
+            Patch::Null => *target = None,
+            Patch::Value(value) => *target = Some(value),
+        }
+    }
+
     /// For fields that cannot be cleared: `null` is recorded as an error.
     pub fn not_null(self, field: &str, errors: &mut Vec<FieldError>) -> Option<T> {
         match self {

@@ -3,16 +3,24 @@
 use chrono::{DateTime, Utc};
 use entity::ask;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
+
+/// The columns that version a ask row.
+const VERSION: Versioned<ask::Column> = Versioned {
+    id: ask::Column::Id,
+    owner_id: ask::Column::OwnerId,
+    updated_at: ask::Column::UpdatedAt,
+};
 
 /// Everything a client can write about an ask, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,16 +142,9 @@ pub async fn update(
     check(&txn, owner_id, &fields).await?;
     let mut model = active_model(&fields);
     model.updated_at = Set(next_updated_at(current.updated_at, now));
-    let result = ask::Entity::update_many()
-        .set(model)
-        .filter(ask::Column::Id.eq(id))
-        .filter(ask::Column::OwnerId.eq(owner_id))
-        .filter(ask::Column::UpdatedAt.eq(current.updated_at))
-        .exec(&txn)
+    VERSION
+        .update(&txn, model, id, owner_id, current.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     let updated = find_in(&txn, owner_id, id).await?;
     txn.commit().await?;
     Ok(updated)
@@ -160,14 +161,9 @@ pub async fn delete(
     if !precondition.allows(&etag_of(&current)) {
         return Err(ApiError::precondition_failed());
     }
-    let result = ask::Entity::delete_many()
-        .filter(ask::Column::Id.eq(id))
-        .filter(ask::Column::UpdatedAt.eq(current.updated_at))
-        .exec(&txn)
+    VERSION
+        .delete::<ask::Entity>(&txn, id, owner_id, current.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     txn.commit().await?;
     Ok(())
 }
@@ -201,16 +197,7 @@ pub async fn list(
         query = query.filter(C::Kind.eq(kind.as_str()));
     }
     if let Some((at, id)) = filter.after {
-        let beyond = if filter.ascending {
-            Condition::any()
-                .add(C::CreatedAt.gt(at))
-                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.gt(id)))
-        } else {
-            Condition::any()
-                .add(C::CreatedAt.lt(at))
-                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)))
-        };
-        query = query.filter(beyond);
+        query = query.filter(beyond(C::CreatedAt, C::Id, at, id, filter.ascending));
     }
     query = if filter.ascending {
         query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)

@@ -6,15 +6,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{contact, contact_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
 };
 use uuid::Uuid;
 
+use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
+
+/// The columns that version a contact row.
+const VERSION: Versioned<contact::Column> = Versioned {
+    id: contact::Column::Id,
+    owner_id: contact::Column::OwnerId,
+    updated_at: contact::Column::UpdatedAt,
+};
 
 /// Everything a client can write about a contact, validated.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -252,16 +260,9 @@ pub async fn update(
     let mut model = active_model(&fields);
     let updated_at = next_updated_at(current.model.updated_at, now);
     model.updated_at = Set(updated_at);
-    let result = contact::Entity::update_many()
-        .set(model)
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::OwnerId.eq(owner_id))
-        .filter(contact::Column::UpdatedAt.eq(current.model.updated_at))
-        .exec(&txn)
+    VERSION
+        .update(&txn, model, id, owner_id, current.model.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     if fields.tags != current.tags {
         replace_tags(&txn, owner_id, id, &fields.tags).await?;
     }
@@ -285,15 +286,9 @@ pub async fn delete(
         return Err(ApiError::precondition_failed());
     }
     let conversations = super::conversations::ids_with_participant(&txn, owner_id, id).await?;
-    let result = contact::Entity::delete_many()
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::OwnerId.eq(owner_id))
-        .filter(contact::Column::UpdatedAt.eq(current.model.updated_at))
-        .exec(&txn)
+    VERSION
+        .delete::<contact::Entity>(&txn, id, owner_id, current.model.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     super::conversations::delete_if_empty(&txn, owner_id, &conversations).await?;
     txn.commit().await?;
     Ok(())
@@ -398,24 +393,7 @@ pub async fn list(
                 (column, sea_orm::Value::from(*at), id.to_owned())
             }
         };
-        let beyond = if filter.descending {
-            Condition::any()
-                .add(Expr::col(column).lt(value.clone()))
-                .add(
-                    Condition::all()
-                        .add(Expr::col(column).eq(value))
-                        .add(C::Id.lt(id)),
-                )
-        } else {
-            Condition::any()
-                .add(Expr::col(column).gt(value.clone()))
-                .add(
-                    Condition::all()
-                        .add(Expr::col(column).eq(value))
-                        .add(C::Id.gt(id)),
-                )
-        };
-        query = query.filter(beyond);
+        query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
     }
     let column = match filter.sort {
         SortKey::FullName => C::FullName,

@@ -6,17 +6,25 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
+
+/// The columns that version a conversation row.
+const VERSION: Versioned<conversation::Column> = Versioned {
+    id: conversation::Column::Id,
+    owner_id: conversation::Column::OwnerId,
+    updated_at: conversation::Column::UpdatedAt,
+};
 
 /// Everything a client can write about a conversation, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,16 +242,9 @@ pub async fn update(
     }
     let mut model = active_model(&fields);
     model.updated_at = Set(next_updated_at(current.model.updated_at, now));
-    let result = conversation::Entity::update_many()
-        .set(model)
-        .filter(conversation::Column::Id.eq(id))
-        .filter(conversation::Column::OwnerId.eq(owner_id))
-        .filter(conversation::Column::UpdatedAt.eq(current.model.updated_at))
-        .exec(&txn)
+    VERSION
+        .update(&txn, model, id, owner_id, current.model.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     if fields.participant_ids != current.participant_ids {
         replace_participants(&txn, owner_id, id, &fields.participant_ids).await?;
     }
@@ -265,15 +266,9 @@ pub async fn delete(
     if !precondition.allows(&current.etag()) {
         return Err(ApiError::precondition_failed());
     }
-    let result = conversation::Entity::delete_many()
-        .filter(conversation::Column::Id.eq(id))
-        .filter(conversation::Column::OwnerId.eq(owner_id))
-        .filter(conversation::Column::UpdatedAt.eq(current.model.updated_at))
-        .exec(&txn)
+    VERSION
+        .delete::<conversation::Entity>(&txn, id, owner_id, current.model.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     txn.commit().await?;
     Ok(())
 }
@@ -320,16 +315,7 @@ pub async fn list(
         query = query.filter(C::SearchText.like(format!("% {term}%")));
     }
     if let Some((at, id)) = filter.after {
-        let beyond = if filter.ascending {
-            Condition::any()
-                .add(C::OccurredAt.gt(at))
-                .add(Condition::all().add(C::OccurredAt.eq(at)).add(C::Id.gt(id)))
-        } else {
-            Condition::any()
-                .add(C::OccurredAt.lt(at))
-                .add(Condition::all().add(C::OccurredAt.eq(at)).add(C::Id.lt(id)))
-        };
-        query = query.filter(beyond);
+        query = query.filter(beyond(C::OccurredAt, C::Id, at, id, filter.ascending));
     }
     query = if filter.ascending {
         query.order_by_asc(C::OccurredAt).order_by_asc(C::Id)

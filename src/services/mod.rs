@@ -20,9 +20,98 @@ pub mod sessions;
 /// A contact's conversations, offers and asks as one list.
 pub mod timeline;
 
-use sea_orm::{DbErr, SqlErr};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    SqlErr, Value,
+};
+use uuid::Uuid;
+
+use crate::error::ApiError;
 
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// The rows after `(value, id)` in `(sort, id)` order: ascending, or descending when
+/// `ascending` is false. The keyset condition behind every paginated list.
+pub fn beyond<C: ColumnTrait>(
+    sort: C,
+    id: C,
+    value: impl Into<Value> + Clone,
+    last_id: Uuid,
+    ascending: bool,
+) -> Condition {
+    if ascending {
+        Condition::any()
+            .add(sort.gt(value.clone()))
+            .add(Condition::all().add(sort.eq(value)).add(id.gt(last_id)))
+    } else {
+        Condition::any()
+            .add(sort.lt(value.clone()))
+            .add(Condition::all().add(sort.eq(value)).add(id.lt(last_id)))
+    }
+}
+
+/// The columns that identify one version of a user's row.
+pub struct Versioned<C> {
+    pub id: C,
+    pub owner_id: C,
+    pub updated_at: C,
+}
+
+impl<C: ColumnTrait> Versioned<C> {
+    fn is(&self, id: Uuid, owner_id: Uuid, version: DateTime<Utc>) -> Condition {
+        Condition::all()
+            .add(self.id.eq(id))
+            .add(self.owner_id.eq(owner_id))
+            .add(self.updated_at.eq(version))
+    }
+
+    /// Writes `changes` to the row if it is still at `version`; 412 when another write got
+    /// there first. Check and write are one statement, so no lock is needed.
+    pub async fn update<A>(
+        &self,
+        conn: &impl ConnectionTrait,
+        changes: A,
+        id: Uuid,
+        owner_id: Uuid,
+        version: DateTime<Utc>,
+    ) -> Result<(), ApiError>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: EntityTrait<Column = C>,
+    {
+        let result = A::Entity::update_many()
+            .set(changes)
+            .filter(self.is(id, owner_id, version))
+            .exec(conn)
+            .await?;
+        match result.rows_affected {
+            1 => Ok(()),
+            _ => Err(ApiError::precondition_failed()),
+        }
+    }
+
+    /// Deletes the row if it is still at `version`; 412 otherwise.
+    pub async fn delete<E>(
+        &self,
+        conn: &impl ConnectionTrait,
+        id: Uuid,
+        owner_id: Uuid,
+        version: DateTime<Utc>,
+    ) -> Result<(), ApiError>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        let result = E::delete_many()
+            .filter(self.is(id, owner_id, version))
+            .exec(conn)
+            .await?;
+        match result.rows_affected {
+            1 => Ok(()),
+            _ => Err(ApiError::precondition_failed()),
+        }
+    }
 }

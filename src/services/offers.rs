@@ -4,16 +4,24 @@ use chrono::{DateTime, Utc};
 use entity::value_offer;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
+
+/// The columns that version a value offer row.
+const VERSION: Versioned<value_offer::Column> = Versioned {
+    id: value_offer::Column::Id,
+    owner_id: value_offer::Column::OwnerId,
+    updated_at: value_offer::Column::UpdatedAt,
+};
 
 /// Everything a client can write about a value offer, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,16 +169,9 @@ pub async fn update(
     check(&txn, owner_id, &fields).await?;
     let mut model = active_model(&fields);
     model.updated_at = Set(next_updated_at(current.updated_at, now));
-    let result = value_offer::Entity::update_many()
-        .set(model)
-        .filter(value_offer::Column::Id.eq(id))
-        .filter(value_offer::Column::OwnerId.eq(owner_id))
-        .filter(value_offer::Column::UpdatedAt.eq(current.updated_at))
-        .exec(&txn)
+    VERSION
+        .update(&txn, model, id, owner_id, current.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     let updated = find_in(&txn, owner_id, id).await?;
     txn.commit().await?;
     Ok(updated)
@@ -187,14 +188,9 @@ pub async fn delete(
     if !precondition.allows(&etag_of(&current)) {
         return Err(ApiError::precondition_failed());
     }
-    let result = value_offer::Entity::delete_many()
-        .filter(value_offer::Column::Id.eq(id))
-        .filter(value_offer::Column::UpdatedAt.eq(current.updated_at))
-        .exec(&txn)
+    VERSION
+        .delete::<value_offer::Entity>(&txn, id, owner_id, current.updated_at)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::precondition_failed());
-    }
     txn.commit().await?;
     Ok(())
 }
@@ -238,16 +234,7 @@ pub async fn list(
         );
     }
     if let Some((at, id)) = filter.after {
-        let beyond = if filter.ascending {
-            Condition::any()
-                .add(C::CreatedAt.gt(at))
-                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.gt(id)))
-        } else {
-            Condition::any()
-                .add(C::CreatedAt.lt(at))
-                .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)))
-        };
-        query = query.filter(beyond);
+        query = query.filter(beyond(C::CreatedAt, C::Id, at, id, filter.ascending));
     }
     query = if filter.ascending {
         query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)

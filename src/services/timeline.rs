@@ -6,6 +6,7 @@ use entity::{ask, contact, conversation, value_offer};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::beyond;
 use super::conversations::{Conversation, participated_in, with_participants};
 use crate::db::Db;
 use crate::error::ApiError;
@@ -28,13 +29,11 @@ impl Entry {
     }
 }
 
-/// Items strictly before `(at, id)` in (instant, id) descending order.
+/// Items strictly before `after` in (instant, id) descending order.
 fn before<C: ColumnTrait>(at_col: C, id_col: C, after: Option<(DateTime<Utc>, Uuid)>) -> Condition {
     match after {
         None => Condition::all(),
-        Some((at, id)) => Condition::any()
-            .add(at_col.lt(at))
-            .add(Condition::all().add(at_col.eq(at)).add(id_col.lt(id))),
+        Some((at, id)) => beyond(at_col, id_col, at, id, false),
     }
 }
 
