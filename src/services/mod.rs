@@ -36,6 +36,10 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 
 /// The rows after `(value, id)` in `(sort, id)` order: ascending, or descending when
 /// `ascending` is false. The keyset condition behind every paginated list.
+///
+/// The leading `sort >= value` (or `<=`) repeats what the OR implies: with bound parameters,
+/// SQLite derives no index range from the OR alone and walks the owner's index entries from
+/// the start, so a deep page cost more than the first; the bound lets it seek to the cursor.
 pub fn beyond<C: ColumnTrait>(
     sort: C,
     id: C,
@@ -44,13 +48,17 @@ pub fn beyond<C: ColumnTrait>(
     ascending: bool,
 ) -> Condition {
     if ascending {
-        Condition::any()
-            .add(sort.gt(value.clone()))
-            .add(Condition::all().add(sort.eq(value)).add(id.gt(last_id)))
+        Condition::all().add(sort.gte(value.clone())).add(
+            Condition::any()
+                .add(sort.gt(value.clone()))
+                .add(Condition::all().add(sort.eq(value)).add(id.gt(last_id))),
+        )
     } else {
-        Condition::any()
-            .add(sort.lt(value.clone()))
-            .add(Condition::all().add(sort.eq(value)).add(id.lt(last_id)))
+        Condition::all().add(sort.lte(value.clone())).add(
+            Condition::any()
+                .add(sort.lt(value.clone()))
+                .add(Condition::all().add(sort.eq(value)).add(id.lt(last_id))),
+        )
     }
 }
 
