@@ -85,6 +85,7 @@ struct CreateAskRequest {
     conversation_id: Option<Uuid>,
     kind: AskKind,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
     details: Option<String>,
     /// Default `planned`.
@@ -99,22 +100,22 @@ struct CreateAskRequest {
 #[schema(example = json!({"status": "granted"}))]
 struct UpdateAskRequest {
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid)]
     contact_id: Patch<Uuid>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     conversation_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<AskKind>)]
+    #[schema(value_type = AskKind)]
     kind: Patch<AskKind>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     details: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<AskStatus>)]
+    #[schema(value_type = AskStatus)]
     status: Patch<AskStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]

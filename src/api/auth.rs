@@ -41,10 +41,13 @@ fn client_ip(req: &HttpRequest) -> String {
 }))]
 struct RegisterRequest {
     /// Trimmed and lower-cased; unique in any letter case.
+    #[schema(format = Email, max_length = 254)]
     email: String,
     /// 10–128 characters, not one character repeated, not the email address.
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     display_name: String,
     /// IANA time-zone name; defaults to `UTC`.
     #[schema(example = "Europe/London")]

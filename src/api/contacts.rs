@@ -118,6 +118,7 @@ impl From<Contact> for ContactResponse {
 }))]
 struct CreateContactRequest {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     full_name: String,
     preferred_name: Option<String>,
     email: Option<String>,
@@ -126,15 +127,19 @@ struct CreateContactRequest {
     title: Option<String>,
     location: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 10)]
     links: Vec<String>,
     how_we_met: Option<String>,
     met_on: Option<NaiveDate>,
     introduced_by_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     tags: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     interests: Vec<String>,
     /// Up to 20,000 characters.
+    #[schema(max_length = 20000)]
     notes: Option<String>,
     #[schema(minimum = 1, maximum = 730)]
     cadence_days: Option<i32>,
@@ -146,7 +151,7 @@ struct CreateContactRequest {
 #[schema(example = json!({"title": "CTO", "tags": ["compilers", "mentor"], "archived_at": null}))]
 struct UpdateContactRequest {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     full_name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]

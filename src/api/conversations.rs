@@ -102,11 +102,13 @@ struct CreateConversationRequest {
     occurred_at: DateTime<Utc>,
     channel: Channel,
     /// 1–50 of your contacts.
+    #[schema(min_items = 1, max_items = 50)]
     participant_ids: Vec<Uuid>,
     initiated_by: Option<InitiatedBy>,
     #[schema(minimum = 0, maximum = 1440)]
     duration_minutes: Option<i32>,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     summary: String,
     notes: Option<String>,
     learned: Option<String>,
@@ -124,13 +126,13 @@ struct CreateConversationRequest {
 #[schema(example = json!({"thank_you_status": "sent", "next_step_done_at": "2026-11-26T09:00:00Z"}))]
 struct UpdateConversationRequest {
     #[serde(default)]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = DateTime<Utc>)]
     occurred_at: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<Channel>)]
+    #[schema(value_type = Channel)]
     channel: Patch<Channel>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Uuid>>)]
+    #[schema(value_type = Vec<Uuid>)]
     participant_ids: Patch<Vec<Uuid>>,
     #[serde(default)]
     #[schema(value_type = Option<InitiatedBy>)]
@@ -139,7 +141,7 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 1440)]
     duration_minutes: Patch<i32>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     summary: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -148,7 +150,7 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<String>)]
     learned: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<ThankYouStatus>)]
+    #[schema(value_type = ThankYouStatus)]
     thank_you_status: Patch<ThankYouStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]

@@ -44,13 +44,6 @@ pub async fn middleware(
                 .map(ServiceResponse::map_into_boxed_body);
         }
     };
-    let Some(key) = key.filter(|k| is_valid_key(k)) else {
-        let problem = ApiError::new(
-            ProblemCode::InvalidIdempotencyKey,
-            "Idempotency-Key must be 1–255 printable ASCII characters.",
-        );
-        return Ok(req.error_response(problem));
-    };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next
             .call(req)
@@ -67,6 +60,13 @@ pub async fn middleware(
                 .map(ServiceResponse::map_into_boxed_body);
         }
         Err(err) => return Ok(req.error_response(err)),
+    };
+    let Some(key) = key.filter(|k| is_valid_key(k)) else {
+        let problem = ApiError::new(
+            ProblemCode::InvalidIdempotencyKey,
+            "Idempotency-Key must be 1–255 printable ASCII characters.",
+        );
+        return Ok(req.error_response(problem));
     };
 
     let limit = req

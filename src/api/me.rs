@@ -89,11 +89,11 @@ async fn get_me(
 struct UpdateMeRequest {
     /// 1–200 characters, trimmed. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     display_name: Patch<String>,
     /// An IANA time-zone name. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "Europe/Paris")]
+    #[schema(value_type = String, example = "Europe/Paris")]
     time_zone: Patch<String>,
 }
 

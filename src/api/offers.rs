@@ -93,11 +93,14 @@ struct CreateValueOfferRequest {
     conversation_id: Option<Uuid>,
     kind: OfferKind,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
     /// http or https, at most 2048 characters.
+    #[schema(max_length = 2048)]
     url: Option<String>,
     details: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     topics: Vec<String>,
     introduced_contact_id: Option<Uuid>,
     /// Default `idea`.
@@ -112,16 +115,16 @@ struct CreateValueOfferRequest {
 #[schema(example = json!({"status": "acknowledged"}))]
 struct UpdateValueOfferRequest {
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid)]
     contact_id: Patch<Uuid>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     conversation_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<OfferKind>)]
+    #[schema(value_type = OfferKind)]
     kind: Patch<OfferKind>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -136,7 +139,7 @@ struct UpdateValueOfferRequest {
     #[schema(value_type = Option<Uuid>)]
     introduced_contact_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<OfferStatus>)]
+    #[schema(value_type = OfferStatus)]
     status: Patch<OfferStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]

@@ -89,8 +89,15 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ListQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        // `cursor=` or `tag=` with nothing after them mean the parameter is absent.
+        let query: String = req
+            .query_string()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.ends_with('='))
+            .collect::<Vec<_>>()
+            .join("&");
         std::future::ready(
-            serde_html_form::from_str(req.query_string())
+            serde_html_form::from_str(&query)
                 .map(ListQuery)
                 .map_err(|e| ApiError::invalid_query(e.to_string())),
         )

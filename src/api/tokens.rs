@@ -30,8 +30,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[schema(example = json!({"name": "weekly export script", "scopes": ["read"], "expires_in_days": 90}))]
 struct CreateTokenRequest {
     /// What the token is for, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// `read` allows `GET` only; `write` allows everything (and implies `read`).
+    #[schema(min_items = 1)]
     scopes: Vec<Scope>,
     /// 1–3650 days; null or absent for a token that does not expire.
     #[schema(minimum = 1, maximum = 3650)]
