@@ -2,18 +2,19 @@
 
 use std::time::Instant;
 
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::etag::created;
 use crate::api::json::Json;
 use crate::api::me::UserResponse;
 use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
 use crate::auth::password;
 use crate::clock;
 use crate::domain::account::{DisplayName, Email, Password, TimeZone, collect};
+use crate::domain::version::etag;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::accounts::{self, NewAccount};
 use crate::services::sessions::{self, IssuedRefreshToken};
@@ -63,7 +64,9 @@ struct RegisterRequest {
     request_body(content = RegisterRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new account.", body = UserResponse,
-            headers(("Location" = String, description = "`/v1/me`"))),
+            headers(
+                ("Location" = String, description = "`/v1/me`"),
+                ("ETag" = String, description = "The account's version."))),
         (status = 409, response = crate::openapi::Conflict),
         crate::openapi::JsonBodyErrors,
         (status = 429, response = crate::openapi::TooManyRequests),
@@ -112,9 +115,8 @@ async fn register_account(
         time_zone: time_zone.name().to_owned(),
     };
     let user = accounts::register(&state.db, account, clock::now()).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, "/v1/me"))
-        .json(UserResponse::from(user)))
+    let etag = etag(user.id, user.updated_at);
+    Ok(created("/v1/me", &etag, &UserResponse::from(user)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,6 +1,5 @@
 //! Personal access tokens for scripts: `/v1/tokens`.
 
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use entity::personal_token;
@@ -8,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::etag::{Conditions, conditional_ok};
+use crate::api::etag::{Conditions, conditional_ok, created};
 use crate::api::json::Json;
 use crate::api::pagination::{Page, PageQuery};
 use crate::auth::{Auth, Scope};
@@ -93,7 +92,9 @@ struct CreatedToken {
     request_body(content = CreateTokenRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The token, with its secret.", body = CreatedToken,
-            headers(("Location" = String, description = "`/v1/tokens/{id}`"))),
+            headers(
+                ("Location" = String, description = "`/v1/tokens/{id}`"),
+                ("ETag" = String, description = "The token's version."))),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
@@ -142,12 +143,13 @@ async fn create_personal_token(
         expires_at,
     };
     let (token, secret) = personal_tokens::create(&state.db, auth.user_id(), new, now).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/v1/tokens/{}", token.id)))
-        .json(CreatedToken {
-            summary: token.into(),
-            token: secret,
-        }))
+    let location = format!("/v1/tokens/{}", token.id);
+    let etag = etag(token.id, token.created_at);
+    let body = CreatedToken {
+        summary: token.into(),
+        token: secret,
+    };
+    Ok(created(&location, &etag, &body))
 }
 
 /// List personal access tokens

@@ -17,6 +17,7 @@ async fn register_returns_201_with_the_account_and_no_secret() {
         .await;
     assert_eq!(response.status().as_u16(), 201);
     assert_eq!(response.headers()["location"], "/v1/me");
+    assert!(response.headers().contains_key("etag"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["email"], "ada@example.com");
     assert_eq!(body["display_name"], "Ada");

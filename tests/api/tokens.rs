@@ -129,6 +129,7 @@ async fn personal_tokens_are_shown_once_and_listed_without_secrets() {
         .await;
     assert_eq!(response.status().as_u16(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created_etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let created: Value = response.json().await.unwrap();
     let secret = created["token"].as_str().unwrap();
     assert!(
@@ -148,12 +149,13 @@ async fn personal_tokens_are_shown_once_and_listed_without_secrets() {
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["id"], user.id.as_str());
 
-    let one: Value = app
-        .get_as(&location, &user.access_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one = app.get_as(&location, &user.access_token).await;
+    assert_ne!(
+        one.headers()["etag"],
+        created_etag.as_str(),
+        "use changes the version"
+    );
+    let one: Value = one.json().await.unwrap();
     assert!(one["last_used_at"].is_string(), "use is recorded");
     assert!(one.get("token").is_none());
     let list: Value = app
