@@ -38,6 +38,15 @@ impl Precondition {
         }
     }
 
+    /// `allows`, as the 412 a write answers when it does not.
+    pub fn require(&self, current: &str) -> Result<(), crate::error::ApiError> {
+        if self.allows(current) {
+            Ok(())
+        } else {
+            Err(crate::error::ApiError::precondition_failed())
+        }
+    }
+
     /// Parses an `If-Match` / `If-None-Match` header value.
     pub fn parse(header: Option<&str>) -> Self {
         match header.map(str::trim) {

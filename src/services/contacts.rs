@@ -243,9 +243,7 @@ pub async fn update(
 ) -> Result<Contact, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&current.etag()) {
-        return Err(ApiError::precondition_failed());
-    }
+    precondition.require(&current.etag())?;
     let fields = change(current.fields())?;
     if let Some(introducer) = fields.introduced_by_id {
         if introducer == id {
@@ -281,13 +279,12 @@ pub async fn delete(
     precondition: &Precondition,
 ) -> Result<(), ApiError> {
     let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&current.etag()) {
-        return Err(ApiError::precondition_failed());
-    }
+    let version = VERSION
+        .current::<contact::Entity>(&txn, owner_id, id, precondition)
+        .await?;
     let conversations = super::conversations::ids_with_participant(&txn, owner_id, id).await?;
     VERSION
-        .delete::<contact::Entity>(&txn, id, owner_id, current.model.updated_at)
+        .delete::<contact::Entity>(&txn, id, owner_id, version)
         .await?;
     super::conversations::delete_if_empty(&txn, owner_id, &conversations).await?;
     txn.commit().await?;

@@ -233,9 +233,7 @@ pub async fn update(
 ) -> Result<Conversation, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&current.etag()) {
-        return Err(ApiError::precondition_failed());
-    }
+    precondition.require(&current.etag())?;
     let fields = change(current.fields())?;
     if fields.participant_ids != current.participant_ids {
         check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
@@ -261,16 +259,9 @@ pub async fn delete(
     id: Uuid,
     precondition: &Precondition,
 ) -> Result<(), ApiError> {
-    let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&current.etag()) {
-        return Err(ApiError::precondition_failed());
-    }
     VERSION
-        .delete::<conversation::Entity>(&txn, id, owner_id, current.model.updated_at)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+        .remove::<conversation::Entity>(db, owner_id, id, precondition)
+        .await
 }
 
 #[derive(Clone, Debug, Default)]

@@ -23,10 +23,12 @@ pub mod timeline;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    SqlErr, Value,
+    QuerySelect, SqlErr, Value,
 };
 use uuid::Uuid;
 
+use crate::db::Db;
+use crate::domain::version::{Precondition, etag};
 use crate::error::ApiError;
 
 /// True when `err` is a unique-constraint violation.
@@ -100,6 +102,50 @@ impl<C: ColumnTrait> Versioned<C> {
             1 => Ok(()),
             _ => Err(ApiError::precondition_failed()),
         }
+    }
+
+    /// The version of the owner's row `id`, if `precondition` allows it: 404 when the row is
+    /// not the owner's, 412 when `If-Match` names another version.
+    pub async fn current<E>(
+        &self,
+        conn: &impl ConnectionTrait,
+        owner_id: Uuid,
+        id: Uuid,
+        precondition: &Precondition,
+    ) -> Result<DateTime<Utc>, ApiError>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        let version: DateTime<Utc> = E::find()
+            .select_only()
+            .column(self.updated_at)
+            .filter(self.id.eq(id))
+            .filter(self.owner_id.eq(owner_id))
+            .into_tuple()
+            .one(conn)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        precondition.require(&etag(id, version))?;
+        Ok(version)
+    }
+
+    /// Deletes the owner's row `id` in a transaction of its own, if `precondition` allows its
+    /// current version.
+    pub async fn remove<E>(
+        &self,
+        db: &Db,
+        owner_id: Uuid,
+        id: Uuid,
+        precondition: &Precondition,
+    ) -> Result<(), ApiError>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        let txn = db.begin_write().await?;
+        let version = self.current::<E>(&txn, owner_id, id, precondition).await?;
+        self.delete::<E>(&txn, id, owner_id, version).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Deletes the row if it is still at `version`; 412 otherwise.

@@ -162,9 +162,7 @@ pub async fn update(
 ) -> Result<value_offer::Model, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&etag_of(&current)) {
-        return Err(ApiError::precondition_failed());
-    }
+    precondition.require(&etag_of(&current))?;
     let fields = change(fields_of(&current))?;
     check(&txn, owner_id, &fields).await?;
     let mut model = active_model(&fields);
@@ -183,16 +181,9 @@ pub async fn delete(
     id: Uuid,
     precondition: &Precondition,
 ) -> Result<(), ApiError> {
-    let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    if !precondition.allows(&etag_of(&current)) {
-        return Err(ApiError::precondition_failed());
-    }
     VERSION
-        .delete::<value_offer::Entity>(&txn, id, owner_id, current.updated_at)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+        .remove::<value_offer::Entity>(db, owner_id, id, precondition)
+        .await
 }
 
 #[derive(Clone, Debug, Default)]

@@ -708,3 +708,79 @@ async fn conversations_offers_asks_and_timelines_are_invisible_to_other_users() 
         .await;
     assert_eq!(filtered["data"], json!([]));
 }
+
+#[tokio::test]
+async fn if_match_guards_patch_and_delete_of_conversations_offers_and_asks() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let ada = contact(&app, &user, "Ada").await;
+    let talk = conversation(&app, &user, &[&ada], json!({})).await;
+    let offer = app
+        .create(
+            &user,
+            "/v1/value-offers",
+            json!({"contact_id": ada["id"], "kind": "news", "title": "N"}),
+        )
+        .await;
+    let ask = app
+        .create(
+            &user,
+            "/v1/asks",
+            json!({"contact_id": ada["id"], "kind": "advice", "title": "A"}),
+        )
+        .await;
+    for (path, patch) in [
+        (
+            format!("/v1/conversations/{}", id(&talk)),
+            json!({"summary": "Changed"}),
+        ),
+        (
+            format!("/v1/value-offers/{}", id(&offer)),
+            json!({"title": "Changed"}),
+        ),
+        (
+            format!("/v1/asks/{}", id(&ask)),
+            json!({"title": "Changed"}),
+        ),
+    ] {
+        let fetched = app.get_as(&path, &user.access_token).await;
+        let etag = fetched.headers()["etag"].to_str().unwrap().to_owned();
+        let before: Value = fetched.json().await.unwrap();
+        let conditional = |method: Method, if_match: &str, body: Option<&Value>| {
+            let mut request = app
+                .client
+                .request(method, app.url(&path))
+                .bearer_auth(&user.access_token)
+                .header("if-match", if_match.to_owned());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request.send()
+        };
+        let stale = conditional(Method::PATCH, "\"stale\"", Some(&patch))
+            .await
+            .unwrap();
+        assert_problem(stale, 412, "precondition_failed").await;
+        let stale = conditional(Method::DELETE, "\"stale\"", None)
+            .await
+            .unwrap();
+        assert_problem(stale, 412, "precondition_failed").await;
+        assert_eq!(
+            app.list(&user, &path).await,
+            before,
+            "{path}: nothing changed"
+        );
+
+        let patched = conditional(Method::PATCH, &etag, Some(&patch))
+            .await
+            .unwrap();
+        assert_eq!(patched.status().as_u16(), 200, "{path}");
+        let new_etag = patched.headers()["etag"].to_str().unwrap().to_owned();
+        let old = conditional(Method::DELETE, &etag, None).await.unwrap();
+        assert_problem(old, 412, "precondition_failed").await;
+        let deleted = conditional(Method::DELETE, &new_etag, None).await.unwrap();
+        assert_eq!(deleted.status().as_u16(), 204, "{path}");
+        let again = conditional(Method::DELETE, &new_etag, None).await.unwrap();
+        assert_problem(again, 404, "not_found").await;
+    }
+}
