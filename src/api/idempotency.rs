@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::api::json::BodyLimit;
-use crate::auth;
+use crate::auth::{self, Scope};
 use crate::clock;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::idempotency::{self, Begin, StoredResponse};
@@ -51,9 +51,10 @@ pub async fn middleware(
             .map(ServiceResponse::map_into_boxed_body);
     };
     let owner = match auth::authenticate_request(&state, req.request()).await {
-        Ok(Some(owner)) => owner,
-        // No valid credentials: the handler answers 401.
-        Ok(None) => {
+        Ok(Some(owner)) if owner.scopes.contains(&Scope::Write) => owner,
+        // No valid credentials, or no right to write: the handler answers 401 or 403, and the
+        // key stays free for a request that may succeed.
+        Ok(_) => {
             return next
                 .call(req)
                 .await

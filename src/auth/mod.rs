@@ -16,7 +16,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -99,7 +99,12 @@ impl FromRequest for Auth {
         } else {
             Scope::Write
         };
+        // Already authenticated earlier in this request (by the idempotency middleware).
+        let known = req.extensions().get::<Owner>().cloned();
         Box::pin(async move {
+            if let Some(owner) = known {
+                return require_scope(owner, needed);
+            }
             let state = state.ok_or_else(|| anyhow::anyhow!("AppState is not installed"))?;
             let token = match header {
                 None => return Err(ApiError::unauthorized()),
@@ -111,11 +116,16 @@ impl FromRequest for Auth {
             let owner = authenticate(&state, &token).await?.ok_or_else(|| {
                 ApiError::invalid_token("The token is invalid, expired or revoked.")
             })?;
-            if !owner.scopes.contains(&needed) {
-                return Err(ApiError::insufficient_scope(needed));
-            }
-            Ok(Auth(owner))
+            require_scope(owner, needed)
         })
+    }
+}
+
+fn require_scope(owner: Owner, needed: Scope) -> Result<Auth, ApiError> {
+    if owner.scopes.contains(&needed) {
+        Ok(Auth(owner))
+    } else {
+        Err(ApiError::insufficient_scope(needed))
     }
 }
 
@@ -130,7 +140,8 @@ fn bearer_token(value: &str) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// The owner behind a request's bearer token, if it has a valid one (no scope check).
+/// The owner behind a request's bearer token, if it has a valid one (no scope check). The
+/// result is kept in the request's extensions, where the `Auth` extractor finds it.
 pub async fn authenticate_request(
     state: &AppState,
     req: &HttpRequest,
@@ -140,10 +151,14 @@ pub async fn authenticate_request(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| bearer_token(v).ok());
-    match token {
-        Some(token) => authenticate(state, token).await,
-        None => Ok(None),
+    let owner = match token {
+        Some(token) => authenticate(state, token).await?,
+        None => None,
+    };
+    if let Some(owner) = &owner {
+        req.extensions_mut().insert(owner.clone());
     }
+    Ok(owner)
 }
 
 async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, ApiError> {

@@ -408,6 +408,11 @@ async fn filters_search_archive_and_sort() {
             .await;
         assert_problem(response, 400, "invalid_query").await;
     }
+    // Empty parameters mean absent.
+    assert_eq!(
+        names(&list("cursor=&tag=&q=&sort=full_name&archived=all").await),
+        sorted
+    );
     let cursor = app
         .get_as("/v1/contacts?cursor=bm9wZQ", &user.access_token)
         .await;
@@ -638,13 +643,34 @@ async fn idempotency_keys_replay_refuse_reuse_and_dedupe_concurrent_requests() {
     .await
     .unwrap();
     assert_problem(too_long, 400, "invalid_idempotency_key").await;
+    // Without credentials the answer is 401, whatever the key.
+    let anonymous = app
+        .client
+        .post(app.url("/v1/contacts"))
+        .header("idempotency-key", "tab\tis not printable")
+        .json(&json!({"full_name": "X"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthorized").await;
+    // A token that may not write is refused without using up the key.
+    let read = app.personal_token(&user, &["read"]).await;
+    let refused = post(&read, "key-3", json!({"full_name": "Scoped"}))
+        .await
+        .unwrap();
+    assert_problem(refused, 403, "insufficient_scope").await;
+    let allowed = post(&user.access_token, "key-3", json!({"full_name": "Scoped"}))
+        .await
+        .unwrap();
+    assert_eq!(allowed.status().as_u16(), 201);
+    assert!(allowed.headers().get("idempotent-replayed").is_none());
     // Keys are per user.
     let theirs = post(&other.access_token, "key-1", json!({"full_name": "Once"}))
         .await
         .unwrap();
     assert_eq!(theirs.status().as_u16(), 201);
     assert!(theirs.headers().get("idempotent-replayed").is_none());
-    assert_eq!(app.table_counts().await["contact"], 2);
+    assert_eq!(app.table_counts().await["contact"], 3);
 
     let racing = (0..10).map(|_| post(&user.access_token, "key-2", json!({"full_name": "Raced"})));
     let statuses: Vec<u16> = join_all(racing)
