@@ -192,3 +192,16 @@ response_sets! {
         ("413", PayloadTooLarge), ("415", UnsupportedMediaType), ("422", ValidationFailed),
     ];
 }
+
+/// The `Idempotency-Key` header every authenticated `POST` accepts (see `api::idempotency`),
+/// declared once: `params(crate::openapi::IdempotencyKeyHeader)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Makes a retry replay the first response instead of doing the work again: 1–255
+    /// printable ASCII characters, kept 24 hours per user. The same key with another body is
+    /// 422; while the first request still runs, 409.
+    #[param(rename = "Idempotency-Key", value_type = String, required = false, min_length = 1, max_length = 255)]
+    #[allow(dead_code, reason = "documents a header read by middleware")]
+    idempotency_key: Option<String>,
+}

@@ -197,7 +197,7 @@ fn apply(
 #[utoipa::path(
     tag = "asks",
     security(("bearer_auth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateAskRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new ask.", body = AskResponse, headers(

@@ -346,7 +346,7 @@ fn location(id: Uuid) -> String {
 #[utoipa::path(
     tag = "contacts",
     security(("bearer_auth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateContactRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new contact.", body = ContactResponse, headers(

@@ -285,7 +285,7 @@ fn apply(
 #[utoipa::path(
     tag = "conversations",
     security(("bearer_auth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateConversationRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new conversation.", body = ConversationResponse, headers(

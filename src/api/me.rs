@@ -155,9 +155,11 @@ struct ChangePasswordRequest {
 #[utoipa::path(
     tag = "me",
     security(("bearer_auth" = [])),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = ChangePasswordRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Changed; every other credential is revoked."),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]

@@ -243,7 +243,7 @@ fn apply(
 #[utoipa::path(
     tag = "value-offers",
     security(("bearer_auth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry replay the first response instead of creating again (1–255 printable ASCII).")),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateValueOfferRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new value offer.", body = ValueOfferResponse, headers(

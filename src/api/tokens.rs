@@ -89,12 +89,14 @@ struct CreatedToken {
 #[utoipa::path(
     tag = "tokens",
     security(("bearer_auth" = [])),
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateTokenRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The token, with its secret.", body = CreatedToken,
             headers(
                 ("Location" = String, description = "`/v1/tokens/{id}`"),
                 ("ETag" = String, description = "The token's version."))),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]

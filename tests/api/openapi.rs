@@ -141,3 +141,32 @@ fn protected_operations_declare_bearer_security_and_their_auth_errors() {
         "the account and token operations are protected"
     );
 }
+
+#[test]
+fn every_authenticated_post_declares_the_idempotency_key_and_its_409() {
+    let spec = generated();
+    let mut posts = 0;
+    for (method, path, op) in operations(&spec) {
+        let authenticated = op["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.get("bearer_auth").is_some());
+        if method != "POST" || !authenticated {
+            continue;
+        }
+        posts += 1;
+        let declared = op["parameters"].as_array().into_iter().flatten().any(|p| {
+            p["name"] == "Idempotency-Key" && p["in"] == "header" && p["required"] != true
+        });
+        assert!(declared, "POST {path}: Idempotency-Key header");
+        assert!(
+            op["responses"].get("409").is_some(),
+            "POST {path}: 409 for a key in use"
+        );
+    }
+    assert!(
+        posts >= 6,
+        "tokens, password, contacts, conversations, offers, asks"
+    );
+}
