@@ -20,6 +20,7 @@ use crate::api::json::BodyLimit;
 use crate::api::{self, idempotency, request_id};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::throttle::Throttle;
+use crate::clock::Clock;
 use crate::config::{DatabaseKind, Secret, Settings};
 use crate::db::{self, Db};
 use crate::openapi::ApiDoc;
@@ -28,6 +29,8 @@ use crate::telemetry::RapportRootSpan;
 /// What every handler can reach, installed once as `web::Data`.
 pub struct AppState {
     pub db: Db,
+    /// The time records are stamped with and relationships judged by.
+    pub clock: Clock,
     pub jwt: JwtKeys,
     pub throttles: Throttles,
 }
@@ -58,6 +61,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// Builds the application around `clock` (tests pin it).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let jwt_secret = resolve_jwt_secret(&settings)?;
         let db = db::connect(&settings).await?;
         if settings.run_migrations {
@@ -71,6 +79,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db: db.clone(),
+            clock,
             jwt: JwtKeys::new(&jwt_secret),
             throttles: Throttles::new(&settings),
         });

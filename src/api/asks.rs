@@ -13,7 +13,6 @@ use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::clock;
 use crate::domain::labels::{optional_text, required_text};
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::error::{ApiError, FieldError};
@@ -213,7 +212,7 @@ async fn create_ask(
     state: web::Data<AppState>,
     body: Json<CreateAskRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let fields = apply(body.0.into(), AskFields::default(), now)?;
     let ask = asks::create(&state.db, auth.user_id(), fields, now).await?;
     let etag = etag_of(&ask);
@@ -277,7 +276,7 @@ async fn update_ask(
     conditions: Conditions,
     body: Json<UpdateAskRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let patch = body.0;
     let ask = asks::update(
         &state.db,

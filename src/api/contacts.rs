@@ -17,7 +17,6 @@ use crate::api::pagination::{
 };
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::clock;
 use crate::domain::account::Email;
 use crate::domain::labels::{http_url, normalize, optional_text, required_text};
 use crate::error::{ApiError, FieldError};
@@ -363,7 +362,7 @@ async fn create_contact(
     body: Json<CreateContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = apply(body.0.into(), ContactFields::default())?;
-    let contact = contacts::create(&state.db, auth.user_id(), fields, clock::now()).await?;
+    let contact = contacts::create(&state.db, auth.user_id(), fields, state.clock.now()).await?;
     let etag = contact.etag();
     let id = contact.model.id;
     Ok(created(
@@ -440,7 +439,7 @@ async fn update_contact(
         id.into_inner(),
         &conditions.if_match,
         |current| apply(patch, current),
-        clock::now(),
+        state.clock.now(),
     )
     .await?;
     let etag = contact.etag();

@@ -12,7 +12,6 @@ use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::clock;
 use crate::domain::labels::{optional_text, required_text, search_terms};
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::error::{ApiError, FieldError};
@@ -301,7 +300,7 @@ async fn create_conversation(
     state: web::Data<AppState>,
     body: Json<CreateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let fields = apply(body.0.into(), ConversationFields::default(), now)?;
     let conversation = conversations::create(&state.db, auth.user_id(), fields, now).await?;
     let etag = conversation.etag();
@@ -372,7 +371,7 @@ async fn update_conversation(
     conditions: Conditions,
     body: Json<UpdateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let patch = body.0;
     let conversation = conversations::update(
         &state.db,

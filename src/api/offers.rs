@@ -13,7 +13,6 @@ use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::clock;
 use crate::domain::labels::{http_url, normalize, optional_text, required_text};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::error::{ApiError, FieldError};
@@ -259,7 +258,7 @@ async fn create_value_offer(
     state: web::Data<AppState>,
     body: Json<CreateValueOfferRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
     let offer = offers::create(&state.db, auth.user_id(), fields, now).await?;
     let etag = etag_of(&offer);
@@ -327,7 +326,7 @@ async fn update_value_offer(
     conditions: Conditions,
     body: Json<UpdateValueOfferRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let patch = body.0;
     let offer = offers::update(
         &state.db,

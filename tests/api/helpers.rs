@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::sync::{LazyLock, Once};
 
+use chrono::{DateTime, Utc};
+use rapport::clock::Clock;
 use rapport::config::{LogFormat, Secret, Settings};
 use rapport::db::Db;
 use rapport::startup::Application;
@@ -144,6 +146,15 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub database: TestDatabase,
+    /// The application's clock, pinned at `PINNED_AT`; tests move it instead of sleeping.
+    pub clock: Clock,
+}
+
+/// Where every test application's clock starts: Wednesday 4 March 2026, 12:00 UTC.
+pub fn pinned_at() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-04T12:00:00Z")
+        .expect("a valid instant")
+        .to_utc()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -157,7 +168,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let (database, url) = TestDatabase::create().await;
     let mut settings = test_settings(url);
     customize(&mut settings);
-    let application = Application::build(settings)
+    let clock = Clock::pinned(pinned_at());
+    let application = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -170,6 +182,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .expect("HTTP client"),
         db,
+        clock,
         database,
     }
 }
