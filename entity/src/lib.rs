@@ -3,6 +3,8 @@
 
 /// What a user requests of a contact.
 pub mod ask;
+/// Secret feed URLs for calendar apps, stored as SHA-256 hashes (one per user).
+pub mod calendar_feed;
 /// The people a user knows.
 pub mod contact;
 /// A contact's tags, one row each, for filtering and counting.

@@ -13,6 +13,10 @@ pub struct Model {
     pub display_name: String,
     /// IANA time-zone name; the user's "local date" in every relationship rule.
     pub time_zone: String,
+    /// Conversations a week the user aims for; 0 when no goal is set.
+    pub weekly_conversation_goal: i32,
+    /// People met for the first time a week the user aims for; 0 when no goal is set.
+    pub weekly_new_people_goal: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_user_and_idempotency_key;
 mod m20261126_000002_create_refresh_and_personal_tokens;
 mod m20261126_000003_create_core_resources;
+mod m20261126_000004_add_goals_and_calendar_feed;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_user_and_idempotency_key::Migration),
             Box::new(m20261126_000002_create_refresh_and_personal_tokens::Migration),
             Box::new(m20261126_000003_create_core_resources::Migration),
+            Box::new(m20261126_000004_add_goals_and_calendar_feed::Migration),
         ]
     }
 }

@@ -2,9 +2,17 @@
 
 /// Account fields: email, password, display name, time zone.
 pub mod account;
+/// The follow-up to-do list: kinds, due dates and order.
+pub mod follow_ups;
 /// Tags, interests, topics, links and free text.
 pub mod labels;
 /// Channels, kinds and statuses of conversations, offers and asks, and their rules.
 pub mod records;
+/// Keep-in-touch health, give/ask balance and one-off contacts.
+pub mod relationship;
+/// Activity buckets, tallies and goal streaks.
+pub mod stats;
+/// The next best gestures: scores, reasons and what to bring.
+pub mod suggestions;
 /// Entity tags and `If-Match` preconditions.
 pub mod version;

@@ -27,6 +27,8 @@ pub async fn register(
         password_hash: Set(account.password_hash),
         display_name: Set(account.display_name),
         time_zone: Set(account.time_zone),
+        weekly_conversation_goal: Set(0),
+        weekly_new_people_goal: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     };

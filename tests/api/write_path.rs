@@ -22,6 +22,8 @@ async fn concurrent_writers_lose_nothing_and_never_fail() {
                 password_hash: Set("x".into()),
                 display_name: Set(format!("Writer {i} after {before}")),
                 time_zone: Set("UTC".into()),
+                weekly_conversation_goal: Set(0),
+                weekly_new_people_goal: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

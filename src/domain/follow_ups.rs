@@ -1,0 +1,185 @@
+//! The follow-up to-do list: what is owed, when it falls due, and in which order to do it.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::relationship::add_days;
+
+/// An offer still an `idea` this many days after it was noted should be delivered.
+pub const DELIVER_OFFER_AFTER_DAYS: i64 = 7;
+/// An ask still `asked` this many days after it was made deserves a polite follow-up.
+pub const ASK_FOLLOW_UP_AFTER_DAYS: i64 = 14;
+
+/// What to do. Declared in priority order: on the same due date, a thank-you comes first.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpKind {
+    /// A past conversation whose thank-you is owed; due the day after it happened.
+    ThankYou,
+    /// A conversation's undone `next_step`; due on `next_step_due_on`.
+    NextStep,
+    /// An ask still `asked` 14 days after `asked_at`.
+    AskFollowUp,
+    /// A contact whose `next_check_in_on` has come.
+    CheckIn,
+    /// A value offer still an `idea` 7 days after it was created.
+    DeliverOffer,
+}
+
+impl FollowUpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThankYou => "thank_you",
+            Self::NextStep => "next_step",
+            Self::AskFollowUp => "ask_follow_up",
+            Self::CheckIn => "check_in",
+            Self::DeliverOffer => "deliver_offer",
+        }
+    }
+
+    pub fn priority(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_priority(priority: u8) -> Option<Self> {
+        [
+            Self::ThankYou,
+            Self::NextStep,
+            Self::AskFollowUp,
+            Self::CheckIn,
+            Self::DeliverOffer,
+        ]
+        .get(usize::from(priority))
+        .copied()
+    }
+}
+
+/// One thing to do for one contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowUp {
+    pub kind: FollowUpKind,
+    pub due_on: NaiveDate,
+    pub contact_id: Uuid,
+    pub contact_name: String,
+    /// The conversation, contact, offer or ask the item comes from.
+    pub source_id: Uuid,
+}
+
+/// The total order of the list: by due date (so the most overdue come first), then kind
+/// priority, then the source's and the contact's ids so that equal items never swap.
+pub type FollowUpKey = (NaiveDate, FollowUpKind, Uuid, Uuid);
+
+impl FollowUp {
+    pub fn key(&self) -> FollowUpKey {
+        (self.due_on, self.kind, self.source_id, self.contact_id)
+    }
+
+    /// Whole days past `due_on`; 0 when not yet overdue.
+    pub fn overdue_days(&self, today: NaiveDate) -> i64 {
+        (today - self.due_on).num_days().max(0)
+    }
+}
+
+pub fn thank_you_due(conversation_on: NaiveDate) -> NaiveDate {
+    add_days(conversation_on, 1)
+}
+
+pub fn deliver_offer_due(created_on: NaiveDate) -> NaiveDate {
+    add_days(created_on, DELIVER_OFFER_AFTER_DAYS)
+}
+
+pub fn ask_follow_up_due(asked_on: NaiveDate) -> NaiveDate {
+    add_days(asked_on, ASK_FOLLOW_UP_AFTER_DAYS)
+}
+
+/// Whether an item due on `due_on` belongs on a list looking `within_days` ahead of `today`:
+/// everything overdue, and everything due by the window's last day.
+pub fn in_window(due_on: NaiveDate, today: NaiveDate, within_days: i64) -> bool {
+    due_on <= add_days(today, within_days)
+}
+
+/// Sorts `items` into the list's order.
+pub fn sort(items: &mut [FollowUp]) {
+    items.sort_by_key(FollowUp::key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn item(kind: FollowUpKind, due_on: &str, source: u128) -> FollowUp {
+        FollowUp {
+            kind,
+            due_on: date(due_on),
+            contact_id: Uuid::from_u128(1),
+            contact_name: "Ada".into(),
+            source_id: Uuid::from_u128(source),
+        }
+    }
+
+    #[test]
+    fn due_dates_follow_the_documented_delays() {
+        assert_eq!(thank_you_due(date("2026-02-28")), date("2026-03-01"));
+        assert_eq!(deliver_offer_due(date("2026-03-01")), date("2026-03-08"));
+        assert_eq!(ask_follow_up_due(date("2026-03-01")), date("2026-03-15"));
+    }
+
+    #[test]
+    fn the_window_keeps_overdue_items_and_ends_on_its_last_day() {
+        let today = date("2026-03-04");
+        assert!(in_window(date("2025-01-01"), today, 0));
+        assert!(in_window(today, today, 0));
+        assert!(!in_window(date("2026-03-05"), today, 0));
+        assert!(in_window(date("2026-03-11"), today, 7));
+        assert!(!in_window(date("2026-03-12"), today, 7));
+    }
+
+    #[test]
+    fn overdue_first_then_by_date_then_by_kind_priority() {
+        use FollowUpKind::*;
+        let mut items = vec![
+            item(DeliverOffer, "2026-03-04", 1),
+            item(CheckIn, "2026-03-10", 2),
+            item(ThankYou, "2026-03-04", 3),
+            item(CheckIn, "2026-02-01", 4),
+            item(NextStep, "2026-03-04", 5),
+            item(ThankYou, "2026-03-04", 0),
+        ];
+        sort(&mut items);
+        let order: Vec<(FollowUpKind, u128)> = items
+            .iter()
+            .map(|i| (i.kind, i.source_id.as_u128()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (CheckIn, 4),
+                (ThankYou, 0),
+                (ThankYou, 3),
+                (NextStep, 5),
+                (DeliverOffer, 1),
+                (CheckIn, 2)
+            ]
+        );
+        let today = date("2026-03-04");
+        assert_eq!(items[0].overdue_days(today), 31);
+        assert_eq!(items[1].overdue_days(today), 0);
+        assert_eq!(items[5].overdue_days(today), 0);
+    }
+
+    #[test]
+    fn priorities_round_trip() {
+        for p in 0..5 {
+            assert_eq!(FollowUpKind::from_priority(p).unwrap().priority(), p);
+        }
+        assert_eq!(FollowUpKind::from_priority(5), None);
+    }
+}

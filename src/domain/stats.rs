@@ -1,0 +1,331 @@
+//! Activity over time: buckets of the user's calendar (weeks start on Monday), the tallies in
+//! each, and streaks of weeks that met a goal.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::records::ThankYouStatus;
+use super::relationship::add_days;
+
+/// The longest range `/v1/stats` answers.
+pub const MAX_RANGE_MONTHS: u32 = 24;
+/// Weeks in the default range, the current one included.
+pub const DEFAULT_WEEKS: i64 = 12;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    #[default]
+    Week,
+    Month,
+}
+
+/// The Monday of `date`'s week.
+pub fn week_start(date: NaiveDate) -> NaiveDate {
+    add_days(date, -i64::from(date.weekday().num_days_from_monday()))
+}
+
+pub fn bucket_start(date: NaiveDate, granularity: Granularity) -> NaiveDate {
+    match granularity {
+        Granularity::Week => week_start(date),
+        Granularity::Month => date.with_day(1).unwrap_or(date),
+    }
+}
+
+fn next_bucket_start(start: NaiveDate, granularity: Granularity) -> NaiveDate {
+    match granularity {
+        Granularity::Week => add_days(start, 7),
+        Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start),
+    }
+}
+
+/// The buckets covering `from..=to`, each as its first and last day clipped to the range.
+pub fn buckets(
+    from: NaiveDate,
+    to: NaiveDate,
+    granularity: Granularity,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut start = bucket_start(from, granularity);
+    while start <= to {
+        let next = next_bucket_start(start, granularity);
+        out.push((start.max(from), add_days(next, -1).min(to)));
+        start = next;
+    }
+    out
+}
+
+/// The last 12 weeks: from the Monday 11 weeks before this week's through today.
+pub fn default_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (add_days(week_start(today), -7 * (DEFAULT_WEEKS - 1)), today)
+}
+
+/// Whether `from..=to` spans more than two years.
+pub fn too_long(from: NaiveDate, to: NaiveDate) -> bool {
+    from.checked_add_months(Months::new(MAX_RANGE_MONTHS))
+        .is_none_or(|limit| to > limit)
+}
+
+/// Sent ÷ (sent + owed); none when there is neither.
+pub fn thank_you_rate(sent: u32, owed: u32) -> Option<f64> {
+    let total = sent + owed;
+    (total > 0).then(|| f64::from(sent) / f64::from(total))
+}
+
+/// A past conversation as the statistics see it.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub on: NaiveDate,
+    pub thank_you: ThankYouStatus,
+    pub participants: Vec<Uuid>,
+}
+
+/// The counts of one bucket or of a whole range.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub conversations: u32,
+    pub distinct_people: u32,
+    pub new_people: u32,
+    pub offers_given: u32,
+    pub asks_made: u32,
+    pub thank_you_rate: Option<f64>,
+}
+
+/// Counts everything dated within `from..=to`. `first_met` is each contact's first ever
+/// conversation date; `offered` and `asked` are the dates offers were given and asks made.
+pub fn tally(
+    from: NaiveDate,
+    to: NaiveDate,
+    held: &[Held],
+    first_met: &HashMap<Uuid, NaiveDate>,
+    offered: &[NaiveDate],
+    asked: &[NaiveDate],
+) -> Tally {
+    let inside = |d: &NaiveDate| (from..=to).contains(d);
+    let mut people = HashSet::new();
+    let (mut conversations, mut sent, mut owed) = (0, 0, 0);
+    for c in held.iter().filter(|c| inside(&c.on)) {
+        conversations += 1;
+        people.extend(c.participants.iter().copied());
+        match c.thank_you {
+            ThankYouStatus::Sent => sent += 1,
+            ThankYouStatus::Owed => owed += 1,
+            ThankYouStatus::NotNeeded => {}
+        }
+    }
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Tally {
+        conversations,
+        distinct_people: count(people.len()),
+        new_people: count(first_met.values().filter(|d| inside(d)).count()),
+        offers_given: count(offered.iter().filter(|d| inside(d)).count()),
+        asks_made: count(asked.iter().filter(|d| inside(d)).count()),
+        thank_you_rate: thank_you_rate(sent, owed),
+    }
+}
+
+/// Consecutive weeks, back from this one, with at least `goal` conversations. This week
+/// counts once it meets the goal; until then the streak runs through last week. Weeks before
+/// `first_week` (when the account began) never count. A goal of 0 is no goal: no streak.
+pub fn streak(
+    conversations_by_week: &BTreeMap<NaiveDate, u32>,
+    this_week: NaiveDate,
+    first_week: NaiveDate,
+    goal: u32,
+) -> u32 {
+    if goal == 0 {
+        return 0;
+    }
+    let met = |week: &NaiveDate| conversations_by_week.get(week).copied().unwrap_or(0) >= goal;
+    let mut week = if met(&this_week) {
+        this_week
+    } else {
+        add_days(this_week, -7)
+    };
+    let mut weeks = 0;
+    while week >= first_week && met(&week) {
+        weeks += 1;
+        week = add_days(week, -7);
+    }
+    weeks
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::domain::relationship::local_date;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_months_on_the_first() {
+        assert_eq!(week_start(date("2026-03-01")), date("2026-02-23")); // a Sunday
+        assert_eq!(week_start(date("2026-03-02")), date("2026-03-02")); // a Monday
+        assert_eq!(
+            bucket_start(date("2026-03-31"), Granularity::Month),
+            date("2026-03-01")
+        );
+    }
+
+    #[test]
+    fn sunday_23_30_local_lands_in_that_local_week() {
+        // Sunday 1 March 2026, 23:30 in Auckland (UTC+13) and in Los Angeles (UTC-8).
+        let auckland_instant: DateTime<Utc> = "2026-03-01T10:30:00Z".parse().unwrap();
+        let la_instant: DateTime<Utc> = "2026-03-02T07:30:00Z".parse().unwrap();
+        let auckland = local_date(auckland_instant, chrono_tz::Pacific::Auckland);
+        let la = local_date(la_instant, chrono_tz::America::Los_Angeles);
+        assert_eq!(auckland, date("2026-03-01"));
+        assert_eq!(la, date("2026-03-01"));
+        assert_eq!(week_start(auckland), date("2026-02-23"));
+        assert_eq!(week_start(la), date("2026-02-23"));
+        // In UTC the same instants fall on Sunday and on Monday: different weeks.
+        assert_eq!(
+            week_start(local_date(auckland_instant, chrono_tz::UTC)),
+            date("2026-02-23")
+        );
+        assert_eq!(
+            week_start(local_date(la_instant, chrono_tz::UTC)),
+            date("2026-03-02")
+        );
+    }
+
+    #[test]
+    fn a_dst_week_is_still_seven_calendar_days() {
+        // Los Angeles springs forward on Sunday 8 March 2026 at 02:00.
+        let before: DateTime<Utc> = "2026-03-08T09:30:00Z".parse().unwrap(); // 01:30 PST
+        let after: DateTime<Utc> = "2026-03-09T06:30:00Z".parse().unwrap(); // Sun 23:30 PDT
+        let zone = chrono_tz::America::Los_Angeles;
+        assert_eq!(week_start(local_date(before, zone)), date("2026-03-02"));
+        assert_eq!(week_start(local_date(after, zone)), date("2026-03-02"));
+        let monday: DateTime<Utc> = "2026-03-09T07:00:00Z".parse().unwrap(); // Mon 00:00 PDT
+        assert_eq!(week_start(local_date(monday, zone)), date("2026-03-09"));
+    }
+
+    #[test]
+    fn buckets_cover_the_range_clipped_at_both_ends() {
+        let weeks = buckets(date("2026-03-04"), date("2026-03-17"), Granularity::Week);
+        assert_eq!(
+            weeks,
+            [
+                (date("2026-03-04"), date("2026-03-08")),
+                (date("2026-03-09"), date("2026-03-15")),
+                (date("2026-03-16"), date("2026-03-17")),
+            ]
+        );
+        let months = buckets(date("2026-01-31"), date("2026-03-01"), Granularity::Month);
+        assert_eq!(
+            months,
+            [
+                (date("2026-01-31"), date("2026-01-31")),
+                (date("2026-02-01"), date("2026-02-28")),
+                (date("2026-03-01"), date("2026-03-01")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_default_range_is_twelve_weeks_through_today() {
+        let (from, to) = default_range(date("2026-03-04"));
+        assert_eq!((from, to), (date("2025-12-15"), date("2026-03-04")));
+        assert_eq!(buckets(from, to, Granularity::Week).len(), 12);
+    }
+
+    #[test]
+    fn two_years_is_the_longest_range() {
+        assert!(!too_long(date("2024-03-04"), date("2026-03-04")));
+        assert!(too_long(date("2024-03-04"), date("2026-03-05")));
+    }
+
+    #[test]
+    fn tallies_count_only_inside_the_range() {
+        let (ada, bob, cy) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let held = vec![
+            Held {
+                on: date("2026-03-02"),
+                thank_you: ThankYouStatus::Sent,
+                participants: vec![ada, bob],
+            },
+            Held {
+                on: date("2026-03-03"),
+                thank_you: ThankYouStatus::Owed,
+                participants: vec![ada],
+            },
+            Held {
+                on: date("2026-03-04"),
+                thank_you: ThankYouStatus::NotNeeded,
+                participants: vec![bob],
+            },
+            Held {
+                on: date("2026-03-09"),
+                thank_you: ThankYouStatus::Owed,
+                participants: vec![cy],
+            },
+        ];
+        let first_met = HashMap::from([
+            (ada, date("2026-02-01")),
+            (bob, date("2026-03-02")),
+            (cy, date("2026-03-09")),
+        ]);
+        let offered = [date("2026-03-02"), date("2026-03-10")];
+        let asked = [date("2026-03-08")];
+        let t = tally(
+            date("2026-03-02"),
+            date("2026-03-08"),
+            &held,
+            &first_met,
+            &offered,
+            &asked,
+        );
+        assert_eq!(
+            t,
+            Tally {
+                conversations: 3,
+                distinct_people: 2,
+                new_people: 1,
+                offers_given: 1,
+                asks_made: 1,
+                thank_you_rate: Some(0.5),
+            }
+        );
+        let empty = tally(
+            date("2026-04-01"),
+            date("2026-04-30"),
+            &held,
+            &first_met,
+            &offered,
+            &asked,
+        );
+        assert_eq!(empty.thank_you_rate, None);
+        assert_eq!(empty.conversations, 0);
+    }
+
+    #[test]
+    fn a_streak_counts_back_from_this_week_or_last() {
+        let this = date("2026-03-02");
+        let first = date("2025-01-06");
+        let weeks = BTreeMap::from([
+            (date("2026-02-09"), 3),
+            (date("2026-02-16"), 2),
+            (date("2026-02-23"), 5),
+            (date("2026-03-02"), 1),
+        ]);
+        assert_eq!(streak(&weeks, this, first, 2), 3, "this week not met yet");
+        assert_eq!(streak(&weeks, this, first, 1), 4, "this week met");
+        assert_eq!(streak(&weeks, this, first, 3), 1);
+        assert_eq!(streak(&weeks, this, first, 6), 0);
+        assert_eq!(streak(&weeks, this, first, 0), 0, "no goal, no streak");
+        assert_eq!(
+            streak(&weeks, this, date("2026-02-23"), 2),
+            1,
+            "not before the account"
+        );
+    }
+}
