@@ -13,6 +13,8 @@
 //! despite a 10 s busy timeout; through the single writer, none failed and all 200 rows landed.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -37,9 +39,39 @@ const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// Statements run through either handle since the pools opened.
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
+    /// Wraps the two handles, counting every statement they run.
+    fn new(mut read: DatabaseConnection, mut write: DatabaseConnection, same: bool) -> Self {
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        read.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        if same {
+            write = read.clone();
+        } else {
+            let counter = statements.clone();
+            write.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        Self {
+            read,
+            write,
+            statements,
+        }
+    }
+
+    /// How many SQL statements have run so far: what proves a request's query count does
+    /// not grow with the size of its answer.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
     /// For queries. Never write through it: on SQLite it is not the writer.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.read
@@ -131,10 +163,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
     };
     if in_memory {
         let conn = Database::connect(options(1)).await?;
-        return Ok(Db {
-            read: conn.clone(),
-            write: conn,
-        });
+        return Ok(Db::new(conn.clone(), conn, true));
     }
     // The writer first: it creates the file and switches it to WAL before readers open it.
     let mut write_options = options(1);
@@ -142,7 +171,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
     let read = Database::connect(options(readers.max(4))).await?;
-    Ok(Db { read, write })
+    Ok(Db::new(read, write, false))
 }
 
 async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
@@ -164,10 +193,7 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         }
         Err(err) => return Err(err.into()),
     };
-    Ok(Db {
-        read: conn.clone(),
-        write: conn,
-    })
+    Ok(Db::new(conn.clone(), conn, true))
 }
 
 /// SQLSTATE 3D000: the database named in the URL does not exist.

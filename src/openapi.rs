@@ -27,6 +27,8 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
         (name = "conversations", description = "Every coffee, call, meal, event chat or email thread: who took part, what you learned, whether the thank-you went out, and the next step."),
         (name = "value-offers", description = "What you give: articles, news, your analysis, introductions, help. `idea` → `offered` → `acknowledged` | `declined`."),
         (name = "asks", description = "What you request: informational interviews, referrals, introductions, advice. `planned` → `asked` → `granted` | `declined` | `withdrawn`."),
+        (name = "intelligence", description = "What to do next: follow-ups, the next best gestures, statistics and weekly goals, all computed on your local dates."),
+        (name = "calendar", description = "Follow-ups as an iCalendar feed for calendar apps, behind a secret URL."),
         (name = "ops", description = "Health probes and problem-type documentation."),
     ),
     components(

@@ -19,10 +19,13 @@ use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::domain::account::Email;
 use crate::domain::labels::{http_url, normalize, optional_text, required_text};
-use crate::error::{ApiError, FieldError};
+use crate::domain::relationship::{Health, Reciprocity, Relationship};
+use crate::domain::version::with_derived;
+use crate::error::{ApiError, FieldError, ProblemCode};
 use crate::services::contacts::{
     self, After, Archived, Contact, ContactFields, ContactFilter, SortKey,
 };
+use crate::services::relationships;
 use crate::services::timeline::{self, Entry};
 use crate::startup::AppState;
 
@@ -49,7 +52,13 @@ const MAX_NOTES: usize = 20_000;
     "links": ["https://www.linkedin.com/in/grace"], "how_we_met": "Panel at PyCon",
     "met_on": "2026-05-14", "introduced_by_id": null, "tags": ["compilers", "mentor"],
     "interests": ["cobol", "teaching"], "notes": "Prefers morning calls.", "cadence_days": 60,
-    "archived_at": null, "created_at": "2026-11-26T09:46:22Z", "updated_at": "2026-11-26T09:46:22Z"
+    "archived_at": null, "created_at": "2026-11-26T09:46:22Z", "updated_at": "2026-11-26T09:46:22Z",
+    "relationship": {
+        "conversation_count": 3, "first_conversation_at": "2026-06-02T08:30:00Z",
+        "last_conversation_at": "2026-10-20T17:00:00Z", "next_check_in_on": "2026-12-19",
+        "health": "ok", "gives": 2, "asks": 1, "balance": 1, "reciprocity": "giving",
+        "thank_yous_owed": 0, "one_off": false
+    }
 }))]
 pub struct ContactResponse {
     pub id: Uuid,
@@ -77,10 +86,20 @@ pub struct ContactResponse {
     pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Read-only, derived from conversations, value offers and asks as of today in your time
+    /// zone.
+    pub relationship: Relationship,
 }
 
-impl From<Contact> for ContactResponse {
-    fn from(contact: Contact) -> Self {
+/// The `ETag` of a contact's representation: its stored version with a digest of its
+/// relationship, so a new conversation or a new day changes it too. `If-Match` compares the
+/// stored version only (see `Precondition::on_version`).
+fn representation_etag(contact: &Contact, relationship: &Relationship) -> String {
+    with_derived(&contact.etag(), relationship)
+}
+
+impl ContactResponse {
+    fn new(contact: Contact, relationship: Relationship) -> Self {
         let m = contact.model;
         let strings = |json: serde_json::Value| serde_json::from_value(json).unwrap_or_default();
         Self {
@@ -103,7 +122,20 @@ impl From<Contact> for ContactResponse {
             archived_at: m.archived_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            relationship,
         }
+    }
+
+    /// The response for `contact` with its relationship as of now, and its `ETag`.
+    async fn of(
+        state: &AppState,
+        owner_id: Uuid,
+        contact: Contact,
+    ) -> Result<(Self, String), ApiError> {
+        let today = relationships::today(state.db.reader(), owner_id, state.clock.now()).await?;
+        let relationship = contacts::relationship_of(&state.db, owner_id, &contact, &today).await?;
+        let etag = representation_etag(&contact, &relationship);
+        Ok((Self::new(contact, relationship), etag))
     }
 }
 
@@ -363,13 +395,9 @@ async fn create_contact(
 ) -> Result<HttpResponse, ApiError> {
     let fields = apply(body.0.into(), ContactFields::default())?;
     let contact = contacts::create(&state.db, auth.user_id(), fields, state.clock.now()).await?;
-    let etag = contact.etag();
     let id = contact.model.id;
-    Ok(created(
-        &location(id),
-        &etag,
-        &ContactResponse::from(contact),
-    ))
+    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    Ok(created(&location(id), &etag, &response))
 }
 
 /// Get a contact
@@ -396,12 +424,8 @@ async fn get_contact(
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
     let contact = contacts::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let etag = contact.etag();
-    Ok(conditional_ok(
-        &conditions,
-        &etag,
-        &ContactResponse::from(contact),
-    ))
+    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    Ok(conditional_ok(&conditions, &etag, &response))
 }
 
 /// Update a contact
@@ -437,17 +461,13 @@ async fn update_contact(
         &state.db,
         auth.user_id(),
         id.into_inner(),
-        &conditions.if_match,
+        &conditions.if_match.on_version(),
         |current| apply(patch, current),
         state.clock.now(),
     )
     .await?;
-    let etag = contact.etag();
-    Ok(with_etag(
-        StatusCode::OK,
-        &etag,
-        &ContactResponse::from(contact),
-    ))
+    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    Ok(with_etag(StatusCode::OK, &etag, &response))
 }
 
 /// Delete a contact
@@ -481,7 +501,7 @@ async fn delete_contact(
         &state.db,
         auth.user_id(),
         id.into_inner(),
-        &conditions.if_match,
+        &conditions.if_match.on_version(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -516,6 +536,14 @@ enum ContactSort {
     UpdatedAt,
     #[serde(rename = "-updated_at")]
     UpdatedAtDesc,
+    #[serde(rename = "next_check_in_on")]
+    NextCheckInOn,
+    #[serde(rename = "-next_check_in_on")]
+    NextCheckInOnDesc,
+    #[serde(rename = "last_conversation_at")]
+    LastConversationAt,
+    #[serde(rename = "-last_conversation_at")]
+    LastConversationAtDesc,
 }
 
 impl ContactSort {
@@ -527,6 +555,14 @@ impl ContactSort {
             Self::CreatedAtDesc => (SortKey::CreatedAt, true, "-created_at"),
             Self::UpdatedAt => (SortKey::UpdatedAt, false, "updated_at"),
             Self::UpdatedAtDesc => (SortKey::UpdatedAt, true, "-updated_at"),
+            Self::NextCheckInOn => (SortKey::NextCheckInOn, false, "next_check_in_on"),
+            Self::NextCheckInOnDesc => (SortKey::NextCheckInOn, true, "-next_check_in_on"),
+            Self::LastConversationAt => {
+                (SortKey::LastConversationAt, false, "last_conversation_at")
+            }
+            Self::LastConversationAtDesc => {
+                (SortKey::LastConversationAt, true, "-last_conversation_at")
+            }
         }
     }
 }
@@ -553,7 +589,16 @@ struct ContactListQuery {
     archived: Option<ArchivedParam>,
     /// Only contacts updated at or after this instant.
     updated_since: Option<DateTime<Utc>>,
-    /// Default `created_at`.
+    /// Only contacts whose `relationship.health` is this.
+    #[param(inline)]
+    health: Option<Health>,
+    /// Only contacts whose `relationship.reciprocity` is this.
+    #[param(inline)]
+    reciprocity: Option<Reciprocity>,
+    /// Only one-off contacts (`true`) or only the others (`false`).
+    one_off: Option<bool>,
+    /// Default `created_at`. `next_check_in_on` and `last_conversation_at` order by the
+    /// derived relationship, contacts without a value last (first when descending).
     #[param(inline)]
     sort: Option<ContactSort>,
 }
@@ -587,6 +632,15 @@ async fn list_contacts(
                     let (at, id) = decode_position(cursor, sort_name)?;
                     After::Instant(at, id)
                 }
+                SortKey::NextCheckInOn | SortKey::LastConversationAt => {
+                    let value = match value.as_str() {
+                        "" => None,
+                        number => Some(number.parse::<i64>().map_err(|_| {
+                            ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid")
+                        })?),
+                    };
+                    After::Derived(value, id)
+                }
             })
         }
     };
@@ -609,6 +663,9 @@ async fn list_contacts(
             Some(ArchivedParam::All) => Archived::Included,
         },
         updated_since: query.updated_since,
+        health: query.health,
+        reciprocity: query.reciprocity,
+        one_off: query.one_off,
         sort,
         descending,
         after,
@@ -616,20 +673,28 @@ async fn list_contacts(
         ..ContactFilter::default()
     }
     .with_query(query.q.as_deref().unwrap_or_default());
-    let (rows, has_more) = contacts::list(&state.db, auth.user_id(), &filter).await?;
+    let today = relationships::today(state.db.reader(), auth.user_id(), state.clock.now()).await?;
+    let (rows, has_more) = contacts::list(&state.db, auth.user_id(), &filter, &today).await?;
     let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => {
+        (true, Some((last, relationship))) => {
             let value = match sort {
                 SortKey::FullName => last.model.full_name.clone(),
                 SortKey::CreatedAt => last.model.created_at.timestamp_micros().to_string(),
                 SortKey::UpdatedAt => last.model.updated_at.timestamp_micros().to_string(),
+                SortKey::NextCheckInOn | SortKey::LastConversationAt => sort
+                    .derived_value(relationship)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
             };
             Some(encode_keyset(sort_name, &value, last.model.id))
         }
         _ => None,
     };
     Ok(web::Json(Page {
-        data: rows.into_iter().map(ContactResponse::from).collect(),
+        data: rows
+            .into_iter()
+            .map(|(contact, relationship)| ContactResponse::new(contact, relationship))
+            .collect(),
         next_cursor,
         has_more,
     }))

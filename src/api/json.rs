@@ -151,7 +151,7 @@ fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldErro
 }
 
 /// Fields every resource has and no client writes: reported as `read_only`, not `unknown_field`.
-const READ_ONLY_FIELDS: &[&str] = &["id", "owner_id", "created_at", "updated_at"];
+const READ_ONLY_FIELDS: &[&str] = &["id", "owner_id", "created_at", "updated_at", "relationship"];
 
 fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     message.strip_prefix(prefix)?.split('`').next()

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[schema(example = json!({
     "id": "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "email": "ada@example.com",
     "display_name": "Ada Lovelace", "time_zone": "Europe/London",
+    "weekly_conversation_goal": 5, "weekly_new_people_goal": 1,
     "created_at": "2026-11-26T09:46:22Z", "updated_at": "2026-11-26T09:46:22Z"
 }))]
 pub struct UserResponse {
@@ -39,6 +40,10 @@ pub struct UserResponse {
     pub display_name: String,
     /// IANA time-zone name; "local date" in every relationship rule.
     pub time_zone: String,
+    /// Conversations a week you aim for, 0–100; 0 when no goal is set.
+    pub weekly_conversation_goal: i32,
+    /// People met for the first time a week you aim for, 0–100; 0 when no goal is set.
+    pub weekly_new_people_goal: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -50,6 +55,8 @@ impl From<user::Model> for UserResponse {
             email: user.email,
             display_name: user.display_name,
             time_zone: user.time_zone,
+            weekly_conversation_goal: user.weekly_conversation_goal,
+            weekly_new_people_goal: user.weekly_new_people_goal,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -85,7 +92,7 @@ async fn get_me(
 /// Writable fields of the account. `email`, `id` and the timestamps are read-only.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"display_name": "Ada King", "time_zone": "Europe/Paris"}))]
+#[schema(example = json!({"display_name": "Ada King", "time_zone": "Europe/Paris", "weekly_conversation_goal": 5}))]
 struct UpdateMeRequest {
     /// 1–200 characters, trimmed. Cannot be null.
     #[serde(default)]
@@ -95,6 +102,30 @@ struct UpdateMeRequest {
     #[serde(default)]
     #[schema(value_type = String, example = "Europe/Paris")]
     time_zone: Patch<String>,
+    /// Conversations a week you aim for, 0–100 (0 removes the goal). Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0, maximum = 100)]
+    weekly_conversation_goal: Patch<i32>,
+    /// New people a week you aim for, 0–100 (0 removes the goal). Cannot be null.
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0, maximum = 100)]
+    weekly_new_people_goal: Patch<i32>,
+}
+
+/// A weekly goal: 0–100.
+fn goal(field: &str, patch: Patch<i32>, errors: &mut Vec<FieldError>) -> Option<i32> {
+    match patch.not_null(field, errors) {
+        Some(goal @ 0..=100) => Some(goal),
+        Some(_) => {
+            errors.push(FieldError::new(
+                field,
+                "out_of_range",
+                "must be between 0 and 100",
+            ));
+            None
+        }
+        None => None,
+    }
 }
 
 /// Update my account
@@ -126,12 +157,24 @@ async fn update_me(
         .time_zone
         .not_null("time_zone", &mut errors)
         .and_then(|zone| TimeZone::parse(&zone).map_err(|e| errors.push(e)).ok());
+    let weekly_conversation_goal = goal(
+        "weekly_conversation_goal",
+        body.weekly_conversation_goal,
+        &mut errors,
+    );
+    let weekly_new_people_goal = goal(
+        "weekly_new_people_goal",
+        body.weekly_new_people_goal,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let changes = ProfileChanges {
         display_name: display_name.map(DisplayName::into_inner),
         time_zone: time_zone.map(|zone| zone.name().to_owned()),
+        weekly_conversation_goal,
+        weekly_new_people_goal,
     };
     let user = accounts::update_profile(&state.db, auth.user_id(), changes, clock::now()).await?;
     let etag = etag(user.id, user.updated_at);

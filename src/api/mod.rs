@@ -5,6 +5,8 @@
 pub mod asks;
 /// Registration, login, refresh and logout.
 pub mod auth;
+/// The follow-up calendar feed.
+pub mod calendar;
 /// Contacts and tags.
 pub mod contacts;
 /// Conversations and their participants.
@@ -17,6 +19,8 @@ pub mod fallback;
 pub mod health;
 /// `Idempotency-Key` replays for every `POST`.
 pub mod idempotency;
+/// Follow-ups, suggestions, statistics and goals.
+pub mod insights;
 /// The JSON body extractor with problem responses for every way a body can be wrong.
 pub mod json;
 /// The caller's own account.
@@ -50,7 +54,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(contacts::configure)
         .configure(conversations::configure)
         .configure(offers::configure)
-        .configure(asks::configure);
+        .configure(asks::configure)
+        .configure(insights::configure)
+        .configure(calendar::configure);
 }
 
 /// Query-string errors as 400 problems.

@@ -67,6 +67,9 @@ pub struct FollowUp {
     pub contact_name: String,
     /// The conversation, contact, offer or ask the item comes from.
     pub source_id: Uuid,
+    /// What the source says: the conversation's summary, the next step, the offer's or the
+    /// ask's title; none for a check-in.
+    pub detail: Option<String>,
 }
 
 /// The total order of the list: by due date (so the most overdue come first), then kind
@@ -122,6 +125,7 @@ mod tests {
             contact_id: Uuid::from_u128(1),
             contact_name: "Ada".into(),
             source_id: Uuid::from_u128(source),
+            detail: None,
         }
     }
 

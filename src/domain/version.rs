@@ -11,6 +11,17 @@ pub fn etag(id: Uuid, updated_at: DateTime<Utc>) -> String {
     format!("\"{hex}\"")
 }
 
+/// The tag of a representation that adds derived data to a stored version:
+/// `"<version>-<digest of derived>"`. It changes when either does, so a conditional GET never
+/// keeps a stale derived part; `Precondition::on_version` lets `If-Match` compare the stored
+/// version alone.
+pub fn with_derived(version: &str, derived: &impl serde::Serialize) -> String {
+    let json = serde_json::to_vec(derived).unwrap_or_default();
+    let digest = Sha256::digest(json);
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}\"", version.trim_end_matches('"'))
+}
+
 /// `updated_at` for a write at `now`: strictly after `previous`, so every write changes the
 /// version even when two land in the same microsecond.
 pub fn next_updated_at(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -44,6 +55,22 @@ impl Precondition {
             Ok(())
         } else {
             Err(crate::error::ApiError::precondition_failed())
+        }
+    }
+
+    /// The same condition on the stored version only: each `"<version>-<digest>"` tag made by
+    /// `with_derived` stands for `"<version>"`.
+    pub fn on_version(&self) -> Self {
+        match self {
+            Self::OneOf(tags) => Self::OneOf(
+                tags.iter()
+                    .map(|t| match t.split_once('-') {
+                        Some((version, _)) => format!("{version}\""),
+                        None => t.clone(),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
         }
     }
 
@@ -85,6 +112,22 @@ mod tests {
             t + Duration::seconds(1)
         );
         assert!(next_updated_at(t + Duration::seconds(1), t) > t + Duration::seconds(1));
+    }
+
+    #[test]
+    fn derived_tags_change_with_either_part_and_match_their_version() {
+        let id = Uuid::now_v7();
+        let t = Utc::now();
+        let version = etag(id, t);
+        let tag = with_derived(&version, &1);
+        assert_eq!(tag, with_derived(&version, &1));
+        assert_ne!(tag, with_derived(&version, &2));
+        assert_ne!(tag, with_derived(&etag(id, t + Duration::seconds(1)), &1));
+        assert!(tag.starts_with(version.trim_end_matches('"')) && tag.ends_with('"'));
+        let precondition = Precondition::parse(Some(&tag)).on_version();
+        assert!(precondition.allows(&version));
+        assert!(!precondition.allows(&etag(id, t + Duration::seconds(1))));
+        assert_eq!(Precondition::Any.on_version(), Precondition::Any);
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub async fn exists(db: &Db, user_id: Uuid) -> Result<bool, ApiError> {
 pub struct ProfileChanges {
     pub display_name: Option<String>,
     pub time_zone: Option<String>,
+    pub weekly_conversation_goal: Option<i32>,
+    pub weekly_new_people_goal: Option<i32>,
 }
 
 pub async fn update_profile(
@@ -91,6 +93,12 @@ pub async fn update_profile(
     }
     if let Some(zone) = changes.time_zone {
         model.time_zone = Set(zone);
+    }
+    if let Some(goal) = changes.weekly_conversation_goal {
+        model.weekly_conversation_goal = Set(goal);
+    }
+    if let Some(goal) = changes.weekly_new_people_goal {
+        model.weekly_new_people_goal = Set(goal);
     }
     if model.is_changed() {
         model.updated_at = Set(crate::domain::version::next_updated_at(

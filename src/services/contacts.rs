@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::{contact, contact_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -11,9 +11,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::relationships::histories;
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
+use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
 
@@ -307,6 +309,25 @@ pub enum SortKey {
     #[default]
     CreatedAt,
     UpdatedAt,
+    /// Derived: `relationship.next_check_in_on`, contacts without one last.
+    NextCheckInOn,
+    /// Derived: `relationship.last_conversation_at`, contacts never met last.
+    LastConversationAt,
+}
+
+impl SortKey {
+    fn is_derived(self) -> bool {
+        matches!(self, Self::NextCheckInOn | Self::LastConversationAt)
+    }
+
+    /// The value a derived sort orders by: a day number or microseconds; none sorts last.
+    pub fn derived_value(self, r: &Relationship) -> Option<i64> {
+        match self {
+            Self::NextCheckInOn => r.next_check_in_on.map(|d| i64::from(d.num_days_from_ce())),
+            Self::LastConversationAt => r.last_conversation_at.map(|at| at.timestamp_micros()),
+            _ => None,
+        }
+    }
 }
 
 /// Where a page starts: the sort value and id of the previous page's last item.
@@ -314,6 +335,7 @@ pub enum SortKey {
 pub enum After {
     FullName(String, Uuid),
     Instant(DateTime<Utc>, Uuid),
+    Derived(Option<i64>, Uuid),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -323,6 +345,9 @@ pub struct ContactFilter {
     pub company: Option<String>,
     pub archived: Archived,
     pub updated_since: Option<DateTime<Utc>>,
+    pub health: Option<Health>,
+    pub reciprocity: Option<Reciprocity>,
+    pub one_off: Option<bool>,
     pub sort: SortKey,
     pub descending: bool,
     pub after: Option<After>,
@@ -334,15 +359,45 @@ impl ContactFilter {
         self.q = search_terms(q);
         self
     }
+
+    fn derived(&self) -> bool {
+        self.sort.is_derived()
+            || self.health.is_some()
+            || self.reciprocity.is_some()
+            || self.one_off.is_some()
+    }
+
+    fn admits(&self, r: &Relationship) -> bool {
+        self.health.is_none_or(|h| h == r.health)
+            && self.reciprocity.is_none_or(|x| x == r.reciprocity)
+            && self.one_off.is_none_or(|o| o == r.one_off)
+    }
 }
 
-/// One page of the owner's contacts and whether more follow. A fixed number of queries: the
-/// page, then the tags of its contacts.
+/// A contact with the relationship derived from its records.
+pub type Listed = (Contact, Relationship);
+
+/// Ascending order of a derived sort: by value, contacts without one last, then by id.
+fn derived_order(value: Option<i64>, id: Uuid) -> (bool, i64, Uuid) {
+    (value.is_none(), value.unwrap_or_default(), id)
+}
+
+/// One page of the owner's contacts with their relationships, and whether more follow.
+///
+/// A fixed number of queries whatever the page size, never one per contact:
+/// - stored sorts and filters only: the page (`LIMIT n + 1`), the three grouped history
+///   queries restricted to the page's ids, and the page's tags: 5 queries;
+/// - a relationship filter (`health`, `reciprocity`, `one_off`) or sort
+///   (`next_check_in_on`, `last_conversation_at`): the contacts matching the stored filters
+///   (in keyset order for a stored sort), the three grouped history queries over all of the
+///   owner's contacts, then the filter, sort and cursor applied in memory, and the page's
+///   tags: 5 queries.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
     filter: &ContactFilter,
-) -> Result<(Vec<Contact>, bool), ApiError> {
+    today: &Today,
+) -> Result<(Vec<Listed>, bool), ApiError> {
     use contact::Column as C;
 
     let mut query = contact::Entity::find().filter(C::OwnerId.eq(owner_id));
@@ -378,43 +433,114 @@ pub async fn list(
             .into_query();
         query = query.filter(C::Id.in_subquery(tagged));
     }
-    if let Some(after) = &filter.after {
-        let (column, value, id) = match after {
-            After::FullName(name, id) => (C::FullName, sea_orm::Value::from(name.clone()), *id),
-            After::Instant(at, id) => {
-                let column = if filter.sort == SortKey::UpdatedAt {
-                    C::UpdatedAt
-                } else {
-                    C::CreatedAt
-                };
-                (column, sea_orm::Value::from(*at), id.to_owned())
-            }
+    let stored_column = match filter.sort {
+        SortKey::FullName => Some(C::FullName),
+        SortKey::CreatedAt => Some(C::CreatedAt),
+        SortKey::UpdatedAt => Some(C::UpdatedAt),
+        SortKey::NextCheckInOn | SortKey::LastConversationAt => None,
+    };
+    if let (Some(column), Some(after)) = (stored_column, &filter.after) {
+        let value = match after {
+            After::FullName(name, _) => Some(sea_orm::Value::from(name.clone())),
+            After::Instant(at, _) => Some(sea_orm::Value::from(*at)),
+            After::Derived(..) => None,
         };
-        query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
+        let id = match after {
+            After::FullName(_, id) | After::Instant(_, id) | After::Derived(_, id) => *id,
+        };
+        if let Some(value) = value {
+            query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
+        }
     }
-    let column = match filter.sort {
-        SortKey::FullName => C::FullName,
-        SortKey::CreatedAt => C::CreatedAt,
-        SortKey::UpdatedAt => C::UpdatedAt,
-    };
-    query = if filter.descending {
-        query.order_by_desc(column).order_by_desc(C::Id)
+    if let Some(column) = stored_column {
+        query = if filter.descending {
+            query.order_by_desc(column).order_by_desc(C::Id)
+        } else {
+            query.order_by_asc(column).order_by_asc(C::Id)
+        };
+    }
+    let limit = filter.limit as usize;
+    let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
+        let models = query.all(db.reader()).await?;
+        let mut histories = histories(db.reader(), owner_id, None, today.now).await?;
+        let mut listed: Vec<_> = models
+            .into_iter()
+            .map(|m| {
+                let history = histories.remove(&m.id).unwrap_or_default();
+                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
+                (m, r)
+            })
+            .filter(|(_, r)| filter.admits(r))
+            .collect();
+        if filter.sort.is_derived() {
+            let key = |(m, r): &(contact::Model, Relationship)| {
+                derived_order(filter.sort.derived_value(r), m.id)
+            };
+            listed.sort_by_key(key);
+            if filter.descending {
+                listed.reverse();
+            }
+            if let Some(After::Derived(value, id)) = &filter.after {
+                let cursor = derived_order(*value, *id);
+                listed.retain(|item| {
+                    if filter.descending {
+                        key(item) < cursor
+                    } else {
+                        key(item) > cursor
+                    }
+                });
+            }
+        }
+        listed.truncate(limit + 1);
+        listed
     } else {
-        query.order_by_asc(column).order_by_asc(C::Id)
+        let models = query.limit(filter.limit + 1).all(db.reader()).await?;
+        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        let mut histories = histories(db.reader(), owner_id, Some(&ids), today.now).await?;
+        models
+            .into_iter()
+            .map(|m| {
+                let history = histories.remove(&m.id).unwrap_or_default();
+                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
+                (m, r)
+            })
+            .collect()
     };
-    let mut models = query.limit(filter.limit + 1).all(db.reader()).await?;
-    let has_more = models.len() as u64 > filter.limit;
-    models.truncate(filter.limit as usize);
-    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let has_more = listed.len() > limit;
+    listed.truncate(limit);
+    let ids: Vec<Uuid> = listed.iter().map(|(m, _)| m.id).collect();
     let mut tags = tags_of(db.reader(), &ids).await?;
-    let contacts = models
+    let page = listed
         .into_iter()
-        .map(|model| Contact {
-            tags: tags.remove(&model.id).unwrap_or_default(),
-            model,
+        .map(|(model, r)| {
+            let contact = Contact {
+                tags: tags.remove(&model.id).unwrap_or_default(),
+                model,
+            };
+            (contact, r)
         })
         .collect();
-    Ok((contacts, has_more))
+    Ok((page, has_more))
+}
+
+/// The relationship with one contact as of `today` (three grouped queries).
+pub async fn relationship_of(
+    db: &Db,
+    owner_id: Uuid,
+    contact: &Contact,
+    today: &Today,
+) -> Result<Relationship, ApiError> {
+    let m = &contact.model;
+    let history = histories(db.reader(), owner_id, Some(&[m.id]), today.now)
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default();
+    Ok(relationship::derive(
+        &history,
+        m.cadence_days,
+        m.created_at,
+        today,
+    ))
 }
 
 /// The owner's tags with how many contacts carry each, most used first.

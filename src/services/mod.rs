@@ -5,16 +5,22 @@
 pub mod accounts;
 /// Asks: what a user requests.
 pub mod asks;
+/// Secret calendar feed tokens.
+pub mod calendar_feeds;
 /// Contacts and their tags.
 pub mod contacts;
 /// Conversations and their participants.
 pub mod conversations;
 /// Stored responses for `Idempotency-Key` replays.
 pub mod idempotency;
+/// Follow-ups, suggestions, statistics and goals.
+pub mod intelligence;
 /// Value offers: what a user gives.
 pub mod offers;
 /// Personal access tokens for scripts.
 pub mod personal_tokens;
+/// What relationship rules need, gathered per contact in grouped queries.
+pub mod relationships;
 /// Refresh-token families: issue, rotate with reuse detection, revoke.
 pub mod sessions;
 /// A contact's conversations, offers and asks as one list.

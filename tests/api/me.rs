@@ -224,6 +224,10 @@ async fn deleting_the_account_removes_every_row_it_owns_and_nothing_else() {
     for user in [&ada, &bob] {
         app.personal_token(user, &["read"]).await;
         let token = Some(user.access_token.as_str());
+        let feed = app
+            .request(Method::POST, "/v1/me/calendar-token", token, None)
+            .await;
+        assert_eq!(feed.status().as_u16(), 201);
         let contact: Value = app
             .client
             .post(app.url("/v1/contacts"))

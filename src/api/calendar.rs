@@ -1,0 +1,165 @@
+//! The follow-up calendar feed: `POST /v1/me/calendar-token` and `GET /v1/calendar.ics`.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use icalendar::{Calendar, Component, Event, EventLike};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::insights::href;
+use crate::api::pagination::ListQuery;
+use crate::auth::Auth;
+use crate::domain::follow_ups::{FollowUp, FollowUpKind};
+use crate::error::ApiError;
+use crate::services::{calendar_feeds, intelligence, relationships};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_calendar_token)
+        .service(get_calendar_feed);
+}
+
+/// How far ahead the feed looks; overdue follow-ups always show.
+pub const FEED_DAYS: i64 = 30;
+
+/// A calendar feed URL, shown once.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "url": "https://rapport.example.com/v1/calendar.ics?token=rcal_4m0Zk9w1bQ2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ",
+    "token": "rcal_4m0Zk9w1bQ2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ",
+    "created_at": "2026-11-26T09:46:22Z"
+}))]
+struct CalendarToken {
+    /// Subscribe to this URL in a calendar app. Anyone holding it can read your follow-ups.
+    url: String,
+    /// `rcal_…`, the secret part of `url`.
+    token: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Issue a calendar feed URL
+///
+/// Creates a secret feed URL for calendar apps; any earlier URL stops working at once
+/// (rotate it here if it leaks). The token is shown in this response only.
+#[utoipa::path(
+    tag = "calendar",
+    security(("bearer_auth" = [])),
+    params(crate::openapi::IdempotencyKeyHeader),
+    responses(
+        (status = 201, description = "The new feed URL.", body = CalendarToken,
+            headers(("Location" = String, description = "The feed's path, token included."))),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::IdempotencyConflict),
+    )
+)]
+#[post("/v1/me/calendar-token")]
+async fn create_calendar_token(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let now = crate::clock::now();
+    let token = calendar_feeds::rotate(&state.db, auth.user_id(), now).await?;
+    let path = format!("/v1/calendar.ics?token={token}");
+    let info = req.connection_info();
+    let url = format!("{}://{}{path}", info.scheme(), info.host());
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, path))
+        .json(CalendarToken {
+            url,
+            token,
+            created_at: now,
+        }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct FeedQuery {
+    /// The `rcal_…` token from `POST /v1/me/calendar-token`.
+    token: String,
+}
+
+fn summary(item: &FollowUp) -> String {
+    let name = &item.contact_name;
+    let detail = item.detail.as_deref().unwrap_or_default();
+    match item.kind {
+        FollowUpKind::ThankYou => format!("Thank {name}"),
+        FollowUpKind::NextStep => format!("Next step with {name}: {detail}"),
+        FollowUpKind::AskFollowUp => format!("Follow up with {name}: {detail}"),
+        FollowUpKind::CheckIn => format!("Check in with {name}"),
+        FollowUpKind::DeliverOffer => format!("Offer {name}: {detail}"),
+    }
+}
+
+/// The feed as iCalendar text. Overdue items sit on today, so they stay in sight until done;
+/// each UID names the item's kind, source and contact, so a calendar app updates an event
+/// rather than adding a second one.
+fn render(items: &[FollowUp], today: NaiveDate, stamp: DateTime<Utc>) -> String {
+    let mut calendar = Calendar::new();
+    calendar.name("Rapport follow-ups");
+    for item in items {
+        let overdue = item.overdue_days(today);
+        let mut title = summary(item);
+        if overdue > 0 {
+            title = format!("{title} (overdue {overdue} d)");
+        }
+        let mut description = format!("Due {}.", item.due_on);
+        if let Some(detail) = &item.detail {
+            description = format!("{detail}\n{description}");
+        }
+        let uid = format!(
+            "{}-{}-{}@rapport",
+            item.kind.as_str(),
+            item.source_id,
+            item.contact_id
+        );
+        calendar.push(
+            Event::new()
+                .uid(&uid)
+                .timestamp(stamp)
+                .summary(&title)
+                .description(&format!(
+                    "{description}\n{}",
+                    href(item.kind, item.source_id)
+                ))
+                .all_day(item.due_on.max(today))
+                .done(),
+        );
+    }
+    calendar.done().to_string()
+}
+
+/// Calendar feed
+///
+/// Your follow-ups of the next 30 days and the overdue ones, one all-day event each, as
+/// `text/calendar`. Authenticated by the secret `token` in the URL (calendar apps cannot send
+/// headers); a wrong or rotated token is 404.
+#[utoipa::path(
+    tag = "calendar",
+    security(()),
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "The feed.", content_type = "text/calendar", body = String),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+    )
+)]
+#[get("/v1/calendar.ics")]
+async fn get_calendar_feed(
+    state: web::Data<AppState>,
+    query: ListQuery<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let owner_id = calendar_feeds::owner_of(&state.db, &query.0.token)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let now = state.clock.now();
+    let today = relationships::today(state.db.reader(), owner_id, now).await?;
+    let items = intelligence::follow_ups(&state.db, owner_id, &today, FEED_DAYS, &[]).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/calendar; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "private, no-cache"))
+        .body(render(&items, today.date(), now)))
+}

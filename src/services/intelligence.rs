@@ -1,0 +1,441 @@
+//! Follow-ups, suggestions, statistics and goals: the rows each needs, gathered in a fixed
+//! number of grouped or joined queries (never one per contact), then handed to the rules in
+//! `domain`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::relationships::histories;
+use crate::db::Db;
+use crate::domain::follow_ups::{self, FollowUp, FollowUpKind};
+use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
+use crate::domain::relationship::{self, Relationship, Today};
+use crate::domain::stats::{self, Granularity, Held, Tally};
+use crate::domain::suggestions::{self, Idea, Score};
+use crate::error::ApiError;
+
+/// The owner's contacts that are not archived, with the relationship each has today.
+pub struct Network {
+    pub contacts: Vec<(contact::Model, Relationship)>,
+}
+
+impl Network {
+    /// Four queries: the contacts, then the three grouped history queries.
+    pub async fn load(
+        conn: &impl ConnectionTrait,
+        owner_id: Uuid,
+        today: &Today,
+    ) -> Result<Self, ApiError> {
+        let models = contact::Entity::find()
+            .filter(contact::Column::OwnerId.eq(owner_id))
+            .filter(contact::Column::ArchivedAt.is_null())
+            .all(conn)
+            .await?;
+        let mut histories = histories(conn, owner_id, None, today.now).await?;
+        let contacts = models
+            .into_iter()
+            .map(|m| {
+                let history = histories.remove(&m.id).unwrap_or_default();
+                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
+                (m, r)
+            })
+            .collect();
+        Ok(Self { contacts })
+    }
+
+    fn names(&self) -> HashMap<Uuid, &str> {
+        self.contacts
+            .iter()
+            .map(|(m, _)| (m.id, m.full_name.as_str()))
+            .collect()
+    }
+}
+
+/// Every follow-up due within `within_days` of today (overdue ones included) of the kinds in
+/// `kinds` (all when empty), in list order. Archived contacts have none. Eight queries.
+pub async fn follow_ups(
+    db: &Db,
+    owner_id: Uuid,
+    today: &Today,
+    within_days: i64,
+    kinds: &[FollowUpKind],
+) -> Result<Vec<FollowUp>, ApiError> {
+    use conversation::Column as C;
+    use conversation_participant::Column as P;
+
+    let conn = db.reader();
+    let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
+    let date = today.date();
+    let network = Network::load(conn, owner_id, today).await?;
+    let names = network.names();
+    let mut items = Vec::new();
+    let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
+        if let Some(name) = names.get(&contact_id)
+            && follow_ups::in_window(due_on, date, within_days)
+        {
+            items.push(FollowUp {
+                kind,
+                due_on,
+                contact_id,
+                contact_name: (*name).to_owned(),
+                source_id,
+                detail,
+            });
+        }
+    };
+
+    if wanted(FollowUpKind::CheckIn) {
+        for (m, r) in &network.contacts {
+            if let Some(next) = r.next_check_in_on {
+                push(FollowUpKind::CheckIn, next, m.id, m.id, None);
+            }
+        }
+    }
+    if wanted(FollowUpKind::ThankYou) {
+        // One per participant: each person gets their own note.
+        let owed: Vec<(Uuid, Uuid, DateTime<Utc>, String)> =
+            conversation_participant::Entity::find()
+                .select_only()
+                .column(P::ConversationId)
+                .column(P::ContactId)
+                .column(C::OccurredAt)
+                .column(C::Summary)
+                .inner_join(conversation::Entity)
+                .filter(P::OwnerId.eq(owner_id))
+                .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
+                .filter(C::OccurredAt.lte(today.now))
+                .into_tuple()
+                .all(conn)
+                .await?;
+        for (conversation_id, contact_id, at, summary) in owed {
+            let due = follow_ups::thank_you_due(today.date_of(at));
+            push(
+                FollowUpKind::ThankYou,
+                due,
+                contact_id,
+                conversation_id,
+                Some(summary),
+            );
+        }
+    }
+    if wanted(FollowUpKind::NextStep) {
+        // One per conversation, under its participant who comes first by name.
+        let steps: Vec<(Uuid, Uuid, NaiveDate, String)> = conversation_participant::Entity::find()
+            .select_only()
+            .column(P::ConversationId)
+            .column(P::ContactId)
+            .column(C::NextStepDueOn)
+            .column(C::NextStep)
+            .inner_join(conversation::Entity)
+            .filter(P::OwnerId.eq(owner_id))
+            .filter(C::NextStep.is_not_null())
+            .filter(C::NextStepDoneAt.is_null())
+            .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let mut first: BTreeMap<Uuid, (Uuid, NaiveDate, String)> = BTreeMap::new();
+        for (conversation_id, contact_id, due, step) in steps {
+            let Some(name) = names.get(&contact_id) else {
+                continue;
+            };
+            let better = first.get(&conversation_id).is_none_or(|(current, ..)| {
+                let current_name = names.get(current).copied().unwrap_or_default();
+                (name.to_lowercase(), contact_id) < (current_name.to_lowercase(), *current)
+            });
+            if better {
+                first.insert(conversation_id, (contact_id, due, step));
+            }
+        }
+        for (conversation_id, (contact_id, due, step)) in first {
+            push(
+                FollowUpKind::NextStep,
+                due,
+                contact_id,
+                conversation_id,
+                Some(step),
+            );
+        }
+    }
+    if wanted(FollowUpKind::DeliverOffer) {
+        let ideas: Vec<(Uuid, Uuid, DateTime<Utc>, String)> = value_offer::Entity::find()
+            .select_only()
+            .column(value_offer::Column::Id)
+            .column(value_offer::Column::ContactId)
+            .column(value_offer::Column::CreatedAt)
+            .column(value_offer::Column::Title)
+            .filter(value_offer::Column::OwnerId.eq(owner_id))
+            .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (id, contact_id, created_at, title) in ideas {
+            let due = follow_ups::deliver_offer_due(today.date_of(created_at));
+            push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
+        }
+    }
+    if wanted(FollowUpKind::AskFollowUp) {
+        let open: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String)> =
+            ask::Entity::find()
+                .select_only()
+                .column(ask::Column::Id)
+                .column(ask::Column::ContactId)
+                .column(ask::Column::AskedAt)
+                .column(ask::Column::CreatedAt)
+                .column(ask::Column::Title)
+                .filter(ask::Column::OwnerId.eq(owner_id))
+                .filter(ask::Column::Status.eq(AskStatus::Asked.as_str()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+        for (id, contact_id, asked_at, created_at, title) in open {
+            let asked_on = today.date_of(asked_at.unwrap_or(created_at));
+            let due = follow_ups::ask_follow_up_due(asked_on);
+            push(FollowUpKind::AskFollowUp, due, contact_id, id, Some(title));
+        }
+    }
+    follow_ups::sort(&mut items);
+    Ok(items)
+}
+
+/// A suggested gesture.
+pub struct Suggestion {
+    pub contact: contact::Model,
+    pub relationship: Relationship,
+    pub score: Score,
+    pub offer: Option<value_offer::Model>,
+}
+
+/// The best `limit` gestures and whether more were found. Six queries.
+pub async fn suggestions(
+    db: &Db,
+    owner_id: Uuid,
+    today: &Today,
+    limit: usize,
+) -> Result<(Vec<Suggestion>, bool), ApiError> {
+    let conn = db.reader();
+    let date = today.date();
+    let network = Network::load(conn, owner_id, today).await?;
+    let mut scored: Vec<(contact::Model, Relationship, Score)> = network
+        .contacts
+        .into_iter()
+        .filter_map(|(m, r)| {
+            let score = suggestions::score(&r, m.cadence_days, date)?;
+            Some((m, r, score))
+        })
+        .collect();
+    scored.sort_by_cached_key(|(m, r, score)| {
+        suggestions::rank_key(score, r.overdue_days(date), &m.full_name, m.id)
+    });
+    let has_more = scored.len() > limit;
+    scored.truncate(limit);
+
+    let ideas = value_offer::Entity::find()
+        .filter(value_offer::Column::OwnerId.eq(owner_id))
+        .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+        .all(conn)
+        .await?;
+    let summaries: Vec<Idea> = ideas
+        .iter()
+        .map(|o| Idea {
+            id: o.id,
+            contact_id: o.contact_id,
+            topics: serde_json::from_value(o.topics.clone()).unwrap_or_default(),
+            created_at: o.created_at,
+        })
+        .collect();
+    let by_id: HashMap<Uuid, &value_offer::Model> = ideas.iter().map(|o| (o.id, o)).collect();
+    let picked = scored
+        .into_iter()
+        .map(|(contact, relationship, score)| {
+            let interests: Vec<String> =
+                serde_json::from_value(contact.interests.clone()).unwrap_or_default();
+            let offer = suggestions::suggested_offer(contact.id, &interests, &summaries)
+                .and_then(|idea| by_id.get(&idea.id))
+                .map(|o| (*o).clone());
+            Suggestion {
+                contact,
+                relationship,
+                score,
+                offer,
+            }
+        })
+        .collect();
+    Ok((picked, has_more))
+}
+
+/// Statistics of a range: one tally per bucket, then the whole range.
+pub struct Stats {
+    pub buckets: Vec<(NaiveDate, NaiveDate, Tally)>,
+    pub total: Tally,
+}
+
+/// What happened between `from` and `to` (local dates, inclusive). Six queries.
+pub async fn stats(
+    db: &Db,
+    owner_id: Uuid,
+    today: &Today,
+    from: NaiveDate,
+    to: NaiveDate,
+    granularity: Granularity,
+) -> Result<Stats, ApiError> {
+    let activity = Activity::load(db, owner_id, today, from, to).await?;
+    let buckets = stats::buckets(from, to, granularity)
+        .into_iter()
+        .map(|(start, end)| (start, end, activity.tally(start, end)))
+        .collect();
+    Ok(Stats {
+        buckets,
+        total: activity.tally(from, to),
+    })
+}
+
+/// The dated records of a range of local dates.
+struct Activity {
+    held: Vec<Held>,
+    first_met: HashMap<Uuid, NaiveDate>,
+    offered: Vec<NaiveDate>,
+    asked: Vec<NaiveDate>,
+}
+
+impl Activity {
+    /// Reads a day more on each side in UTC, then keeps what falls on the local dates:
+    /// no time-zone arithmetic in SQL.
+    async fn load(
+        db: &Db,
+        owner_id: Uuid,
+        today: &Today,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Self, ApiError> {
+        use conversation::Column as C;
+        use conversation_participant::Column as P;
+
+        let conn = db.reader();
+        let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
+        let end = (to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(2))
+            .min(today.now);
+        let inside = |d: &NaiveDate| (from..=to).contains(d);
+
+        let rows: Vec<(Uuid, Uuid, DateTime<Utc>, String)> =
+            conversation_participant::Entity::find()
+                .select_only()
+                .column(P::ConversationId)
+                .column(P::ContactId)
+                .column(C::OccurredAt)
+                .column(C::ThankYouStatus)
+                .inner_join(conversation::Entity)
+                .filter(P::OwnerId.eq(owner_id))
+                .filter(C::OccurredAt.gte(start))
+                .filter(C::OccurredAt.lte(end))
+                .into_tuple()
+                .all(conn)
+                .await?;
+        let mut by_conversation: BTreeMap<Uuid, Held> = BTreeMap::new();
+        for (conversation_id, contact_id, at, status) in rows {
+            let on = today.date_of(at);
+            if !inside(&on) {
+                continue;
+            }
+            by_conversation
+                .entry(conversation_id)
+                .or_insert_with(|| Held {
+                    on,
+                    thank_you: ThankYouStatus::from_stored(&status)
+                        .unwrap_or(ThankYouStatus::NotNeeded),
+                    participants: Vec::new(),
+                })
+                .participants
+                .push(contact_id);
+        }
+
+        let first_met = histories(conn, owner_id, None, today.now)
+            .await?
+            .into_iter()
+            .filter_map(|(id, h)| Some((id, today.date_of(h.first_conversation_at?))))
+            .filter(|(_, on)| inside(on))
+            .collect();
+
+        let offered: Vec<DateTime<Utc>> = value_offer::Entity::find()
+            .select_only()
+            .column(value_offer::Column::OfferedAt)
+            .filter(value_offer::Column::OwnerId.eq(owner_id))
+            .filter(value_offer::Column::OfferedAt.gte(start))
+            .filter(value_offer::Column::OfferedAt.lte(end))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let asked: Vec<DateTime<Utc>> = ask::Entity::find()
+            .select_only()
+            .column(ask::Column::AskedAt)
+            .filter(ask::Column::OwnerId.eq(owner_id))
+            .filter(ask::Column::AskedAt.gte(start))
+            .filter(ask::Column::AskedAt.lte(end))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let dates = |instants: Vec<DateTime<Utc>>| -> Vec<NaiveDate> {
+            instants
+                .into_iter()
+                .map(|at| today.date_of(at))
+                .filter(inside)
+                .collect()
+        };
+        Ok(Self {
+            held: by_conversation.into_values().collect(),
+            first_met,
+            offered: dates(offered),
+            asked: dates(asked),
+        })
+    }
+
+    fn tally(&self, from: NaiveDate, to: NaiveDate) -> Tally {
+        stats::tally(
+            from,
+            to,
+            &self.held,
+            &self.first_met,
+            &self.offered,
+            &self.asked,
+        )
+    }
+}
+
+/// This week's progress against the owner's goals.
+pub struct Goals {
+    pub week_starts_on: NaiveDate,
+    pub conversation_goal: u32,
+    pub new_people_goal: u32,
+    pub this_week: Tally,
+    pub streak_weeks: u32,
+}
+
+/// Up to two years of weekly conversation counts back from this week, for the streak.
+pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiError> {
+    let conn = db.reader();
+    let account = user::Entity::find_by_id(owner_id)
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let date = today.date();
+    let this_week = stats::week_start(date);
+    let earliest = relationship::add_days(this_week, -7 * 104);
+    let first_week = stats::week_start(today.date_of(account.created_at)).max(earliest);
+    let activity = Activity::load(db, owner_id, today, earliest, date).await?;
+    let mut by_week: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+    for held in &activity.held {
+        *by_week.entry(stats::week_start(held.on)).or_default() += 1;
+    }
+    let conversation_goal = u32::try_from(account.weekly_conversation_goal).unwrap_or(0);
+    Ok(Goals {
+        week_starts_on: this_week,
+        conversation_goal,
+        new_people_goal: u32::try_from(account.weekly_new_people_goal).unwrap_or(0),
+        this_week: activity.tally(this_week, date),
+        streak_weeks: stats::streak(&by_week, this_week, first_week, conversation_goal),
+    })
+}
