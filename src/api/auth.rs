@@ -114,7 +114,7 @@ async fn register_account(
         display_name: display_name.into_inner(),
         time_zone: time_zone.name().to_owned(),
     };
-    let user = accounts::register(&state.db, account, clock::now()).await?;
+    let user = accounts::register(&state.db, account, state.clock.now()).await?;
     let etag = etag(user.id, user.updated_at);
     Ok(created("/v1/me", &etag, &UserResponse::from(user)))
 }

@@ -176,7 +176,8 @@ async fn update_me(
         weekly_conversation_goal,
         weekly_new_people_goal,
     };
-    let user = accounts::update_profile(&state.db, auth.user_id(), changes, clock::now()).await?;
+    let user =
+        accounts::update_profile(&state.db, auth.user_id(), changes, state.clock.now()).await?;
     let etag = etag(user.id, user.updated_at);
     Ok(with_etag(StatusCode::OK, &etag, &UserResponse::from(user)))
 }

@@ -18,6 +18,9 @@ use crate::domain::stats::{self, Granularity, Held, Tally};
 use crate::domain::suggestions::{self, Idea, Score};
 use crate::error::ApiError;
 
+/// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
+type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
+
 /// The owner's contacts that are not archived, with the relationship each has today.
 pub struct Network {
     pub contacts: Vec<(contact::Model, Relationship)>,
@@ -179,19 +182,18 @@ pub async fn follow_ups(
         }
     }
     if wanted(FollowUpKind::AskFollowUp) {
-        let open: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String)> =
-            ask::Entity::find()
-                .select_only()
-                .column(ask::Column::Id)
-                .column(ask::Column::ContactId)
-                .column(ask::Column::AskedAt)
-                .column(ask::Column::CreatedAt)
-                .column(ask::Column::Title)
-                .filter(ask::Column::OwnerId.eq(owner_id))
-                .filter(ask::Column::Status.eq(AskStatus::Asked.as_str()))
-                .into_tuple()
-                .all(conn)
-                .await?;
+        let open: Vec<OpenAsk> = ask::Entity::find()
+            .select_only()
+            .column(ask::Column::Id)
+            .column(ask::Column::ContactId)
+            .column(ask::Column::AskedAt)
+            .column(ask::Column::CreatedAt)
+            .column(ask::Column::Title)
+            .filter(ask::Column::OwnerId.eq(owner_id))
+            .filter(ask::Column::Status.eq(AskStatus::Asked.as_str()))
+            .into_tuple()
+            .all(conn)
+            .await?;
         for (id, contact_id, asked_at, created_at, title) in open {
             let asked_on = today.date_of(asked_at.unwrap_or(created_at));
             let due = follow_ups::ask_follow_up_due(asked_on);

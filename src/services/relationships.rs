@@ -13,6 +13,9 @@ use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
 use crate::domain::relationship::{History, Today};
 use crate::error::ApiError;
 
+/// Past conversations of one contact: id, count, first and last `occurred_at`, owed.
+type HeldRow = (Uuid, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64);
+
 /// The owner's calendar at `now`: their time zone, read from their account.
 pub async fn today(
     conn: &impl ConnectionTrait,
@@ -72,8 +75,7 @@ pub async fn histories(
     if let Some(ids) = contacts {
         held = held.filter(P::ContactId.is_in(ids.iter().copied()));
     }
-    let held: Vec<(Uuid, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64)> =
-        held.into_tuple().all(conn).await?;
+    let held: Vec<HeldRow> = held.into_tuple().all(conn).await?;
 
     let mut offers = value_offer::Entity::find()
         .select_only()

@@ -7,6 +7,7 @@ mod docker;
 mod errors;
 mod health;
 mod helpers;
+mod intelligence;
 mod isolation;
 mod me;
 mod openapi;
