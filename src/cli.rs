@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `migrate`, `openapi`.
+//! Command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::{db, openapi, telemetry};
+use crate::{clock, db, demo, openapi, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +36,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document as pretty JSON.
     Openapi,
+    /// Create (or reset) a demo account with a small network, and print its login.
+    SeedDemo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +92,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     migration.name()
                 );
             }
+        }
+        Command::SeedDemo => {
+            let db = db::connect(&settings).await?;
+            if settings.run_migrations {
+                db::migrate_up(&db).await?;
+            }
+            let login = demo::seed(&db, clock::now()).await?;
+            println!("Demo account ready (any earlier demo data was replaced).");
+            println!("  email:    {}", login.email);
+            println!("  password: {}", login.password);
+            println!(
+                "Log in with POST /v1/auth/token, then try GET /v1/follow-ups and GET /v1/suggestions."
+            );
         }
         Command::Openapi => {}
     }

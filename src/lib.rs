@@ -4,14 +4,16 @@
 pub mod api;
 /// Passwords, access and refresh tokens, personal tokens, throttling, the `Auth` extractor.
 pub mod auth;
-/// Command-line interface: serve, migrate, openapi.
+/// Command-line interface: serve, migrate, openapi, seed-demo.
 pub mod cli;
-/// The current time, at the precision stored.
+/// The current time, at the precision stored, and the application's clock.
 pub mod clock;
 /// Settings from defaults, `rapport.toml` and `RAPPORT_*` variables.
 pub mod config;
 /// Connections, the SQLite write path and migrations.
 pub mod db;
+/// The demo account and network of `rapport seed-demo`.
+pub mod demo;
 /// Validated domain types and pure rules.
 pub mod domain;
 /// `ApiError` and RFC 9457 problem details.

@@ -3,6 +3,7 @@
 mod auth;
 mod config;
 mod contacts;
+mod demo;
 mod docker;
 mod errors;
 mod health;

@@ -1,0 +1,89 @@
+//! `rapport seed-demo`: the demo network shows a newcomer something useful at once.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_demo_network_fills_follow_ups_suggestions_and_stats_and_reseeds_cleanly() {
+    let app = spawn_app().await;
+    let login = rapport::demo::seed(&app.db, app.clock.now()).await.unwrap();
+    let counts = app.table_counts().await;
+    // Seeding again replaces the account and everything it owned.
+    let again = rapport::demo::seed(&app.db, app.clock.now()).await.unwrap();
+    assert_ne!(again.user_id, login.user_id);
+    assert_eq!(app.table_counts().await, counts);
+
+    let tokens: Value = app
+        .login(again.email, again.password)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let app = &app;
+    let get = |path: &'static str| async move {
+        let response = app.get_as(path, token).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+
+    let contacts = get("/v1/contacts?limit=100").await;
+    let people = contacts["data"].as_array().unwrap();
+    assert_eq!(people.len(), 12);
+    let relationship = |name: &str| {
+        people
+            .iter()
+            .find(|c| c["full_name"] == name)
+            .map(|c| c["relationship"].clone())
+            .unwrap()
+    };
+    assert_eq!(relationship("Katherine Johnson")["reciprocity"], "taking");
+    assert_eq!(relationship("Alan Turing")["health"], "cold");
+    assert_eq!(relationship("Linus Chen")["one_off"], true);
+    assert!(
+        relationship("Radia Perlman")["thank_yous_owed"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+
+    let follow_ups = get("/v1/follow-ups?within_days=14&limit=100").await;
+    let kinds: BTreeSet<&str> = follow_ups["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "thank_you",
+            "check_in",
+            "next_step",
+            "deliver_offer",
+            "ask_follow_up"
+        ])
+    );
+
+    let suggestions = get("/v1/suggestions").await;
+    let data = suggestions["data"].as_array().unwrap();
+    assert!(data.len() >= 5, "{suggestions}");
+    let reasons: BTreeSet<&str> = data.iter().map(|s| s["reason"].as_str().unwrap()).collect();
+    for reason in ["thank_you_owed", "offer_something_first", "going_cold"] {
+        assert!(reasons.contains(reason), "{reason} in {reasons:?}");
+    }
+    let katherine = data
+        .iter()
+        .find(|s| s["contact_name"] == "Katherine Johnson")
+        .unwrap();
+    assert_eq!(katherine["reason"], "offer_something_first");
+    assert!(katherine["suggested_offer"]["title"].is_string());
+
+    let stats = get("/v1/stats").await;
+    assert!(stats["total"]["conversations"].as_i64().unwrap() >= 10);
+    let goals = get("/v1/goals").await;
+    assert_eq!(goals["conversations"]["goal"], 3);
+}
