@@ -16,6 +16,7 @@ use crate::error::{FieldError, Problem, ProblemCode};
         description = "Relationship-building, measured: contacts, conversations, value offers and \
 asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 problem details \
 (`application/problem+json`); every response carries an `X-Request-Id`.",
+        contact(name = "Rapport maintainers"),
         license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "This server")),
@@ -34,10 +35,10 @@ asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 probl
     components(
         schemas(Problem, FieldError, ProblemCode),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
             PreconditionFailed, IdempotencyConflict,
-            InternalError, ServiceUnavailable
+            ServiceUnavailable
         ),
     ),
     modifiers(&BearerAuth),
@@ -73,7 +74,36 @@ pub fn build() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::api::configure)
         .split_for_parts();
+    let mut api = api;
+    reference_page_items(&mut api);
     api
+}
+
+/// utoipa inlines a generic's argument, so `Page_X.data.items` repeats `X` in full and `X`
+/// itself is left unused. Point the items at the named schema instead: client generators then
+/// produce one `X` type for the list and the single object alike.
+fn reference_page_items(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for (page, schema) in components.schemas.iter_mut() {
+        let Some(item) = page.strip_prefix("Page_") else {
+            continue;
+        };
+        if !names.iter().any(|n| n == item) {
+            continue;
+        }
+        if let RefOr::T(Schema::Object(object)) = schema
+            && let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("data")
+        {
+            array.items =
+                ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+        }
+    }
 }
 
 /// The document as committed in `openapi/openapi.json`.

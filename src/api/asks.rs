@@ -221,6 +221,8 @@ async fn create_ask(
 }
 
 /// Get an ask
+///
+/// Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "asks",
     security(("bearer_auth" = [])),
@@ -292,6 +294,8 @@ async fn update_ask(
 }
 
 /// Delete an ask
+///
+/// With `If-Match`, only if the ask is still at that version (412 otherwise, nothing deleted).
 #[utoipa::path(
     tag = "asks",
     security(("bearer_auth" = [])),
@@ -345,6 +349,8 @@ struct AskListQuery {
 }
 
 /// List asks
+///
+/// Newest first by default; filter by contact, status or kind. Keyset-paginated.
 #[utoipa::path(
     tag = "asks",
     security(("bearer_auth" = [])),

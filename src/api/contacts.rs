@@ -374,6 +374,8 @@ fn location(id: Uuid) -> String {
 }
 
 /// Create a contact
+///
+/// Only `full_name` is required. The response carries the contact's derived `relationship`.
 #[utoipa::path(
     tag = "contacts",
     security(("bearer_auth" = [])),
@@ -401,6 +403,9 @@ async fn create_contact(
 }
 
 /// Get a contact
+///
+/// With its `relationship` as of today in your time zone. The `ETag` covers the relationship too,
+/// so a new conversation or a new day answers 200 to a stale `If-None-Match`.
 #[utoipa::path(
     tag = "contacts",
     security(("bearer_auth" = [])),
@@ -604,6 +609,10 @@ struct ContactListQuery {
 }
 
 /// List contacts
+///
+/// Filter by words, tags, company, archive state, update time and the derived relationship
+/// (`health`, `reciprocity`, `one_off`); sort by a stored field or by `next_check_in_on` or
+/// `last_conversation_at`. Each page costs the same few queries whatever its length.
 #[utoipa::path(
     tag = "contacts",
     security(("bearer_auth" = [])),

@@ -313,6 +313,8 @@ async fn create_conversation(
 }
 
 /// Get a conversation
+///
+/// With its participants. Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "conversations",
     security(("bearer_auth" = [])),
@@ -461,6 +463,9 @@ struct ConversationListQuery {
 }
 
 /// List conversations
+///
+/// Newest first by default; filter by participant, channel, date range, thank-you status or words.
+/// Keyset-paginated.
 #[utoipa::path(
     tag = "conversations",
     security(("bearer_auth" = [])),

@@ -64,6 +64,8 @@ impl From<user::Model> for UserResponse {
 }
 
 /// Get my account
+///
+/// Your profile, time zone and weekly goals. The password hash never leaves the server.
 #[utoipa::path(
     tag = "me",
     security(("bearer_auth" = [])),

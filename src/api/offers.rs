@@ -267,6 +267,8 @@ async fn create_value_offer(
 }
 
 /// Get a value offer
+///
+/// Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "value-offers",
     security(("bearer_auth" = [])),
@@ -346,6 +348,8 @@ async fn update_value_offer(
 }
 
 /// Delete a value offer
+///
+/// With `If-Match`, only if the offer is still at that version (412 otherwise, nothing deleted).
 #[utoipa::path(
     tag = "value-offers",
     security(("bearer_auth" = [])),
@@ -401,6 +405,8 @@ struct OfferListQuery {
 }
 
 /// List value offers
+///
+/// Newest first by default; filter by contact, status, kind or topic. Keyset-paginated.
 #[utoipa::path(
     tag = "value-offers",
     security(("bearer_auth" = [])),
