@@ -49,9 +49,11 @@ struct CalendarToken {
     responses(
         (status = 201, description = "The new feed URL.", body = CalendarToken,
             headers(("Location" = String, description = "The feed's path, token included."))),
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, response = crate::openapi::IdempotencyConflict),
+        (status = 422, response = crate::openapi::ValidationFailed),
     )
 )]
 #[post("/v1/me/calendar-token")]
@@ -79,6 +81,7 @@ async fn create_calendar_token(
 #[into_params(parameter_in = Query)]
 struct FeedQuery {
     /// The `rcal_…` token from `POST /v1/me/calendar-token`.
+    #[param(min_length = 1)]
     token: String,
 }
 

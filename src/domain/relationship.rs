@@ -68,6 +68,7 @@ pub struct History {
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schema(as = KeepInTouchHealth)]
 pub enum Health {
     /// No cadence is set.
     None,
