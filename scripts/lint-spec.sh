@@ -10,6 +10,9 @@ SPECTRAL=@stoplight/spectral-cli@6.16.3
 TOOLS=target/tools/spec-lint
 SPEC=openapi/openapi.json
 
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if [[ ! -x $TOOLS/node_modules/.bin/redocly || ! -x $TOOLS/node_modules/.bin/spectral ]]; then
   mkdir -p "$TOOLS"
   npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "$REDOCLY" "$SPECTRAL" >/dev/null
