@@ -313,43 +313,13 @@ async fn list_suggestions(
     }))
 }
 
-/// Counts of a bucket or of the whole range.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Counts {
-    /// Past conversations.
-    pub conversations: u32,
-    /// Contacts who took part in them.
-    pub distinct_people: u32,
-    /// Contacts whose first ever conversation falls here.
-    pub new_people: u32,
-    /// Value offers whose `offered_at` falls here.
-    pub offers_given: u32,
-    /// Asks whose `asked_at` falls here.
-    pub asks_made: u32,
-    /// Thank-yous sent ÷ (sent + owed) over these conversations; null when there is none.
-    pub thank_you_rate: Option<f64>,
-}
-
-impl From<Tally> for Counts {
-    fn from(t: Tally) -> Self {
-        Self {
-            conversations: t.conversations,
-            distinct_people: t.distinct_people,
-            new_people: t.new_people,
-            offers_given: t.offers_given,
-            asks_made: t.asks_made,
-            thank_you_rate: t.thank_you_rate,
-        }
-    }
-}
-
 /// One week (Monday to Sunday) or month, clipped to the range.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Bucket {
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
     #[serde(flatten)]
-    pub counts: Counts,
+    pub counts: Tally,
 }
 
 /// Activity over a range of your local dates.
@@ -375,7 +345,7 @@ pub struct StatsResponse {
     pub time_zone: String,
     pub buckets: Vec<Bucket>,
     /// The whole range; `distinct_people` counts each person once.
-    pub total: Counts,
+    pub total: Tally,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -441,10 +411,10 @@ async fn get_stats(
             .map(|(starts_on, ends_on, tally)| Bucket {
                 starts_on,
                 ends_on,
-                counts: tally.into(),
+                counts: tally,
             })
             .collect(),
-        total: result.total.into(),
+        total: result.total,
     }))
 }
 

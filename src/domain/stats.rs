@@ -84,14 +84,21 @@ pub struct Held {
     pub participants: Vec<Uuid>,
 }
 
-/// The counts of one bucket or of a whole range.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Counts of a bucket or of the whole range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+#[schema(as = Counts)]
 pub struct Tally {
+    /// Past conversations.
     pub conversations: u32,
+    /// Contacts who took part in them.
     pub distinct_people: u32,
+    /// Contacts whose first ever conversation falls here.
     pub new_people: u32,
+    /// Value offers whose `offered_at` falls here.
     pub offers_given: u32,
+    /// Asks whose `asked_at` falls here.
     pub asks_made: u32,
+    /// Thank-yous sent ÷ (sent + owed) over these conversations; null when there is none.
     pub thank_you_rate: Option<f64>,
 }
 

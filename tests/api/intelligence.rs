@@ -50,47 +50,38 @@ impl<'a> Net<'a> {
     async fn contact(&self, name: &str, extra: Value, created: DateTime<Utc>) -> String {
         let now = self.app.clock.now();
         self.app.clock.set(created);
-        let mut body = json!({"full_name": name});
-        body.as_object_mut()
+        let id = self
+            .create("/v1/contacts", json!({"full_name": name}), extra)
+            .await;
+        self.app.clock.set(now);
+        id
+    }
+
+    /// POSTs `base` with `extra` merged in to `path` and returns the new object's id.
+    async fn create(&self, path: &str, mut base: Value, extra: Value) -> String {
+        base.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let contact = self.send(Method::POST, "/v1/contacts", body).await;
-        self.app.clock.set(now);
-        contact["id"].as_str().unwrap().to_owned()
+        self.send(Method::POST, path, base).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     async fn conversation(&self, at: DateTime<Utc>, with: &[&str], extra: Value) -> String {
-        let mut body = json!({"occurred_at": at, "channel": "coffee", "summary": "Coffee",
+        let base = json!({"occurred_at": at, "channel": "coffee", "summary": "Coffee",
             "participant_ids": with});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        self.send(Method::POST, "/v1/conversations", body).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.create("/v1/conversations", base, extra).await
     }
 
     async fn offer(&self, contact: &str, extra: Value) -> String {
-        let mut body = json!({"contact_id": contact, "kind": "article", "title": "An article"});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        self.send(Method::POST, "/v1/value-offers", body).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let base = json!({"contact_id": contact, "kind": "article", "title": "An article"});
+        self.create("/v1/value-offers", base, extra).await
     }
 
     async fn ask(&self, contact: &str, extra: Value) -> String {
-        let mut body = json!({"contact_id": contact, "kind": "advice", "title": "Advice"});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        self.send(Method::POST, "/v1/asks", body).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let base = json!({"contact_id": contact, "kind": "advice", "title": "Advice"});
+        self.create("/v1/asks", base, extra).await
     }
 
     async fn relationship(&self, contact: &str) -> Value {
