@@ -25,6 +25,8 @@ pub enum ProblemCode {
     UnsupportedMediaType,
     ValidationFailed,
     InvalidCursor,
+    InvalidRange,
+    InvalidCondition,
     Unauthorized,
     InvalidToken,
     InvalidCredentials,
@@ -49,6 +51,8 @@ impl ProblemCode {
         Self::UnsupportedMediaType,
         Self::ValidationFailed,
         Self::InvalidCursor,
+        Self::InvalidRange,
+        Self::InvalidCondition,
         Self::Unauthorized,
         Self::InvalidToken,
         Self::InvalidCredentials,
@@ -73,6 +77,8 @@ impl ProblemCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
             Self::InvalidCursor => "invalid_cursor",
+            Self::InvalidRange => "invalid_range",
+            Self::InvalidCondition => "invalid_condition",
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "invalid_token",
             Self::InvalidCredentials => "invalid_credentials",
@@ -97,6 +103,8 @@ impl ProblemCode {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidCursor => StatusCode::BAD_REQUEST,
+            Self::InvalidRange => StatusCode::BAD_REQUEST,
+            Self::InvalidCondition => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -122,6 +130,8 @@ impl ProblemCode {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "Validation failed",
             Self::InvalidCursor => "Invalid cursor",
+            Self::InvalidRange => "Invalid range",
+            Self::InvalidCondition => "Invalid condition",
             Self::Unauthorized => "Authentication required",
             Self::InvalidToken => "Invalid token",
             Self::InvalidCredentials => "Invalid credentials",
@@ -170,6 +180,12 @@ impl ProblemCode {
             }
             Self::InvalidCursor => {
                 "The `cursor` query parameter is not one this API returned. Start again from the first page."
+            }
+            Self::InvalidRange => {
+                "`from` and `to` do not make a range this endpoint answers: `from` is after `to`, or the range is longer than allowed."
+            }
+            Self::InvalidCondition => {
+                "`If-Match` or `If-None-Match` is not `*` or a comma-separated list of entity tags such as `\"a1b2\"` or `W/\"a1b2\"`."
             }
             Self::Unauthorized => {
                 "The request has no `Authorization: Bearer <token>` header. Log in with `POST /v1/auth/token`, or use a personal access token."

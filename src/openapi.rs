@@ -237,3 +237,35 @@ pub struct IdempotencyKeyHeader {
     #[allow(dead_code, reason = "documents a header read by middleware")]
     idempotency_key: Option<String>,
 }
+
+/// Entity tags as `If-Match` and `If-None-Match` take them: `*`, or a comma-separated list of
+/// `"…"` or `W/"…"` (RFC 9110). Anything else is 400 `invalid_condition`.
+pub const ENTITY_TAGS_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$"#;
+
+/// `If-Match` on a write, declared once: `params(crate::openapi::IfMatchHeader)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The `ETag` the write is based on: it applies only if the object is still at that
+    /// version (412 otherwise, nothing changed). `*` requires only that the object exists.
+    #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$"#)]
+    #[allow(
+        dead_code,
+        reason = "documents a header read by the Conditions extractor"
+    )]
+    if_match: Option<String>,
+}
+
+/// `If-None-Match` on a read, declared once: `params(crate::openapi::IfNoneMatchHeader)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfNoneMatchHeader {
+    /// An `ETag` from an earlier response: 304 while it is still current.
+    #[param(rename = "If-None-Match", value_type = String, required = false, pattern = r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$"#)]
+    #[allow(
+        dead_code,
+        reason = "documents a header read by the Conditions extractor"
+    )]
+    if_none_match: Option<String>,
+}

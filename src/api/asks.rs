@@ -83,9 +83,10 @@ struct CreateAskRequest {
     contact_id: Uuid,
     conversation_id: Option<Uuid>,
     kind: AskKind,
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     title: String,
+    #[schema(max_length = 20000)]
     details: Option<String>,
     /// Default `planned`.
     status: Option<AskStatus>,
@@ -108,10 +109,10 @@ struct UpdateAskRequest {
     #[schema(value_type = AskKind)]
     kind: Patch<AskKind>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     details: Patch<String>,
     #[serde(default)]
     #[schema(value_type = AskStatus)]
@@ -228,9 +229,10 @@ async fn create_ask(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+        crate::openapi::IfNoneMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The ask.", body = AskResponse,
             headers(("ETag" = String, description = "The ask's version."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),
@@ -259,7 +261,7 @@ async fn get_ask(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     request_body(content = UpdateAskRequest, content_type = "application/json"),
     responses(
@@ -301,9 +303,10 @@ async fn update_ask(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 204, description = "Deleted."),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),

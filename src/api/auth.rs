@@ -13,7 +13,7 @@ use crate::api::me::UserResponse;
 use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
 use crate::auth::password;
 use crate::clock;
-use crate::domain::account::{DisplayName, Email, Password, TimeZone, collect};
+use crate::domain::account::{DisplayName, Email, Password, TimeZone, TimeZoneName, collect};
 use crate::domain::version::etag;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::accounts::{self, NewAccount};
@@ -41,17 +41,17 @@ fn client_ip(req: &HttpRequest) -> String {
     "display_name": "Ada Lovelace", "time_zone": "Europe/London"
 }))]
 struct RegisterRequest {
-    /// Trimmed and lower-cased; unique in any letter case.
+    /// Lower-cased; unique in any letter case.
     #[schema(format = Email, max_length = 254)]
     email: String,
     /// 10–128 characters, not one character repeated, not the email address.
     #[schema(min_length = 10, max_length = 128)]
     password: String,
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     display_name: String,
     /// IANA time-zone name; defaults to `UTC`.
-    #[schema(example = "Europe/London")]
+    #[schema(value_type = Option<TimeZoneName>)]
     time_zone: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::api::pagination::{
 use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::domain::account::Email;
-use crate::domain::labels::{http_url, normalize, optional_text, required_text};
+use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
 use crate::domain::relationship::{Health, Reciprocity, Relationship};
 use crate::domain::version::with_derived;
 use crate::error::{ApiError, FieldError, ProblemCode};
@@ -148,26 +148,33 @@ impl ContactResponse {
     "interests": ["teaching"], "cadence_days": 60
 }))]
 struct CreateContactRequest {
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     full_name: String,
+    #[schema(max_length = 200)]
     preferred_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     email: Option<String>,
+    #[schema(max_length = 50)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     company: Option<String>,
+    #[schema(max_length = 200)]
     title: Option<String>,
+    #[schema(max_length = 200)]
     location: Option<String>,
     #[serde(default)]
-    #[schema(max_items = 10)]
+    #[schema(value_type = Vec<Link>, max_items = 10)]
     links: Vec<String>,
+    #[schema(max_length = 20000)]
     how_we_met: Option<String>,
     met_on: Option<NaiveDate>,
     introduced_by_id: Option<Uuid>,
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(value_type = Vec<Label>, max_items = 20)]
     tags: Vec<String>,
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(value_type = Vec<Label>, max_items = 20)]
     interests: Vec<String>,
     /// Up to 20,000 characters.
     #[schema(max_length = 20000)]
@@ -177,36 +184,38 @@ struct CreateContactRequest {
 }
 
 /// A merge patch of a contact: absent fields stay, `null` clears (except `full_name`).
+/// Optional text that is blank (ASCII whitespace only) is stored as null.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "CTO", "tags": ["compilers", "mentor"], "archived_at": null}))]
 struct UpdateContactRequest {
+    /// 1–200 characters, not blank. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     full_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     preferred_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     email: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50)]
     phone: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     company: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     location: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<Link>>, max_items = 10)]
     links: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     how_we_met: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
@@ -215,13 +224,13 @@ struct UpdateContactRequest {
     #[schema(value_type = Option<Uuid>)]
     introduced_by_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<Label>>, max_items = 20)]
     tags: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<Label>>, max_items = 20)]
     interests: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     notes: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 730)]
@@ -310,7 +319,6 @@ fn apply(patch: UpdateContactRequest, mut f: ContactFields) -> Result<ContactFie
     match patch.email {
         Patch::Absent => {}
         Patch::Null => f.email = None,
-        Patch::Value(email) if email.trim().is_empty() => f.email = None,
         Patch::Value(email) => match Email::parse(&email) {
             Ok(email) => f.email = Some(email.into_inner()),
             Err(e) => errors.push(e),
@@ -411,9 +419,10 @@ async fn create_contact(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+        crate::openapi::IfNoneMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The contact.", body = ContactResponse,
             headers(("ETag" = String, description = "The contact's version."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),
@@ -442,7 +451,7 @@ async fn get_contact(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     request_body(content = UpdateContactRequest, content_type = "application/json"),
     responses(
@@ -485,9 +494,10 @@ async fn update_contact(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 204, description = "Deleted."),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -584,7 +594,7 @@ struct ContactListQuery {
     /// Words that must each start a word of the name, preferred name, email, company, title
     /// or notes (case-insensitive).
     q: Option<String>,
-    /// Repeatable: contacts carrying every given tag.
+    /// Repeatable: contacts carrying every given tag (blank values are ignored).
     #[serde(default)]
     tag: Vec<String>,
     /// Company name, case-insensitive exact match.
@@ -654,12 +664,12 @@ async fn list_contacts(
         }
     };
     let mut tags = Vec::new();
-    for (i, tag) in query.tag.iter().enumerate() {
+    // Blank tags are ignored, like empty ones.
+    for tag in &query.tag {
         let normalized = tag.trim().to_lowercase();
-        if normalized.is_empty() {
-            return Err(ApiError::invalid_query(format!("tag #{} is empty", i + 1)));
+        if !normalized.is_empty() {
+            tags.push(normalized);
         }
-        tags.push(normalized);
     }
     tags.sort();
     tags.dedup();

@@ -106,14 +106,17 @@ struct CreateConversationRequest {
     initiated_by: Option<InitiatedBy>,
     #[schema(minimum = 0, maximum = 1440)]
     duration_minutes: Option<i32>,
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     summary: String,
+    #[schema(max_length = 20000)]
     notes: Option<String>,
+    #[schema(max_length = 20000)]
     learned: Option<String>,
     /// Default `owed`.
     thank_you_status: Option<ThankYouStatus>,
     thank_you_sent_at: Option<DateTime<Utc>>,
+    #[schema(max_length = 20000)]
     next_step: Option<String>,
     next_step_due_on: Option<NaiveDate>,
     next_step_done_at: Option<DateTime<Utc>>,
@@ -131,7 +134,7 @@ struct UpdateConversationRequest {
     #[schema(value_type = Channel)]
     channel: Patch<Channel>,
     #[serde(default)]
-    #[schema(value_type = Vec<Uuid>)]
+    #[schema(value_type = Vec<Uuid>, min_items = 1, max_items = 50)]
     participant_ids: Patch<Vec<Uuid>>,
     #[serde(default)]
     #[schema(value_type = Option<InitiatedBy>)]
@@ -140,13 +143,13 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 1440)]
     duration_minutes: Patch<i32>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     summary: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     notes: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     learned: Patch<String>,
     #[serde(default)]
     #[schema(value_type = ThankYouStatus)]
@@ -155,7 +158,7 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<DateTime<Utc>>)]
     thank_you_sent_at: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     next_step: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
@@ -320,9 +323,10 @@ async fn create_conversation(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+        crate::openapi::IfNoneMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The conversation.", body = ConversationResponse,
             headers(("ETag" = String, description = "The conversation's version."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),
@@ -354,7 +358,7 @@ async fn get_conversation(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     request_body(content = UpdateConversationRequest, content_type = "application/json"),
     responses(
@@ -400,9 +404,10 @@ async fn update_conversation(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 204, description = "Deleted."),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),

@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::domain::version::Precondition;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// The conditional headers of a request.
 #[derive(Debug, Default)]
@@ -24,10 +24,24 @@ impl FromRequest for Conditions {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        ready(Ok(Self {
-            if_match: Precondition::parse(header(IF_MATCH)),
-            if_none_match: Precondition::parse(header(IF_NONE_MATCH)),
+        let parse = |name| match req.headers().get(&name) {
+            None => Ok(Precondition::None),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|v| Precondition::parse(Some(v)))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ProblemCode::InvalidCondition,
+                        format!("{name} must be * or a list of entity tags such as \"a1b2\""),
+                    )
+                }),
+        };
+        ready(parse(IF_MATCH).and_then(|if_match| {
+            Ok(Self {
+                if_match,
+                if_none_match: parse(IF_NONE_MATCH)?,
+            })
         }))
     }
 }

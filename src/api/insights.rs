@@ -387,15 +387,19 @@ async fn get_stats(
     let to = query.to.unwrap_or_else(|| today.date());
     let from = query.from.unwrap_or_else(|| stats::default_range(to).0);
     if from > to {
-        return Err(ApiError::invalid_query(format!(
-            "from ({from}) is after to ({to})"
-        )));
+        return Err(ApiError::new(
+            ProblemCode::InvalidRange,
+            format!("from ({from}) is after to ({to})"),
+        ));
     }
     if stats::too_long(from, to) {
-        return Err(ApiError::invalid_query(format!(
-            "the range from {from} to {to} is longer than {} months",
-            stats::MAX_RANGE_MONTHS
-        )));
+        return Err(ApiError::new(
+            ProblemCode::InvalidRange,
+            format!(
+                "the range from {from} to {to} is longer than {} months",
+                stats::MAX_RANGE_MONTHS
+            ),
+        ));
     }
     let granularity = query.granularity.unwrap_or_default();
     let result =

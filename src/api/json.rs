@@ -89,17 +89,32 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 /// Syntax errors are 400 with the position; well-formed JSON of the wrong shape is 422 naming
-/// the field.
+/// the field. Nesting deeper than 128 levels is a syntax error, never a stack overflow.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        match err.inner().classify() {
-            Category::Data => ApiError::validation(vec![field_error(&err)]),
-            _ => syntax_error(err.inner(), body),
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|err| syntax_error(&err, body))?;
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| ApiError::validation(vec![field_error(&err)]))
+}
+
+/// JSON Schema counts `96.0` as an integer; so does this API: a number with no fractional part
+/// becomes an integer before the body meets the integer fields.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
         }
-    })?;
-    deserializer.end().map_err(|err| syntax_error(&err, body))?;
-    Ok(value)
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn syntax_error(inner: &serde_json::Error, body: &[u8]) -> ApiError {

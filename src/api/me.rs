@@ -13,7 +13,7 @@ use crate::api::json::Json;
 use crate::api::patch::Patch;
 use crate::auth::{Auth, password};
 use crate::clock;
-use crate::domain::account::{DisplayName, Password, TimeZone};
+use crate::domain::account::{DisplayName, Password, TimeZone, TimeZoneName};
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::accounts::{self, ProfileChanges};
@@ -69,7 +69,9 @@ impl From<user::Model> for UserResponse {
 #[utoipa::path(
     tag = "me",
     security(("bearer_auth" = [])),
+    params(crate::openapi::IfNoneMatchHeader),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The caller's account.", body = UserResponse,
             headers(("ETag" = String, description = "The account's version."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),
@@ -96,13 +98,13 @@ async fn get_me(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"display_name": "Ada King", "time_zone": "Europe/Paris", "weekly_conversation_goal": 5}))]
 struct UpdateMeRequest {
-    /// 1–200 characters, trimmed. Cannot be null.
+    /// 1–200 characters, not blank; stored trimmed. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     display_name: Patch<String>,
     /// An IANA time-zone name. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = String, example = "Europe/Paris")]
+    #[schema(value_type = TimeZoneName)]
     time_zone: Patch<String>,
     /// Conversations a week you aim for, 0–100 (0 removes the goal). Cannot be null.
     #[serde(default)]
@@ -190,6 +192,7 @@ async fn update_me(
 struct ChangePasswordRequest {
     current_password: String,
     /// 10–128 characters, not one character repeated, not the email address.
+    #[schema(min_length = 10, max_length = 128)]
     new_password: String,
 }
 

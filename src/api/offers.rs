@@ -13,7 +13,7 @@ use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::domain::labels::{http_url, normalize, optional_text, required_text};
+use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::error::{ApiError, FieldError};
 use crate::services::offers::{self, OfferFields, OfferFilter, etag_of, fields_of};
@@ -91,15 +91,15 @@ struct CreateValueOfferRequest {
     contact_id: Uuid,
     conversation_id: Option<Uuid>,
     kind: OfferKind,
-    /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     title: String,
-    /// http or https, at most 2048 characters.
-    #[schema(max_length = 2048)]
+    #[schema(value_type = Option<Link>)]
     url: Option<String>,
+    #[schema(max_length = 20000)]
     details: Option<String>,
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(value_type = Vec<Label>, max_items = 20)]
     topics: Vec<String>,
     introduced_contact_id: Option<Uuid>,
     /// Default `idea`.
@@ -123,16 +123,16 @@ struct UpdateValueOfferRequest {
     #[schema(value_type = OfferKind)]
     kind: Patch<OfferKind>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
     title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Link>)]
     url: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20000)]
     details: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<Label>>, max_items = 20)]
     topics: Patch<Vec<String>>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
@@ -274,9 +274,10 @@ async fn create_value_offer(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag; 304 when it is current."),
+        crate::openapi::IfNoneMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The value offer.", body = ValueOfferResponse,
             headers(("ETag" = String, description = "The offer's version."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),
@@ -309,7 +310,7 @@ async fn get_value_offer(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     request_body(content = UpdateValueOfferRequest, content_type = "application/json"),
     responses(
@@ -355,9 +356,10 @@ async fn update_value_offer(
     security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on."),
+        crate::openapi::IfMatchHeader,
     ),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 204, description = "Deleted."),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),

@@ -81,23 +81,32 @@ impl<T> Page<T> {
 }
 
 /// A list's query string, parsed with repeated keys (`tag=a&tag=b`) and unknown parameters
-/// refused (400), so a typo never silently widens a filter.
+/// refused (400), so a typo never silently widens a filter. An empty value of a free-text
+/// parameter (`q`, `company`, `tag`, `topic`, `cursor`) means the parameter is absent; an empty value of
+/// any other parameter (an id, a date, a number, an enum) is 400, for the same reason.
 pub struct ListQuery<T>(pub T);
+
+/// Parameters whose empty value means "absent".
+const FREE_TEXT: &[&str] = &["q", "company", "tag", "topic", "cursor"];
 
 impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ListQuery<T> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        // `cursor=` or `tag=` with nothing after them mean the parameter is absent.
-        let query: String = req
-            .query_string()
-            .split('&')
-            .filter(|pair| !pair.is_empty() && !pair.ends_with('='))
-            .collect::<Vec<_>>()
-            .join("&");
+        let mut pairs = Vec::new();
+        for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !value.is_empty() {
+                pairs.push(pair);
+            } else if !FREE_TEXT.contains(&key) {
+                return std::future::ready(Err(ApiError::invalid_query(format!(
+                    "parameter `{key}` is empty"
+                ))));
+            }
+        }
         std::future::ready(
-            serde_html_form::from_str(&query)
+            serde_html_form::from_str(&pairs.join("&"))
                 .map(ListQuery)
                 .map_err(|e| ApiError::invalid_query(e.to_string())),
         )

@@ -12,6 +12,7 @@ use crate::api::json::Json;
 use crate::api::pagination::{Page, PageQuery};
 use crate::auth::{Auth, Scope};
 use crate::clock;
+use crate::domain::labels::required_text;
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::personal_tokens::{self, NewPersonalToken};
@@ -28,8 +29,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "weekly export script", "scopes": ["read"], "expires_in_days": 90}))]
 struct CreateTokenRequest {
-    /// What the token is for, 1–100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// What the token is for, 1–100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\t\\n\\f\\r ]")]
     name: String,
     /// `read` allows `GET` only; `write` allows everything (and implies `read`).
     #[schema(min_items = 1)]
@@ -109,14 +110,9 @@ async fn create_personal_token(
     let body = body.0;
     let now = clock::now();
     let mut errors = Vec::new();
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError::new(
-            "name",
-            "invalid_length",
-            "must be 1–100 characters",
-        ));
-    }
+    let name = required_text("name", &body.name, 100)
+        .map_err(|e| errors.push(e))
+        .unwrap_or_default();
     if body.scopes.is_empty() {
         errors.push(FieldError::new(
             "scopes",
@@ -186,8 +182,9 @@ async fn list_personal_tokens(
 #[utoipa::path(
     tag = "tokens",
     security(("bearer_auth" = [])),
-    params(("id" = Uuid, Path, description = "The token's id.")),
+    params(("id" = Uuid, Path, description = "The token's id."), crate::openapi::IfNoneMatchHeader),
     responses(
+        (status = 400, response = crate::openapi::BadRequest),
         (status = 200, description = "The token.", body = TokenSummary,
             headers(("ETag" = String, description = "The token's version (changes when it is used)."))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match."),

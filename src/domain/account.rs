@@ -2,14 +2,15 @@ use std::str::FromStr;
 
 use crate::error::FieldError;
 
-/// A trimmed, lower-cased, syntactically valid email address.
+/// A lower-cased, syntactically valid email address of at most 254 characters, taken as sent
+/// (no trimming), so that it means the same as the `email` format the API documents.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
-        if email.len() > 254 {
+        let email = raw.to_lowercase();
+        if raw.chars().count() > 254 {
             return Err(FieldError::new(
                 "email",
                 "too_long",
@@ -93,26 +94,13 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A trimmed name of 1–200 characters.
+/// A name of 1–200 characters as sent, not blank; stored trimmed (see `labels`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        match name.chars().count() {
-            0 => Err(FieldError::new(
-                "display_name",
-                "required",
-                "must not be blank",
-            )),
-            1..=200 => Ok(Self(name.to_owned())),
-            _ => Err(FieldError::new(
-                "display_name",
-                "too_long",
-                "must be at most 200 characters",
-            )),
-        }
+        crate::domain::labels::required_text("display_name", raw, 200).map(Self)
     }
 
     pub fn into_inner(self) -> String {
@@ -126,7 +114,7 @@ pub struct TimeZone(chrono_tz::Tz);
 
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        chrono_tz::Tz::from_str(raw.trim()).map(Self).map_err(|_| {
+        chrono_tz::Tz::from_str(raw).map(Self).map_err(|_| {
             FieldError::new(
                 "time_zone",
                 "invalid_time_zone",
@@ -146,6 +134,27 @@ impl Default for TimeZone {
     }
 }
 
+/// The schema of a time-zone field: every IANA name the server knows, as an enum.
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An IANA time-zone name."))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+            .examples(["Europe/London"])
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TimeZoneName".into()
+    }
+}
+
 /// Runs several field parsers and returns every failure, not just the first.
 pub fn collect<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
     result.map_err(|e| errors.push(e)).ok()
@@ -156,10 +165,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails_are_trimmed_and_lower_cased() {
+    fn emails_are_lower_cased_and_taken_as_sent() {
         assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            Email::parse("Ada@Example.COM").unwrap().as_str(),
             "ada@example.com"
+        );
+        // Padding is not part of the `email` format, so it is refused rather than trimmed.
+        assert_eq!(
+            Email::parse(" ada@example.com").unwrap_err().code,
+            "invalid_email"
         );
     }
 

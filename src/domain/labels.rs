@@ -1,18 +1,101 @@
-//! Tags, interests and topics share one rule; links are http(s) URLs.
+//! Tags, interests and topics share one rule; links are http(s) URLs; free text is trimmed.
+//!
+//! Each rule is written so that the JSON Schema the API publishes for it says exactly the same:
+//! lengths are counted on the text as sent, and "blank" means ASCII whitespace only (`\t`, `\n`,
+//! `\f`, `\r`, space), which the character class `[^\t\n\f\r ]` expresses identically in every
+//! regex dialect.
+
+use utoipa::ToSchema;
 
 use crate::error::FieldError;
 
-/// Trimmed, lower-cased, 1–40 characters, de-duplicated and sorted, at most `max`.
+/// What `trim` removes and "blank" means.
+fn is_blank_char(c: char) -> bool {
+    c.is_ascii_whitespace()
+}
+
+fn trim(raw: &str) -> &str {
+    raw.trim_matches(is_blank_char)
+}
+
+/// A string schema with the given limits, for the named schemas below.
+fn string_schema(
+    description: &str,
+    min_length: Option<usize>,
+    max_length: usize,
+    pattern: &str,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .min_length(min_length)
+        .max_length(Some(max_length))
+        .pattern(Some(pattern))
+        .examples([example])
+        .build()
+        .into()
+}
+
+/// The schema of a tag, interest or topic as sent: 1–40 characters, not blank. Stored trimmed
+/// and lower-cased.
+pub struct Label;
+
+impl utoipa::PartialSchema for Label {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "1–40 characters, not blank; stored trimmed and lower-cased.",
+            Some(1),
+            40,
+            NOT_BLANK,
+            "mentor",
+        )
+    }
+}
+
+impl ToSchema for Label {}
+
+/// The schema of a link: an http or https URL of at most 2048 characters, without spaces or
+/// control characters.
+pub struct Link;
+
+impl utoipa::PartialSchema for Link {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "An http:// or https:// URL of at most 2048 characters, without spaces or control \
+             characters.",
+            None,
+            2048,
+            "^https?://[^\\x00-\\x20\\x7f]+$",
+            "https://www.linkedin.com/in/grace",
+        )
+    }
+}
+
+impl ToSchema for Link {}
+
+/// Matches text that is not blank: some character other than ASCII whitespace.
+pub const NOT_BLANK: &str = "[^\\t\\n\\f\\r ]";
+
+/// Trimmed, lower-cased, 1–40 characters as sent, de-duplicated and sorted; at most `max`
+/// as sent.
 pub fn normalize(field: &str, raw: &[String], max: usize) -> Result<Vec<String>, FieldError> {
+    if raw.len() > max {
+        return Err(FieldError::new(
+            field,
+            "too_many",
+            format!("at most {max} are allowed"),
+        ));
+    }
     let mut labels: Vec<String> = Vec::with_capacity(raw.len());
     for (i, label) in raw.iter().enumerate() {
-        let label = label.trim().to_lowercase();
         let length = label.chars().count();
-        if length == 0 || length > 40 {
+        let label = trim(label).to_lowercase();
+        if label.is_empty() || length > 40 {
             return Err(FieldError::new(
                 format!("{field}[{i}]"),
                 "invalid_length",
-                "must be 1–40 characters",
+                "must be 1–40 characters and not blank",
             ));
         }
         if !labels.contains(&label) {
@@ -20,53 +103,49 @@ pub fn normalize(field: &str, raw: &[String], max: usize) -> Result<Vec<String>,
         }
     }
     labels.sort();
-    if labels.len() > max {
-        return Err(FieldError::new(
-            field,
-            "too_many",
-            format!("at most {max} are allowed"),
-        ));
-    }
     Ok(labels)
 }
 
-/// An absolute http or https URL of at most 2048 characters.
+/// An `http://` or `https://` URL of at most 2048 characters with no space or control
+/// character: the `Link` schema's pattern, checked by hand.
 pub fn http_url(field: &str, raw: &str) -> Result<String, FieldError> {
-    let raw = raw.trim();
-    let valid = raw.len() <= 2048
-        && url::Url::parse(raw)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"));
+    let valid = raw.chars().count() <= 2048
+        && rest
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c > ' ' && c != '\u{7f}'));
     if valid {
         Ok(raw.to_owned())
     } else {
         Err(FieldError::new(
             field,
             "invalid_url",
-            "must be an http or https URL of at most 2048 characters",
+            "must be an http:// or https:// URL of at most 2048 characters, without spaces",
         ))
     }
 }
 
-/// Optional free text: trimmed, empty means absent, at most `max` characters.
+/// Optional free text of at most `max` characters as sent: trimmed, blank means absent.
 pub fn optional_text(
     field: &str,
     raw: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, FieldError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    if text.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(FieldError::new(
             field,
             "too_long",
             format!("must be at most {max} characters"),
         ));
     }
-    Ok(Some(text.to_owned()))
+    Ok(Some(trim(raw)).filter(|t| !t.is_empty()).map(str::to_owned))
 }
 
-/// Required text: trimmed, 1–`max` characters.
+/// Required text: at most `max` characters as sent, not blank; stored trimmed.
 pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     match optional_text(field, Some(raw), max)? {
         Some(text) => Ok(text),
@@ -127,6 +206,14 @@ mod tests {
                 .code,
             "invalid_length"
         );
+        // Lengths are counted as sent: 40 characters and padding are 41.
+        assert!(normalize("tags", &strings(&[&format!(" {}", "x".repeat(40))]), 20).is_err());
+        assert!(
+            normalize("tags", &strings(&["\u{a0}"]), 20).is_ok(),
+            "only ASCII is blank"
+        );
+        // Counts too: 21 duplicates are 21 labels sent.
+        assert!(normalize("tags", &vec!["a".to_owned(); 21], 20).is_err());
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert_eq!(normalize("tags", &many, 20).unwrap_err().code, "too_many");
         assert!(normalize("tags", &many[..20], 20).is_ok());
@@ -141,6 +228,9 @@ mod tests {
             "javascript:alert(1)",
             "example.com",
             "https://",
+            " https://example.com",
+            "https://example.com/a b",
+            "https://example.com/\u{7f}",
         ] {
             assert!(http_url("links[0]", bad).is_err(), "{bad}");
         }

@@ -74,17 +74,36 @@ impl Precondition {
         }
     }
 
-    /// Parses an `If-Match` / `If-None-Match` header value.
-    pub fn parse(header: Option<&str>) -> Self {
-        match header.map(str::trim) {
-            None => Self::None,
-            Some("*") => Self::Any,
-            Some(list) => Self::OneOf(
-                list.split(',')
-                    .map(|t| t.trim().trim_start_matches("W/").to_owned())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-            ),
+    /// Parses an `If-Match` / `If-None-Match` header value: `*`, or a comma-separated list of
+    /// entity tags `"…"` / `W/"…"` (RFC 9110, weak tags compared as strong). `None` when the
+    /// value is neither: the grammar of `openapi::ENTITY_TAGS_PATTERN`.
+    pub fn parse(header: Option<&str>) -> Option<Self> {
+        let Some(raw) = header else {
+            return Some(Self::None);
+        };
+        let blank = |c: char| c == ' ' || c == '\t';
+        let mut rest = raw.trim_matches(blank);
+        if rest == "*" {
+            return Some(Self::Any);
+        }
+        let mut tags = Vec::new();
+        loop {
+            rest = rest.strip_prefix("W/").unwrap_or(rest);
+            let inner = rest.strip_prefix('"')?;
+            let end = inner.find('"')?;
+            let opaque = &inner[..end];
+            if !opaque
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+            {
+                return None;
+            }
+            tags.push(format!("\"{opaque}\""));
+            rest = inner[end + 1..].trim_start_matches(blank);
+            if rest.is_empty() {
+                return Some(Self::OneOf(tags));
+            }
+            rest = rest.strip_prefix(',')?.trim_start_matches(blank);
         }
     }
 }
@@ -124,7 +143,7 @@ mod tests {
         assert_ne!(tag, with_derived(&version, &2));
         assert_ne!(tag, with_derived(&etag(id, t + Duration::seconds(1)), &1));
         assert!(tag.starts_with(version.trim_end_matches('"')) && tag.ends_with('"'));
-        let precondition = Precondition::parse(Some(&tag)).on_version();
+        let precondition = Precondition::parse(Some(&tag)).unwrap().on_version();
         assert!(precondition.allows(&version));
         assert!(!precondition.allows(&etag(id, t + Duration::seconds(1))));
         assert_eq!(Precondition::Any.on_version(), Precondition::Any);
@@ -132,9 +151,28 @@ mod tests {
 
     #[test]
     fn preconditions_parse_lists_wildcards_and_weak_tags() {
-        assert_eq!(Precondition::parse(None), Precondition::None);
-        assert_eq!(Precondition::parse(Some(" * ")), Precondition::Any);
-        let list = Precondition::parse(Some(r#""a", W/"b""#));
-        assert!(list.allows(r#""a""#) && list.allows(r#""b""#) && !list.allows(r#""c""#));
+        assert_eq!(Precondition::parse(None), Some(Precondition::None));
+        assert_eq!(Precondition::parse(Some(" * ")), Some(Precondition::Any));
+        let list = Precondition::parse(Some(r#""a", W/"b","c,d""#)).unwrap();
+        assert!(list.allows(r#""a""#) && list.allows(r#""b""#) && list.allows(r#""c,d""#));
+        assert!(!list.allows(r#""c""#));
+    }
+
+    #[test]
+    fn anything_but_entity_tags_is_refused() {
+        for bad in [
+            "",
+            " ",
+            "null",
+            "abc",
+            r#""a"#,
+            r#""a" "b""#,
+            r#""a","#,
+            r#""a b""#,
+            "W/",
+            "**",
+        ] {
+            assert_eq!(Precondition::parse(Some(bad)), None, "{bad:?}");
+        }
     }
 }

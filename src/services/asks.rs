@@ -135,9 +135,11 @@ pub async fn update(
 ) -> Result<ask::Model, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    precondition.require(&etag_of(&current))?;
     let fields = change(fields_of(&current))?;
     check(&txn, owner_id, &fields).await?;
+    // The precondition is checked last: a request that fails for another reason answers
+    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+    precondition.require(&etag_of(&current))?;
     let mut model = active_model(&fields);
     model.updated_at = Set(next_updated_at(current.updated_at, now));
     VERSION

@@ -245,7 +245,6 @@ pub async fn update(
 ) -> Result<Contact, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    precondition.require(&current.etag())?;
     let fields = change(current.fields())?;
     if let Some(introducer) = fields.introduced_by_id {
         if introducer == id {
@@ -257,6 +256,9 @@ pub async fn update(
         }
         check_references(&txn, owner_id, "introduced_by_id", &[introducer]).await?;
     }
+    // The precondition is checked last: a request that fails for another reason answers
+    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+    precondition.require(&current.etag())?;
     let mut model = active_model(&fields);
     let updated_at = next_updated_at(current.model.updated_at, now);
     model.updated_at = Set(updated_at);

@@ -233,11 +233,13 @@ pub async fn update(
 ) -> Result<Conversation, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    precondition.require(&current.etag())?;
     let fields = change(current.fields())?;
     if fields.participant_ids != current.participant_ids {
         check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
     }
+    // The precondition is checked last: a request that fails for another reason answers
+    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+    precondition.require(&current.etag())?;
     let mut model = active_model(&fields);
     model.updated_at = Set(next_updated_at(current.model.updated_at, now));
     VERSION

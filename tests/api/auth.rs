@@ -12,7 +12,7 @@ async fn register_returns_201_with_the_account_and_no_secret() {
     let response = app
         .post_json(
             "/v1/auth/register",
-            &json!({"email": "  Ada@Example.COM ", "password": PASSWORD, "display_name": " Ada "}),
+            &json!({"email": "Ada@Example.COM", "password": PASSWORD, "display_name": " Ada "}),
         )
         .await;
     assert_eq!(response.status().as_u16(), 201);

@@ -116,3 +116,103 @@ async fn docs_redirects_to_swagger_ui_served_from_the_binary() {
         assert_eq!(response.status().as_u16(), 200, "{asset}");
     }
 }
+
+/// What the published schema says about inputs is what the server does with them.
+#[tokio::test]
+async fn inputs_mean_what_the_schema_says() {
+    use reqwest::Method;
+    use serde_json::{Value, json};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let token = Some(user.access_token.as_str());
+    let contact: Value = app
+        .request(
+            Method::POST,
+            "/v1/contacts",
+            token,
+            // JSON Schema's integers include 30.0.
+            Some(&json!({"full_name": "Ada", "cadence_days": 30.0, "tags": ["  x  "]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(contact["cadence_days"], 30);
+    assert_eq!(contact["tags"], json!(["x"]));
+    let path = format!("/v1/contacts/{}", contact["id"].as_str().unwrap());
+    let fraction = app
+        .request(
+            Method::PATCH,
+            &path,
+            token,
+            Some(&json!({"cadence_days": 30.5})),
+        )
+        .await;
+    assert_problem(fraction, 422, "validation_failed").await;
+
+    // Lengths count the text as sent, and blank means ASCII whitespace only.
+    for body in [
+        json!({"full_name": " \t "}),
+        json!({"full_name": format!(" {}", "a".repeat(200))}),
+        json!({"links": [" https://example.com"]}),
+        json!({"links": ["https://example.com/a b"]}),
+    ] {
+        let response = app.request(Method::PATCH, &path, token, Some(&body)).await;
+        assert_problem(response, 422, "validation_failed").await;
+    }
+
+    // A malformed condition is 400; a request invalid anyway answers that, not 412.
+    for bad in ["", "abc", "\"a\" \"b\"", "W/"] {
+        let response = app
+            .client
+            .patch(app.url(&path))
+            .bearer_auth(&user.access_token)
+            .header("if-match", bad)
+            .json(&json!({"title": "CTO"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400, "invalid_condition").await;
+    }
+    let invalid_and_stale = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&user.access_token)
+        .header("if-match", "\"stale\"")
+        .json(&json!({"cadence_days": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(invalid_and_stale, 422, "validation_failed").await;
+    let stale = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&user.access_token)
+        .header("if-match", "\"stale\", W/\"also,stale\"")
+        .json(&json!({"cadence_days": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412, "precondition_failed").await;
+
+    // Empty free text means absent; an empty id, date or number is refused.
+    for query in ["q=", "company=", "tag=", "tag=%20", "cursor="] {
+        let response = app
+            .get_as(&format!("/v1/contacts?{query}"), &user.access_token)
+            .await;
+        assert_eq!(response.status().as_u16(), 200, "{query}");
+    }
+    let offers = app
+        .get_as("/v1/value-offers?topic=", &user.access_token)
+        .await;
+    assert_eq!(offers.status().as_u16(), 200);
+    for query in [
+        "/v1/asks?contact_id=",
+        "/v1/contacts?updated_since=",
+        "/v1/contacts?limit=",
+    ] {
+        let response = app.get_as(query, &user.access_token).await;
+        assert_problem(response, 400, "invalid_query").await;
+    }
+}

@@ -651,16 +651,17 @@ async fn stats_count_per_local_week_and_month_and_refuse_long_ranges() {
         .collect();
     assert_eq!(counts, [&json!(1), &json!(0), &json!(2)]);
 
-    for bad in [
-        "from=2024-03-01&to=2026-03-02",
-        "from=2026-03-02&to=2026-03-01",
-        "granularity=day",
-        "from=yesterday",
+    for (bad, code) in [
+        ("from=2024-03-01&to=2026-03-02", "invalid_range"),
+        ("from=2026-03-02&to=2026-03-01", "invalid_range"),
+        ("granularity=day", "invalid_query"),
+        ("from=yesterday", "invalid_query"),
+        ("from=", "invalid_query"),
     ] {
         let response = app
             .get_as(&format!("/v1/stats?{bad}"), &net.user.access_token)
             .await;
-        assert_problem(response, 400, "invalid_query").await;
+        assert_problem(response, 400, code).await;
     }
     let two_years = net.get("/v1/stats?from=2024-03-01&to=2026-03-01").await;
     assert_eq!(two_years["buckets"].as_array().unwrap().len(), 105);

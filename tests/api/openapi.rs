@@ -177,3 +177,43 @@ fn every_authenticated_post_declares_the_idempotency_key_and_its_409() {
         "tokens, password, contacts, conversations, offers, asks"
     );
 }
+
+#[test]
+fn conditional_headers_are_declared_with_their_grammar_and_400() {
+    let spec = generated();
+    let mut conditional = 0;
+    for (method, path, op) in operations(&spec) {
+        let at = format!("{method} {path}");
+        let headers: Vec<&Value> = op["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| {
+                        p["in"] == "header"
+                            && p["name"].as_str().is_some_and(|n| n.starts_with("If-"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for header in &headers {
+            conditional += 1;
+            assert_eq!(
+                header["schema"]["pattern"].as_str(),
+                Some(rapport::openapi::ENTITY_TAGS_PATTERN),
+                "{at}: {} states its grammar",
+                header["name"]
+            );
+            assert!(
+                op["responses"].get("400").is_some(),
+                "{at}: a malformed condition is 400"
+            );
+        }
+        let answers_304 = op["responses"].get("304").is_some();
+        assert_eq!(
+            answers_304,
+            headers.iter().any(|h| h["name"] == "If-None-Match"),
+            "{at}: 304 exactly where If-None-Match is declared"
+        );
+    }
+    assert!(conditional >= 12, "{conditional} conditional headers");
+}
