@@ -231,9 +231,9 @@ response_sets! {
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKeyHeader {
     /// Makes a retry replay the first response instead of doing the work again: 1–255
-    /// printable ASCII characters, kept 24 hours per user. The same key with another body is
-    /// 422; while the first request still runs, 409.
-    #[param(rename = "Idempotency-Key", value_type = String, required = false, min_length = 1, max_length = 255)]
+    /// printable ASCII characters, not starting or ending with a space, kept 24 hours per user.
+    /// The same key with another body is 422; while the first request still runs, 409.
+    #[param(rename = "Idempotency-Key", value_type = String, required = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")]
     #[allow(dead_code, reason = "documents a header read by middleware")]
     idempotency_key: Option<String>,
 }

@@ -26,9 +26,13 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 /// Response headers kept for a replay.
 const KEPT_HEADERS: &[&str] = &["content-type", "location", "etag"];
 
-/// 1–255 printable ASCII characters.
+/// 1–255 printable ASCII characters, not starting or ending with a space (HTTP would strip
+/// it): the pattern `openapi::IdempotencyKeyHeader` publishes.
 pub fn is_valid_key(key: &str) -> bool {
-    (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+    (1..=255).contains(&key.len())
+        && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !key.starts_with(' ')
+        && !key.ends_with(' ')
 }
 
 pub async fn middleware(
@@ -193,5 +197,6 @@ mod tests {
         assert!(!is_valid_key(&"k".repeat(256)));
         assert!(!is_valid_key("tab\there"));
         assert!(!is_valid_key("é"));
+        assert!(!is_valid_key(" padded") && !is_valid_key("padded "));
     }
 }
