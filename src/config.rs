@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "login_failures_per_account",
     "login_failures_per_ip",
     "registrations_per_ip",
+    "idempotency_wait_ms",
 ];
 
 /// The effective configuration of one process.
@@ -63,6 +64,9 @@ pub struct Settings {
     pub login_failures_per_ip: u32,
     /// Registrations allowed per client address per hour.
     pub registrations_per_ip: u32,
+    /// How long a duplicate `Idempotency-Key` request waits for the first one to finish
+    /// before it is answered 409, in milliseconds.
+    pub idempotency_wait_ms: u64,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
             registrations_per_ip: 20,
+            idempotency_wait_ms: 5000,
         }
     }
 }

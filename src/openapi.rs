@@ -185,7 +185,7 @@ problem_responses! {
     NotFound => NotFound, "No such object among the caller's own.";
     Conflict => EmailTaken, "The request conflicts with existing data.";
     PreconditionFailed => PreconditionFailed, "`If-Match` names an older version; nothing was changed.";
-    IdempotencyConflict => IdempotencyKeyInUse, "A request with the same `Idempotency-Key` is still running.";
+    IdempotencyConflict => IdempotencyKeyInUse, "A request with the same `Idempotency-Key` was still running after `idempotency_wait_ms` (5 s by default); retry later.";
     TooManyRequests => RateLimited, "Too many attempts; see `Retry-After` and the `RateLimit-*` headers.";
     MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
     PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";

@@ -29,6 +29,8 @@ use crate::telemetry::RapportRootSpan;
 /// What every handler can reach, installed once as `web::Data`.
 pub struct AppState {
     pub db: Db,
+    /// How long a duplicate `Idempotency-Key` waits for the first request (`idempotency_wait_ms`).
+    pub idempotency_wait: Duration,
     /// The time records are stamped with and relationships judged by.
     pub clock: Clock,
     pub jwt: JwtKeys,
@@ -79,6 +81,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db: db.clone(),
+            idempotency_wait: Duration::from_millis(settings.idempotency_wait_ms),
             clock,
             jwt: JwtKeys::new(&jwt_secret),
             throttles: Throttles::new(&settings),

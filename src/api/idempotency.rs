@@ -91,21 +91,16 @@ pub async fn middleware(
         body.extend_from_slice(&chunk);
     }
     let body = body.freeze();
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update(b" ");
-    hasher.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
-    hasher.update(b"\n");
-    hasher.update(&body);
-    let request_hash: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let request_hash = request_hash(
+        req.method().as_str(),
+        req.uri().path_and_query().map_or("", |p| p.as_str()),
+        &body,
+    );
     req.set_payload(Payload::from(body));
 
     let user_id = owner.user_id;
-    match idempotency::begin(&state.db, user_id, &key, &request_hash, clock::now()).await {
+    let begun = begin_or_wait(&state, user_id, &key, &request_hash).await;
+    match begun {
         Err(err) => Ok(req.error_response(err)),
         Ok(Begin::Mismatch) => Ok(req.error_response(ApiError::new(
             ProblemCode::IdempotencyKeyReused,
@@ -113,7 +108,7 @@ pub async fn middleware(
         ))),
         Ok(Begin::InProgress) => Ok(req.error_response(ApiError::new(
             ProblemCode::IdempotencyKeyInUse,
-            "A request with this Idempotency-Key is still running.",
+            "A request with this Idempotency-Key is still running; retry later.",
         ))),
         Ok(Begin::Replay(stored)) => {
             let (http_req, _) = req.into_parts();
@@ -166,6 +161,44 @@ pub async fn middleware(
                 head.set_body(BoxBody::new(bytes)),
             ))
         }
+    }
+}
+
+/// What identifies a request under one key: SHA-256 of its method, path and query, and body.
+pub fn request_hash(method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method);
+    hasher.update(b" ");
+    hasher.update(path_and_query);
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Claims the key, or, while a request with the same key and body is still running (here or
+/// on another instance), waits for its response to replay it — polling with a growing pause,
+/// up to `idempotency_wait`. Only a first request still running after that is 409. So clients
+/// retrying in parallel all get the one response.
+async fn begin_or_wait(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    key: &str,
+    request_hash: &str,
+) -> Result<Begin, ApiError> {
+    let deadline = tokio::time::Instant::now() + state.idempotency_wait;
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        let begun = idempotency::begin(&state.db, user_id, key, request_hash, clock::now()).await?;
+        let now = tokio::time::Instant::now();
+        if !matches!(begun, Begin::InProgress) || now >= deadline {
+            return Ok(begun);
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
     }
 }
 

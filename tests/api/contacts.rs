@@ -6,7 +6,9 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, assert_problem, problem_without_request_id, spawn_app};
+use crate::helpers::{
+    TestApp, TestUser, assert_problem, problem_without_request_id, spawn_app, spawn_app_with,
+};
 use crate::isolation::{Probe, assert_isolated};
 
 impl TestApp {
@@ -672,23 +674,81 @@ async fn idempotency_keys_replay_refuse_reuse_and_dedupe_concurrent_requests() {
     assert!(theirs.headers().get("idempotent-replayed").is_none());
     assert_eq!(app.table_counts().await["contact"], 3);
 
-    let racing = (0..10).map(|_| post(&user.access_token, "key-2", json!({"full_name": "Raced"})));
-    let statuses: Vec<u16> = join_all(racing)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
+    // Twenty parallel retries: one runs, the others wait for it and replay its response.
+    let racing = (0..20).map(|_| post(&user.access_token, "key-2", json!({"full_name": "Raced"})));
+    let mut answers = Vec::new();
+    for response in join_all(racing).await {
+        let response = response.unwrap();
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        let status = response.status().as_u16();
+        answers.push((status, replayed, response.text().await.unwrap()));
+    }
     assert!(
-        statuses.iter().all(|s| *s == 201 || *s == 409),
-        "{statuses:?}"
+        answers.iter().all(|(status, ..)| *status == 201),
+        "{answers:?}"
     );
-    assert!(statuses.contains(&201));
+    assert_eq!(
+        answers.iter().filter(|(_, replayed, _)| !replayed).count(),
+        1
+    );
+    assert!(
+        answers.iter().all(|(.., body)| *body == answers[0].2),
+        "identical bodies"
+    );
     let raced = app.list(&user, "/v1/contacts?q=raced").await;
     assert_eq!(
         raced["data"].as_array().unwrap().len(),
         1,
         "one row for one key"
     );
+}
+
+#[tokio::test]
+async fn a_key_still_running_after_the_wait_is_409() {
+    use entity::idempotency_key;
+    use sea_orm::{ActiveModelTrait, Set};
+
+    let app = spawn_app_with(|s| s.idempotency_wait_ms = 0).await;
+    let user = app.create_user().await;
+    let body = json!({"full_name": "Slow"});
+    let first = app
+        .client
+        .post(app.url("/v1/contacts"))
+        .bearer_auth(&user.access_token)
+        .header("idempotency-key", "slow")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 201);
+    // The key of a request that claimed it and has not answered yet: same request, no response.
+    let same_request = rapport::api::idempotency::request_hash(
+        "POST",
+        "/v1/contacts",
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    idempotency_key::ActiveModel {
+        owner_id: Set(user.id.parse().unwrap()),
+        key: Set("running".into()),
+        request_hash: Set(same_request),
+        response_status: Set(None),
+        response_headers: Set(None),
+        response_body: Set(None),
+        created_at: Set(chrono::Utc::now()),
+    }
+    .insert(app.db.writer())
+    .await
+    .unwrap();
+    let duplicate = app
+        .client
+        .post(app.url("/v1/contacts"))
+        .bearer_auth(&user.access_token)
+        .header("idempotency-key", "running")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(duplicate, 409, "idempotency_key_in_use").await;
 }
 
 #[tokio::test]
