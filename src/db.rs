@@ -230,8 +230,18 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
             tracing::info!(database = %name, "created the PostgreSQL database");
             Ok(())
         }
-        // Another instance created it first.
-        Err(err) if err.to_string().contains("already exists") => Ok(()),
+        // Another instance created it first: either PostgreSQL saw it (42P04, "already
+        // exists") or both inserts raced into pg_database's unique index (23505).
+        Err(err)
+            if err.to_string().contains("already exists")
+                || matches!(
+                    err.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+        {
+            tracing::info!(database = %name, "another instance created the PostgreSQL database");
+            Ok(())
+        }
         Err(err) => Err(anyhow::Error::new(err).context(format!(
             "database {name:?} does not exist and could not be created; run `createdb {name}`"
         ))),
