@@ -15,7 +15,8 @@ use crate::error::{FieldError, Problem, ProblemCode};
         title = "Rapport API",
         description = "Relationship-building, measured: contacts, conversations, value offers and \
 asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 problem details \
-(`application/problem+json`); every response carries an `X-Request-Id`.",
+(`application/problem+json`); every response carries an `X-Request-Id`. No text, in a body \
+or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in a query.",
         contact(name = "Rapport maintainers"),
         license(name = "MIT", identifier = "MIT"),
     ),

@@ -94,8 +94,40 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut value: serde_json::Value =
         serde_json::from_slice(body).map_err(|err| syntax_error(&err, body))?;
     whole_numbers_as_integers(&mut value);
+    if let Some(field) = nul_character(&value, String::new()) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            field,
+            "invalid_character",
+            "must not contain the NUL character (U+0000)",
+        )]));
+    }
     serde_path_to_error::deserialize(value)
         .map_err(|err| ApiError::validation(vec![field_error(&err)]))
+}
+
+/// The path of the first string (or key) holding U+0000, which no text column can store.
+fn nul_character(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_character(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here)
+            } else {
+                nul_character(item, here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// JSON Schema counts `96.0` as an integer; so does this API: a number with no fractional part

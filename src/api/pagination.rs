@@ -105,6 +105,12 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ListQuery<T> {
                 ))));
             }
         }
+        // No text column can store U+0000.
+        if pairs.iter().any(|pair| pair.contains("%00")) {
+            return std::future::ready(Err(ApiError::invalid_query(
+                "parameters must not contain the NUL character (U+0000)",
+            )));
+        }
         std::future::ready(
             serde_html_form::from_str(&pairs.join("&"))
                 .map(ListQuery)

@@ -216,3 +216,43 @@ async fn inputs_mean_what_the_schema_says() {
         assert_problem(response, 400, "invalid_query").await;
     }
 }
+
+#[tokio::test]
+async fn the_nul_character_is_refused_everywhere_text_is_taken() {
+    use reqwest::Method;
+    use serde_json::json;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let token = Some(user.access_token.as_str());
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/contacts",
+            token,
+            Some(&json!({"full_name": "A\u{0}da"})),
+        )
+        .await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "full_name");
+    assert_eq!(problem["errors"][0]["code"], "invalid_character");
+    let nested = app
+        .request(
+            Method::POST,
+            "/v1/contacts",
+            token,
+            Some(&json!({"full_name": "Ada", "tags": ["ok", "n\u{0}"]})),
+        )
+        .await;
+    let problem = assert_problem(nested, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "tags[1]");
+    let login = app
+        .post_json(
+            "/v1/auth/token",
+            &json!({"email": "a\u{0}@example.com", "password": "x"}),
+        )
+        .await;
+    assert_problem(login, 422, "validation_failed").await;
+    let query = app.get_as("/v1/contacts?q=a%00b", &user.access_token).await;
+    assert_problem(query, 400, "invalid_query").await;
+}
