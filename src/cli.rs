@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`.
+//! Command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`, `seed-bench`.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::{clock, db, demo, openapi, telemetry};
+use crate::{bench_seed, clock, db, demo, openapi, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +38,15 @@ pub enum Command {
     Openapi,
     /// Create (or reset) a demo account with a small network, and print its login.
     SeedDemo,
+    /// Replace the benchmark users (bench-NNN@rapport.example) with a fresh bulk data set.
+    SeedBench {
+        /// Users to create.
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        /// Contacts per user, each with 5 conversations, 2 offers and 1 ask.
+        #[arg(long, default_value_t = 1000)]
+        contacts: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +113,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  password: {}", login.password);
             println!(
                 "Log in with POST /v1/auth/token, then try GET /v1/follow-ups and GET /v1/suggestions."
+            );
+        }
+        Command::SeedBench { users, contacts } => {
+            let db = db::connect(&settings).await?;
+            if settings.run_migrations {
+                db::migrate_up(&db).await?;
+            }
+            let started = std::time::Instant::now();
+            let size = bench_seed::Size {
+                users,
+                contacts_per_user: contacts,
+            };
+            let written = bench_seed::seed(&db, size, clock::now()).await?;
+            println!(
+                "seeded {} users, {} contacts, {} conversations ({} participants), {} offers, {} asks in {:.1} s",
+                written.users,
+                written.contacts,
+                written.conversations,
+                written.participants,
+                written.offers,
+                written.asks,
+                started.elapsed().as_secs_f64()
+            );
+            println!(
+                "log in as {} … {} with password {}",
+                bench_seed::email(0),
+                bench_seed::email(users.saturating_sub(1)),
+                bench_seed::PASSWORD
             );
         }
         Command::Openapi => {}

@@ -4,7 +4,9 @@
 pub mod api;
 /// Passwords, access and refresh tokens, personal tokens, throttling, the `Auth` extractor.
 pub mod auth;
-/// Command-line interface: serve, migrate, openapi, seed-demo.
+/// The benchmark data set of `rapport seed-bench`, written in bulk.
+pub mod bench_seed;
+/// Command-line interface: serve, migrate, openapi, seed-demo, seed-bench.
 pub mod cli;
 /// The current time, at the precision stored, and the application's clock.
 pub mod clock;

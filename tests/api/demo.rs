@@ -87,3 +87,57 @@ async fn the_demo_network_fills_follow_ups_suggestions_and_stats_and_reseeds_cle
     let goals = get("/v1/goals").await;
     assert_eq!(goals["conversations"]["goal"], 3);
 }
+
+#[tokio::test]
+async fn the_bench_data_set_has_the_documented_shape_and_reseeds_cleanly() {
+    use rapport::bench_seed::{self, Size};
+
+    let app = spawn_app().await;
+    let size = Size {
+        users: 2,
+        contacts_per_user: 30,
+    };
+    let written = bench_seed::seed(&app.db, size, app.clock.now())
+        .await
+        .unwrap();
+    let counts = app.table_counts().await;
+    assert_eq!((written.users, written.contacts), (2, 60));
+    assert_eq!(counts["contact"], 60);
+    assert_eq!(counts["conversation"], 60 * 5);
+    assert_eq!(counts["value_offer"], 60 * 2);
+    assert_eq!(counts["ask"], 60);
+    let participants = counts["conversation_participant"];
+    assert!(
+        (300..=900).contains(&participants),
+        "1–3 per conversation: {participants}"
+    );
+    // Seeding again replaces the bench users rather than adding to them.
+    bench_seed::seed(&app.db, size, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(app.table_counts().await["contact"], 60);
+
+    let login = app.login(&bench_seed::email(1), bench_seed::PASSWORD).await;
+    assert_eq!(login.status().as_u16(), 200);
+    let token: Value = login.json().await.unwrap();
+    let page: Value = app
+        .get_as(
+            "/v1/contacts?limit=100",
+            token["access_token"].as_str().unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 30);
+    let conversations: i64 = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["relationship"]["conversation_count"].as_i64().unwrap())
+        .sum();
+    assert!(
+        conversations >= 150,
+        "each contact took part in its own 5 or more"
+    );
+}

@@ -1,0 +1,295 @@
+//! `rapport seed-bench`: the benchmark's data set, written in bulk. By default 100 users ×
+//! 1,000 contacts, each contact with 5 conversations of 1–3 participants, 2 value offers and
+//! 1 ask. Rows go straight in with multi-row inserts, one transaction per user, through the
+//! same entities the services use; the users can log in with `PASSWORD`.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    ask, contact, contact_tag, conversation, conversation_participant, user, value_offer,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::db::Db;
+use crate::domain::labels::search_text;
+
+pub const PASSWORD: &str = "rapport-bench-2026";
+
+/// The email of bench user `i` (0-based).
+pub fn email(i: usize) -> String {
+    format!("bench-{i:03}@rapport.example")
+}
+
+/// How much to write.
+#[derive(Clone, Copy, Debug)]
+pub struct Size {
+    pub users: usize,
+    pub contacts_per_user: usize,
+}
+
+impl Default for Size {
+    fn default() -> Self {
+        Self {
+            users: 100,
+            contacts_per_user: 1000,
+        }
+    }
+}
+
+/// Rows written, by table.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub users: usize,
+    pub contacts: usize,
+    pub conversations: usize,
+    pub participants: usize,
+    pub offers: usize,
+    pub asks: usize,
+}
+
+/// A small deterministic generator (SplitMix64): the same data set on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const FIRST: [&str; 12] = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Katherine",
+    "Margaret",
+    "Linus",
+    "Barbara",
+    "Tim",
+    "Radia",
+    "Frances",
+    "Dennis",
+    "Hedy",
+];
+const LAST: [&str; 10] = [
+    "Lovelace", "Hopper", "Turing", "Johnson", "Hamilton", "Chen", "Liskov", "Berners", "Perlman",
+    "Allen",
+];
+const COMPANIES: [&str; 8] = [
+    "Navy Labs",
+    "Orbital Co",
+    "Kernel Labs",
+    "Bell Works",
+    "Web Foundation",
+    "Analytical Engines",
+    "Studio Signals",
+    "Bletchley Analytics",
+];
+const TOPICS: [&str; 6] = ["ai", "compilers", "hiring", "space", "web", "security"];
+const CHANNELS: [&str; 5] = ["coffee", "call", "video", "email", "event"];
+const THANKS: [&str; 3] = ["owed", "sent", "not_needed"];
+const OFFER_STATUSES: [&str; 4] = ["idea", "offered", "acknowledged", "declined"];
+const ASK_STATUSES: [&str; 4] = ["planned", "asked", "granted", "declined"];
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters for the widest row.
+const CHUNK: usize = 500;
+
+async fn insert_chunks<E, A>(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: Vec<A>,
+) -> Result<(), sea_orm::DbErr>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(CHUNK).collect();
+        E::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+/// Replaces every bench user (and all they own) with a fresh data set of `size`.
+pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Written> {
+    user::Entity::delete_many()
+        .filter(user::Column::Email.like("bench-%@rapport.example"))
+        .exec(db.writer())
+        .await?;
+    let hash = password::hash(PASSWORD).await?;
+    let mut rng = Rng(0x5eed);
+    let mut written = Written::default();
+    for u in 0..size.users {
+        let txn = db.writer().begin().await?;
+        let owner = Uuid::now_v7();
+        let joined = now - Duration::days(400);
+        let account = user::ActiveModel {
+            id: Set(owner),
+            email: Set(email(u)),
+            password_hash: Set(hash.clone()),
+            display_name: Set(format!("Bench User {u}")),
+            time_zone: Set("Europe/London".into()),
+            weekly_conversation_goal: Set(5),
+            weekly_new_people_goal: Set(1),
+            created_at: Set(joined),
+            updated_at: Set(joined),
+        };
+        user::Entity::insert(account)
+            .exec_without_returning(&txn)
+            .await?;
+
+        let mut contacts = Vec::with_capacity(size.contacts_per_user);
+        let mut tags = Vec::new();
+        let mut ids = Vec::with_capacity(size.contacts_per_user);
+        for c in 0..size.contacts_per_user {
+            let id = Uuid::now_v7();
+            ids.push(id);
+            let name = format!(
+                "{} {} {c}",
+                FIRST[rng.below(FIRST.len())],
+                LAST[rng.below(LAST.len())]
+            );
+            let company = COMPANIES[rng.below(COMPANIES.len())];
+            let topic = TOPICS[rng.below(TOPICS.len())];
+            let added = now - Duration::days(30 + rng.below(360) as i64);
+            contacts.push(contact::ActiveModel {
+                id: Set(id),
+                owner_id: Set(owner),
+                full_name: Set(name.clone()),
+                preferred_name: Set(None),
+                email: Set(Some(format!("contact{c}@example.com"))),
+                phone: Set(None),
+                company: Set(Some(company.into())),
+                title: Set(Some("Engineer".into())),
+                location: Set(None),
+                links: Set(serde_json::json!([])),
+                how_we_met: Set(Some("Conference".into())),
+                met_on: Set(None),
+                introduced_by_id: Set(None),
+                interests: Set(serde_json::json!([topic])),
+                notes: Set(None),
+                cadence_days: Set([None, Some(14), Some(30), Some(90)][rng.below(4)]),
+                archived_at: Set(None),
+                search_text: Set(search_text([
+                    Some(name.as_str()),
+                    Some(company),
+                    Some("Engineer"),
+                ])),
+                created_at: Set(added),
+                updated_at: Set(added),
+            });
+            tags.push(contact_tag::ActiveModel {
+                contact_id: Set(id),
+                tag: Set(topic.into()),
+                owner_id: Set(owner),
+            });
+        }
+        written.contacts += contacts.len();
+        insert_chunks(&txn, contacts).await?;
+        insert_chunks(&txn, tags).await?;
+
+        let mut conversations = Vec::new();
+        let mut participants = Vec::new();
+        let mut offers = Vec::new();
+        let mut asks = Vec::new();
+        for (c, &id) in ids.iter().enumerate() {
+            for _ in 0..5 {
+                let conversation_id = Uuid::now_v7();
+                let at = now - Duration::minutes(rng.below(365 * 24 * 60) as i64);
+                let thanks = THANKS[rng.below(THANKS.len())];
+                let summary = format!("{} number {c}", CHANNELS[rng.below(CHANNELS.len())]);
+                conversations.push(conversation::ActiveModel {
+                    id: Set(conversation_id),
+                    owner_id: Set(owner),
+                    occurred_at: Set(at),
+                    channel: Set(CHANNELS[rng.below(CHANNELS.len())].into()),
+                    initiated_by: Set(None),
+                    duration_minutes: Set(Some(30)),
+                    search_text: Set(search_text([Some(summary.as_str())])),
+                    summary: Set(summary),
+                    notes: Set(None),
+                    learned: Set(None),
+                    thank_you_status: Set(thanks.into()),
+                    thank_you_sent_at: Set((thanks == "sent").then_some(at)),
+                    next_step: Set(None),
+                    next_step_due_on: Set(None),
+                    next_step_done_at: Set(None),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                });
+                let mut with = vec![id];
+                for _ in 0..rng.below(3) {
+                    let other = ids[rng.below(ids.len())];
+                    if !with.contains(&other) {
+                        with.push(other);
+                    }
+                }
+                for contact_id in with {
+                    participants.push(conversation_participant::ActiveModel {
+                        conversation_id: Set(conversation_id),
+                        contact_id: Set(contact_id),
+                        owner_id: Set(owner),
+                    });
+                }
+            }
+            for _ in 0..2 {
+                let status = OFFER_STATUSES[rng.below(OFFER_STATUSES.len())];
+                let created = now - Duration::days(rng.below(200) as i64);
+                offers.push(value_offer::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    owner_id: Set(owner),
+                    contact_id: Set(id),
+                    conversation_id: Set(None),
+                    kind: Set("article".into()),
+                    title: Set(format!("Article for {c}")),
+                    details: Set(None),
+                    status: Set(status.into()),
+                    url: Set(None),
+                    topics: Set(serde_json::json!([TOPICS[rng.below(TOPICS.len())]])),
+                    introduced_contact_id: Set(None),
+                    offered_at: Set((status != "idea").then_some(created)),
+                    responded_at: Set(
+                        matches!(status, "acknowledged" | "declined").then_some(created)
+                    ),
+                    created_at: Set(created),
+                    updated_at: Set(created),
+                });
+            }
+            let status = ASK_STATUSES[rng.below(ASK_STATUSES.len())];
+            let created = now - Duration::days(rng.below(200) as i64);
+            asks.push(ask::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                owner_id: Set(owner),
+                contact_id: Set(id),
+                conversation_id: Set(None),
+                kind: Set("advice".into()),
+                title: Set(format!("Advice from {c}")),
+                details: Set(None),
+                status: Set(status.into()),
+                asked_at: Set((status != "planned").then_some(created)),
+                resolved_at: Set(matches!(status, "granted" | "declined").then_some(created)),
+                created_at: Set(created),
+                updated_at: Set(created),
+            });
+        }
+        written.conversations += conversations.len();
+        written.participants += participants.len();
+        written.offers += offers.len();
+        written.asks += asks.len();
+        insert_chunks(&txn, conversations).await?;
+        insert_chunks(&txn, participants).await?;
+        insert_chunks(&txn, offers).await?;
+        insert_chunks(&txn, asks).await?;
+        txn.commit().await?;
+        written.users += 1;
+    }
+    Ok(written)
+}
