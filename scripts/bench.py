@@ -39,7 +39,7 @@ END = "<!-- bench.py: measured results end -->"
 
 def wrk(url, connections, headers=(), body=None):
     env = dict(os.environ, BENCH_BODY=json.dumps(body) if body is not None else "")
-    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{DURATION}s", "--latency", "-s", str(LUA)]
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{DURATION}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
     for header in headers:
         command += ["-H", header]
     out = subprocess.run(command + [url], env=env, capture_output=True, text=True, check=True).stdout
@@ -99,7 +99,9 @@ def storage_ceiling(url):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def scenarios(base, token, pat):
+def scenarios(base, token, pat, writer):
+    """The scenarios; `writer` is another bench user's token, so that the thousands of
+    conversations the POST scenario creates never grow the data the reads measure."""
     jwt = f"Authorization: Bearer {token}"
     status, _, page = request(base, "GET", "/v1/contacts?limit=50", token)
     assert status == 200, page
@@ -108,7 +110,7 @@ def scenarios(base, token, pat):
     for _ in range(3 if QUICK else 18):  # the page after 150 (quick) or 900 contacts
         status, _, page = request(base, "GET", "/v1/contacts?limit=50" + (f"&cursor={cursor}" if cursor else ""), token)
         cursor = page["next_cursor"]
-    participants = [c["id"] for c in request(base, "GET", "/v1/contacts?limit=3", token)[2]["data"]]
+    participants = [c["id"] for c in request(base, "GET", "/v1/contacts?limit=3", writer)[2]["data"]]
     conversation = {"occurred_at": "2026-03-01T10:00:00Z", "channel": "coffee", "summary": "Bench", "participant_ids": participants}
     return [
         ("GET /v1/contacts/{id} (JWT)", f"/v1/contacts/{contact}", jwt, None),
@@ -116,7 +118,7 @@ def scenarios(base, token, pat):
         ("GET /v1/contacts?limit=50 (first page)", "/v1/contacts?limit=50", jwt, None),
         ("GET /v1/contacts?limit=50 (deep cursor)", f"/v1/contacts?limit=50&cursor={cursor}", jwt, None),
         ("GET /v1/contacts?q=grace", "/v1/contacts?q=grace", jwt, None),
-        ("POST /v1/conversations", "/v1/conversations", jwt, conversation),
+        ("POST /v1/conversations", "/v1/conversations", f"Authorization: Bearer {writer}", conversation),
         ("GET /v1/follow-ups", "/v1/follow-ups", jwt, None),
         ("GET /v1/suggestions", "/v1/suggestions", jwt, None),
         ("GET /v1/stats", "/v1/stats", jwt, None),
@@ -136,11 +138,14 @@ def run_backend(name, url, frame):
     start_ms = startup_ms(url)
     storage = storage_ceiling(url)
     server = Server(url).wait_ready()
-    token = request(server.base, "POST", "/v1/auth/token", body={"email": "bench-000@rapport.example", "password": "rapport-bench-2026"})[2]["access_token"]
+    login = lambda i: request(  # noqa: E731
+        server.base, "POST", "/v1/auth/token", body={"email": f"bench-{i:03}@rapport.example", "password": "rapport-bench-2026"}
+    )[2]["access_token"]
+    token, writer = login(0), login(1)
     pat = request(server.base, "POST", "/v1/tokens", token, {"name": "bench", "scopes": ["read"]})[2]["token"]
     idle = rss(server.process.pid, "VmRSS")
     rows = []
-    for label, path, header, body in scenarios(server.base, token, pat):
+    for label, path, header, body in scenarios(server.base, token, pat, writer):
         for c in CONNECTIONS:
             result = wrk(server.base + path, c, [header], body)
             result.update(scenario=label, connections=c)
@@ -189,7 +194,7 @@ def machine():
                 break
     with open("/proc/meminfo", encoding="ascii") as info:
         memory = int(info.readline().split()[1]) / 1024 / 1024
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" Copyright")[0]
     return f"{os.cpu_count()} × {cpu}, {memory:.0f} GiB, {platform.platform()}; load generator {wrk_version.strip()} on the same cores"
 
 
@@ -215,7 +220,7 @@ def main():
         f"Machine: {raw['machine']}. Release binary: {size_mb:.1f} MB. Each run lasts {DURATION} s.",
         "",
         "Framework ceiling (examples/framework_ceiling.rs, a static ~250-byte JSON object): "
-        + ", ".join(f"{r['rps']:,.0f} req/s at {c} connections" for c, r in frame.items())
+        + ", ".join(f"{r['rps']:,.0f} req/s at {c} connection{'s' if c > 1 else ''}" for c, r in frame.items())
         + ".",
     ]
     for result in results:
