@@ -9,11 +9,10 @@
 SQLite always; PostgreSQL too when RAPPORT_TEST_DATABASE_URL names a server.
 """
 
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Server, all_ids, backends, create, new_user, request
+from harness import Server, all_ids, create, new_user, on_each_backend, request
 
 
 def parallel(n, call):
@@ -83,14 +82,5 @@ def check(backend, url):
     )
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        for backend, url, cleanup in backends(tmp):
-            try:
-                check(backend, url)
-            finally:
-                cleanup()
-
-
 if __name__ == "__main__":
-    main()
+    on_each_backend(check)

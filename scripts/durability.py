@@ -11,10 +11,9 @@ PostgreSQL when RAPPORT_TEST_DATABASE_URL names a server.
 
 import random
 import sqlite3
-import tempfile
 import threading
 
-from harness import Server, all_ids, backends, create, new_user, psql, request
+from harness import Server, all_ids, create, new_user, on_each_backend, psql, request
 
 WRITERS = 8
 KILL_AFTER = 400
@@ -93,14 +92,5 @@ def check(backend, url):
     )
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        for backend, url, cleanup in backends(tmp):
-            try:
-                check(backend, url)
-            finally:
-                cleanup()
-
-
 if __name__ == "__main__":
-    main()
+    on_each_backend(check)

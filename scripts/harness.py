@@ -170,3 +170,14 @@ def backends(tmp):
     if postgres_admin_url():
         name = f"rapport_check_{uuid.uuid4().hex[:12]}"
         yield "postgres", scratch_postgres_url(name), lambda: drop_postgres(name)
+
+
+def on_each_backend(check):
+    """Runs `check(backend, database_url)` on SQLite and, when configured, on PostgreSQL,
+    dropping each scratch database afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend, url, cleanup in backends(tmp):
+            try:
+                check(backend, url)
+            finally:
+                cleanup()
