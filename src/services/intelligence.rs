@@ -9,7 +9,7 @@ use entity::{ask, contact, conversation, conversation_participant, user, value_o
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::relationships::histories;
+use super::relationships::{conversations_by_contact, histories};
 use crate::db::Db;
 use crate::domain::follow_ups::{self, FollowUp, FollowUpKind};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -355,10 +355,11 @@ impl Activity {
                 .push(contact_id);
         }
 
-        let first_met = histories(conn, owner_id, None, today.now)
+        // Only the conversation aggregate: gives and asks do not enter the statistics.
+        let first_met = conversations_by_contact(conn, owner_id, None, today.now)
             .await?
             .into_iter()
-            .filter_map(|(id, h)| Some((id, today.date_of(h.first_conversation_at?))))
+            .filter_map(|(id, _, first, ..)| Some((id, today.date_of(first?))))
             .filter(|(_, on)| inside(on))
             .collect();
 

@@ -14,7 +14,7 @@ use crate::domain::relationship::{History, Today};
 use crate::error::ApiError;
 
 /// Past conversations of one contact: id, count, first and last `occurred_at`, owed.
-type HeldRow = (Uuid, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64);
+pub type HeldRow = (Uuid, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64);
 
 /// The owner's calendar at `now`: their time zone, read from their account.
 pub async fn today(
@@ -41,41 +41,7 @@ pub async fn histories(
     contacts: Option<&[Uuid]>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, History>, ApiError> {
-    use conversation::Column as C;
-    use conversation_participant::Column as P;
-
-    let mut held = conversation_participant::Entity::find()
-        .select_only()
-        .column(P::ContactId)
-        .column_as(
-            Expr::col((conversation::Entity, C::Id)).count(),
-            "conversations",
-        )
-        .column_as(
-            Expr::col((conversation::Entity, C::OccurredAt)).min(),
-            "first_at",
-        )
-        .column_as(
-            Expr::col((conversation::Entity, C::OccurredAt)).max(),
-            "last_at",
-        )
-        .column_as(
-            Expr::case(
-                Expr::col((conversation::Entity, C::ThankYouStatus))
-                    .eq(ThankYouStatus::Owed.as_str()),
-                1,
-            )
-            .count(),
-            "owed",
-        )
-        .inner_join(conversation::Entity)
-        .filter(P::OwnerId.eq(owner_id))
-        .filter(Expr::col((conversation::Entity, C::OccurredAt)).lte(now))
-        .group_by(P::ContactId);
-    if let Some(ids) = contacts {
-        held = held.filter(P::ContactId.is_in(ids.iter().copied()));
-    }
-    let held: Vec<HeldRow> = held.into_tuple().all(conn).await?;
+    let held = conversations_by_contact(conn, owner_id, contacts, now).await?;
 
     let mut offers = value_offer::Entity::find()
         .select_only()
@@ -119,4 +85,49 @@ pub async fn histories(
         map.entry(contact).or_default().asks = n;
     }
     Ok(map)
+}
+
+/// Past conversations per participant among the owner's contacts in `contacts` (every contact
+/// when `None`): count, first and last `occurred_at`, thank-yous owed. One grouped query.
+pub async fn conversations_by_contact(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<HeldRow>, ApiError> {
+    use conversation::Column as C;
+    use conversation_participant::Column as P;
+
+    let mut held = conversation_participant::Entity::find()
+        .select_only()
+        .column(P::ContactId)
+        .column_as(
+            Expr::col((conversation::Entity, C::Id)).count(),
+            "conversations",
+        )
+        .column_as(
+            Expr::col((conversation::Entity, C::OccurredAt)).min(),
+            "first_at",
+        )
+        .column_as(
+            Expr::col((conversation::Entity, C::OccurredAt)).max(),
+            "last_at",
+        )
+        .column_as(
+            Expr::case(
+                Expr::col((conversation::Entity, C::ThankYouStatus))
+                    .eq(ThankYouStatus::Owed.as_str()),
+                1,
+            )
+            .count(),
+            "owed",
+        )
+        .inner_join(conversation::Entity)
+        .filter(P::OwnerId.eq(owner_id))
+        .filter(Expr::col((conversation::Entity, C::OccurredAt)).lte(now))
+        .group_by(P::ContactId);
+    if let Some(ids) = contacts {
+        held = held.filter(P::ContactId.is_in(ids.iter().copied()));
+    }
+    Ok(held.into_tuple().all(conn).await?)
 }
