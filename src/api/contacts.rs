@@ -25,7 +25,6 @@ use crate::error::{ApiError, FieldError, ProblemCode};
 use crate::services::contacts::{
     self, After, Archived, Contact, ContactFields, ContactFilter, SortKey,
 };
-use crate::services::relationships;
 use crate::services::timeline::{self, Entry};
 use crate::startup::AppState;
 
@@ -129,11 +128,12 @@ impl ContactResponse {
     /// The response for `contact` with its relationship as of now, and its `ETag`.
     async fn of(
         state: &AppState,
-        owner_id: Uuid,
+        auth: &Auth,
         contact: Contact,
     ) -> Result<(Self, String), ApiError> {
-        let today = relationships::today(state.db.reader(), owner_id, state.clock.now()).await?;
-        let relationship = contacts::relationship_of(&state.db, owner_id, &contact, &today).await?;
+        let today = auth.today(state.clock.now());
+        let relationship =
+            contacts::relationship_of(&state.db, auth.user_id(), &contact, &today).await?;
         let etag = representation_etag(&contact, &relationship);
         Ok((Self::new(contact, relationship), etag))
     }
@@ -406,7 +406,7 @@ async fn create_contact(
     let fields = apply(body.0.into(), ContactFields::default())?;
     let contact = contacts::create(&state.db, auth.user_id(), fields, state.clock.now()).await?;
     let id = contact.model.id;
-    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    let (response, etag) = ContactResponse::of(&state, &auth, contact).await?;
     Ok(created(&location(id), &etag, &response))
 }
 
@@ -438,7 +438,7 @@ async fn get_contact(
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
     let contact = contacts::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    let (response, etag) = ContactResponse::of(&state, &auth, contact).await?;
     Ok(conditional_ok(&conditions, &etag, &response))
 }
 
@@ -480,7 +480,7 @@ async fn update_contact(
         state.clock.now(),
     )
     .await?;
-    let (response, etag) = ContactResponse::of(&state, auth.user_id(), contact).await?;
+    let (response, etag) = ContactResponse::of(&state, &auth, contact).await?;
     Ok(with_etag(StatusCode::OK, &etag, &response))
 }
 
@@ -692,7 +692,7 @@ async fn list_contacts(
         ..ContactFilter::default()
     }
     .with_query(query.q.as_deref().unwrap_or_default());
-    let today = relationships::today(state.db.reader(), auth.user_id(), state.clock.now()).await?;
+    let today = auth.today(state.clock.now());
     let (rows, has_more) = contacts::list(&state.db, auth.user_id(), &filter, &today).await?;
     let next_cursor = match (has_more, rows.last()) {
         (true, Some((last, relationship))) => {

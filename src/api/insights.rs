@@ -9,11 +9,11 @@ use uuid::Uuid;
 use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
 use crate::auth::Auth;
 use crate::domain::follow_ups::{FollowUp, FollowUpKey, FollowUpKind};
-use crate::domain::relationship::{Relationship, Today};
+use crate::domain::relationship::Relationship;
 use crate::domain::stats::{self, Granularity, Tally};
 use crate::domain::suggestions::{self, Reason};
 use crate::error::{ApiError, ProblemCode};
-use crate::services::{intelligence, relationships};
+use crate::services::intelligence;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -24,10 +24,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 pub const MAX_WITHIN_DAYS: i64 = 365;
-
-async fn today(state: &AppState, auth: &Auth) -> Result<Today, ApiError> {
-    relationships::today(state.db.reader(), auth.user_id(), state.clock.now()).await
-}
 
 /// Where a follow-up's source lives.
 pub fn href(kind: FollowUpKind, source_id: Uuid) -> String {
@@ -163,7 +159,7 @@ async fn list_follow_ups(
     }
     let limit = parse_limit(query.limit)? as usize;
     let after = query.cursor.as_deref().map(decode_follow_up).transpose()?;
-    let today = today(&state, &auth).await?;
+    let today = auth.today(state.clock.now());
     let mut items =
         intelligence::follow_ups(&state.db, auth.user_id(), &today, within_days, &query.kind)
             .await?;
@@ -277,7 +273,7 @@ async fn list_suggestions(
             )));
         }
     };
-    let today = today(&state, &auth).await?;
+    let today = auth.today(state.clock.now());
     let date = today.date();
     let (picked, has_more) =
         intelligence::suggestions(&state.db, auth.user_id(), &today, limit).await?;
@@ -383,7 +379,7 @@ async fn get_stats(
     query: ListQuery<StatsQuery>,
 ) -> Result<web::Json<StatsResponse>, ApiError> {
     let query = query.0;
-    let today = today(&state, &auth).await?;
+    let today = auth.today(state.clock.now());
     let to = query.to.unwrap_or_else(|| today.date());
     let from = query.from.unwrap_or_else(|| stats::default_range(to).0);
     if from > to {
@@ -481,7 +477,7 @@ async fn get_goals(
     auth: Auth,
     state: web::Data<AppState>,
 ) -> Result<web::Json<GoalsResponse>, ApiError> {
-    let today = today(&state, &auth).await?;
+    let today = auth.today(state.clock.now());
     let goals = intelligence::goals(&state.db, auth.user_id(), &today).await?;
     Ok(web::Json(GoalsResponse {
         week_starts_on: goals.week_starts_on,

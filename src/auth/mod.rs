@@ -17,11 +17,13 @@ use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::clock;
+use crate::domain::relationship::Today;
 use crate::error::ApiError;
 use crate::services::{accounts, personal_tokens};
 use crate::startup::AppState;
@@ -67,11 +69,13 @@ impl Scope {
     }
 }
 
-/// The authenticated caller.
+/// The authenticated caller, with the account's time zone read in the same statement that
+/// proves the account still exists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     pub user_id: Uuid,
     pub scopes: Vec<Scope>,
+    pub time_zone: String,
 }
 
 /// Extractor for protected routes: a bearer JWT access token or a personal token (`rpt_…`).
@@ -81,6 +85,11 @@ pub struct Auth(pub Owner);
 impl Auth {
     pub fn user_id(&self) -> Uuid {
         self.0.user_id
+    }
+
+    /// The caller's calendar at `now`, in their account's time zone.
+    pub fn today(&self, now: DateTime<Utc>) -> Today {
+        Today::new(now, &self.0.time_zone)
     }
 }
 
@@ -170,12 +179,13 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, Ap
         return Ok(None);
     };
     // A deleted account's tokens must stop working at once, not when they expire.
-    if !accounts::exists(&state.db, claims.sub).await? {
+    let Some(time_zone) = accounts::time_zone(&state.db, claims.sub).await? else {
         return Ok(None);
-    }
+    };
     Ok(Some(Owner {
         user_id: claims.sub,
         scopes: vec![Scope::Read, Scope::Write],
+        time_zone,
     }))
 }
 

@@ -55,15 +55,14 @@ pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<user::Model>, ApiErro
     Ok(user::Entity::find_by_id(user_id).one(db.reader()).await?)
 }
 
-/// Whether the account still exists (a token may outlive a deleted account).
-pub async fn exists(db: &Db, user_id: Uuid) -> Result<bool, ApiError> {
+/// The time zone of an account; `None` when the account does not exist.
+pub async fn time_zone(db: &Db, user_id: Uuid) -> Result<Option<String>, ApiError> {
     Ok(user::Entity::find_by_id(user_id)
         .select_only()
-        .column(user::Column::Id)
-        .into_tuple::<Uuid>()
+        .column(user::Column::TimeZone)
+        .into_tuple::<String>()
         .one(db.reader())
-        .await?
-        .is_some())
+        .await?)
 }
 
 /// Fields of `PATCH /v1/me`, already validated; `None` leaves a field unchanged.

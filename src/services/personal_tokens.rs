@@ -1,5 +1,5 @@
 use chrono::{DateTime, Duration, Utc};
-use entity::personal_token;
+use entity::{personal_token, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -10,6 +10,16 @@ use crate::api::pagination::PageRequest;
 use crate::auth::{Owner, Scope, opaque};
 use crate::db::Db;
 use crate::error::ApiError;
+
+/// A token's id, owner, scopes, `last_used_at`, `expires_at`, and the owner's time zone.
+type TokenOwner = (
+    Uuid,
+    Uuid,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    String,
+);
 
 /// `last_used_at` is refreshed at most this often per token.
 const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
@@ -98,28 +108,35 @@ pub async fn authenticate(
     secret: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Owner>, ApiError> {
-    let Some(token) = personal_token::Entity::find()
-        .filter(personal_token::Column::TokenHash.eq(opaque::hash(secret)))
+    use personal_token::Column as T;
+
+    // The owner's time zone comes with the token, saving the request a statement.
+    let found: Option<TokenOwner> = personal_token::Entity::find()
+        .select_only()
+        .columns([T::Id, T::OwnerId, T::Scopes, T::LastUsedAt, T::ExpiresAt])
+        .column(user::Column::TimeZone)
+        .inner_join(user::Entity)
+        .filter(T::TokenHash.eq(opaque::hash(secret)))
+        .into_tuple()
         .one(db.reader())
-        .await?
-    else {
+        .await?;
+    let Some((id, owner_id, scopes, last_used_at, expires_at, time_zone)) = found else {
         return Ok(None);
     };
-    if token.expires_at.is_some_and(|at| at <= now) {
+    if expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    let stale = token
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION);
+    let stale = last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION);
     if stale {
         personal_token::Entity::update_many()
-            .col_expr(personal_token::Column::LastUsedAt, Expr::value(now))
-            .filter(personal_token::Column::Id.eq(token.id))
+            .col_expr(T::LastUsedAt, Expr::value(now))
+            .filter(T::Id.eq(id))
             .exec(db.writer())
             .await?;
     }
     Ok(Some(Owner {
-        user_id: token.owner_id,
-        scopes: Scope::split(&token.scopes),
+        user_id: owner_id,
+        scopes: Scope::split(&scopes),
+        time_zone,
     }))
 }
