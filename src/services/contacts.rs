@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::relationships::histories;
+use super::relationships::{Ledger, all_histories, histories_of};
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
@@ -387,13 +387,13 @@ fn derived_order(value: Option<i64>, id: Uuid) -> (bool, i64, Uuid) {
 /// One page of the owner's contacts with their relationships, and whether more follow.
 ///
 /// A fixed number of queries whatever the page size, never one per contact:
-/// - stored sorts and filters only: the page (`LIMIT n + 1`), the three grouped history
-///   queries restricted to the page's ids, and the page's tags: 5 queries;
+/// - stored sorts and filters only: the page (`LIMIT n + 1`), the union of grouped history
+///   queries restricted to the page's ids, and the page's tags: 3 statements;
 /// - a relationship filter (`health`, `reciprocity`, `one_off`) or sort
 ///   (`next_check_in_on`, `last_conversation_at`): the contacts matching the stored filters
-///   (in keyset order for a stored sort), the three grouped history queries over all of the
-///   owner's contacts, then the filter, sort and cursor applied in memory, and the page's
-///   tags: 5 queries.
+///   (in keyset order for a stored sort), the owner's whole history (a [`Ledger`] and the
+///   gives and asks: 3 statements), then the filter, sort and cursor applied in memory, and
+///   the page's tags: 5 statements.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
@@ -464,7 +464,8 @@ pub async fn list(
     let limit = filter.limit as usize;
     let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
         let models = query.all(db.reader()).await?;
-        let mut histories = histories(db.reader(), owner_id, None, today.now).await?;
+        let ledger = Ledger::load(db.reader(), owner_id, today.now).await?;
+        let mut histories = all_histories(db.reader(), owner_id, &ledger).await?;
         let mut listed: Vec<_> = models
             .into_iter()
             .map(|m| {
@@ -498,7 +499,7 @@ pub async fn list(
     } else {
         let models = query.limit(filter.limit + 1).all(db.reader()).await?;
         let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-        let mut histories = histories(db.reader(), owner_id, Some(&ids), today.now).await?;
+        let mut histories = histories_of(db.reader(), owner_id, &ids, today.now).await?;
         models
             .into_iter()
             .map(|m| {
@@ -525,7 +526,7 @@ pub async fn list(
     Ok((page, has_more))
 }
 
-/// The relationship with one contact as of `today` (three grouped queries).
+/// The relationship with one contact as of `today` (one statement).
 pub async fn relationship_of(
     db: &Db,
     owner_id: Uuid,
@@ -533,7 +534,7 @@ pub async fn relationship_of(
     today: &Today,
 ) -> Result<Relationship, ApiError> {
     let m = &contact.model;
-    let history = histories(db.reader(), owner_id, Some(&[m.id]), today.now)
+    let history = histories_of(db.reader(), owner_id, &[m.id], today.now)
         .await?
         .remove(&m.id)
         .unwrap_or_default();

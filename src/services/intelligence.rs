@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
+use entity::{ask, contact, conversation, user, value_offer};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::relationships::{conversations_by_contact, histories};
+use super::relationships::{Ledger, all_histories};
 use crate::db::Db;
 use crate::domain::follow_ups::{self, FollowUp, FollowUpKind};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -21,13 +21,15 @@ use crate::error::ApiError;
 /// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
 type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
 
-/// The owner's contacts that are not archived, with the relationship each has today.
+/// The owner's contacts that are not archived, with the relationship each has today, and
+/// the owner's conversations.
 pub struct Network {
     pub contacts: Vec<(contact::Model, Relationship)>,
+    pub ledger: Ledger,
 }
 
 impl Network {
-    /// Four queries: the contacts, then the three grouped history queries.
+    /// Four statements: the contacts, the [`Ledger`] (two) and the gives and asks.
     pub async fn load(
         conn: &impl ConnectionTrait,
         owner_id: Uuid,
@@ -38,7 +40,8 @@ impl Network {
             .filter(contact::Column::ArchivedAt.is_null())
             .all(conn)
             .await?;
-        let mut histories = histories(conn, owner_id, None, today.now).await?;
+        let ledger = Ledger::load(conn, owner_id, today.now).await?;
+        let mut histories = all_histories(conn, owner_id, &ledger).await?;
         let contacts = models
             .into_iter()
             .map(|m| {
@@ -47,7 +50,7 @@ impl Network {
                 (m, r)
             })
             .collect();
-        Ok(Self { contacts })
+        Ok(Self { contacts, ledger })
     }
 
     fn names(&self) -> HashMap<Uuid, &str> {
@@ -59,7 +62,8 @@ impl Network {
 }
 
 /// Every follow-up due within `within_days` of today (overdue ones included) of the kinds in
-/// `kinds` (all when empty), in list order. Archived contacts have none. Eight queries.
+/// `kinds` (all when empty), in list order. Archived contacts have none. Eight statements,
+/// each reading only the owner's rows of one table.
 pub async fn follow_ups(
     db: &Db,
     owner_id: Uuid,
@@ -68,13 +72,13 @@ pub async fn follow_ups(
     kinds: &[FollowUpKind],
 ) -> Result<Vec<FollowUp>, ApiError> {
     use conversation::Column as C;
-    use conversation_participant::Column as P;
 
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let date = today.date();
     let network = Network::load(conn, owner_id, today).await?;
     let names = network.names();
+    let participants = network.ledger.participants();
     let mut items = Vec::new();
     let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
         if let Some(name) = names.get(&contact_id)
@@ -100,68 +104,61 @@ pub async fn follow_ups(
     }
     if wanted(FollowUpKind::ThankYou) {
         // One per participant: each person gets their own note.
-        let owed: Vec<(Uuid, Uuid, DateTime<Utc>, String)> =
-            conversation_participant::Entity::find()
-                .select_only()
-                .column(P::ConversationId)
-                .column(P::ContactId)
-                .column(C::OccurredAt)
-                .column(C::Summary)
-                .inner_join(conversation::Entity)
-                .filter(P::OwnerId.eq(owner_id))
-                .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
-                .filter(C::OccurredAt.lte(today.now))
-                .into_tuple()
-                .all(conn)
-                .await?;
-        for (conversation_id, contact_id, at, summary) in owed {
+        let owed: Vec<(Uuid, DateTime<Utc>, String)> = conversation::Entity::find()
+            .select_only()
+            .columns([C::Id, C::OccurredAt, C::Summary])
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
+            .filter(C::OccurredAt.lte(today.now))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (conversation_id, at, summary) in owed {
             let due = follow_ups::thank_you_due(today.date_of(at));
-            push(
-                FollowUpKind::ThankYou,
-                due,
-                contact_id,
-                conversation_id,
-                Some(summary),
-            );
+            for contact_id in participants
+                .get(&conversation_id)
+                .copied()
+                .unwrap_or_default()
+            {
+                push(
+                    FollowUpKind::ThankYou,
+                    due,
+                    *contact_id,
+                    conversation_id,
+                    Some(summary.clone()),
+                );
+            }
         }
     }
     if wanted(FollowUpKind::NextStep) {
         // One per conversation, under its participant who comes first by name.
-        let steps: Vec<(Uuid, Uuid, NaiveDate, String)> = conversation_participant::Entity::find()
+        let steps: Vec<(Uuid, NaiveDate, String)> = conversation::Entity::find()
             .select_only()
-            .column(P::ConversationId)
-            .column(P::ContactId)
-            .column(C::NextStepDueOn)
-            .column(C::NextStep)
-            .inner_join(conversation::Entity)
-            .filter(P::OwnerId.eq(owner_id))
+            .columns([C::Id, C::NextStepDueOn, C::NextStep])
+            .filter(C::OwnerId.eq(owner_id))
             .filter(C::NextStep.is_not_null())
             .filter(C::NextStepDoneAt.is_null())
             .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)))
             .into_tuple()
             .all(conn)
             .await?;
-        let mut first: BTreeMap<Uuid, (Uuid, NaiveDate, String)> = BTreeMap::new();
-        for (conversation_id, contact_id, due, step) in steps {
-            let Some(name) = names.get(&contact_id) else {
-                continue;
-            };
-            let better = first.get(&conversation_id).is_none_or(|(current, ..)| {
-                let current_name = names.get(current).copied().unwrap_or_default();
-                (name.to_lowercase(), contact_id) < (current_name.to_lowercase(), *current)
-            });
-            if better {
-                first.insert(conversation_id, (contact_id, due, step));
+        for (conversation_id, due, step) in steps {
+            let first = participants
+                .get(&conversation_id)
+                .copied()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
+                .min();
+            if let Some((_, contact_id)) = first {
+                push(
+                    FollowUpKind::NextStep,
+                    due,
+                    contact_id,
+                    conversation_id,
+                    Some(step),
+                );
             }
-        }
-        for (conversation_id, (contact_id, due, step)) in first {
-            push(
-                FollowUpKind::NextStep,
-                due,
-                contact_id,
-                conversation_id,
-                Some(step),
-            );
         }
     }
     if wanted(FollowUpKind::DeliverOffer) {
@@ -212,7 +209,7 @@ pub struct Suggestion {
     pub offer: Option<value_offer::Model>,
 }
 
-/// The best `limit` gestures and whether more were found. Six queries.
+/// The best `limit` gestures and whether more were found. Five statements.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -276,7 +273,7 @@ pub struct Stats {
     pub total: Tally,
 }
 
-/// What happened between `from` and `to` (local dates, inclusive). Six queries.
+/// What happened between `from` and `to` (local dates, inclusive). Four statements.
 pub async fn stats(
     db: &Db,
     owner_id: Uuid,
@@ -305,8 +302,9 @@ struct Activity {
 }
 
 impl Activity {
-    /// Reads a day more on each side in UTC, then keeps what falls on the local dates:
-    /// no time-zone arithmetic in SQL.
+    /// Reads the owner's conversations (a [`Ledger`]), and the offers and asks of the range
+    /// with a day more on each side in UTC, then keeps what falls on the local dates: no
+    /// time-zone arithmetic in SQL.
     async fn load(
         db: &Db,
         owner_id: Uuid,
@@ -314,52 +312,29 @@ impl Activity {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, ApiError> {
-        use conversation::Column as C;
-        use conversation_participant::Column as P;
-
         let conn = db.reader();
         let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
         let end = (to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(2))
             .min(today.now);
         let inside = |d: &NaiveDate| (from..=to).contains(d);
 
-        let rows: Vec<(Uuid, Uuid, DateTime<Utc>, String)> =
-            conversation_participant::Entity::find()
-                .select_only()
-                .column(P::ConversationId)
-                .column(P::ContactId)
-                .column(C::OccurredAt)
-                .column(C::ThankYouStatus)
-                .inner_join(conversation::Entity)
-                .filter(P::OwnerId.eq(owner_id))
-                .filter(C::OccurredAt.gte(start))
-                .filter(C::OccurredAt.lte(end))
-                .into_tuple()
-                .all(conn)
-                .await?;
-        let mut by_conversation: BTreeMap<Uuid, Held> = BTreeMap::new();
-        for (conversation_id, contact_id, at, status) in rows {
-            let on = today.date_of(at);
-            if !inside(&on) {
-                continue;
-            }
-            by_conversation
-                .entry(conversation_id)
-                .or_insert_with(|| Held {
+        let ledger = Ledger::load(conn, owner_id, today.now).await?;
+        let held = ledger
+            .held()
+            .filter_map(|c| {
+                let on = today.date_of(c.occurred_at);
+                // A conversation always has participants; the check mirrors an inner join.
+                (inside(&on) && !c.participants.is_empty()).then(|| Held {
                     on,
-                    thank_you: ThankYouStatus::from_stored(&status)
-                        .unwrap_or(ThankYouStatus::NotNeeded),
-                    participants: Vec::new(),
+                    thank_you: c.thank_you,
+                    participants: c.participants.clone(),
                 })
-                .participants
-                .push(contact_id);
-        }
-
-        // Only the conversation aggregate: gives and asks do not enter the statistics.
-        let first_met = conversations_by_contact(conn, owner_id, None, today.now)
-            .await?
+            })
+            .collect();
+        let first_met = ledger
+            .first_met()
             .into_iter()
-            .filter_map(|(id, _, first, ..)| Some((id, today.date_of(first?))))
+            .map(|(id, first)| (id, today.date_of(first)))
             .filter(|(_, on)| inside(on))
             .collect();
 
@@ -389,7 +364,7 @@ impl Activity {
                 .collect()
         };
         Ok(Self {
-            held: by_conversation.into_values().collect(),
+            held,
             first_met,
             offered: dates(offered),
             asked: dates(asked),
