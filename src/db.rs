@@ -31,6 +31,10 @@ use crate::config::{DatabaseKind, Settings, SqliteSynchronous, redact_url_passwo
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite connection waits for the file lock held by another process.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows a SQLite connection's worker thread may read ahead of the task consuming them. The
+/// driver's default (50) makes the worker block and be woken again every few rows of a large
+/// result, a thread handoff per row or so on the network-wide reads.
+const ROW_BUFFER: usize = 4096;
 /// Key of the PostgreSQL advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
 
@@ -154,6 +158,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .synchronous(synchronous)
                     .create_if_missing(true)
+                    .row_buffer_size(ROW_BUFFER)
             });
         if in_memory {
             // An in-memory database lives as long as its one connection.
