@@ -131,6 +131,15 @@ async fn replace_participants(
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
         .exec(conn)
         .await?;
+    add_participants(conn, owner_id, conversation_id, participant_ids).await
+}
+
+async fn add_participants(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    conversation_id: Uuid,
+    participant_ids: &[Uuid],
+) -> Result<(), ApiError> {
     let rows = participant_ids
         .iter()
         .map(|contact_id| conversation_participant::ActiveModel {
@@ -196,7 +205,7 @@ pub async fn create(
     model.created_at = Set(now);
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
-    replace_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
+    add_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
     txn.commit().await?;
     Ok(Conversation {
         model,
