@@ -280,14 +280,9 @@ async fn list_suggestions(
     let data = picked
         .into_iter()
         .map(|s| SuggestionResponse {
-            contact_id: s.contact.id,
-            message: suggestions::message(
-                s.score.reason,
-                &s.contact.full_name,
-                &s.relationship,
-                date,
-            ),
-            contact_name: s.contact.full_name,
+            contact_id: s.contact_id,
+            message: suggestions::message(s.score.reason, &s.contact_name, &s.relationship, date),
+            contact_name: s.contact_name,
             score: s.score.points,
             reason: s.score.reason,
             suggested_offer: s.offer.map(|o| SuggestedOffer {

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::relationships::{Ledger, all_histories, histories_of};
+use super::relationships::{all_histories, histories_of};
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
@@ -391,8 +391,9 @@ fn derived_order(value: Option<i64>, id: Uuid) -> (bool, i64, Uuid) {
 ///   queries restricted to the page's ids, and the page's tags: 3 statements;
 /// - a relationship filter (`health`, `reciprocity`, `one_off`) or sort
 ///   (`next_check_in_on`, `last_conversation_at`): the contacts matching the stored filters
-///   (in keyset order for a stored sort), the owner's whole history (a [`Ledger`] and the
-///   gives and asks: 3 statements), then the filter, sort and cursor applied in memory, and
+///   (in keyset order for a stored sort), the owner's whole history (a ledger of
+///   conversations and participants, and the gives and asks: 3 statements), all run
+///   together, then the filter, sort and cursor applied in memory, and
 ///   the page's tags: 5 statements.
 pub async fn list(
     db: &Db,
@@ -463,9 +464,10 @@ pub async fn list(
     }
     let limit = filter.limit as usize;
     let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
-        let models = query.all(db.reader()).await?;
-        let ledger = Ledger::load(db.reader(), owner_id, today.now).await?;
-        let mut histories = all_histories(db.reader(), owner_id, &ledger).await?;
+        let (models, (_, mut histories)) = tokio::try_join!(
+            async { Ok::<_, ApiError>(query.all(db.reader()).await?) },
+            all_histories(db.reader(), owner_id, today.now),
+        )?;
         let mut listed: Vec<_> = models
             .into_iter()
             .map(|m| {

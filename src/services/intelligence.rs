@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{ask, contact, conversation, user, value_offer};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::relationships::{Ledger, all_histories};
@@ -21,33 +21,53 @@ use crate::error::ApiError;
 /// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
 type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
 
+/// What the rules need of a contact.
+pub struct Member {
+    pub id: Uuid,
+    pub full_name: String,
+    pub cadence_days: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// The owner's contacts that are not archived, with the relationship each has today, and
 /// the owner's conversations.
 pub struct Network {
-    pub contacts: Vec<(contact::Model, Relationship)>,
+    pub contacts: Vec<(Member, Relationship)>,
     pub ledger: Ledger,
 }
 
 impl Network {
-    /// Four statements: the contacts, the [`Ledger`] (two) and the gives and asks.
+    /// Four statements, run together: the contacts, the [`Ledger`] (two) and the gives and
+    /// asks.
     pub async fn load(
         conn: &impl ConnectionTrait,
         owner_id: Uuid,
         today: &Today,
     ) -> Result<Self, ApiError> {
-        let models = contact::Entity::find()
-            .filter(contact::Column::OwnerId.eq(owner_id))
-            .filter(contact::Column::ArchivedAt.is_null())
-            .all(conn)
-            .await?;
-        let ledger = Ledger::load(conn, owner_id, today.now).await?;
-        let mut histories = all_histories(conn, owner_id, &ledger).await?;
-        let contacts = models
+        use contact::Column as C;
+
+        let members = contact::Entity::find()
+            .select_only()
+            .columns([C::Id, C::FullName, C::CadenceDays, C::CreatedAt])
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(C::ArchivedAt.is_null())
+            .into_tuple::<(Uuid, String, Option<i32>, DateTime<Utc>)>()
+            .all(conn);
+        let members = async { Ok::<_, ApiError>(members.await?) };
+        let (members, (ledger, mut histories)) =
+            tokio::try_join!(members, all_histories(conn, owner_id, today.now))?;
+        let contacts = members
             .into_iter()
-            .map(|m| {
-                let history = histories.remove(&m.id).unwrap_or_default();
-                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
-                (m, r)
+            .map(|(id, full_name, cadence_days, created_at)| {
+                let history = histories.remove(&id).unwrap_or_default();
+                let r = relationship::derive(&history, cadence_days, created_at, today);
+                let member = Member {
+                    id,
+                    full_name,
+                    cadence_days,
+                    created_at,
+                };
+                (member, r)
             })
             .collect();
         Ok(Self { contacts, ledger })
@@ -62,8 +82,8 @@ impl Network {
 }
 
 /// Every follow-up due within `within_days` of today (overdue ones included) of the kinds in
-/// `kinds` (all when empty), in list order. Archived contacts have none. Eight statements,
-/// each reading only the owner's rows of one table.
+/// `kinds` (all when empty), in list order. Archived contacts have none. Up to eight
+/// statements run together, each reading only the owner's rows of one table.
 pub async fn follow_ups(
     db: &Db,
     owner_id: Uuid,
@@ -76,7 +96,63 @@ pub async fn follow_ups(
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let date = today.date();
-    let network = Network::load(conn, owner_id, today).await?;
+    let owed = when(
+        wanted(FollowUpKind::ThankYou),
+        conversation::Entity::find()
+            .select_only()
+            .columns([C::Id, C::OccurredAt, C::Summary])
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
+            .filter(C::OccurredAt.lte(today.now))
+            .into_tuple::<(Uuid, DateTime<Utc>, String)>()
+            .all(conn),
+    );
+    let steps = when(
+        wanted(FollowUpKind::NextStep),
+        conversation::Entity::find()
+            .select_only()
+            .columns([C::Id, C::NextStepDueOn, C::NextStep])
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(C::NextStep.is_not_null())
+            .filter(C::NextStepDoneAt.is_null())
+            .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)))
+            .into_tuple::<(Uuid, NaiveDate, String)>()
+            .all(conn),
+    );
+    let ideas = when(
+        wanted(FollowUpKind::DeliverOffer),
+        value_offer::Entity::find()
+            .select_only()
+            .column(value_offer::Column::Id)
+            .column(value_offer::Column::ContactId)
+            .column(value_offer::Column::CreatedAt)
+            .column(value_offer::Column::Title)
+            .filter(value_offer::Column::OwnerId.eq(owner_id))
+            .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+            .into_tuple::<(Uuid, Uuid, DateTime<Utc>, String)>()
+            .all(conn),
+    );
+    let open = when(
+        wanted(FollowUpKind::AskFollowUp),
+        ask::Entity::find()
+            .select_only()
+            .column(ask::Column::Id)
+            .column(ask::Column::ContactId)
+            .column(ask::Column::AskedAt)
+            .column(ask::Column::CreatedAt)
+            .column(ask::Column::Title)
+            .filter(ask::Column::OwnerId.eq(owner_id))
+            .filter(ask::Column::Status.eq(AskStatus::Asked.as_str()))
+            .into_tuple::<OpenAsk>()
+            .all(conn),
+    );
+    let (network, owed, steps, ideas, open) = tokio::try_join!(
+        Network::load(conn, owner_id, today),
+        owed,
+        steps,
+        ideas,
+        open
+    )?;
     let names = network.names();
     let participants = network.ledger.participants();
     let mut items = Vec::new();
@@ -104,15 +180,6 @@ pub async fn follow_ups(
     }
     if wanted(FollowUpKind::ThankYou) {
         // One per participant: each person gets their own note.
-        let owed: Vec<(Uuid, DateTime<Utc>, String)> = conversation::Entity::find()
-            .select_only()
-            .columns([C::Id, C::OccurredAt, C::Summary])
-            .filter(C::OwnerId.eq(owner_id))
-            .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
-            .filter(C::OccurredAt.lte(today.now))
-            .into_tuple()
-            .all(conn)
-            .await?;
         for (conversation_id, at, summary) in owed {
             let due = follow_ups::thank_you_due(today.date_of(at));
             for contact_id in participants
@@ -132,16 +199,6 @@ pub async fn follow_ups(
     }
     if wanted(FollowUpKind::NextStep) {
         // One per conversation, under its participant who comes first by name.
-        let steps: Vec<(Uuid, NaiveDate, String)> = conversation::Entity::find()
-            .select_only()
-            .columns([C::Id, C::NextStepDueOn, C::NextStep])
-            .filter(C::OwnerId.eq(owner_id))
-            .filter(C::NextStep.is_not_null())
-            .filter(C::NextStepDoneAt.is_null())
-            .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)))
-            .into_tuple()
-            .all(conn)
-            .await?;
         for (conversation_id, due, step) in steps {
             let first = participants
                 .get(&conversation_id)
@@ -162,35 +219,12 @@ pub async fn follow_ups(
         }
     }
     if wanted(FollowUpKind::DeliverOffer) {
-        let ideas: Vec<(Uuid, Uuid, DateTime<Utc>, String)> = value_offer::Entity::find()
-            .select_only()
-            .column(value_offer::Column::Id)
-            .column(value_offer::Column::ContactId)
-            .column(value_offer::Column::CreatedAt)
-            .column(value_offer::Column::Title)
-            .filter(value_offer::Column::OwnerId.eq(owner_id))
-            .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
-            .into_tuple()
-            .all(conn)
-            .await?;
         for (id, contact_id, created_at, title) in ideas {
             let due = follow_ups::deliver_offer_due(today.date_of(created_at));
             push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
         }
     }
     if wanted(FollowUpKind::AskFollowUp) {
-        let open: Vec<OpenAsk> = ask::Entity::find()
-            .select_only()
-            .column(ask::Column::Id)
-            .column(ask::Column::ContactId)
-            .column(ask::Column::AskedAt)
-            .column(ask::Column::CreatedAt)
-            .column(ask::Column::Title)
-            .filter(ask::Column::OwnerId.eq(owner_id))
-            .filter(ask::Column::Status.eq(AskStatus::Asked.as_str()))
-            .into_tuple()
-            .all(conn)
-            .await?;
         for (id, contact_id, asked_at, created_at, title) in open {
             let asked_on = today.date_of(asked_at.unwrap_or(created_at));
             let due = follow_ups::ask_follow_up_due(asked_on);
@@ -201,15 +235,29 @@ pub async fn follow_ups(
     Ok(items)
 }
 
+/// The rows of `query` when `wanted`; none, without a statement, otherwise.
+async fn when<T>(
+    wanted: bool,
+    query: impl Future<Output = Result<Vec<T>, DbErr>>,
+) -> Result<Vec<T>, ApiError> {
+    if wanted {
+        Ok(query.await?)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// A suggested gesture.
 pub struct Suggestion {
-    pub contact: contact::Model,
+    pub contact_id: Uuid,
+    pub contact_name: String,
     pub relationship: Relationship,
     pub score: Score,
     pub offer: Option<value_offer::Model>,
 }
 
-/// The best `limit` gestures and whether more were found. Five statements.
+/// The best `limit` gestures and whether more were found. Six statements: the network's
+/// four and the `idea` offers run together, then the picked contacts' interests.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -218,8 +266,13 @@ pub async fn suggestions(
 ) -> Result<(Vec<Suggestion>, bool), ApiError> {
     let conn = db.reader();
     let date = today.date();
-    let network = Network::load(conn, owner_id, today).await?;
-    let mut scored: Vec<(contact::Model, Relationship, Score)> = network
+    let ideas = value_offer::Entity::find()
+        .filter(value_offer::Column::OwnerId.eq(owner_id))
+        .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+        .all(conn);
+    let ideas = async { Ok::<_, ApiError>(ideas.await?) };
+    let (network, ideas) = tokio::try_join!(Network::load(conn, owner_id, today), ideas)?;
+    let mut scored: Vec<(Member, Relationship, Score)> = network
         .contacts
         .into_iter()
         .filter_map(|(m, r)| {
@@ -233,11 +286,16 @@ pub async fn suggestions(
     let has_more = scored.len() > limit;
     scored.truncate(limit);
 
-    let ideas = value_offer::Entity::find()
-        .filter(value_offer::Column::OwnerId.eq(owner_id))
-        .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+    let interests: HashMap<Uuid, serde_json::Value> = contact::Entity::find()
+        .select_only()
+        .columns([contact::Column::Id, contact::Column::Interests])
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .filter(contact::Column::Id.is_in(scored.iter().map(|(m, ..)| m.id)))
+        .into_tuple::<(Uuid, serde_json::Value)>()
         .all(conn)
-        .await?;
+        .await?
+        .into_iter()
+        .collect();
     let summaries: Vec<Idea> = ideas
         .iter()
         .map(|o| Idea {
@@ -251,13 +309,16 @@ pub async fn suggestions(
     let picked = scored
         .into_iter()
         .map(|(contact, relationship, score)| {
-            let interests: Vec<String> =
-                serde_json::from_value(contact.interests.clone()).unwrap_or_default();
+            let interests: Vec<String> = interests
+                .get(&contact.id)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
             let offer = suggestions::suggested_offer(contact.id, &interests, &summaries)
                 .and_then(|idea| by_id.get(&idea.id))
                 .map(|o| (*o).clone());
             Suggestion {
-                contact,
+                contact_id: contact.id,
+                contact_name: contact.full_name,
                 relationship,
                 score,
                 offer,
@@ -318,7 +379,27 @@ impl Activity {
             .min(today.now);
         let inside = |d: &NaiveDate| (from..=to).contains(d);
 
-        let ledger = Ledger::load(conn, owner_id, today.now).await?;
+        let offered = value_offer::Entity::find()
+            .select_only()
+            .column(value_offer::Column::OfferedAt)
+            .filter(value_offer::Column::OwnerId.eq(owner_id))
+            .filter(value_offer::Column::OfferedAt.gte(start))
+            .filter(value_offer::Column::OfferedAt.lte(end))
+            .into_tuple::<DateTime<Utc>>()
+            .all(conn);
+        let asked = ask::Entity::find()
+            .select_only()
+            .column(ask::Column::AskedAt)
+            .filter(ask::Column::OwnerId.eq(owner_id))
+            .filter(ask::Column::AskedAt.gte(start))
+            .filter(ask::Column::AskedAt.lte(end))
+            .into_tuple::<DateTime<Utc>>()
+            .all(conn);
+        let (ledger, offered, asked) = tokio::try_join!(
+            Ledger::load(conn, owner_id, today.now),
+            async { Ok::<_, ApiError>(offered.await?) },
+            async { Ok::<_, ApiError>(asked.await?) },
+        )?;
         let held = ledger
             .held()
             .filter_map(|c| {
@@ -338,24 +419,6 @@ impl Activity {
             .filter(|(_, on)| inside(on))
             .collect();
 
-        let offered: Vec<DateTime<Utc>> = value_offer::Entity::find()
-            .select_only()
-            .column(value_offer::Column::OfferedAt)
-            .filter(value_offer::Column::OwnerId.eq(owner_id))
-            .filter(value_offer::Column::OfferedAt.gte(start))
-            .filter(value_offer::Column::OfferedAt.lte(end))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        let asked: Vec<DateTime<Utc>> = ask::Entity::find()
-            .select_only()
-            .column(ask::Column::AskedAt)
-            .filter(ask::Column::OwnerId.eq(owner_id))
-            .filter(ask::Column::AskedAt.gte(start))
-            .filter(ask::Column::AskedAt.lte(end))
-            .into_tuple()
-            .all(conn)
-            .await?;
         let dates = |instants: Vec<DateTime<Utc>>| -> Vec<NaiveDate> {
             instants
                 .into_iter()

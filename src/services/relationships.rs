@@ -88,17 +88,20 @@ pub async fn histories_of(
     Ok(map)
 }
 
-/// The history of every one of the owner's contacts as of `now`, from `ledger` and one union
-/// of the gives and asks. Contacts with no record at all are absent.
+/// The owner's [`Ledger`] and the history of every one of their contacts as of `now`, in
+/// three statements run together. Contacts with no record at all are absent.
 pub async fn all_histories(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    ledger: &Ledger,
-) -> Result<HashMap<Uuid, History>, ApiError> {
-    let mut map = ledger.histories();
+    now: DateTime<Utc>,
+) -> Result<(Ledger, HashMap<Uuid, History>), ApiError> {
     let mut union = gives_by_contact(owner_id, None);
     union.union(UnionType::All, asks_by_contact(owner_id, None));
-    for row in conn.query_all(&union).await? {
+    let (ledger, rows) = tokio::try_join!(Ledger::load(conn, owner_id, now), async {
+        Ok::<_, ApiError>(conn.query_all(&union).await?)
+    })?;
+    let mut map = ledger.histories();
+    for row in rows {
         let (arm, contact, n, ..): UnionRow = row.try_get_many_by_index()?;
         let h = map.entry(contact).or_default();
         if arm == GIVES {
@@ -107,7 +110,7 @@ pub async fn all_histories(
             h.asks = n;
         }
     }
-    Ok(map)
+    Ok((ledger, map))
 }
 
 /// One of the owner's conversations.
@@ -126,9 +129,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Two statements: the owner's conversations (the `(owner_id, occurred_at, id)` index),
-    /// and every participant row of the owner (read from the covering
-    /// `(owner_id, contact_id, conversation_id)` index alone).
+    /// Two statements, run together: the owner's conversations (the
+    /// `(owner_id, occurred_at, id)` index), and every participant row of the owner (read from
+    /// the covering `(owner_id, contact_id, conversation_id)` index alone).
     pub async fn load(
         conn: &impl ConnectionTrait,
         owner_id: Uuid,
@@ -137,15 +140,21 @@ impl Ledger {
         use conversation::Column as C;
         use conversation_participant::Column as P;
 
-        let rows: Vec<(Uuid, DateTime<Utc>, String)> = conversation::Entity::find()
+        let conversations = conversation::Entity::find()
             .select_only()
             .columns([C::Id, C::OccurredAt, C::ThankYouStatus])
             .filter(C::OwnerId.eq(owner_id))
             .order_by_asc(C::OccurredAt)
             .order_by_asc(C::Id)
-            .into_tuple()
-            .all(conn)
-            .await?;
+            .into_tuple::<(Uuid, DateTime<Utc>, String)>()
+            .all(conn);
+        let participants = conversation_participant::Entity::find()
+            .select_only()
+            .columns([P::ContactId, P::ConversationId])
+            .filter(P::OwnerId.eq(owner_id))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(conn);
+        let (rows, participants) = tokio::try_join!(conversations, participants)?;
         let mut entries: Vec<Entry> = rows
             .into_iter()
             .map(|(id, occurred_at, status)| Entry {
@@ -157,13 +166,6 @@ impl Ledger {
             })
             .collect();
         let at: HashMap<Uuid, usize> = entries.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let participants: Vec<(Uuid, Uuid)> = conversation_participant::Entity::find()
-            .select_only()
-            .columns([P::ContactId, P::ConversationId])
-            .filter(P::OwnerId.eq(owner_id))
-            .into_tuple()
-            .all(conn)
-            .await?;
         for (contact_id, conversation_id) in participants {
             if let Some(&i) = at.get(&conversation_id) {
                 entries[i].participants.push(contact_id);
