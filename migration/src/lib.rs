@@ -7,6 +7,7 @@ mod m20261126_000001_create_user_and_idempotency_key;
 mod m20261126_000002_create_refresh_and_personal_tokens;
 mod m20261126_000003_create_core_resources;
 mod m20261126_000004_add_goals_and_calendar_feed;
+mod m20261126_000005_cover_conversation_ledger;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_refresh_and_personal_tokens::Migration),
             Box::new(m20261126_000003_create_core_resources::Migration),
             Box::new(m20261126_000004_add_goals_and_calendar_feed::Migration),
+            Box::new(m20261126_000005_cover_conversation_ledger::Migration),
         ]
     }
 }
