@@ -219,12 +219,16 @@ async fn find_in(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<Contact, ApiError> {
-    let model = contact::Entity::find_by_id(id)
+    // One statement: the contact left-joined to its tags.
+    let (model, tags) = contact::Entity::find_by_id(id)
         .filter(contact::Column::OwnerId.eq(owner_id))
-        .one(conn)
+        .find_with_related(contact_tag::Entity)
+        .order_by_asc(contact_tag::Column::Tag)
+        .all(conn)
         .await?
+        .pop()
         .ok_or_else(ApiError::not_found)?;
-    let tags = tags_of(conn, &[id]).await?.remove(&id).unwrap_or_default();
+    let tags = tags.into_iter().map(|t| t.tag).collect();
     Ok(Contact { model, tags })
 }
 

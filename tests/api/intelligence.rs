@@ -273,6 +273,41 @@ async fn a_list_page_costs_the_same_number_of_queries_for_one_contact_or_a_hundr
 }
 
 #[tokio::test]
+async fn reading_a_contact_costs_three_statements_whatever_its_tags_and_history() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let bare = net.contact("Bare", json!({}), t0).await;
+    let busy = net
+        .contact("Busy", json!({"tags": ["a", "b", "c"], "cadence_days": 7}), t0)
+        .await;
+    for i in 1..=5 {
+        net.conversation(t0 - days(i), &[&busy], json!({})).await;
+        net.offer(&busy, json!({"status": "offered"})).await;
+        net.ask(&busy, json!({"status": "asked"})).await;
+    }
+    let cost = |id: String| {
+        let net = &net;
+        async move {
+            let before = net.app.db.statements_run();
+            let contact = net.get(&format!("/v1/contacts/{id}")).await;
+            (net.app.db.statements_run() - before, contact)
+        }
+    };
+    let (bare_cost, bare) = cost(bare).await;
+    let (busy_cost, busy) = cost(busy).await;
+    assert_eq!(bare["tags"], json!([]));
+    assert_eq!(busy["tags"], json!(["a", "b", "c"]));
+    assert_eq!(busy["relationship"]["conversation_count"], 5);
+    assert_eq!(busy["relationship"]["gives"], 5);
+    assert_eq!(busy["relationship"]["asks"], 5);
+    assert_eq!(busy_cost, bare_cost, "tags and history add no statement");
+    // The token's account check (with the time zone), the contact joined to its tags, and
+    // the union of its conversation, gives and asks aggregates.
+    assert_eq!(busy_cost, 3, "statements for GET /v1/contacts/{{id}}");
+}
+
+#[tokio::test]
 async fn health_turns_due_then_cold_and_a_lone_conversation_becomes_a_one_off() {
     let app = spawn_app().await;
     let net = Net::new(&app).await;
