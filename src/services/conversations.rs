@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{conversation, conversation_participant};
+use entity::{contact, conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -153,6 +153,44 @@ async fn add_participants(
     Ok(())
 }
 
+/// Adds the participants of a new conversation, taking each from the owner's contacts in the
+/// same statement: `INSERT … SELECT` from `contact`, so an id that is not one of the owner's
+/// contacts inserts nothing. When a row is missing, `check_references` names the culprit and
+/// the caller's transaction rolls back.
+async fn add_own_participants(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    conversation_id: Uuid,
+    participant_ids: &[Uuid],
+) -> Result<(), ApiError> {
+    use conversation_participant::Column as P;
+
+    let own = Query::select()
+        .expr(Expr::val(conversation_id))
+        .column(contact::Column::Id)
+        .column(contact::Column::OwnerId)
+        .from(contact::Entity)
+        .and_where(contact::Column::OwnerId.eq(owner_id))
+        .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(conversation_participant::Entity)
+        .columns([P::ConversationId, P::ContactId, P::OwnerId])
+        .select_from(own)
+        .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
+        .to_owned();
+    let inserted = conn.execute(&insert).await?.rows_affected();
+    if inserted != participant_ids.len() as u64 {
+        check_references(conn, owner_id, "participant_ids", participant_ids).await?;
+        return Err(anyhow::anyhow!(
+            "inserted {inserted} of {} participants, all of them the owner's contacts",
+            participant_ids.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 async fn participants_of(
     conn: &impl ConnectionTrait,
     conversation_ids: &[Uuid],
@@ -198,14 +236,13 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Conversation, ApiError> {
     let txn = db.begin_write().await?;
-    check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
     let mut model = active_model(&fields);
     model.id = Set(Uuid::now_v7());
     model.owner_id = Set(owner_id);
     model.created_at = Set(now);
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
-    add_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
+    add_own_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
     txn.commit().await?;
     Ok(Conversation {
         model,

@@ -784,3 +784,41 @@ async fn if_match_guards_patch_and_delete_of_conversations_offers_and_asks() {
         assert_problem(again, 404, "not_found").await;
     }
 }
+
+#[tokio::test]
+async fn a_conversation_with_someone_elses_contact_is_refused_and_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let (owner, other) = (app.create_user().await, app.create_user().await);
+    let ada = contact(&app, &owner, "Ada").await;
+    let theirs = contact(&app, &other, "Not yours").await;
+    // Sent in ascending order, the order in which the ids are checked.
+    let mut participants = [id(&ada), id(&theirs)];
+    participants.sort_unstable();
+    let body = json!({
+        "occurred_at": "2026-11-20T08:30:00Z", "channel": "coffee", "summary": "Coffee",
+        "participant_ids": participants,
+    });
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/conversations",
+            Some(&owner.access_token),
+            Some(&body),
+        )
+        .await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let position = participants.iter().position(|p| *p == id(&theirs));
+    assert_eq!(
+        problem["errors"][0]["field"],
+        format!("participant_ids[{}]", position.unwrap())
+    );
+    assert_eq!(problem["errors"][0]["code"], "unknown_contact");
+    for user in [&owner, &other] {
+        let page = app.list(user, "/v1/conversations").await;
+        assert_eq!(page["data"], json!([]), "no conversation was stored");
+    }
+    let timeline = app
+        .list(&owner, &format!("/v1/contacts/{}/timeline", id(&ada)))
+        .await;
+    assert_eq!(timeline["data"], json!([]), "no participant row was stored");
+}
