@@ -468,6 +468,7 @@ pub async fn list(
     }
     let limit = filter.limit as usize;
     let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
+        let _permit = db.whole_network().await?;
         let (models, (_, mut histories)) = tokio::try_join!(
             async { Ok::<_, ApiError>(query.all(db.reader()).await?) },
             all_histories(db.reader(), owner_id, today.now),

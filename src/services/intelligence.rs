@@ -93,6 +93,7 @@ pub async fn follow_ups(
 ) -> Result<Vec<FollowUp>, ApiError> {
     use conversation::Column as C;
 
+    let _permit = db.whole_network().await?;
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let date = today.date();
@@ -264,6 +265,7 @@ pub async fn suggestions(
     today: &Today,
     limit: usize,
 ) -> Result<(Vec<Suggestion>, bool), ApiError> {
+    let _permit = db.whole_network().await?;
     let conn = db.reader();
     let date = today.date();
     let ideas = value_offer::Entity::find()
@@ -373,6 +375,7 @@ impl Activity {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Self, ApiError> {
+        let _permit = db.whole_network().await?;
         let conn = db.reader();
         let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
         let end = (to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(2))
