@@ -271,8 +271,9 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Applies pending migrations. On PostgreSQL they run inside one transaction holding an
-/// advisory lock, so instances started together apply them once and in order.
+/// Applies pending migrations inside one transaction, so a process stopped halfway leaves the
+/// schema as it was (both backends have transactional DDL). On PostgreSQL the transaction also
+/// holds an advisory lock, so instances started together apply them once and in order.
 pub async fn migrate_up(db: &Db) -> anyhow::Result<()> {
     let conn = db.writer();
     if db.backend() == DbBackend::Postgres {
@@ -286,7 +287,9 @@ pub async fn migrate_up(db: &Db) -> anyhow::Result<()> {
         Migrator::up(&txn, None).await?;
         txn.commit().await?;
     } else {
-        Migrator::up(conn, None).await?;
+        let txn = conn.begin().await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
     }
     Ok(())
 }
