@@ -237,6 +237,8 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                         conversation_id: Set(conversation_id),
                         contact_id: Set(contact_id),
                         owner_id: Set(owner),
+                        occurred_at: Set(Some(at)),
+                        thank_you_status: Set(Some(thanks.into())),
                     });
                 }
             }

@@ -8,6 +8,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub contact_id: Uuid,
     pub owner_id: Uuid,
+    /// A copy of the conversation's `occurred_at`, rewritten with it, so a contact's history
+    /// is read from this table's index alone. Never null once written.
+    pub occurred_at: Option<DateTimeUtc>,
+    /// A copy of the conversation's `thank_you_status`, like `occurred_at`.
+    pub thank_you_status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

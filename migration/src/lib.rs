@@ -8,6 +8,7 @@ mod m20261126_000002_create_refresh_and_personal_tokens;
 mod m20261126_000003_create_core_resources;
 mod m20261126_000004_add_goals_and_calendar_feed;
 mod m20261126_000005_cover_conversation_ledger;
+mod m20261126_000006_participant_history;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_core_resources::Migration),
             Box::new(m20261126_000004_add_goals_and_calendar_feed::Migration),
             Box::new(m20261126_000005_cover_conversation_ledger::Migration),
+            Box::new(m20261126_000006_participant_history::Migration),
         ]
     }
 }

@@ -18,7 +18,12 @@ impl MigrationTrait for Migration {
             .create_index(index(COVERING, &["occurred_at", "id", "thank_you_status"]))
             .await?;
         manager
-            .drop_index(Index::drop().name(NARROW).table(Conversation::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name(NARROW)
+                    .table(Conversation::Table)
+                    .to_owned(),
+            )
             .await
     }
 

@@ -395,10 +395,9 @@ fn derived_order(value: Option<i64>, id: Uuid) -> (bool, i64, Uuid) {
 ///   queries restricted to the page's ids, and the page's tags: 3 statements;
 /// - a relationship filter (`health`, `reciprocity`, `one_off`) or sort
 ///   (`next_check_in_on`, `last_conversation_at`): the contacts matching the stored filters
-///   (in keyset order for a stored sort), the owner's whole history (a ledger of
-///   conversations and participants, and the gives and asks: 3 statements), all run
-///   together, then the filter, sort and cursor applied in memory, and
-///   the page's tags: 5 statements.
+///   (in keyset order for a stored sort) and the union over all of the owner's contacts,
+///   run together, then the filter, sort and cursor applied in memory, and the page's tags:
+///   3 statements.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
@@ -469,7 +468,7 @@ pub async fn list(
     let limit = filter.limit as usize;
     let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
         let _permit = db.whole_network().await?;
-        let (models, (_, mut histories)) = tokio::try_join!(
+        let (models, mut histories) = tokio::try_join!(
             async { Ok::<_, ApiError>(query.all(db.reader()).await?) },
             all_histories(db.reader(), owner_id, today.now),
         )?;

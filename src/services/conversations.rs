@@ -125,29 +125,44 @@ async fn replace_participants(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     conversation_id: Uuid,
-    participant_ids: &[Uuid],
+    fields: &ConversationFields,
 ) -> Result<(), ApiError> {
     conversation_participant::Entity::delete_many()
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
         .exec(conn)
         .await?;
-    add_participants(conn, owner_id, conversation_id, participant_ids).await
+    let rows =
+        fields
+            .participant_ids
+            .iter()
+            .map(|contact_id| conversation_participant::ActiveModel {
+                conversation_id: Set(conversation_id),
+                contact_id: Set(*contact_id),
+                owner_id: Set(owner_id),
+                occurred_at: Set(Some(fields.occurred_at)),
+                thank_you_status: Set(Some(fields.thank_you_status.as_str().to_owned())),
+            });
+    conversation_participant::Entity::insert_many(rows)
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
-async fn add_participants(
+/// Rewrites the participant rows' copies of the conversation's date and thank-you status.
+async fn copy_to_participants(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
     conversation_id: Uuid,
-    participant_ids: &[Uuid],
+    fields: &ConversationFields,
 ) -> Result<(), ApiError> {
-    let rows = participant_ids
-        .iter()
-        .map(|contact_id| conversation_participant::ActiveModel {
-            conversation_id: Set(conversation_id),
-            contact_id: Set(*contact_id),
-            owner_id: Set(owner_id),
-        });
-    conversation_participant::Entity::insert_many(rows)
+    use conversation_participant::Column as P;
+
+    conversation_participant::Entity::update_many()
+        .col_expr(P::OccurredAt, Expr::value(fields.occurred_at))
+        .col_expr(
+            P::ThankYouStatus,
+            Expr::value(fields.thank_you_status.as_str()),
+        )
+        .filter(P::ConversationId.eq(conversation_id))
         .exec(conn)
         .await?;
     Ok(())
@@ -161,21 +176,30 @@ async fn add_own_participants(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     conversation_id: Uuid,
-    participant_ids: &[Uuid],
+    fields: &ConversationFields,
 ) -> Result<(), ApiError> {
     use conversation_participant::Column as P;
 
+    let participant_ids = &fields.participant_ids;
     let own = Query::select()
         .expr(Expr::val(conversation_id))
         .column(contact::Column::Id)
         .column(contact::Column::OwnerId)
+        .expr(Expr::val(fields.occurred_at))
+        .expr(Expr::val(fields.thank_you_status.as_str()))
         .from(contact::Entity)
         .and_where(contact::Column::OwnerId.eq(owner_id))
         .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
         .to_owned();
     let insert = Query::insert()
         .into_table(conversation_participant::Entity)
-        .columns([P::ConversationId, P::ContactId, P::OwnerId])
+        .columns([
+            P::ConversationId,
+            P::ContactId,
+            P::OwnerId,
+            P::OccurredAt,
+            P::ThankYouStatus,
+        ])
         .select_from(own)
         .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
         .to_owned();
@@ -242,7 +266,7 @@ pub async fn create(
     model.created_at = Set(now);
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
-    add_own_participants(&txn, owner_id, model.id, &fields.participant_ids).await?;
+    add_own_participants(&txn, owner_id, model.id, &fields).await?;
     txn.commit().await?;
     Ok(Conversation {
         model,
@@ -292,7 +316,11 @@ pub async fn update(
         .update(&txn, model, id, owner_id, current.model.updated_at)
         .await?;
     if fields.participant_ids != current.participant_ids {
-        replace_participants(&txn, owner_id, id, &fields.participant_ids).await?;
+        replace_participants(&txn, owner_id, id, &fields).await?;
+    } else if fields.occurred_at != current.model.occurred_at
+        || fields.thank_you_status.as_str() != current.model.thank_you_status
+    {
+        copy_to_participants(&txn, id, &fields).await?;
     }
     let updated = find_in(&txn, owner_id, id).await?;
     txn.commit().await?;

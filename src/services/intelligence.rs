@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{ask, contact, conversation, user, value_offer};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
-use super::relationships::{Ledger, all_histories};
+use super::relationships::{all_histories, first_conversations};
 use crate::db::Db;
 use crate::domain::follow_ups::{self, FollowUp, FollowUpKind};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -29,16 +31,13 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-/// The owner's contacts that are not archived, with the relationship each has today, and
-/// the owner's conversations.
+/// The owner's contacts that are not archived, with the relationship each has today.
 pub struct Network {
     pub contacts: Vec<(Member, Relationship)>,
-    pub ledger: Ledger,
 }
 
 impl Network {
-    /// Four statements, run together: the contacts, the [`Ledger`] (two) and the gives and
-    /// asks.
+    /// Two statements, run together: the contacts, and the union of their histories.
     pub async fn load(
         conn: &impl ConnectionTrait,
         owner_id: Uuid,
@@ -54,7 +53,7 @@ impl Network {
             .into_tuple::<(Uuid, String, Option<i32>, DateTime<Utc>)>()
             .all(conn);
         let members = async { Ok::<_, ApiError>(members.await?) };
-        let (members, (ledger, mut histories)) =
+        let (members, mut histories) =
             tokio::try_join!(members, all_histories(conn, owner_id, today.now))?;
         let contacts = members
             .into_iter()
@@ -70,7 +69,7 @@ impl Network {
                 (member, r)
             })
             .collect();
-        Ok(Self { contacts, ledger })
+        Ok(Self { contacts })
     }
 
     fn names(&self) -> HashMap<Uuid, &str> {
@@ -92,6 +91,7 @@ pub async fn follow_ups(
     kinds: &[FollowUpKind],
 ) -> Result<Vec<FollowUp>, ApiError> {
     use conversation::Column as C;
+    use conversation_participant::Column as P;
 
     let _permit = db.whole_network().await?;
     let conn = db.reader();
@@ -108,18 +108,21 @@ pub async fn follow_ups(
             .into_tuple::<(Uuid, DateTime<Utc>, String)>()
             .all(conn),
     );
+    let next_steps = conversation::Entity::find()
+        .select_only()
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(C::NextStep.is_not_null())
+        .filter(C::NextStepDoneAt.is_null())
+        .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)));
     let steps = when(
         wanted(FollowUpKind::NextStep),
-        conversation::Entity::find()
-            .select_only()
+        next_steps
+            .clone()
             .columns([C::Id, C::NextStepDueOn, C::NextStep])
-            .filter(C::OwnerId.eq(owner_id))
-            .filter(C::NextStep.is_not_null())
-            .filter(C::NextStepDoneAt.is_null())
-            .filter(C::NextStepDueOn.lte(relationship::add_days(date, within_days)))
             .into_tuple::<(Uuid, NaiveDate, String)>()
             .all(conn),
     );
+    let next_steps = next_steps.column(C::Id);
     let ideas = when(
         wanted(FollowUpKind::DeliverOffer),
         value_offer::Entity::find()
@@ -147,15 +150,45 @@ pub async fn follow_ups(
             .into_tuple::<OpenAsk>()
             .all(conn),
     );
-    let (network, owed, steps, ideas, open) = tokio::try_join!(
+    // The participants of those conversations, from the copies on the participant rows.
+    let owed_by = when(
+        wanted(FollowUpKind::ThankYou),
+        conversation_participant::Entity::find()
+            .select_only()
+            .columns([P::ConversationId, P::ContactId])
+            .filter(P::OwnerId.eq(owner_id))
+            .filter(P::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
+            .filter(P::OccurredAt.lte(today.now))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(conn),
+    );
+    let steps_by = when(
+        wanted(FollowUpKind::NextStep),
+        conversation_participant::Entity::find()
+            .select_only()
+            .columns([P::ConversationId, P::ContactId])
+            .filter(P::ConversationId.in_subquery(next_steps.clone().into_query()))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(conn),
+    );
+    let (network, owed, owed_by, steps, steps_by, ideas, open) = tokio::try_join!(
         Network::load(conn, owner_id, today),
         owed,
+        owed_by,
         steps,
+        steps_by,
         ideas,
         open
     )?;
     let names = network.names();
-    let participants = network.ledger.participants();
+    let by_conversation = |rows: Vec<(Uuid, Uuid)>| {
+        let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (conversation_id, contact_id) in rows {
+            map.entry(conversation_id).or_default().push(contact_id);
+        }
+        map
+    };
+    let (owed_by, steps_by) = (by_conversation(owed_by), by_conversation(steps_by));
     let mut items = Vec::new();
     let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
         if let Some(name) = names.get(&contact_id)
@@ -183,11 +216,7 @@ pub async fn follow_ups(
         // One per participant: each person gets their own note.
         for (conversation_id, at, summary) in owed {
             let due = follow_ups::thank_you_due(today.date_of(at));
-            for contact_id in participants
-                .get(&conversation_id)
-                .copied()
-                .unwrap_or_default()
-            {
+            for contact_id in owed_by.get(&conversation_id).into_iter().flatten() {
                 push(
                     FollowUpKind::ThankYou,
                     due,
@@ -201,11 +230,10 @@ pub async fn follow_ups(
     if wanted(FollowUpKind::NextStep) {
         // One per conversation, under its participant who comes first by name.
         for (conversation_id, due, step) in steps {
-            let first = participants
+            let first = steps_by
                 .get(&conversation_id)
-                .copied()
-                .unwrap_or_default()
-                .iter()
+                .into_iter()
+                .flatten()
                 .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
                 .min();
             if let Some((_, contact_id)) = first {
@@ -257,8 +285,8 @@ pub struct Suggestion {
     pub offer: Option<value_offer::Model>,
 }
 
-/// The best `limit` gestures and whether more were found. Six statements: the network's
-/// four and the `idea` offers run together, then the picked contacts' interests.
+/// The best `limit` gestures and whether more were found. Four statements: the network's
+/// two and the `idea` offers run together, then the picked contacts' interests.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -365,9 +393,9 @@ struct Activity {
 }
 
 impl Activity {
-    /// Reads the owner's conversations (a [`Ledger`]), and the offers and asks of the range
-    /// with a day more on each side in UTC, then keeps what falls on the local dates: no
-    /// time-zone arithmetic in SQL.
+    /// Reads the conversations, offers and asks of the range with a day more on each side in
+    /// UTC, and each contact's first conversation, then keeps what falls on the local dates:
+    /// no time-zone arithmetic in SQL. Four statements, run together.
     async fn load(
         db: &Db,
         owner_id: Uuid,
@@ -398,25 +426,46 @@ impl Activity {
             .filter(ask::Column::AskedAt.lte(end))
             .into_tuple::<DateTime<Utc>>()
             .all(conn);
-        let (ledger, offered, asked) = tokio::try_join!(
-            Ledger::load(conn, owner_id, today.now),
+        // Conversations from the participant rows' copies of their date and thank-you status.
+        use conversation_participant::Column as P;
+        let rows = conversation_participant::Entity::find()
+            .select_only()
+            .columns([
+                P::ConversationId,
+                P::ContactId,
+                P::OccurredAt,
+                P::ThankYouStatus,
+            ])
+            .filter(P::OwnerId.eq(owner_id))
+            .filter(P::OccurredAt.gte(start))
+            .filter(P::OccurredAt.lte(end))
+            .into_tuple::<(Uuid, Uuid, DateTime<Utc>, String)>()
+            .all(conn);
+        let (rows, first, offered, asked) = tokio::try_join!(
+            async { Ok::<_, ApiError>(rows.await?) },
+            first_conversations(conn, owner_id, today.now),
             async { Ok::<_, ApiError>(offered.await?) },
             async { Ok::<_, ApiError>(asked.await?) },
         )?;
-        let held = ledger
-            .held()
-            .filter_map(|c| {
-                let on = today.date_of(c.occurred_at);
-                // A conversation always has participants; the check mirrors an inner join.
-                (inside(&on) && !c.participants.is_empty()).then(|| Held {
+        let mut by_conversation: BTreeMap<Uuid, Held> = BTreeMap::new();
+        for (conversation_id, contact_id, at, status) in rows {
+            let on = today.date_of(at);
+            if !inside(&on) {
+                continue;
+            }
+            by_conversation
+                .entry(conversation_id)
+                .or_insert_with(|| Held {
                     on,
-                    thank_you: c.thank_you,
-                    participants: c.participants.clone(),
+                    thank_you: ThankYouStatus::from_stored(&status)
+                        .unwrap_or(ThankYouStatus::NotNeeded),
+                    participants: Vec::new(),
                 })
-            })
-            .collect();
-        let first_met = ledger
-            .first_met()
+                .participants
+                .push(contact_id);
+        }
+        let held = by_conversation.into_values().collect();
+        let first_met = first
             .into_iter()
             .map(|(id, first)| (id, today.date_of(first)))
             .filter(|(_, on)| inside(on))

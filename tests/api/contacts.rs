@@ -838,6 +838,8 @@ async fn deleting_a_contact_empties_conversations_and_clears_introductions() {
                 conversation_id: Set(conversation_id),
                 contact_id: Set(contact_id),
                 owner_id: Set(owner),
+                occurred_at: Set(Some(now)),
+                thank_you_status: Set(Some("owed".into())),
             }
             .insert(app.db.writer())
             .await

@@ -279,7 +279,11 @@ async fn reading_a_contact_costs_three_statements_whatever_its_tags_and_history(
     let t0 = pinned_at();
     let bare = net.contact("Bare", json!({}), t0).await;
     let busy = net
-        .contact("Busy", json!({"tags": ["a", "b", "c"], "cadence_days": 7}), t0)
+        .contact(
+            "Busy",
+            json!({"tags": ["a", "b", "c"], "cadence_days": 7}),
+            t0,
+        )
         .await;
     for i in 1..=5 {
         net.conversation(t0 - days(i), &[&busy], json!({})).await;
@@ -305,6 +309,61 @@ async fn reading_a_contact_costs_three_statements_whatever_its_tags_and_history(
     // The token's account check (with the time zone), the contact joined to its tags, and
     // the union of its conversation, gives and asks aggregates.
     assert_eq!(busy_cost, 3, "statements for GET /v1/contacts/{{id}}");
+}
+
+#[tokio::test]
+async fn editing_a_conversation_moves_the_histories_of_its_participants() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let ada = net.contact("Ada", json!({}), t0 - days(30)).await;
+    let bob = net.contact("Bob", json!({}), t0 - days(30)).await;
+    let talk = net.conversation(t0 - days(3), &[&ada], json!({})).await;
+    let ada_now = net.relationship(&ada).await;
+    assert_eq!(ada_now["thank_yous_owed"], 1);
+    assert_eq!(ada_now["last_conversation_at"], json!(t0 - days(3)));
+    let owed = net.get("/v1/follow-ups?kind=thank_you").await;
+    assert_eq!(owed["data"].as_array().unwrap().len(), 1);
+
+    // A new date and a sent thank-you reach the history and the follow-ups.
+    net.send(
+        Method::PATCH,
+        &format!("/v1/conversations/{talk}"),
+        json!({"occurred_at": t0 - days(1), "thank_you_status": "sent"}),
+    )
+    .await;
+    let ada_now = net.relationship(&ada).await;
+    assert_eq!(ada_now["thank_yous_owed"], 0);
+    assert_eq!(ada_now["conversation_count"], 1);
+    assert_eq!(ada_now["last_conversation_at"], json!(t0 - days(1)));
+    let owed = net.get("/v1/follow-ups?kind=thank_you").await;
+    assert_eq!(owed["data"], json!([]));
+
+    // Moved into the future, it leaves the history until its time comes.
+    net.send(
+        Method::PATCH,
+        &format!("/v1/conversations/{talk}"),
+        json!({"occurred_at": t0 + days(2)}),
+    )
+    .await;
+    assert_eq!(net.relationship(&ada).await["conversation_count"], 0);
+
+    // New participants take the conversation with its date and status.
+    net.send(
+        Method::PATCH,
+        &format!("/v1/conversations/{talk}"),
+        json!({"occurred_at": t0 - days(2), "thank_you_status": "owed",
+            "participant_ids": [bob]}),
+    )
+    .await;
+    assert_eq!(net.relationship(&ada).await["conversation_count"], 0);
+    let bob_now = net.relationship(&bob).await;
+    assert_eq!(bob_now["conversation_count"], 1);
+    assert_eq!(bob_now["thank_yous_owed"], 1);
+    let stats = net.get("/v1/stats?from=2026-03-01&to=2026-03-04").await;
+    assert_eq!(stats["total"]["conversations"], 1);
+    assert_eq!(stats["total"]["distinct_people"], 1);
+    assert_eq!(stats["total"]["thank_you_rate"], 0.0);
 }
 
 #[tokio::test]
