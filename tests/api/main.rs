@@ -11,6 +11,7 @@ mod helpers;
 mod intelligence;
 mod isolation;
 mod me;
+mod migrations;
 mod openapi;
 mod records;
 mod tokens;
