@@ -9,6 +9,7 @@ mod m20261126_000003_create_core_resources;
 mod m20261126_000004_add_goals_and_calendar_feed;
 mod m20261126_000005_cover_conversation_ledger;
 mod m20261126_000006_participant_history;
+mod m20261126_000007_index_next_steps;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_add_goals_and_calendar_feed::Migration),
             Box::new(m20261126_000005_cover_conversation_ledger::Migration),
             Box::new(m20261126_000006_participant_history::Migration),
+            Box::new(m20261126_000007_index_next_steps::Migration),
         ]
     }
 }
