@@ -30,12 +30,18 @@ fn main() -> ExitCode {
 /// is freed in it for reuse. The server's threads (HTTP workers, the runtime, one per SQLite
 /// connection) would each hold on to the peak of what passed through them: two arenas keep the
 /// peak RSS of the benchmark's whole-network scenarios at 66 MB instead of 80 MB, at the same
-/// throughput (BENCHMARKS.md). Must run before any thread starts.
+/// throughput (BENCHMARKS.md).
+///
+/// glibc also raises its mmap threshold to the size of any mapped block that is freed, so
+/// after the first login the 19 MiB of each Argon2 hash came from the heap and stayed there:
+/// 46 MB idle after two logins. A fixed threshold keeps such blocks mapped, and returned to
+/// the system when freed. Must run before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    // SAFETY: mallopt only sets an allocator parameter; called once, before other threads.
+    // SAFETY: mallopt only sets allocator parameters; called once, before other threads.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
     }
 }
 
