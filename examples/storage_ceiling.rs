@@ -1,8 +1,11 @@
 //! The storage ceiling of `scripts/bench.py`: single-row point selects and single-row insert
-//! transactions per second, straight through rapport's own connection pools (same driver, same
-//! file, same pragmas, same pool sizes), with no HTTP and no application code in between.
+//! transactions per second, and rows per second streamed from one user's participant rows (an
+//! index scan of about 10,000 rows, the shape of the whole-network reads, from one task),
+//! straight through rapport's own connection pools (same driver, same file, same pragmas, same
+//! pool sizes), with no HTTP and no application code in between.
 //! `RAPPORT_DATABASE_URL=... cargo run --release --example storage_ceiling -- SECONDS TASKS`
-//! prints one JSON line: {"point_selects_per_s": ..., "insert_transactions_per_s": ...}.
+//! prints one JSON line: {"point_selects_per_s": ..., "insert_transactions_per_s": ...,
+//! "rows_streamed_per_s": ..., "scan_rows": ...}.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,8 +92,34 @@ async fn main() -> anyhow::Result<()> {
     db.writer()
         .execute_unprepared("DROP TABLE bench_ceiling")
         .await?;
+
+    let owner: uuid::Uuid = db
+        .reader()
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT owner_id FROM contact LIMIT 1",
+        ))
+        .await?
+        .map(|row| row.try_get_by_index(0))
+        .transpose()?
+        .ok_or_else(|| anyhow::anyhow!("no contact"))?;
+    let scan = if backend == sea_orm::DbBackend::Postgres {
+        "SELECT contact_id, conversation_id FROM conversation_participant WHERE owner_id = $1"
+    } else {
+        "SELECT contact_id, conversation_id FROM conversation_participant WHERE owner_id = ?"
+    };
+    let scan_stmt = Statement::from_sql_and_values(backend, scan, [owner.into()]);
+    let scan_rows = db.reader().query_all_raw(scan_stmt.clone()).await?.len();
+    let shared = db.clone();
+    let scans = run(seconds, 1, move |_| {
+        let db = shared.clone();
+        let stmt = scan_stmt.clone();
+        async move { db.reader().query_all_raw(stmt).await.map(|_| ()) }
+    })
+    .await?;
+    let rows = scans * scan_rows as f64;
     println!(
-        "{{\"point_selects_per_s\": {selects:.0}, \"insert_transactions_per_s\": {inserts:.0}, \"tasks\": {tasks}}}"
+        "{{\"point_selects_per_s\": {selects:.0}, \"insert_transactions_per_s\": {inserts:.0}, \"tasks\": {tasks}, \"rows_streamed_per_s\": {rows:.0}, \"scan_rows\": {scan_rows}}}"
     );
     Ok(())
 }

@@ -172,7 +172,9 @@ def table(result):
         f"{result['startup_ms']:.0f} ms (median of 5). Server RSS: {result['idle_rss_mb']:.1f} MB idle, "
         f"{result['peak_rss_mb']:.1f} MB peak. Storage ceiling (8 tasks): "
         f"{result['storage']['point_selects_per_s']:,.0f} point selects/s, "
-        f"{result['storage']['insert_transactions_per_s']:,.0f} insert transactions/s.",
+        f"{result['storage']['insert_transactions_per_s']:,.0f} insert transactions/s; one task streams "
+        f"{result['storage']['rows_streamed_per_s']:,.0f} rows/s out of a {result['storage']['scan_rows']:,}-row "
+        "index scan (one user's participant rows).",
         "",
         "| Scenario | Conn. | Requests/s | p50 ms | p99 ms | Ceiling | Ratio |",
         "|---|---:|---:|---:|---:|---|---:|",
