@@ -1,6 +1,6 @@
 //! Follow-ups, suggestions, statistics and goals: the rows each needs, gathered in a fixed
-//! number of grouped or joined queries (never one per contact), then handed to the rules in
-//! `domain`.
+//! number of statements (never one per contact), the independent ones run together, then
+//! handed to the rules in `domain`. Each holds a `Db::whole_network` permit while it works.
 
 use std::collections::{BTreeMap, HashMap};
 
