@@ -1,7 +1,9 @@
-//! Widens the conversation index `(owner_id, occurred_at, id)` with `thank_you_status`, so the
-//! read of a user's whole conversation history (id, date, thank-you status) comes from the
-//! index alone instead of one table lookup per conversation. The narrower index it replaces is
-//! a prefix of the new one, so every query that used it can use the new one.
+//! Widens the conversation index `(owner_id, occurred_at, id)` with `thank_you_status`, so a
+//! query on a user's conversations by date and thank-you status (the owed thank-yous of the
+//! follow-ups, the list's `thank_you_status` filter) decides from the index which rows to read,
+//! instead of looking every conversation up in the table. It was added for the whole-history
+//! read, which migration 000006 later moved to the participant rows. The narrower index it
+//! replaces is a prefix of the new one, so every query that used it can use the new one.
 
 use sea_orm_migration::prelude::*;
 
