@@ -12,12 +12,15 @@
 //! writes spread over a pool of 4 connections, 141 of 200 failed with "database is locked"
 //! despite a 10 s busy timeout; through the single writer, none failed and all 200 rows landed.
 
+mod group_commit;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use futures_util::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as SqlxSynchronous};
 use sea_orm::{
@@ -26,7 +29,11 @@ use sea_orm::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use self::group_commit::GroupCommit;
+pub use self::group_commit::MAX_BATCH;
+
 use crate::config::{DatabaseKind, Settings, SqliteSynchronous, redact_url_password};
+use crate::error::ApiError;
 
 /// How long a request waits for a connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,6 +55,8 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// Admits the reads of a user's whole network a few at a time; see [`Db::whole_network`].
     whole_network: Arc<Semaphore>,
+    /// SQLite's writes that commit together; see [`Db::write`].
+    group_commit: Option<GroupCommit>,
 }
 
 impl Db {
@@ -67,12 +76,36 @@ impl Db {
             });
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let group_commit = (write.get_database_backend() == DbBackend::Sqlite)
+            .then(|| GroupCommit::start(write.clone()));
         Self {
             read,
             write,
             statements,
             whole_network: Arc::new(Semaphore::new(cores)),
+            group_commit,
         }
+    }
+
+    /// Runs `work` in a write transaction and returns its result once that has committed;
+    /// when `work` fails, nothing it wrote remains. On SQLite the transaction is shared with
+    /// the other writes waiting for the single writer, which commit with one disk flush (see
+    /// `db/group_commit.rs`), so `work` must be repeatable: it may run a second time, in a
+    /// transaction of its own, when another write of its batch failed.
+    pub async fn write<T, W>(&self, work: W) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>>
+            + Send
+            + 'static,
+    {
+        if let Some(group_commit) = &self.group_commit {
+            return group_commit.run(work).await;
+        }
+        let txn = self.begin_write().await?;
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
     }
 
     /// A permit to read and work through a user's whole network (follow-ups, suggestions,
@@ -86,6 +119,15 @@ impl Db {
             .acquire()
             .await
             .map_err(|_| DbErr::Custom("the database handle is closed".to_owned()))
+    }
+
+    /// On SQLite, how many writes are queued behind the one being written, and how many
+    /// transactions the writer has committed; `None` on PostgreSQL, whose writes run in
+    /// transactions of their own.
+    pub fn group_commit_state(&self) -> Option<(usize, u64)> {
+        self.group_commit
+            .as_ref()
+            .map(|g| (g.waiting(), g.commits()))
     }
 
     /// How many SQL statements have run so far: what proves a request's query count does

@@ -1,6 +1,7 @@
 //! Conversations and who took part in them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{contact, conversation, conversation_participant};
@@ -259,18 +260,26 @@ pub async fn create(
     fields: ConversationFields,
     now: DateTime<Utc>,
 ) -> Result<Conversation, ApiError> {
-    let txn = db.begin_write().await?;
-    let mut model = active_model(&fields);
-    model.id = Set(Uuid::now_v7());
-    model.owner_id = Set(owner_id);
-    model.created_at = Set(now);
-    model.updated_at = Set(now);
-    let model = model.insert(&txn).await?;
-    add_own_participants(&txn, owner_id, model.id, &fields).await?;
-    txn.commit().await?;
+    let participant_ids = fields.participant_ids.clone();
+    let fields = Arc::new(fields);
+    let model = db
+        .write(move |txn| {
+            let fields = fields.clone();
+            Box::pin(async move {
+                let mut model = active_model(&fields);
+                model.id = Set(Uuid::now_v7());
+                model.owner_id = Set(owner_id);
+                model.created_at = Set(now);
+                model.updated_at = Set(now);
+                let model = model.insert(txn).await?;
+                add_own_participants(txn, owner_id, model.id, &fields).await?;
+                Ok(model)
+            })
+        })
+        .await?;
     Ok(Conversation {
         model,
-        participant_ids: fields.participant_ids,
+        participant_ids,
     })
 }
 

@@ -1,9 +1,14 @@
+use std::sync::Arc;
+
 use chrono::Utc;
 use entity::user;
 use futures_util::future::join_all;
+use rapport::error::ApiError;
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{on_postgres, spawn_app};
 
 /// 200 writers at once through the write path: no "database is locked", no lost row.
 #[tokio::test]
@@ -49,4 +54,171 @@ async fn concurrent_writers_lose_nothing_and_never_fail() {
     );
     let count = user::Entity::find().count(app.db.reader()).await.unwrap();
     assert_eq!(count, 200);
+}
+
+/// A user row for the group-commit tests, under a unique email.
+fn new_user(email: String) -> user::ActiveModel {
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        email: Set(email),
+        password_hash: Set("x".into()),
+        display_name: Set("Writer".into()),
+        time_zone: Set("UTC".into()),
+        weekly_conversation_goal: Set(0),
+        weekly_new_people_goal: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Starts a write that holds the writer until the returned gate opens, and returns once that
+/// write is running.
+async fn hold_the_writer(
+    db: &rapport::db::Db,
+) -> (Arc<Semaphore>, JoinHandle<Result<(), ApiError>>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let entered = Arc::new(Semaphore::new(0));
+    let holder = tokio::spawn({
+        let (db, gate, entered) = (db.clone(), gate.clone(), entered.clone());
+        async move {
+            db.write(move |_txn| {
+                let (gate, entered) = (gate.clone(), entered.clone());
+                Box::pin(async move {
+                    entered.add_permits(1);
+                    let _pass = gate.acquire().await.map_err(anyhow::Error::from)?;
+                    Ok(())
+                })
+            })
+            .await
+        }
+    });
+    entered.acquire().await.unwrap().forget();
+    (gate, holder)
+}
+
+/// Waits until `n` writes are queued behind the held one (SQLite only).
+async fn until_waiting(db: &rapport::db::Db, n: usize) {
+    while db
+        .group_commit_state()
+        .is_some_and(|(waiting, _)| waiting < n)
+    {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn insert_user(db: &rapport::db::Db, email: String) -> JoinHandle<Result<(), ApiError>> {
+    let db = db.clone();
+    tokio::spawn(async move {
+        db.write(move |txn| {
+            let email = email.clone();
+            Box::pin(async move {
+                new_user(email).insert(txn).await?;
+                Ok(())
+            })
+        })
+        .await
+    })
+}
+
+/// Writes that queue while the writer is busy commit together, in one transaction.
+#[tokio::test]
+async fn writes_queued_behind_the_writer_commit_together() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    assert_eq!(db.group_commit_state().is_some(), !on_postgres());
+    let (gate, holder) = hold_the_writer(db).await;
+    let commits_before = db.group_commit_state().map(|(_, commits)| commits);
+    let writes: Vec<_> = (0..10)
+        .map(|i| insert_user(db, format!("batched{i}@example.com")))
+        .collect();
+    until_waiting(db, 10).await;
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    for write in join_all(writes).await {
+        write.unwrap().unwrap();
+    }
+    assert_eq!(user::Entity::find().count(db.reader()).await.unwrap(), 10);
+    if let Some(before) = commits_before {
+        // The holder's commit, then one for all ten.
+        let (_, after) = db.group_commit_state().unwrap();
+        assert_eq!(after - before, 2);
+    }
+}
+
+/// A write that fails inside a batch leaves nothing behind and fails no other write.
+#[tokio::test]
+async fn a_failing_write_in_a_batch_leaves_nothing_and_fails_no_other() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    let (gate, holder) = hold_the_writer(db).await;
+    let mut writes: Vec<_> = (0..3)
+        .map(|i| insert_user(db, format!("before{i}@example.com")))
+        .collect();
+    let failing = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.write(|txn| {
+                Box::pin(async move {
+                    new_user("failing@example.com".into()).insert(txn).await?;
+                    Err::<(), _>(ApiError::invalid_query("refused after writing"))
+                })
+            })
+            .await
+        }
+    });
+    writes.extend((0..3).map(|i| insert_user(db, format!("after{i}@example.com"))));
+    until_waiting(db, 7).await;
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    let err = failing.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        ApiError::invalid_query("refused after writing").to_string()
+    );
+    for write in join_all(writes).await {
+        write.unwrap().unwrap();
+    }
+    let emails: Vec<String> = user::Entity::find()
+        .all(db.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails.len(), 6, "{emails:?}");
+    assert!(!emails.contains(&"failing@example.com".to_owned()));
+}
+
+/// A write that panics fails its own request with an error and leaves the writer working.
+#[tokio::test]
+async fn a_panicking_write_does_not_stop_the_writer() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    let panicking = db.clone();
+    let panicked = tokio::spawn(async move {
+        panicking
+            .write::<(), _>(|txn| {
+                Box::pin(async move {
+                    new_user("panicking@example.com".into()).insert(txn).await?;
+                    panic!("a bug in a write");
+                })
+            })
+            .await
+    })
+    .await;
+    // SQLite's writer answers the request with an error; elsewhere the panic is the caller's.
+    assert!(!matches!(panicked, Ok(Ok(()))), "{panicked:?}");
+    insert_user(db, "after-panic@example.com".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let emails: Vec<String> = user::Entity::find()
+        .all(db.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails, ["after-panic@example.com"]);
 }
