@@ -160,14 +160,22 @@ async fn list_follow_ups(
     let limit = parse_limit(query.limit)? as usize;
     let after = query.cursor.as_deref().map(decode_follow_up).transpose()?;
     let today = auth.today(state.clock.now());
-    let mut items =
-        intelligence::follow_ups(&state.db, auth.user_id(), &today, within_days, &query.kind)
-            .await?;
+    let window = intelligence::Window { after, limit };
+    let mut items = intelligence::follow_ups(
+        &state.db,
+        auth.user_id(),
+        &today,
+        within_days,
+        &query.kind,
+        Some(window),
+    )
+    .await?;
     if let Some(after) = after {
         items.retain(|item| item.key() > after);
     }
     let has_more = items.len() > limit;
     items.truncate(limit);
+    intelligence::describe(&state.db, auth.user_id(), &mut items).await?;
     let next_cursor = items
         .last()
         .filter(|_| has_more)

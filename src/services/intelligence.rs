@@ -7,21 +7,31 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
 use super::relationships::{all_histories, first_conversations};
 use crate::db::Db;
-use crate::domain::follow_ups::{self, FollowUp, FollowUpKind};
+use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
-use crate::domain::relationship::{self, Relationship, Today};
+use crate::domain::relationship::{self, History, Relationship, Today};
 use crate::domain::stats::{self, Granularity, Held, Tally};
 use crate::domain::suggestions::{self, Idea, Score};
 use crate::error::ApiError;
 
 /// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
 type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
+
+/// A contact of the roster: id, name, cadence, `created_at`, last past conversation.
+type RosterRow = (
+    Uuid,
+    String,
+    Option<i32>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 /// What the rules need of a contact.
 pub struct Member {
@@ -71,24 +81,83 @@ impl Network {
             .collect();
         Ok(Self { contacts })
     }
+}
 
-    fn names(&self) -> HashMap<Uuid, &str> {
-        self.contacts
-            .iter()
-            .map(|(m, _)| (m.id, m.full_name.as_str()))
-            .collect()
-    }
+/// The owner's current contacts, each with the date it is next due a check-in: all that the
+/// follow-up list needs of the network. One statement, one row per contact; each contact's
+/// last past conversation is a seek to the end of its range of the participant index, where
+/// the whole history (`Network::load`) scans and groups every participant row.
+async fn roster(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    today: &Today,
+) -> Result<Vec<(Member, Option<NaiveDate>)>, ApiError> {
+    use contact::Column as C;
+    use conversation_participant::Column as P;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+    let participant = |column| (conversation_participant::Entity, column);
+    let last_conversation = Query::select()
+        .expr(Expr::col(participant(P::OccurredAt)).max())
+        .from(conversation_participant::Entity)
+        .and_where(Expr::col(participant(P::OwnerId)).equals((contact::Entity, C::OwnerId)))
+        .and_where(Expr::col(participant(P::ContactId)).equals((contact::Entity, C::Id)))
+        .and_where(Expr::col(participant(P::OccurredAt)).lte(today.now))
+        .to_owned();
+    let rows = contact::Entity::find()
+        .select_only()
+        .columns([C::Id, C::FullName, C::CadenceDays, C::CreatedAt])
+        .expr(Expr::from(last_conversation))
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(C::ArchivedAt.is_null())
+        .into_tuple::<RosterRow>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, full_name, cadence_days, created_at, last_conversation_at)| {
+                // The same rule as the relationship's, from the one part of history it reads.
+                let history = History {
+                    last_conversation_at,
+                    ..History::default()
+                };
+                let next = relationship::derive(&history, cadence_days, created_at, today)
+                    .next_check_in_on;
+                let member = Member {
+                    id,
+                    full_name,
+                    cadence_days,
+                    created_at,
+                };
+                (member, next)
+            },
+        )
+        .collect())
+}
+
+/// The part of the follow-up list a caller will show: the items after `after` in list order,
+/// `limit` of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub after: Option<FollowUpKey>,
+    pub limit: usize,
 }
 
 /// Every follow-up due within `within_days` of today (overdue ones included) of the kinds in
-/// `kinds` (all when empty), in list order. Archived contacts have none. Up to eight
-/// statements run together, each reading only the owner's rows of one table.
+/// `kinds` (all when empty), in list order; with a `window`, possibly without thank-yous
+/// beyond it, but with every item of the window and the one after it. Archived contacts have
+/// none. Up to eight statements, each reading only the owner's rows of one table; all but
+/// one run together. A thank-you's `detail` (its conversation's summary) is left empty:
+/// [`describe`] fills it in for the items that will be shown, so a user owing thousands of
+/// notes reads only a page of texts.
 pub async fn follow_ups(
     db: &Db,
     owner_id: Uuid,
     today: &Today,
     within_days: i64,
     kinds: &[FollowUpKind],
+    window: Option<Window>,
 ) -> Result<Vec<FollowUp>, ApiError> {
     use conversation::Column as C;
     use conversation_participant::Column as P;
@@ -97,17 +166,6 @@ pub async fn follow_ups(
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let date = today.date();
-    let owed = when(
-        wanted(FollowUpKind::ThankYou),
-        conversation::Entity::find()
-            .select_only()
-            .columns([C::Id, C::OccurredAt, C::Summary])
-            .filter(C::OwnerId.eq(owner_id))
-            .filter(C::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
-            .filter(C::OccurredAt.lte(today.now))
-            .into_tuple::<(Uuid, DateTime<Utc>, String)>()
-            .all(conn),
-    );
     let next_steps = conversation::Entity::find()
         .select_only()
         .filter(C::OwnerId.eq(owner_id))
@@ -150,18 +208,13 @@ pub async fn follow_ups(
             .into_tuple::<OpenAsk>()
             .all(conn),
     );
-    // The participants of those conversations, from the copies on the participant rows.
-    let owed_by = when(
-        wanted(FollowUpKind::ThankYou),
-        conversation_participant::Entity::find()
-            .select_only()
-            .columns([P::ConversationId, P::ContactId])
-            .filter(P::OwnerId.eq(owner_id))
-            .filter(P::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
-            .filter(P::OccurredAt.lte(today.now))
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(conn),
-    );
+    let owed = async {
+        if wanted(FollowUpKind::ThankYou) {
+            owed_thank_yous(conn, owner_id, today, window).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
     let steps_by = when(
         wanted(FollowUpKind::NextStep),
         conversation_participant::Entity::find()
@@ -171,16 +224,18 @@ pub async fn follow_ups(
             .into_tuple::<(Uuid, Uuid)>()
             .all(conn),
     );
-    let (network, owed, owed_by, steps, steps_by, ideas, open) = tokio::try_join!(
-        Network::load(conn, owner_id, today),
+    let (roster, owed, steps, steps_by, ideas, open) = tokio::try_join!(
+        roster(conn, owner_id, today),
         owed,
-        owed_by,
         steps,
         steps_by,
         ideas,
         open
     )?;
-    let names = network.names();
+    let names: HashMap<Uuid, &str> = roster
+        .iter()
+        .map(|(m, _)| (m.id, m.full_name.as_str()))
+        .collect();
     let by_conversation = |rows: Vec<(Uuid, Uuid)>| {
         let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for (conversation_id, contact_id) in rows {
@@ -188,7 +243,7 @@ pub async fn follow_ups(
         }
         map
     };
-    let (owed_by, steps_by) = (by_conversation(owed_by), by_conversation(steps_by));
+    let steps_by = by_conversation(steps_by);
     let mut items = Vec::new();
     let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
         if let Some(name) = names.get(&contact_id)
@@ -206,25 +261,23 @@ pub async fn follow_ups(
     };
 
     if wanted(FollowUpKind::CheckIn) {
-        for (m, r) in &network.contacts {
-            if let Some(next) = r.next_check_in_on {
+        for (m, next) in &roster {
+            if let Some(next) = *next {
                 push(FollowUpKind::CheckIn, next, m.id, m.id, None);
             }
         }
     }
     if wanted(FollowUpKind::ThankYou) {
         // One per participant: each person gets their own note.
-        for (conversation_id, at, summary) in owed {
+        for (conversation_id, contact_id, at) in owed {
             let due = follow_ups::thank_you_due(today.date_of(at));
-            for contact_id in owed_by.get(&conversation_id).into_iter().flatten() {
-                push(
-                    FollowUpKind::ThankYou,
-                    due,
-                    *contact_id,
-                    conversation_id,
-                    Some(summary.clone()),
-                );
-            }
+            push(
+                FollowUpKind::ThankYou,
+                due,
+                contact_id,
+                conversation_id,
+                None,
+            );
         }
     }
     if wanted(FollowUpKind::NextStep) {
@@ -262,6 +315,144 @@ pub async fn follow_ups(
     }
     follow_ups::sort(&mut items);
     Ok(items)
+}
+
+/// The owed thank-yous, one row per participant who is a current contact: conversation,
+/// contact, when it happened. Read from the participant rows' copies of the conversation's
+/// date and status (their covering index; no conversation row is read).
+///
+/// A user may owe thousands, and a window shows a few, so with a window only the rows that
+/// can reach it are returned. A thank-you is due the day after its conversation, so list
+/// order follows `occurred_at` from one local date to the next: the window needs every row
+/// from the cursor's date to the date of the `limit + 1`-th row past the cursor. One
+/// statement reads twice that many rows in time order from the cursor's date; when they
+/// reach past that date, they are enough. Otherwise (a date with more rows than that), a
+/// first statement finds the `limit + 1`-th row's time and a second reads up to the end of
+/// its date. Dates are local to the user, so UTC bounds are widened by a day, which only adds
+/// rows that the caller's own cursor check and truncation then drop.
+async fn owed_thank_yous(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    today: &Today,
+    window: Option<Window>,
+) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, ApiError> {
+    use conversation_participant::Column as P;
+
+    let current = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .filter(contact::Column::ArchivedAt.is_null())
+        .into_query();
+    let owed = || {
+        conversation_participant::Entity::find()
+            .select_only()
+            .filter(P::OwnerId.eq(owner_id))
+            .filter(P::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
+            .filter(P::OccurredAt.lte(today.now))
+            .filter(P::ContactId.in_subquery(current.clone()))
+    };
+    let mut rows = owed().columns([P::ConversationId, P::ContactId, P::OccurredAt]);
+    if let Some(window) = window {
+        let day = Duration::days(1);
+        // The cursor's item is due on its date; its conversation happened the day before.
+        let cursor_date = window
+            .after
+            .map(|(due, ..)| midnight(relationship::add_days(due, -1)));
+        let from = cursor_date.and_then(|d| d.checked_sub_signed(day));
+        let wanted = window.limit + 1;
+        let mut first = rows.clone().order_by_asc(P::OccurredAt);
+        if let Some(from) = from {
+            first = first.filter(P::OccurredAt.gte(from));
+        }
+        let first = first
+            .limit(2 * wanted as u64)
+            .into_tuple::<(Uuid, Uuid, DateTime<Utc>)>()
+            .all(conn)
+            .await?;
+        if first.len() < 2 * wanted {
+            return Ok(first);
+        }
+        let past_cursor: Vec<NaiveDate> = first
+            .iter()
+            .filter(|(conversation, contact, at)| {
+                let due = follow_ups::thank_you_due(today.date_of(*at));
+                let key = (due, FollowUpKind::ThankYou, *conversation, *contact);
+                window.after.is_none_or(|after| key > after)
+            })
+            .map(|(.., at)| today.date_of(*at))
+            .collect();
+        let reached = past_cursor.get(wanted - 1).zip(first.last());
+        if reached.is_some_and(|(needed, (.., last))| today.date_of(*last) > *needed) {
+            return Ok(first);
+        }
+        let past_cursor_date = cursor_date.and_then(|d| d.checked_add_signed(day * 2));
+        let mut later = owed()
+            .column(P::OccurredAt)
+            .order_by_asc(P::OccurredAt)
+            .offset(window.limit as u64)
+            .limit(1);
+        if let Some(past) = past_cursor_date {
+            later = later.filter(P::OccurredAt.gte(past));
+        }
+        let last = later.into_tuple::<DateTime<Utc>>().one(conn).await?;
+        let until = last.and_then(|at| midnight(today.date_of(at)).checked_add_signed(day * 2));
+        if let Some(from) = from {
+            rows = rows.filter(P::OccurredAt.gte(from));
+        }
+        if let Some(until) = until {
+            rows = rows.filter(P::OccurredAt.lt(until));
+        }
+    }
+    Ok(rows
+        .into_tuple::<(Uuid, Uuid, DateTime<Utc>)>()
+        .all(conn)
+        .await?)
+}
+
+/// The first instant of `date` in UTC.
+fn midnight(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// Fills in the summary of each thank-you item's conversation: one statement per thousand
+/// conversations (a page needs one), none when `items` has no thank-you.
+pub async fn describe(db: &Db, owner_id: Uuid, items: &mut [FollowUp]) -> Result<(), ApiError> {
+    use conversation::Column as C;
+
+    let mut ids: Vec<Uuid> = items
+        .iter()
+        .filter(|i| i.kind == FollowUpKind::ThankYou)
+        .map(|i| i.source_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut summaries: HashMap<Uuid, String> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        // Looked up by primary key, the owner checked on each row: with `owner_id = ?` in the
+        // statement, SQLite's planner walked all of the owner's conversations instead.
+        let rows = conversation::Entity::find()
+            .select_only()
+            .columns([C::Id, C::OwnerId, C::Summary])
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .into_tuple::<(Uuid, Uuid, String)>()
+            .all(db.reader())
+            .await?;
+        summaries.extend(
+            rows.into_iter()
+                .filter(|(_, owner, _)| *owner == owner_id)
+                .map(|(id, _, summary)| (id, summary)),
+        );
+    }
+    for item in items.iter_mut() {
+        if item.kind == FollowUpKind::ThankYou {
+            item.detail = summaries.get(&item.source_id).cloned();
+        }
+    }
+    Ok(())
 }
 
 /// The rows of `query` when `wanted`; none, without a statement, otherwise.

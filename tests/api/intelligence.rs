@@ -580,6 +580,84 @@ async fn follow_ups_list_every_kind_overdue_first_then_by_date_and_kind() {
     }
 }
 
+/// A page reads only the owed thank-yous that can reach it; paging must still return each
+/// one exactly once, in order, with its summary, across local dates that are not UTC dates.
+#[tokio::test]
+async fn paging_through_many_owed_thank_yous_returns_each_once_in_order() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    net.send(
+        Method::PATCH,
+        "/v1/me",
+        json!({"time_zone": "Pacific/Auckland"}),
+    )
+    .await;
+    let t0 = pinned_at();
+    let ada = net.contact("Ada", json!({}), t0 - days(60)).await;
+    let bob = net.contact("Bob", json!({}), t0 - days(60)).await;
+    let eve = net.contact("Eve", json!({}), t0 - days(60)).await;
+    // Twelve owed conversations over six UTC dates, two on each, two hours apart: 10:00 UTC
+    // is 23:00 in Auckland (UTC+13), 12:00 UTC is 01:00 the next local date. Eve, archived
+    // below, took part in every third.
+    let mut summaries = std::collections::HashMap::new();
+    for i in 0..12 {
+        let at = t0 - days(10 - i / 2) - Duration::hours(2 * (i % 2));
+        let with: Vec<&str> = if i % 3 == 0 {
+            vec![&ada, &bob, &eve]
+        } else {
+            vec![&bob]
+        };
+        let summary = format!("Coffee {i}");
+        let id = net
+            .conversation(at, &with, json!({"summary": summary}))
+            .await;
+        summaries.insert(id, summary);
+    }
+    net.send(
+        Method::PATCH,
+        &format!("/v1/contacts/{eve}"),
+        json!({"archived_at": t0}),
+    )
+    .await;
+    let whole = net.get("/v1/follow-ups?kind=thank_you&limit=100").await;
+    let whole = whole["data"].as_array().unwrap().clone();
+    // Ada and Bob in four, Bob alone in eight; nothing for Eve.
+    assert_eq!(whole.len(), 16);
+    let key = |i: &Value| {
+        (
+            i["due_on"].as_str().unwrap().to_owned(),
+            i["source_id"].as_str().unwrap().to_owned(),
+            i["contact_id"].as_str().unwrap().to_owned(),
+        )
+    };
+    let keys: Vec<_> = whole.iter().map(key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    for item in &whole {
+        assert_ne!(item["contact_id"], eve.as_str());
+        let source = item["source_id"].as_str().unwrap();
+        assert_eq!(item["detail"], summaries[source].as_str(), "{item}");
+    }
+    for limit in [1, 2, 3, 5] {
+        let paged = net
+            .all_pages(
+                &format!("/v1/follow-ups?kind=thank_you&limit={limit}"),
+                "source_id",
+            )
+            .await;
+        let expected: Vec<Value> = whole.iter().map(|i| i["source_id"].clone()).collect();
+        assert_eq!(paged, expected, "limit {limit}");
+    }
+    // Mixed with the other kinds, each page still holds the right thank-yous.
+    let all = net.all_pages("/v1/follow-ups?limit=3", "source_id").await;
+    let thanks: Vec<&Value> = all
+        .iter()
+        .filter(|s| summaries.contains_key(s.as_str().unwrap()))
+        .collect();
+    assert_eq!(thanks.len(), 16);
+}
+
 #[tokio::test]
 async fn suggestions_rank_by_score_give_reasons_and_bring_an_idea() {
     let app = spawn_app().await;
