@@ -215,13 +215,15 @@ fn apply(
     if let Some(channel) = patch.channel.not_null("channel", &mut errors) {
         f.channel = channel;
     }
-    if let Some(mut ids) = patch
+    if let Some(ids) = patch
         .participant_ids
         .not_null("participant_ids", &mut errors)
     {
-        ids.sort();
-        ids.dedup();
-        match ids.len() {
+        // Kept as sent, so that an error can point at the id's place in the request.
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        match distinct.len() {
             0 => errors.push(FieldError::new(
                 "participant_ids",
                 "required",

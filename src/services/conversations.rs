@@ -32,7 +32,9 @@ const VERSION: Versioned<conversation::Column> = Versioned {
 pub struct ConversationFields {
     pub occurred_at: DateTime<Utc>,
     pub channel: Channel,
-    /// Sorted, de-duplicated, 1–50.
+    /// 1–50 distinct contacts, in the order the client sent them, repeats included, so that
+    /// an error can name an id's place in the request; [`ConversationFields::participants`]
+    /// gives the set.
     pub participant_ids: Vec<Uuid>,
     pub initiated_by: Option<InitiatedBy>,
     pub duration_minutes: Option<i32>,
@@ -44,6 +46,16 @@ pub struct ConversationFields {
     pub next_step: Option<String>,
     pub next_step_due_on: Option<NaiveDate>,
     pub next_step_done_at: Option<DateTime<Utc>>,
+}
+
+impl ConversationFields {
+    /// The participants: sorted, each once.
+    pub fn participants(&self) -> Vec<Uuid> {
+        let mut ids = self.participant_ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 impl Default for ConversationFields {
@@ -134,11 +146,11 @@ async fn replace_participants(
         .await?;
     let rows =
         fields
-            .participant_ids
-            .iter()
+            .participants()
+            .into_iter()
             .map(|contact_id| conversation_participant::ActiveModel {
                 conversation_id: Set(conversation_id),
-                contact_id: Set(*contact_id),
+                contact_id: Set(contact_id),
                 owner_id: Set(owner_id),
                 occurred_at: Set(Some(fields.occurred_at)),
                 thank_you_status: Set(Some(fields.thank_you_status.as_str().to_owned())),
@@ -205,11 +217,11 @@ async fn add_own_participants(
         .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
         .to_owned();
     let inserted = conn.execute(&insert).await?.rows_affected();
-    if inserted != participant_ids.len() as u64 {
+    if inserted != fields.participants().len() as u64 {
         check_references(conn, owner_id, "participant_ids", participant_ids).await?;
         return Err(anyhow::anyhow!(
             "inserted {inserted} of {} participants, all of them the owner's contacts",
-            participant_ids.len()
+            fields.participants().len()
         )
         .into());
     }
@@ -260,7 +272,7 @@ pub async fn create(
     fields: ConversationFields,
     now: DateTime<Utc>,
 ) -> Result<Conversation, ApiError> {
-    let participant_ids = fields.participant_ids.clone();
+    let participant_ids = fields.participants();
     let fields = Arc::new(fields);
     let model = db
         .write(move |txn| {
@@ -313,7 +325,8 @@ pub async fn update(
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
     let fields = change(current.fields())?;
-    if fields.participant_ids != current.participant_ids {
+    let new_participants = fields.participants() != current.participant_ids;
+    if new_participants {
         check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
     }
     // The precondition is checked last: a request that fails for another reason answers
@@ -324,7 +337,7 @@ pub async fn update(
     VERSION
         .update(&txn, model, id, owner_id, current.model.updated_at)
         .await?;
-    if fields.participant_ids != current.participant_ids {
+    if new_participants {
         replace_participants(&txn, owner_id, id, &fields).await?;
     } else if fields.occurred_at != current.model.occurred_at
         || fields.thank_you_status.as_str() != current.model.thank_you_status
