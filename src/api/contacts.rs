@@ -437,8 +437,12 @@ async fn get_contact(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    let contact = contacts::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let (response, etag) = ContactResponse::of(&state, &auth, contact).await?;
+    let today = auth.today(state.clock.now());
+    let (contact, relationship) =
+        contacts::find_with_relationship(&state.db, auth.user_id(), id.into_inner(), &today)
+            .await?;
+    let etag = representation_etag(&contact, &relationship);
+    let response = ContactResponse::new(contact, relationship);
     Ok(conditional_ok(&conditions, &etag, &response))
 }
 

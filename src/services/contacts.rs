@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::relationships::{all_histories, histories_of};
+use super::relationships::{all_histories, histories_of, join_histories, joined_history};
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
@@ -232,8 +232,44 @@ async fn find_in(
     Ok(Contact { model, tags })
 }
 
-pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<Contact, ApiError> {
-    find_in(db.reader(), owner_id, id).await
+/// A contact and its relationship as of `today`, in one statement: the contact left-joined to
+/// its tags and to its history (the three grouped queries of a page's union, narrowed to it).
+pub async fn find_with_relationship(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    today: &Today,
+) -> Result<(Contact, Relationship), ApiError> {
+    use contact::Column as C;
+    use contact_tag::Column as T;
+    use sea_orm::sea_query::{Order, Query};
+    use sea_orm::{FromQueryResult, Iterable};
+
+    let mut query = Query::select();
+    query
+        .columns(C::iter().map(|c| (contact::Entity, c)))
+        .column((contact_tag::Entity, T::Tag))
+        .from(contact::Entity)
+        .left_join(
+            contact_tag::Entity,
+            Expr::col((contact_tag::Entity, T::ContactId)).equals((contact::Entity, C::Id)),
+        )
+        .and_where(Expr::col((contact::Entity, C::Id)).eq(id))
+        .and_where(Expr::col((contact::Entity, C::OwnerId)).eq(owner_id))
+        .order_by((contact_tag::Entity, T::Tag), Order::Asc);
+    join_histories(&mut query, owner_id, &[id], today.now);
+    let rows = db.reader().query_all(&query).await?;
+    let first = rows.first().ok_or_else(ApiError::not_found)?;
+    let model = contact::Model::from_query_result(first, "")?;
+    let history = joined_history(first)?;
+    let mut tags = Vec::new();
+    for row in &rows {
+        if let Some(tag) = row.try_get::<Option<String>>("", "tag")? {
+            tags.push(tag);
+        }
+    }
+    let relationship = relationship::derive(&history, model.cadence_days, model.created_at, today);
+    Ok((Contact { model, tags }, relationship))
 }
 
 /// Applies `change` to the current fields and stores the result, if `precondition` allows the

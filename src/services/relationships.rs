@@ -12,9 +12,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{ask, conversation_participant, user, value_offer};
-use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement, UnionType};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use entity::{ask, contact, conversation_participant, user, value_offer};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, SelectStatement, UnionType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect,
+    QueryTrait,
+};
 use uuid::Uuid;
 
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -66,6 +69,56 @@ pub async fn histories_of(
         .union(UnionType::All, gives_by_contact(owner_id, Some(contacts)))
         .union(UnionType::All, asks_by_contact(owner_id, Some(contacts)));
     collect(conn, &union).await
+}
+
+/// Adds to `query`, which selects from `contact`, each returned contact's history as of `now`
+/// (for contacts among `contacts`): the three grouped queries of the union, left-joined on the
+/// contact. Read it back from a row with [`joined_history`].
+pub fn join_histories(
+    query: &mut SelectStatement,
+    owner_id: Uuid,
+    contacts: &[Uuid],
+    now: DateTime<Utc>,
+) {
+    let arms = [
+        ("held", held_by_contact(owner_id, Some(contacts), now)),
+        ("gives", gives_by_contact(owner_id, Some(contacts))),
+        ("asks", asks_by_contact(owner_id, Some(contacts))),
+    ];
+    for (name, arm) in arms {
+        let on = Expr::col((Alias::new(name), Alias::new("contact_id")))
+            .equals((contact::Entity, contact::Column::Id));
+        query.join_subquery(JoinType::LeftJoin, arm, Alias::new(name), on);
+    }
+    for (arm, column, alias) in JOINED {
+        query.expr_as(
+            Expr::col((Alias::new(arm), Alias::new(column))),
+            Alias::new(alias),
+        );
+    }
+}
+
+/// The columns [`join_histories`] adds: arm, its column, the alias selected.
+const JOINED: [(&str, &str, &str); 6] = [
+    ("held", "conversations", "history_conversations"),
+    ("held", "first_at", "history_first_at"),
+    ("held", "last_at", "history_last_at"),
+    ("held", "owed", "history_owed"),
+    ("gives", "n", "history_gives"),
+    ("asks", "n", "history_asks"),
+];
+
+/// The history [`join_histories`] added to `row`; counts are 0 where an arm had no row.
+pub fn joined_history(row: &QueryResult) -> Result<History, DbErr> {
+    let count = |alias: &str| Ok::<_, DbErr>(row.try_get::<Option<i64>>("", alias)?.unwrap_or(0));
+    Ok(History {
+        conversation_count: count("history_conversations")?,
+        first_conversation_at: row.try_get("", "history_first_at")?,
+        last_conversation_at: row.try_get("", "history_last_at")?,
+        thank_yous_owed: count("history_owed")?,
+        gives: count("history_gives")?,
+        asks: count("history_asks")?,
+    })
 }
 
 /// The history of every one of the owner's contacts as of `now`. Contacts with no record at
