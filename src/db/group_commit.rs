@@ -9,14 +9,16 @@
 //! idle server runs each write alone, with no added wait: the batch is whatever queued up
 //! while the previous commit was flushing.
 //!
-//! When one write of a batch fails, the batch is rolled back and each of its writes runs
-//! again in a transaction of its own, so one request's error neither leaves part of it behind
-//! nor fails the others. Work handed in must therefore be repeatable: it reads what it needs
-//! in the transaction it is given and may run twice.
+//! When one write of a batch fails (or panics), or the batch's `COMMIT` does, the batch is
+//! rolled back and each of its writes runs again in a transaction of its own, so one request's
+//! error neither leaves part of it behind nor fails the others. Work handed in must therefore
+//! be repeatable: it reads what it needs in the transaction it is given and may run twice.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
@@ -76,7 +78,7 @@ impl GroupCommit {
             .map_err(|_| ApiError::Unavailable(DbErr::Custom("the writer has stopped".into())))?;
         answer.await.map_err(|_| {
             ApiError::Internal(anyhow::anyhow!(
-                "the write was dropped before it committed: its batch panicked"
+                "the write was dropped before it committed: the writer panicked"
             ))
         })?
     }
@@ -103,7 +105,13 @@ where
 {
     fn run<'t>(&'t mut self, txn: &'t DatabaseTransaction) -> BoxFuture<'t, bool> {
         Box::pin(async move {
-            let outcome = (self.work)(txn).await;
+            // A panic fails this write alone: like any failed write it rolls its batch back,
+            // and the others run again, each in a transaction of its own. Unwind safety holds
+            // because nothing outlives a failed write but its rolled-back transaction.
+            let outcome = AssertUnwindSafe((self.work)(txn))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("the write panicked"))));
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok
@@ -136,8 +144,8 @@ async fn serve(
             }
         }
         let (conn, commits) = (conn.clone(), commits.clone());
-        // In a task of its own so that a panicking write only drops its batch's reply
-        // handles (those requests see an error) instead of stopping the writer.
+        // In a task of its own so that a panic outside the writes themselves drops only this
+        // batch's reply handles (those requests see an error) instead of stopping the writer.
         let batch = tokio::spawn(async move { run_batch(&conn, jobs, &commits).await });
         if let Err(err) = batch.await {
             tracing::error!(error = %err, "a batch of writes panicked");

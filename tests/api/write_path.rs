@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use entity::user;
+use entity::{contact_tag, user};
 use futures_util::future::join_all;
 use rapport::error::ApiError;
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Set};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -107,6 +107,19 @@ async fn until_waiting(db: &rapport::db::Db, n: usize) {
     }
 }
 
+/// Every user's email, sorted.
+async fn emails(db: &rapport::db::Db) -> Vec<String> {
+    let mut emails: Vec<String> = user::Entity::find()
+        .all(db.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    emails.sort();
+    emails
+}
+
 fn insert_user(db: &rapport::db::Db, email: String) -> JoinHandle<Result<(), ApiError>> {
     let db = db.clone();
     tokio::spawn(async move {
@@ -179,46 +192,115 @@ async fn a_failing_write_in_a_batch_leaves_nothing_and_fails_no_other() {
     for write in join_all(writes).await {
         write.unwrap().unwrap();
     }
-    let emails: Vec<String> = user::Entity::find()
-        .all(db.reader())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.email)
-        .collect();
+    let emails = emails(db).await;
     assert_eq!(emails.len(), 6, "{emails:?}");
     assert!(!emails.contains(&"failing@example.com".to_owned()));
 }
 
-/// A write that panics fails its own request with an error and leaves the writer working.
+/// A write that panics fails its own request with an error, and neither the writes that
+/// shared its batch nor the writer after it.
 #[tokio::test]
-async fn a_panicking_write_does_not_stop_the_writer() {
+async fn a_panicking_write_fails_only_itself() {
     let app = spawn_app().await;
     let db = &app.db;
-    let panicking = db.clone();
-    let panicked = tokio::spawn(async move {
-        panicking
-            .write::<(), _>(|txn| {
+    let (gate, holder) = hold_the_writer(db).await;
+    let before = insert_user(db, "before-panic@example.com".into());
+    let panicking = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.write::<(), _>(|txn| {
                 Box::pin(async move {
                     new_user("panicking@example.com".into()).insert(txn).await?;
                     panic!("a bug in a write");
                 })
             })
             .await
-    })
-    .await;
+        }
+    });
+    let after = insert_user(db, "after-panic@example.com".into());
+    until_waiting(db, 3).await;
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
     // SQLite's writer answers the request with an error; elsewhere the panic is the caller's.
+    let panicked = panicking.await;
     assert!(!matches!(panicked, Ok(Ok(()))), "{panicked:?}");
-    insert_user(db, "after-panic@example.com".into())
+    before.await.unwrap().unwrap();
+    after.await.unwrap().unwrap();
+    insert_user(db, "later@example.com".into())
         .await
         .unwrap()
         .unwrap();
-    let emails: Vec<String> = user::Entity::find()
-        .all(db.reader())
+    assert_eq!(
+        emails(db).await,
+        [
+            "after-panic@example.com",
+            "before-panic@example.com",
+            "later@example.com"
+        ]
+    );
+}
+
+/// A batch whose `COMMIT` fails is rolled back and its writes run again one by one: only the
+/// write that cannot commit fails, and the writer's connection is left fit for the next one.
+#[tokio::test]
+async fn a_batch_whose_commit_fails_loses_only_the_write_that_cannot_commit() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    let (gate, holder) = hold_the_writer(db).await;
+    let first = insert_user(db, "first@example.com".into());
+    let dangling = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.write(|txn| {
+                Box::pin(async move {
+                    if txn.get_database_backend() == DbBackend::Sqlite {
+                        // Foreign keys checked at COMMIT: the insert succeeds, the commit not.
+                        txn.execute_unprepared("PRAGMA defer_foreign_keys = ON")
+                            .await?;
+                    }
+                    contact_tag::ActiveModel {
+                        contact_id: Set(uuid::Uuid::now_v7()),
+                        tag: Set("nobody".into()),
+                        owner_id: Set(uuid::Uuid::now_v7()),
+                    }
+                    .insert(txn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+        }
+    });
+    let second = insert_user(db, "second@example.com".into());
+    until_waiting(db, 3).await;
+    let commits_before = db.group_commit_state().map(|(_, commits)| commits);
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    assert!(dangling.await.unwrap().is_err());
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    insert_user(db, "later@example.com".into())
         .await
         .unwrap()
-        .into_iter()
-        .map(|u| u.email)
-        .collect();
-    assert_eq!(emails, ["after-panic@example.com"]);
+        .unwrap();
+    assert_eq!(
+        emails(db).await,
+        [
+            "first@example.com",
+            "later@example.com",
+            "second@example.com"
+        ]
+    );
+    assert_eq!(
+        contact_tag::Entity::find()
+            .count(db.reader())
+            .await
+            .unwrap(),
+        0
+    );
+    if let Some(before) = commits_before {
+        // The holder's, then first and second alone after the batch's failed COMMIT, then later.
+        let (_, after) = db.group_commit_state().unwrap();
+        assert_eq!(after - before, 4);
+    }
 }
