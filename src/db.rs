@@ -43,6 +43,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// driver's default (50) makes the worker block and be woken again every few rows of a large
 /// result, a thread handoff per row or so on the network-wide reads.
 const ROW_BUFFER: usize = 4096;
+/// How long a PostgreSQL connection may sit idle before it is pinged on checkout.
+const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Key of the PostgreSQL advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
 
@@ -211,6 +213,9 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection to a local file does not go stale; the driver's default ping on
+            // every checkout was one more round trip to the connection's thread per statement.
+            .test_before_acquire(false)
             .sqlx_logging_level(log::LevelFilter::Debug)
             .map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(SqliteJournalMode::Wal)
@@ -247,6 +252,9 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(ACQUIRE_TIMEOUT)
+            // Ping only a connection idle long enough for the server or a proxy to have
+            // dropped it, not every checkout: that was one more round trip per statement.
+            .test_before_acquire_if_idle_for(STALE_AFTER)
             .sqlx_logging_level(log::LevelFilter::Debug);
         options
     };
