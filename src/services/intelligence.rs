@@ -476,8 +476,9 @@ pub struct Suggestion {
     pub offer: Option<value_offer::Model>,
 }
 
-/// The best `limit` gestures and whether more were found. Four statements: the network's
-/// two and the `idea` offers run together, then the picked contacts' interests.
+/// The best `limit` gestures and whether more were found. The network's statements and the
+/// `idea` offers' few columns run together, then the picked contacts' interests and the
+/// offers chosen for them, whole.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -487,9 +488,18 @@ pub async fn suggestions(
     let _permit = db.whole_network().await?;
     let conn = db.reader();
     let date = today.date();
+    // What choosing an offer needs of every idea; the chosen ones are read whole below.
     let ideas = value_offer::Entity::find()
+        .select_only()
+        .columns([
+            value_offer::Column::Id,
+            value_offer::Column::ContactId,
+            value_offer::Column::Topics,
+            value_offer::Column::CreatedAt,
+        ])
         .filter(value_offer::Column::OwnerId.eq(owner_id))
         .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+        .into_tuple::<(Uuid, Uuid, serde_json::Value, DateTime<Utc>)>()
         .all(conn);
     let ideas = async { Ok::<_, ApiError>(ideas.await?) };
     let (network, ideas) = tokio::try_join!(Network::load(conn, owner_id, today), ideas)?;
@@ -518,32 +528,48 @@ pub async fn suggestions(
         .into_iter()
         .collect();
     let summaries: Vec<Idea> = ideas
-        .iter()
-        .map(|o| Idea {
-            id: o.id,
-            contact_id: o.contact_id,
-            topics: serde_json::from_value(o.topics.clone()).unwrap_or_default(),
-            created_at: o.created_at,
+        .into_iter()
+        .map(|(id, contact_id, topics, created_at)| Idea {
+            id,
+            contact_id,
+            topics: serde_json::from_value(topics).unwrap_or_default(),
+            created_at,
         })
         .collect();
-    let by_id: HashMap<Uuid, &value_offer::Model> = ideas.iter().map(|o| (o.id, o)).collect();
-    let picked = scored
-        .into_iter()
-        .map(|(contact, relationship, score)| {
+    let chosen: Vec<Option<Uuid>> = scored
+        .iter()
+        .map(|(contact, ..)| {
             let interests: Vec<String> = interests
                 .get(&contact.id)
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or_default();
-            let offer = suggestions::suggested_offer(contact.id, &interests, &summaries)
-                .and_then(|idea| by_id.get(&idea.id))
-                .map(|o| (*o).clone());
-            Suggestion {
-                contact_id: contact.id,
-                contact_name: contact.full_name,
-                relationship,
-                score,
-                offer,
-            }
+            suggestions::suggested_offer(contact.id, &interests, &summaries).map(|idea| idea.id)
+        })
+        .collect();
+    let chosen_ids: Vec<Uuid> = chosen.iter().flatten().copied().collect();
+    let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
+        HashMap::new()
+    } else {
+        // By primary key alone: the ids are the owner's own ideas, read a moment ago.
+        value_offer::Entity::find()
+            .filter(value_offer::Column::Id.is_in(chosen_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .filter(|o| o.owner_id == owner_id)
+            .map(|o| (o.id, o))
+            .collect()
+    };
+    let picked = scored
+        .into_iter()
+        .zip(chosen)
+        .map(|((contact, relationship, score), offer)| Suggestion {
+            contact_id: contact.id,
+            contact_name: contact.full_name,
+            relationship,
+            score,
+            // Two contacts may be offered the same idea.
+            offer: offer.and_then(|id| offers.get(&id).cloned()),
         })
         .collect();
     Ok((picked, has_more))

@@ -730,6 +730,9 @@ async fn suggestions_rank_by_score_give_reasons_and_bring_an_idea() {
     assert!(!got.iter().any(|(id, ..)| *id == ed));
     let data = page["data"].as_array().unwrap();
     assert_eq!(data[0]["suggested_offer"]["id"], json!(for_cy));
+    // The whole offer, not only what chose it.
+    assert_eq!(data[0]["suggested_offer"]["title"], "Conference tickets");
+    assert_eq!(data[2]["suggested_offer"]["title"], "Rust newsletter");
     assert_eq!(
         data[2]["suggested_offer"]["id"],
         json!(rusty),
