@@ -550,9 +550,11 @@ pub async fn suggestions(
     let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
         HashMap::new()
     } else {
-        // By primary key alone: the ids are the owner's own ideas, read a moment ago.
+        // By primary key, the owner checked below; one that stopped being an idea since the
+        // read above is not suggested.
         value_offer::Entity::find()
             .filter(value_offer::Column::Id.is_in(chosen_ids))
+            .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
             .all(conn)
             .await?
             .into_iter()
