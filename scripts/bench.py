@@ -29,6 +29,7 @@ from harness import ROOT, Server, binary, drop_postgres, free_port, postgres_adm
 
 QUICK = "--quick" in sys.argv
 DURATION = 1 if QUICK else 5
+WARM_UP = 1  # seconds before each full run, not measured
 CONNECTIONS = [1, 8] if QUICK else [1, 8, 32]
 SEED = ["--users", "2", "--contacts", "200"] if QUICK else ["--users", "100", "--contacts", "1000"]
 OUT = ROOT / "target" / "bench"
@@ -38,9 +39,9 @@ BEGIN = "<!-- bench.py: measured results begin -->"
 END = "<!-- bench.py: measured results end -->"
 
 
-def wrk(url, connections, headers=(), body=None):
+def wrk(url, connections, headers=(), body=None, duration=None):
     env = dict(os.environ, BENCH_BODY=json.dumps(body) if body is not None else "")
-    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{DURATION}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration or DURATION}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
     for header in headers:
         command += ["-H", header]
     out = subprocess.run(command + [url], env=env, capture_output=True, text=True, check=True).stdout
@@ -148,6 +149,11 @@ def run_backend(name, url, frame):
     rows = []
     for label, path, header, body in scenarios(server.base, token, pat, writer):
         for c in CONNECTIONS:
+            if not QUICK:
+                # Discarded: it warms the scenario up, and its first requests wait until the
+                # server has finished those wrk abandoned at the end of the previous run (up
+                # to 32 whole-network reads), which would otherwise land in this run's tail.
+                wrk(server.base + path, c, [header], body, duration=WARM_UP)
             result = wrk(server.base + path, c, [header], body)
             result.update(scenario=label, connections=c)
             if body is not None:
