@@ -2,9 +2,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entity::{contact_tag, user};
-use futures_util::future::join_all;
+use futures_util::future::{BoxFuture, join_all};
 use rapport::error::ApiError;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    Set,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -79,18 +82,15 @@ async fn hold_the_writer(
 ) -> (Arc<Semaphore>, JoinHandle<Result<(), ApiError>>) {
     let gate = Arc::new(Semaphore::new(0));
     let entered = Arc::new(Semaphore::new(0));
-    let holder = tokio::spawn({
-        let (db, gate, entered) = (db.clone(), gate.clone(), entered.clone());
-        async move {
-            db.write(move |_txn| {
-                let (gate, entered) = (gate.clone(), entered.clone());
-                Box::pin(async move {
-                    entered.add_permits(1);
-                    let _pass = gate.acquire().await.map_err(anyhow::Error::from)?;
-                    Ok(())
-                })
+    let holder = spawn_write(db, {
+        let (gate, entered) = (gate.clone(), entered.clone());
+        move |_txn| {
+            let (gate, entered) = (gate.clone(), entered.clone());
+            Box::pin(async move {
+                entered.add_permits(1);
+                let _pass = gate.acquire().await.map_err(anyhow::Error::from)?;
+                Ok(())
             })
-            .await
         }
     });
     entered.acquire().await.unwrap().forget();
@@ -120,17 +120,23 @@ async fn emails(db: &rapport::db::Db) -> Vec<String> {
     emails
 }
 
-fn insert_user(db: &rapport::db::Db, email: String) -> JoinHandle<Result<(), ApiError>> {
+/// Starts `work` through the write path in a task of its own.
+fn spawn_write<T, W>(db: &rapport::db::Db, work: W) -> JoinHandle<Result<T, ApiError>>
+where
+    T: Send + 'static,
+    W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
+{
     let db = db.clone();
-    tokio::spawn(async move {
-        db.write(move |txn| {
-            let email = email.clone();
-            Box::pin(async move {
-                new_user(email).insert(txn).await?;
-                Ok(())
-            })
+    tokio::spawn(async move { db.write(work).await })
+}
+
+fn insert_user(db: &rapport::db::Db, email: String) -> JoinHandle<Result<(), ApiError>> {
+    spawn_write(db, move |txn| {
+        let email = email.clone();
+        Box::pin(async move {
+            new_user(email).insert(txn).await?;
+            Ok(())
         })
-        .await
     })
 }
 
@@ -168,17 +174,11 @@ async fn a_failing_write_in_a_batch_leaves_nothing_and_fails_no_other() {
     let mut writes: Vec<_> = (0..3)
         .map(|i| insert_user(db, format!("before{i}@example.com")))
         .collect();
-    let failing = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.write(|txn| {
-                Box::pin(async move {
-                    new_user("failing@example.com".into()).insert(txn).await?;
-                    Err::<(), _>(ApiError::invalid_query("refused after writing"))
-                })
-            })
-            .await
-        }
+    let failing = spawn_write(db, |txn| {
+        Box::pin(async move {
+            new_user("failing@example.com".into()).insert(txn).await?;
+            Err::<(), _>(ApiError::invalid_query("refused after writing"))
+        })
     });
     writes.extend((0..3).map(|i| insert_user(db, format!("after{i}@example.com"))));
     until_waiting(db, 7).await;
@@ -205,17 +205,11 @@ async fn a_panicking_write_fails_only_itself() {
     let db = &app.db;
     let (gate, holder) = hold_the_writer(db).await;
     let before = insert_user(db, "before-panic@example.com".into());
-    let panicking = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.write::<(), _>(|txn| {
-                Box::pin(async move {
-                    new_user("panicking@example.com".into()).insert(txn).await?;
-                    panic!("a bug in a write");
-                })
-            })
-            .await
-        }
+    let panicking = spawn_write::<(), _>(db, |txn| {
+        Box::pin(async move {
+            new_user("panicking@example.com".into()).insert(txn).await?;
+            panic!("a bug in a write");
+        })
     });
     let after = insert_user(db, "after-panic@example.com".into());
     until_waiting(db, 3).await;
@@ -248,28 +242,22 @@ async fn a_batch_whose_commit_fails_loses_only_the_write_that_cannot_commit() {
     let db = &app.db;
     let (gate, holder) = hold_the_writer(db).await;
     let first = insert_user(db, "first@example.com".into());
-    let dangling = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.write(|txn| {
-                Box::pin(async move {
-                    if txn.get_database_backend() == DbBackend::Sqlite {
-                        // Foreign keys checked at COMMIT: the insert succeeds, the commit not.
-                        txn.execute_unprepared("PRAGMA defer_foreign_keys = ON")
-                            .await?;
-                    }
-                    contact_tag::ActiveModel {
-                        contact_id: Set(uuid::Uuid::now_v7()),
-                        tag: Set("nobody".into()),
-                        owner_id: Set(uuid::Uuid::now_v7()),
-                    }
-                    .insert(txn)
+    let dangling = spawn_write(db, |txn| {
+        Box::pin(async move {
+            if txn.get_database_backend() == DbBackend::Sqlite {
+                // Foreign keys checked at COMMIT: the insert succeeds, the commit not.
+                txn.execute_unprepared("PRAGMA defer_foreign_keys = ON")
                     .await?;
-                    Ok(())
-                })
-            })
-            .await
-        }
+            }
+            contact_tag::ActiveModel {
+                contact_id: Set(uuid::Uuid::now_v7()),
+                tag: Set("nobody".into()),
+                owner_id: Set(uuid::Uuid::now_v7()),
+            }
+            .insert(txn)
+            .await?;
+            Ok(())
+        })
     });
     let second = insert_user(db, "second@example.com".into());
     until_waiting(db, 3).await;
