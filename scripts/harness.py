@@ -93,6 +93,8 @@ class Server:
     def fail(self, why):
         self.log.seek(0)
         sys.stderr.write(self.log.read().decode(errors="replace")[-4000:])
+        if self.process.poll() is None:
+            self.kill9()
         raise SystemExit(f"rapport on port {self.port} {why}")
 
     def rss_kb(self):

@@ -16,7 +16,7 @@ mod group_commit;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -45,6 +45,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ROW_BUFFER: usize = 4096;
 /// How long a PostgreSQL connection may sit idle before it is pinged on checkout.
 const STALE_AFTER: Duration = Duration::from_secs(30);
+/// Bytes the readiness probe writes after a write failed for lack of storage: about one
+/// contact with long notes, so that "ready" means such a write would find room.
+const PROBE_BYTES: usize = 64 * 1024;
 /// Key of the PostgreSQL advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
 
@@ -59,6 +62,8 @@ pub struct Db {
     whole_network: Arc<Semaphore>,
     /// SQLite's writes that commit together; see [`Db::write`].
     group_commit: Option<GroupCommit>,
+    /// Set while writes fail for lack of storage; see [`Db::storage_full`].
+    storage_full: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -86,6 +91,7 @@ impl Db {
             statements,
             whole_network: Arc::new(Semaphore::new(cores)),
             group_commit,
+            storage_full: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -121,6 +127,64 @@ impl Db {
             .acquire()
             .await
             .map_err(|_| DbErr::Custom("the database handle is closed".to_owned()))
+    }
+
+    /// True after a write failed for lack of storage, until one succeeds again: `/readyz`
+    /// answers 503 meanwhile, so a load balancer stops sending this instance writes it would
+    /// refuse.
+    pub fn storage_full(&self) -> bool {
+        self.storage_full.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the latest write found room: `false` after a `storage_full` failure,
+    /// `true` after a write that committed.
+    pub fn note_storage(&self, had_room: bool) {
+        let was_full = self.storage_full.swap(!had_room, Ordering::Relaxed);
+        if was_full == had_room {
+            if had_room {
+                tracing::info!("the database takes writes again");
+            } else {
+                tracing::error!("the database has no room for writes");
+            }
+        }
+    }
+
+    /// Rewrites one row of [`PROBE_BYTES`] through the write path, to learn whether the
+    /// database has room for writes again.
+    pub async fn probe_write(&self) -> Result<(), ApiError> {
+        let insert = sea_orm::sea_query::Query::insert()
+            .into_table(sea_orm::sea_query::Alias::new("writer_probe"))
+            .columns([
+                sea_orm::sea_query::Alias::new("id"),
+                sea_orm::sea_query::Alias::new("written_at"),
+                sea_orm::sea_query::Alias::new("room"),
+            ])
+            .values_panic([
+                1i16.into(),
+                crate::clock::now().into(),
+                vec![0u8; PROBE_BYTES].into(),
+            ])
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(sea_orm::sea_query::Alias::new("id"))
+                    .update_columns([
+                        sea_orm::sea_query::Alias::new("written_at"),
+                        sea_orm::sea_query::Alias::new("room"),
+                    ])
+                    .to_owned(),
+            )
+            .to_owned();
+        let statement = self.backend().build(&insert);
+        let written = self
+            .write(move |txn| {
+                let statement = statement.clone();
+                Box::pin(async move {
+                    txn.execute_raw(statement).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        self.note_storage(!matches!(written, Err(ApiError::StorageFull(_))));
+        written
     }
 
     /// On SQLite, how many writes are queued behind the one being written, and how many
@@ -232,16 +296,54 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
         options
     };
     if in_memory {
-        let conn = Database::connect(options(1)).await?;
+        let mut options = options(1);
+        options.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
+        let conn = Database::connect(options).await?;
         return Ok(Db::new(conn.clone(), conn, true));
     }
     // The writer first: it creates the file and switches it to WAL before readers open it.
     let mut write_options = options(1);
-    write_options.acquire_timeout(Duration::from_secs(30));
+    write_options
+        .acquire_timeout(Duration::from_secs(30))
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
     let read = Database::connect(options(readers.max(4))).await?;
     Ok(Db::new(read, write, false))
+}
+
+/// Keeps a SQLite connection in the pool only when it is out of any transaction, as SQLite
+/// itself reports (`sqlite3_get_autocommit`) and as the driver counts; otherwise the pool
+/// closes it (rolling back whatever it held) and opens a fresh one.
+///
+/// A `COMMIT` that fails (a full disk: `SQLITE_FULL`) may leave SQLite's transaction open, or
+/// roll it back behind the driver's back so that the driver's rollback fails too. Either way
+/// the driver's transaction depth and SQLite's state disagree, and the single writer would
+/// run every later write as a savepoint of a transaction that never commits: acknowledged
+/// writes that are not there. Checked on every release of the connection, after the
+/// rollback that dropping a failed transaction queues.
+fn release_if_out_of_transaction(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        let counted = conn.is_in_transaction();
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the handle is locked out of the connection's worker thread for as long as
+        // `handle` lives, and `sqlite3_get_autocommit` only reads the connection's state.
+        let autocommit =
+            unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) };
+        let clean = !counted && autocommit != 0;
+        if !clean {
+            tracing::warn!(
+                driver_in_transaction = counted,
+                autocommit,
+                "the SQLite writer connection was left inside a transaction; replacing it"
+            );
+        }
+        Ok(clean)
+    })
 }
 
 async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
@@ -344,10 +446,32 @@ pub async fn migrate_up(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// True when the error means the database cannot be reached (answered 503), as opposed to a
-/// statement that failed (answered 500).
-pub fn is_unavailable(err: &DbErr) -> bool {
+/// The code the database gave for a failed statement: SQLite's extended result code as a
+/// number (`"13"`), PostgreSQL's five-character SQLSTATE (`"53100"`).
+fn database_code(err: &DbErr) -> Option<String> {
     match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()?.code().map(|code| code.into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// True when the database refused a write for lack of storage: SQLite's `SQLITE_FULL` (a full
+/// disk, or `max_page_count` reached), PostgreSQL's `disk_full` (53100). Answered 507.
+pub fn is_storage_full(err: &DbErr) -> bool {
+    matches!(database_code(err).as_deref(), Some("13" | "53100"))
+}
+
+/// True when the error means the database cannot be reached or is not taking statements for
+/// the moment (answered 503 with `Retry-After`), as opposed to a statement that failed
+/// (answered 500): the pool's own failures, I/O on the connection, PostgreSQL's connection
+/// exceptions (SQLSTATE class 08) and operator interventions such as a server shutting down
+/// (class 57), and SQLite's file lock held past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    let transport = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             matches!(
@@ -360,5 +484,41 @@ pub fn is_unavailable(err: &DbErr) -> bool {
             )
         }
         _ => false,
+    };
+    transport
+        || database_code(err).is_some_and(|code| match code.len() {
+            // SQLSTATE: five characters, the first two its class.
+            5 => code.starts_with("08") || code.starts_with("57"),
+            // SQLite: the primary code is the low byte of the extended one.
+            _ => code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_error(sql: &str) -> DbErr {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let conn = Database::connect("sqlite::memory:").await.unwrap();
+            conn.execute_unprepared(sql).await.unwrap_err()
+        })
+    }
+
+    #[test]
+    fn sqlite_full_is_storage_full_and_a_syntax_error_is_neither() {
+        let full = sqlite_error(
+            "PRAGMA max_page_count = 2; CREATE TABLE t (x); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 2000) \
+             INSERT INTO t SELECT randomblob(1000) FROM n",
+        );
+        assert!(is_storage_full(&full), "{full:?}");
+        assert!(!is_unavailable(&full));
+        let syntax = sqlite_error("SELEC 1");
+        assert!(!is_storage_full(&syntax) && !is_unavailable(&syntax));
     }
 }

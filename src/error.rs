@@ -9,225 +9,103 @@ use utoipa::ToSchema;
 
 use crate::api::request_id;
 
+/// Seconds a client waits before retrying when the database is unreachable: a restart or a
+/// fail-over takes a few.
+const UNAVAILABLE_RETRY_AFTER: u32 = 5;
+/// Seconds before retrying a write refused for lack of storage: someone has to free space.
+const STORAGE_FULL_RETRY_AFTER: u32 = 60;
+
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Stable machine-readable problem codes. Each has one status, one title and a page at
-/// `/problems/{code-in-kebab-case}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemCode {
-    MalformedJson,
-    InvalidQuery,
-    NotFound,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationFailed,
-    InvalidCursor,
-    InvalidRange,
-    InvalidCondition,
-    Unauthorized,
-    InvalidToken,
-    InvalidCredentials,
-    InsufficientScope,
-    EmailTaken,
-    RateLimited,
-    InvalidIdempotencyKey,
-    IdempotencyKeyInUse,
-    PreconditionFailed,
-    IdempotencyKeyReused,
-    InternalError,
-    ServiceUnavailable,
+/// Declares [`ProblemCode`] from one table: each code's variant, wire name, status, title and
+/// description stand on one row, so adding a problem is one edit.
+macro_rules! problem_codes {
+    ($($variant:ident = $name:literal, $status:ident, $title:literal, $description:literal;)+) => {
+        /// Stable machine-readable problem codes. Each has one status, one title and a page at
+        /// `/problems/{code-in-kebab-case}`.
+        // The wire names come from `rename_all`; a test holds them equal to the table's.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProblemCode {
+            $($variant,)+
+        }
+
+        impl ProblemCode {
+            pub const ALL: &'static [ProblemCode] = &[$(Self::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name,)+ }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(Self::$variant => StatusCode::$status,)+ }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $(Self::$variant => $title,)+ }
+            }
+
+            /// What the problem means and what the client can do about it.
+            pub fn description(self) -> &'static str {
+                match self { $(Self::$variant => $description,)+ }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    MalformedJson = "malformed_json", BAD_REQUEST, "Malformed JSON",
+        "The request body is not well-formed JSON. `detail` gives the line and column where parsing stopped. Fix the body and send the request again.";
+    InvalidQuery = "invalid_query", BAD_REQUEST, "Invalid query",
+        "A query parameter is missing, malformed or out of range (for example `limit=0`). `detail` names the parameter.";
+    NotFound = "not_found", NOT_FOUND, "Not found",
+        "There is no such route, or no such object among the caller's own. Objects of other users are reported exactly like missing ones.";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",
+        "The route exists but does not accept this HTTP method. The `Allow` header lists the methods it accepts.";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
+        "The request body is larger than the server accepts (`max_body_bytes`, 1 MiB by default).";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
+        "The request has a body that is not JSON. Send it with `Content-Type: application/json`.";
+    ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "Validation failed",
+        "The JSON is well-formed but some fields are invalid, missing, unknown or read-only. `errors` lists each field with a code and a message.";
+    InvalidCursor = "invalid_cursor", BAD_REQUEST, "Invalid cursor",
+        "The `cursor` query parameter is not one this API returned. Start again from the first page.";
+    InvalidRange = "invalid_range", BAD_REQUEST, "Invalid range",
+        "`from` and `to` do not make a range this endpoint answers: `from` is after `to`, or the range is longer than allowed.";
+    InvalidCondition = "invalid_condition", BAD_REQUEST, "Invalid condition",
+        "`If-Match` or `If-None-Match` is not `*` or a comma-separated list of entity tags such as `\"a1b2\"` or `W/\"a1b2\"`.";
+    Unauthorized = "unauthorized", UNAUTHORIZED, "Authentication required",
+        "The request has no `Authorization: Bearer <token>` header. Log in with `POST /v1/auth/token`, or use a personal access token.";
+    InvalidToken = "invalid_token", UNAUTHORIZED, "Invalid token",
+        "The token is malformed, expired, revoked, signed with another key, or belongs to a deleted account. Log in again or refresh the access token.";
+    InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "Invalid credentials",
+        "The email and password do not match an account. The answer is the same for an unknown email and a wrong password.";
+    InsufficientScope = "insufficient_scope", FORBIDDEN, "Insufficient scope",
+        "The token is valid but lacks the scope this operation needs: a `read` personal token cannot change anything.";
+    EmailTaken = "email_taken", CONFLICT, "Email taken",
+        "An account with this email address (in any letter case) already exists. Log in instead.";
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many requests",
+        "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`; the `RateLimit-*` headers give the allowance.";
+    InvalidIdempotencyKey = "invalid_idempotency_key", BAD_REQUEST, "Invalid idempotency key",
+        "The `Idempotency-Key` header must be 1–255 printable ASCII characters.";
+    IdempotencyKeyInUse = "idempotency_key_in_use", CONFLICT, "Idempotency key in use",
+        "A request with this `Idempotency-Key` is still being processed. Wait for it to finish, then retry to get its response.";
+    PreconditionFailed = "precondition_failed", PRECONDITION_FAILED, "Precondition failed",
+        "The object changed since the `ETag` given in `If-Match` was read; nothing was changed. Fetch it again and reapply the change.";
+    IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY, "Idempotency key reused",
+        "This `Idempotency-Key` was already used with a different request. Use a new key for a new request.";
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error",
+        "The server failed unexpectedly. Nothing about the cause is sent; the log holds it under the same `request_id`. Retrying may help.";
+    ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
+        "The database cannot be reached at the moment. Retry later; `/readyz` tells when the service is ready again.";
+    StorageFull = "storage_full", INSUFFICIENT_STORAGE, "Storage full",
+        "The server's storage is full, so nothing of the request was written. Retry after the seconds in `Retry-After`; `/readyz` answers 503 until the server can write again.";
+    Busy = "busy", SERVICE_UNAVAILABLE, "Server busy",
+        "Too many password checks are running at once; nothing was checked or counted. Retry after the seconds in `Retry-After`.";
 }
 
 impl ProblemCode {
-    pub const ALL: &'static [ProblemCode] = &[
-        Self::MalformedJson,
-        Self::InvalidQuery,
-        Self::NotFound,
-        Self::MethodNotAllowed,
-        Self::PayloadTooLarge,
-        Self::UnsupportedMediaType,
-        Self::ValidationFailed,
-        Self::InvalidCursor,
-        Self::InvalidRange,
-        Self::InvalidCondition,
-        Self::Unauthorized,
-        Self::InvalidToken,
-        Self::InvalidCredentials,
-        Self::InsufficientScope,
-        Self::EmailTaken,
-        Self::RateLimited,
-        Self::InvalidIdempotencyKey,
-        Self::IdempotencyKeyInUse,
-        Self::PreconditionFailed,
-        Self::IdempotencyKeyReused,
-        Self::InternalError,
-        Self::ServiceUnavailable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MalformedJson => "malformed_json",
-            Self::InvalidQuery => "invalid_query",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::ValidationFailed => "validation_failed",
-            Self::InvalidCursor => "invalid_cursor",
-            Self::InvalidRange => "invalid_range",
-            Self::InvalidCondition => "invalid_condition",
-            Self::Unauthorized => "unauthorized",
-            Self::InvalidToken => "invalid_token",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::InsufficientScope => "insufficient_scope",
-            Self::EmailTaken => "email_taken",
-            Self::RateLimited => "rate_limited",
-            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
-            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
-            Self::PreconditionFailed => "precondition_failed",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::InternalError => "internal_error",
-            Self::ServiceUnavailable => "service_unavailable",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::MalformedJson | Self::InvalidQuery => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::InvalidRange => StatusCode::BAD_REQUEST,
-            Self::InvalidCondition => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
-            Self::EmailTaken => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
-            Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::MalformedJson => "Malformed JSON",
-            Self::InvalidQuery => "Invalid query",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::PayloadTooLarge => "Payload too large",
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::ValidationFailed => "Validation failed",
-            Self::InvalidCursor => "Invalid cursor",
-            Self::InvalidRange => "Invalid range",
-            Self::InvalidCondition => "Invalid condition",
-            Self::Unauthorized => "Authentication required",
-            Self::InvalidToken => "Invalid token",
-            Self::InvalidCredentials => "Invalid credentials",
-            Self::InsufficientScope => "Insufficient scope",
-            Self::EmailTaken => "Email taken",
-            Self::RateLimited => "Too many requests",
-            Self::InvalidIdempotencyKey => "Invalid idempotency key",
-            Self::IdempotencyKeyInUse => "Idempotency key in use",
-            Self::PreconditionFailed => "Precondition failed",
-            Self::IdempotencyKeyReused => "Idempotency key reused",
-            Self::InternalError => "Internal error",
-            Self::ServiceUnavailable => "Service unavailable",
-        }
-    }
-
-    /// What the problem means and what the client can do about it.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::MalformedJson => {
-                "The request body is not well-formed JSON. `detail` gives the line and column \
-                 where parsing stopped. Fix the body and send the request again."
-            }
-            Self::InvalidQuery => {
-                "A query parameter is missing, malformed or out of range (for example \
-                 `limit=0`). `detail` names the parameter."
-            }
-            Self::NotFound => {
-                "There is no such route, or no such object among the caller's own. Objects of \
-                 other users are reported exactly like missing ones."
-            }
-            Self::MethodNotAllowed => {
-                "The route exists but does not accept this HTTP method. The `Allow` header \
-                 lists the methods it accepts."
-            }
-            Self::PayloadTooLarge => {
-                "The request body is larger than the server accepts (`max_body_bytes`, 1 MiB \
-                 by default)."
-            }
-            Self::UnsupportedMediaType => {
-                "The request has a body that is not JSON. Send it with \
-                 `Content-Type: application/json`."
-            }
-            Self::ValidationFailed => {
-                "The JSON is well-formed but some fields are invalid, missing, unknown or \
-                 read-only. `errors` lists each field with a code and a message."
-            }
-            Self::InvalidCursor => {
-                "The `cursor` query parameter is not one this API returned. Start again from the first page."
-            }
-            Self::InvalidRange => {
-                "`from` and `to` do not make a range this endpoint answers: `from` is after `to`, or the range is longer than allowed."
-            }
-            Self::InvalidCondition => {
-                "`If-Match` or `If-None-Match` is not `*` or a comma-separated list of entity tags such as `\"a1b2\"` or `W/\"a1b2\"`."
-            }
-            Self::Unauthorized => {
-                "The request has no `Authorization: Bearer <token>` header. Log in with `POST /v1/auth/token`, or use a personal access token."
-            }
-            Self::InvalidToken => {
-                "The token is malformed, expired, revoked, signed with another key, or belongs to a deleted account. Log in again or refresh the access token."
-            }
-            Self::InvalidCredentials => {
-                "The email and password do not match an account. The answer is the same for an unknown email and a wrong password."
-            }
-            Self::InsufficientScope => {
-                "The token is valid but lacks the scope this operation needs: a `read` personal token cannot change anything."
-            }
-            Self::EmailTaken => {
-                "An account with this email address (in any letter case) already exists. Log in instead."
-            }
-            Self::RateLimited => {
-                "Too many attempts in a short time. Wait for the number of seconds in `Retry-After`; the `RateLimit-*` headers give the allowance."
-            }
-            Self::InvalidIdempotencyKey => {
-                "The `Idempotency-Key` header must be 1–255 printable ASCII characters."
-            }
-            Self::IdempotencyKeyInUse => {
-                "A request with this `Idempotency-Key` is still being processed. Wait for it to finish, then retry to get its response."
-            }
-            Self::PreconditionFailed => {
-                "The object changed since the `ETag` given in `If-Match` was read; nothing was changed. Fetch it again and reapply the change."
-            }
-            Self::IdempotencyKeyReused => {
-                "This `Idempotency-Key` was already used with a different request. Use a new key for a new request."
-            }
-            Self::InternalError => {
-                "The server failed unexpectedly. Nothing about the cause is sent; the log holds \
-                 it under the same `request_id`. Retrying may help."
-            }
-            Self::ServiceUnavailable => {
-                "The database cannot be reached at the moment. Retry later; `/readyz` tells \
-                 when the service is ready again."
-            }
-        }
-    }
-
     /// `validation_failed` → `validation-failed`.
     pub fn slug(self) -> String {
         self.as_str().replace('_', "-")
@@ -305,6 +183,9 @@ pub enum ApiError {
     /// 503: the database cannot be reached.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// 507: the database has no room for the write; nothing of it was kept.
+    #[error("storage full")]
+    StorageFull(#[source] DbErr),
     /// 500: anything unexpected. The cause chain is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -422,6 +303,7 @@ impl ApiError {
         match self {
             Self::Problem { code, .. } => *code,
             Self::Unavailable(_) => ProblemCode::ServiceUnavailable,
+            Self::StorageFull(_) => ProblemCode::StorageFull,
             Self::Internal(_) => ProblemCode::InternalError,
         }
     }
@@ -430,6 +312,9 @@ impl ApiError {
         match self {
             Self::Problem { detail, .. } => detail.clone(),
             Self::Unavailable(_) => "The database cannot be reached; try again shortly.".into(),
+            Self::StorageFull(_) => {
+                "The server's storage is full; nothing of this request was written.".into()
+            }
             Self::Internal(_) => "The server failed to answer this request.".into(),
         }
     }
@@ -437,7 +322,9 @@ impl ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        if crate::db::is_unavailable(&err) {
+        if crate::db::is_storage_full(&err) {
+            Self::StorageFull(err)
+        } else if crate::db::is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Internal(anyhow::Error::new(err).context("database statement failed"))
@@ -454,6 +341,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(err) => tracing::error!(error = ?err, "request failed"),
             Self::Unavailable(err) => tracing::warn!(error = %err, "database unavailable"),
+            Self::StorageFull(err) => tracing::error!(error = %err, "storage full"),
             Self::Problem { .. } => {}
         }
         let code = self.code();
@@ -471,10 +359,19 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(code.status());
         response.content_type(PROBLEM_JSON);
-        if let Self::Problem { headers, .. } = self {
-            for (name, value) in headers {
-                response.insert_header((name.clone(), value.clone()));
+        match self {
+            Self::Problem { headers, .. } => {
+                for (name, value) in headers {
+                    response.insert_header((name.clone(), value.clone()));
+                }
             }
+            Self::Unavailable(_) => {
+                response.insert_header((RETRY_AFTER, UNAVAILABLE_RETRY_AFTER));
+            }
+            Self::StorageFull(_) => {
+                response.insert_header((RETRY_AFTER, STORAGE_FULL_RETRY_AFTER));
+            }
+            Self::Internal(_) => {}
         }
         match serde_json::to_vec(&problem) {
             Ok(body) => response.body(body),

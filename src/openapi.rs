@@ -39,7 +39,7 @@ or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
             PreconditionFailed, IdempotencyConflict,
-            ServiceUnavailable
+            InternalError, ServiceUnavailable, StorageFull
         ),
     ),
     modifiers(&BearerAuth),
@@ -77,7 +77,42 @@ pub fn build() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     let mut api = api;
     reference_page_items(&mut api);
+    declare_server_errors(&mut api);
     api
+}
+
+/// What any operation can answer whatever its input, declared on each: 500; 503 on every
+/// operation that uses the database; 507 on every write. Declared here, once, rather than on
+/// each handler, so that no operation can leave them out.
+fn declare_server_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{HttpMethod, Ref};
+
+    for (path, item) in api.paths.paths.iter_mut() {
+        let uses_database = path != "/healthz" && !path.starts_with("/problems");
+        let operations = [
+            (HttpMethod::Get, item.get.as_mut()),
+            (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Put, item.put.as_mut()),
+            (HttpMethod::Patch, item.patch.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let responses = &mut operation.responses.responses;
+            let mut declare = |status: &str, name: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| Ref::from_response_name(name).into());
+            };
+            declare("500", "InternalError");
+            if uses_database {
+                declare("503", "ServiceUnavailable");
+            }
+            if uses_database && method != HttpMethod::Get {
+                declare("507", "StorageFull");
+            }
+        }
+    }
 }
 
 /// utoipa inlines a generic's argument, so `Page_X.data.items` repeats `X` in full and `X`
@@ -126,6 +161,9 @@ fn problem_response(code: ProblemCode, description: &str) -> RefOr<Response> {
             )]
         }
         ProblemCode::MethodNotAllowed => &[("Allow", "The methods the route accepts.")],
+        ProblemCode::ServiceUnavailable | ProblemCode::StorageFull | ProblemCode::Busy => {
+            &[("Retry-After", "Seconds to wait before trying again.")]
+        }
         ProblemCode::RateLimited => &[
             ("Retry-After", "Seconds to wait before trying again."),
             ("RateLimit-Limit", "Attempts allowed per window."),
@@ -193,7 +231,8 @@ problem_responses! {
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
     ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
-    ServiceUnavailable => ServiceUnavailable, "The database cannot be reached.";
+    ServiceUnavailable => ServiceUnavailable, "The database cannot be reached, or is not taking statements for the moment; retry after `Retry-After`.";
+    StorageFull => StorageFull, "The database has no room for the write; nothing of it was kept. Retry after `Retry-After`.";
 }
 
 /// Declares a set of the reusable problem responses above, for

@@ -148,6 +148,7 @@ fn serve(
             }))
             .default_service(web::to(fallback))
             .wrap(from_fn(idempotency::middleware))
+            .wrap(from_fn(api::health::watch_storage))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(TracingLogger::<RapportRootSpan>::new())
             .wrap(from_fn(request_id::middleware))

@@ -10,6 +10,7 @@ mod m20261126_000004_add_goals_and_calendar_feed;
 mod m20261126_000005_cover_conversation_ledger;
 mod m20261126_000006_participant_history;
 mod m20261126_000007_index_next_steps;
+mod m20261130_000008_create_writer_probe;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_cover_conversation_ledger::Migration),
             Box::new(m20261126_000006_participant_history::Migration),
             Box::new(m20261126_000007_index_next_steps::Migration),
+            Box::new(m20261130_000008_create_writer_probe::Migration),
         ]
     }
 }

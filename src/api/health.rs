@@ -1,10 +1,14 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
 use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -45,7 +49,9 @@ async fn get_healthz() -> web::Json<Health> {
 /// Readiness
 ///
 /// Answers 200 when a database round trip succeeds, with the backend and the schema version;
-/// 503 when the database cannot be reached.
+/// 503 when the database cannot be reached, or while it has no room for writes (after a
+/// write failed with `storage_full`, until a write succeeds; each call then tries a small
+/// write itself).
 #[utoipa::path(
     tag = "ops",
     security(()),
@@ -57,10 +63,42 @@ async fn get_healthz() -> web::Json<Health> {
 #[get("/readyz")]
 async fn get_readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     state.db.ping().await?;
+    if state.db.storage_full() {
+        match state.db.probe_write().await {
+            Ok(()) => {}
+            Err(ApiError::StorageFull(_)) => {
+                return Err(ApiError::new(
+                    ProblemCode::ServiceUnavailable,
+                    "The database has no room for writes.",
+                ));
+            }
+            Err(err) => return Err(err),
+        }
+    }
     let migration = state.db.migration_version().await?;
     Ok(web::Json(Readiness {
         status: "ready",
         database: state.db.backend_name(),
         migration,
     }))
+}
+
+/// Middleware: tells the database handle whether writes find room, from the answers to
+/// requests that change data (507 `storage_full`, or a 2xx).
+pub async fn watch_storage(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.call(req).await?.map_into_boxed_body();
+    if let Some(state) = state {
+        let status = response.status();
+        if status == StatusCode::INSUFFICIENT_STORAGE {
+            state.db.note_storage(false);
+        } else if writes && status.is_success() {
+            state.db.note_storage(true);
+        }
+    }
+    Ok(response)
 }

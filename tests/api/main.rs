@@ -6,6 +6,7 @@ mod contacts;
 mod demo;
 mod docker;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod intelligence;
