@@ -351,9 +351,10 @@ pub struct StatsResponse {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct StatsQuery {
-    /// First local date (inclusive). Default: the Monday eleven weeks before `to`'s week.
+    /// First local date (inclusive), 0001-01-01 to 9999-12-31. Default: the Monday eleven
+    /// weeks before `to`'s week.
     from: Option<NaiveDate>,
-    /// Last local date (inclusive). Default: today.
+    /// Last local date (inclusive), 0001-01-01 to 9999-12-31. Default: today.
     to: Option<NaiveDate>,
     /// `week` (default; weeks start on Monday) or `month`.
     #[param(inline)]
@@ -385,6 +386,14 @@ async fn get_stats(
     let today = auth.today(state.clock.now());
     let to = query.to.unwrap_or_else(|| today.date());
     let from = query.from.unwrap_or_else(|| stats::default_range(to).0);
+    for (name, date) in [("from", from), ("to", to)] {
+        if !stats::in_calendar(date) {
+            return Err(ApiError::new(
+                ProblemCode::InvalidRange,
+                format!("{name} ({date}) is outside 0001-01-01 to 9999-12-31"),
+            ));
+        }
+    }
     if from > to {
         return Err(ApiError::new(
             ProblemCode::InvalidRange,

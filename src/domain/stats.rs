@@ -12,6 +12,11 @@ use super::records::ThankYouStatus;
 use super::relationship::add_days;
 
 /// The longest range `/v1/stats` answers.
+/// The dates the API accepts, 0001-01-01 to 9999-12-31: RFC 3339's four-digit years.
+pub fn in_calendar(date: NaiveDate) -> bool {
+    (1..=9999).contains(&date.year())
+}
+
 pub const MAX_RANGE_MONTHS: u32 = 24;
 /// Weeks in the default range, the current one included.
 pub const DEFAULT_WEEKS: i64 = 12;

@@ -624,8 +624,12 @@ impl Activity {
     ) -> Result<Self, ApiError> {
         let _permit = db.whole_network().await?;
         let conn = db.reader();
-        let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
-        let end = (to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(2))
+        let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let start = start.checked_sub_signed(Duration::days(1)).unwrap_or(start);
+        let end = to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let end = end
+            .checked_add_signed(Duration::days(2))
+            .unwrap_or(end)
             .min(today.now);
         let inside = |d: &NaiveDate| (from..=to).contains(d);
 

@@ -1126,3 +1126,28 @@ async fn intelligence_never_shows_another_users_network() {
     assert!(events(&body).is_empty(), "{body}");
     assert!(!body.contains("Ada"));
 }
+
+/// Dates outside the four-digit years are 400 `invalid_range`; one so early that a day before
+/// it does not exist used to panic the worker and close the connection.
+#[tokio::test]
+async fn stats_refuse_dates_outside_the_four_digit_years() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    for query in [
+        "from=-262143-01-01&to=-262143-01-01",
+        "from=0000-12-31&to=0001-01-01",
+        "from=9999-12-01&to=%2B10000-01-01",
+    ] {
+        let response = app
+            .get_as(&format!("/v1/stats?{query}"), &user.access_token)
+            .await;
+        assert_problem(response, 400, "invalid_range").await;
+    }
+    let edge = app
+        .get_as(
+            "/v1/stats?from=0001-01-01&to=0001-01-31",
+            &user.access_token,
+        )
+        .await;
+    assert_eq!(edge.status().as_u16(), 200);
+}
