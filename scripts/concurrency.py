@@ -6,13 +6,19 @@
 2. 20 parallel POSTs with one Idempotency-Key: one row, and 20 identical answers (status
    and body).
 3. 8 writers x 500 contact inserts: no 5xx and exactly 4,000 rows.
+4. A login flood, with the per-address limit raised out of the way: 150 simultaneous wrong
+   passwords for one account, then 150 for 150 accounts. For one account exactly 5 are checked
+   (401) and the rest refused unchecked (429); across accounts every password is checked (401)
+   or, past the wait for a free core, refused with 503 `busy`. Nothing else, and the server's
+   peak RSS stays under 80 MB.
 SQLite always; PostgreSQL too when RAPPORT_TEST_DATABASE_URL names a server.
 """
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Server, all_ids, create, new_user, on_each_backend, request
+from harness import PASSWORD, Server, all_ids, create, new_user, on_each_backend, request
 
 
 def parallel(n, call):
@@ -75,10 +81,50 @@ def check(backend, url):
     server.stop()
     if failures or after - before != 4000:
         raise SystemExit(f"{backend}: {len(failures)} failed inserts {failures[:3]}, {after - before} rows added")
+    flood = login_flood(url)
     print(
         f"concurrency on {backend}: 50 PATCHes with one If-Match -> 1 x 200 + 49 x 412, winner kept; "
         f"20 POSTs with one key -> 1 row, 20 identical 201s; 8 x 500 inserts -> 0 errors, 4000 rows "
-        f"({requests_made} requests)"
+        f"({requests_made} requests); {flood}"
+    )
+
+
+def login_flood(url):
+    """Section 4: returns its summary line."""
+    server = Server(url, registrations_per_ip=1000, login_failures_per_ip=1000).wait_ready()
+    base = server.base
+    emails = [f"flood-{i}-{uuid.uuid4().hex[:8]}@example.com" for i in range(151)]
+    for email in emails:
+        body = {"email": email, "password": PASSWORD, "display_name": "Flood"}
+        if request(base, "POST", "/v1/auth/register", body=body)[0] != 201:
+            server.fail("could not register the flood's accounts")
+    peak = [server.rss_kb()]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], server.rss_kb())
+            done.wait(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    wrong = lambda email: {"email": email, "password": "wrong password!"}  # noqa: E731
+    one = parallel(150, lambda i: request(base, "POST", "/v1/auth/token", body=wrong(emails[0]))[0])
+    many = parallel(150, lambda i: request(base, "POST", "/v1/auth/token", body=wrong(emails[i + 1]))[0])
+    done.set()
+    sampler.join()
+    server.stop()
+    counts = lambda statuses: {s: statuses.count(s) for s in sorted(set(statuses))}  # noqa: E731
+    if sorted(set(one)) != [401, 429] or one.count(401) != 5:
+        raise SystemExit(f"150 wrong logins for one account answered {counts(one)}: want 5 x 401, the rest 429")
+    if set(many) - {401, 503} or many.count(401) < 20:
+        raise SystemExit(f"150 wrong logins across accounts answered {counts(many)}: want 401, or 503 when busy")
+    peak_mb = peak[0] / 1024
+    if peak_mb >= 80:
+        raise SystemExit(f"a login flood took the server's RSS to {peak_mb:.1f} MB (target < 80 MB)")
+    return (
+        f"login flood: one account {counts(one)}, 150 accounts {counts(many)}, "
+        f"peak RSS {peak_mb:.1f} MB"
     )
 
 

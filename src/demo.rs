@@ -201,7 +201,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
             ..ContactFields::default()
         };
         ids.push(
-            contacts::create(db, owner, fields, ago(p.added))
+            contacts::create(db, owner, fields, ago(p.added), None)
                 .await?
                 .model
                 .id,
@@ -338,7 +338,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
         ),
     ];
     for fields in history {
-        conversations::create(db, owner, fields, now).await?;
+        conversations::create(db, owner, fields, now, None).await?;
     }
     let mut follow_up = talk(
         2,
@@ -349,7 +349,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     );
     follow_up.next_step = Some("Send Margaret my notes on incident reviews".to_owned());
     follow_up.next_step_due_on = Some(date_in(now, 3));
-    conversations::create(db, owner, follow_up, now).await?;
+    conversations::create(db, owner, follow_up, now, None).await?;
 
     let offer = |contact, kind, title: &str, status, topics: &[&str], days: i64| {
         let offered = status != OfferStatus::Idea;
@@ -479,7 +479,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
         ),
     ];
     for (fields, created) in gifts {
-        offers::create(db, owner, fields, ago(created)).await?;
+        offers::create(db, owner, fields, ago(created), None).await?;
     }
 
     let ask = |contact, kind, title: &str, status, days: i64| AskFields {
@@ -537,7 +537,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
         ),
     ];
     for fields in requests {
-        asks::create(db, owner, fields, now).await?;
+        asks::create(db, owner, fields, now, None).await?;
     }
     Ok(Login {
         email: EMAIL,

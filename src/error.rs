@@ -101,6 +101,8 @@ problem_codes! {
         "The database cannot be reached at the moment. Retry later; `/readyz` tells when the service is ready again.";
     StorageFull = "storage_full", INSUFFICIENT_STORAGE, "Storage full",
         "The server's storage is full, so nothing of the request was written. Retry after the seconds in `Retry-After`; `/readyz` answers 503 until the server can write again.";
+    SecretNotReplayed = "secret_not_replayed", CONFLICT, "Secret not replayed",
+        "The first request with this `Idempotency-Key` was done, but its response carried a secret (a token), which the server does not keep for replay. Send a new request with a new key if you need another.";
     Busy = "busy", SERVICE_UNAVAILABLE, "Server busy",
         "Too many password checks are running at once; nothing was checked or counted. Retry after the seconds in `Retry-After`.";
 }
@@ -316,6 +318,19 @@ impl ApiError {
                 "The server's storage is full; nothing of this request was written.".into()
             }
             Self::Internal(_) => "The server failed to answer this request.".into(),
+        }
+    }
+}
+
+impl From<crate::auth::password::PasswordError> for ApiError {
+    fn from(err: crate::auth::password::PasswordError) -> Self {
+        match err {
+            crate::auth::password::PasswordError::Busy => Self::new(
+                ProblemCode::Busy,
+                "Too many password checks are running; try again in a second.",
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+            crate::auth::password::PasswordError::Failed(err) => Self::Internal(err),
         }
     }
 }

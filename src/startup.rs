@@ -19,7 +19,8 @@ use crate::api::fallback::{RouteTable, fallback};
 use crate::api::json::BodyLimit;
 use crate::api::{self, idempotency, request_id};
 use crate::auth::jwt::JwtKeys;
-use crate::auth::throttle::Throttle;
+use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttles;
 use crate::clock::Clock;
 use crate::config::{DatabaseKind, Secret, Settings};
 use crate::db::{self, Db};
@@ -35,24 +36,8 @@ pub struct AppState {
     pub clock: Clock,
     pub jwt: JwtKeys,
     pub throttles: Throttles,
-}
-
-/// Per-process attempt counters (see `auth::throttle`).
-pub struct Throttles {
-    pub login_failures_per_account: Throttle,
-    pub login_failures_per_ip: Throttle,
-    pub registrations_per_ip: Throttle,
-}
-
-impl Throttles {
-    pub fn new(settings: &Settings) -> Self {
-        const MINUTE: Duration = Duration::from_secs(60);
-        Self {
-            login_failures_per_account: Throttle::new(settings.login_failures_per_account, MINUTE),
-            login_failures_per_ip: Throttle::new(settings.login_failures_per_ip, MINUTE),
-            registrations_per_ip: Throttle::new(settings.registrations_per_ip, 60 * MINUTE),
-        }
-    }
+    /// Password hashing and checking, a few at a time.
+    pub passwords: Hasher,
 }
 
 pub struct Application {
@@ -75,6 +60,18 @@ impl Application {
                 .await
                 .context("cannot apply database migrations")?;
         }
+        if db.backend() == sea_orm::DbBackend::Sqlite {
+            // One process owns a SQLite file: a claim still pending was left by one that died.
+            match crate::services::idempotency::release_all_pending(&db).await {
+                Ok(0) => {}
+                Ok(released) => {
+                    tracing::info!(released, "released idempotency keys of a stopped process")
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not release pending idempotency keys")
+                }
+            }
+        }
         let address = settings.socket_addr()?;
         let listener = TcpListener::bind(address)
             .with_context(|| format!("cannot listen on {address} (setting `bind`)"))?;
@@ -84,7 +81,12 @@ impl Application {
             idempotency_wait: Duration::from_millis(settings.idempotency_wait_ms),
             clock,
             jwt: JwtKeys::new(&jwt_secret),
-            throttles: Throttles::new(&settings),
+            throttles: Throttles::new(
+                settings.login_failures_per_account,
+                settings.login_failures_per_ip,
+                settings.registrations_per_ip,
+            ),
+            passwords: Hasher::new(),
         });
         let server = serve(listener, state, &settings)?;
         tokio::spawn(purge_idempotency_keys(db.clone()));

@@ -14,6 +14,8 @@ pub struct Model {
     pub response_headers: Option<Json>,
     pub response_body: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
+    /// The token of the request that holds the key; only it may store the response.
+    pub claim: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261126_000005_cover_conversation_ledger;
 mod m20261126_000006_participant_history;
 mod m20261126_000007_index_next_steps;
 mod m20261130_000008_create_writer_probe;
+mod m20261130_000009_add_idempotency_claim;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_participant_history::Migration),
             Box::new(m20261126_000007_index_next_steps::Migration),
             Box::new(m20261130_000008_create_writer_probe::Migration),
+            Box::new(m20261130_000009_add_idempotency_claim::Migration),
         ]
     }
 }

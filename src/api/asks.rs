@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
@@ -17,6 +18,7 @@ use crate::domain::labels::{optional_text, required_text};
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::error::{ApiError, FieldError};
 use crate::services::asks::{self, AskFields, AskFilter, etag_of, fields_of};
+use crate::services::idempotency::Claim;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -211,14 +213,24 @@ fn apply(
 async fn create_ask(
     auth: Auth,
     state: web::Data<AppState>,
+    claim: Option<web::ReqData<Claim>>,
     body: Json<CreateAskRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), AskFields::default(), now)?;
-    let ask = asks::create(&state.db, auth.user_id(), fields, now).await?;
-    let etag = etag_of(&ask);
-    let location = format!("/v1/asks/{}", ask.id);
-    Ok(created(&location, &etag, &AskResponse::from(ask)))
+    let render = |ask: &ask::Model| {
+        let location = format!("/v1/asks/{}", ask.id);
+        created(&location, &etag_of(ask), &AskResponse::from(ask.clone()))
+    };
+    let ask = asks::create(
+        &state.db,
+        auth.user_id(),
+        fields,
+        now,
+        completion(claim, render),
+    )
+    .await?;
+    Ok(render(&ask))
 }
 
 /// Get an ask

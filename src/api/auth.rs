@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::etag::created;
+use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
 use crate::api::me::UserResponse;
 use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
-use crate::auth::password;
 use crate::clock;
 use crate::domain::account::{DisplayName, Email, Password, TimeZone, TimeZoneName, collect};
 use crate::domain::version::etag;
@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// The client's address as seen by this server (not `X-Forwarded-For`, which anyone can set).
-fn client_ip(req: &HttpRequest) -> String {
+pub(crate) fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|addr| addr.ip().to_string())
         .unwrap_or_default()
@@ -79,11 +79,11 @@ async fn register_account(
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
-    let throttle = &state.throttles.registrations_per_ip;
-    throttle
-        .check(&ip, Instant::now())
+    state
+        .throttles
+        .registrations_per_ip
+        .reserve(&ip, Instant::now())
         .map_err(ApiError::rate_limited)?;
-    throttle.hit(&ip, Instant::now());
 
     let body = body.0;
     let mut errors = Vec::new();
@@ -107,7 +107,7 @@ async fn register_account(
         return Err(ApiError::validation(errors));
     };
 
-    let password_hash = password::hash(password.expose()).await?;
+    let password_hash = state.passwords.hash(password.expose()).await?;
     let account = NewAccount {
         email: email.into_inner(),
         password_hash,
@@ -150,14 +150,14 @@ fn token_response(
     state: &AppState,
     user_id: Uuid,
     refresh: IssuedRefreshToken,
-) -> Result<web::Json<TokenResponse>, ApiError> {
-    Ok(web::Json(TokenResponse {
+) -> Result<HttpResponse, ApiError> {
+    Ok(carrying_secret(HttpResponse::Ok().json(TokenResponse {
         access_token: state.jwt.issue(user_id, clock::now())?,
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_SECONDS,
         refresh_token: refresh.token,
         refresh_expires_in: refresh.expires_in_seconds,
-    }))
+    })))
 }
 
 /// Log in
@@ -181,34 +181,25 @@ async fn create_access_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Json<LoginRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
     let account_key = body.0.email.trim().to_lowercase();
-    let throttles = &state.throttles;
-    let now = Instant::now();
-    throttles
-        .login_failures_per_ip
-        .check(&ip, now)
+    // Counted before the password is checked, so that concurrent attempts cannot outrun it.
+    let attempt = state
+        .throttles
+        .attempt(&account_key, &ip, Instant::now())
         .map_err(ApiError::rate_limited)?;
-    throttles
-        .login_failures_per_account
-        .check(&account_key, now)
-        .map_err(ApiError::rate_limited)?;
-
     let user = accounts::find_by_email(&state.db, &account_key).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = password::verify(&body.0.password, hash).await?;
+    let verified = state.passwords.verify(&body.0.password, hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttles.login_failures_per_ip.hit(&ip, Instant::now());
-        throttles
-            .login_failures_per_account
-            .hit(&account_key, Instant::now());
+        attempt.failed();
         return Err(ApiError::new(
             ProblemCode::InvalidCredentials,
             "The email or the password is wrong.",
         ));
     };
-    throttles.login_failures_per_account.reset(&account_key);
+    attempt.succeeded(Instant::now());
     let refresh = sessions::start(&state.db, user.id, clock::now()).await?;
     token_response(&state, user.id, refresh)
 }
@@ -239,7 +230,7 @@ struct RefreshRequest {
 async fn refresh_access_token(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (user_id, refresh) =
         sessions::rotate(&state.db, &body.0.refresh_token, clock::now()).await?;
     token_response(&state, user_id, refresh)

@@ -7,6 +7,7 @@ use icalendar::{Calendar, Component, Event, EventLike};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::idempotency::carrying_secret;
 use crate::api::insights::href;
 use crate::api::pagination::ListQuery;
 use crate::auth::Auth;
@@ -41,7 +42,10 @@ struct CalendarToken {
 /// Issue a calendar feed URL
 ///
 /// Creates a secret feed URL for calendar apps; any earlier URL stops working at once
-/// (rotate it here if it leaks). The token is shown in this response only.
+/// (rotate it here if it leaks). The token is shown in this response only. Needs a login's
+/// access token: a personal access token is refused (403). The token is not kept for idempotent
+/// replays: a retry with the same `Idempotency-Key` rotates nothing and is answered 409
+/// `secret_not_replayed`.
 #[utoipa::path(
     tag = "calendar",
     security(("bearer_auth" = [])),
@@ -62,18 +66,21 @@ async fn create_calendar_token(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    auth.require_login()?;
     let now = crate::clock::now();
     let token = calendar_feeds::rotate(&state.db, auth.user_id(), now).await?;
     let path = format!("/v1/calendar.ics?token={token}");
     let info = req.connection_info();
     let url = format!("{}://{}{path}", info.scheme(), info.host());
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, path))
-        .json(CalendarToken {
-            url,
-            token,
-            created_at: now,
-        }))
+    Ok(carrying_secret(
+        HttpResponse::Created()
+            .insert_header((LOCATION, path))
+            .json(CalendarToken {
+                url,
+                token,
+                created_at: now,
+            }),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

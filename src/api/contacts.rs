@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::api::asks::AskResponse;
 use crate::api::conversations::ConversationResponse;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::offers::ValueOfferResponse;
 use crate::api::pagination::{
@@ -19,12 +20,13 @@ use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::domain::account::Email;
 use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
-use crate::domain::relationship::{Health, Reciprocity, Relationship};
+use crate::domain::relationship::{self, Health, History, Reciprocity, Relationship};
 use crate::domain::version::with_derived;
 use crate::error::{ApiError, FieldError, ProblemCode};
 use crate::services::contacts::{
     self, After, Archived, Contact, ContactFields, ContactFilter, SortKey,
 };
+use crate::services::idempotency::Claim;
 use crate::services::timeline::{self, Entry};
 use crate::startup::AppState;
 
@@ -401,13 +403,33 @@ fn location(id: Uuid) -> String {
 async fn create_contact(
     auth: Auth,
     state: web::Data<AppState>,
+    claim: Option<web::ReqData<Claim>>,
     body: Json<CreateContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = apply(body.0.into(), ContactFields::default())?;
-    let contact = contacts::create(&state.db, auth.user_id(), fields, state.clock.now()).await?;
-    let id = contact.model.id;
-    let (response, etag) = ContactResponse::of(&state, &auth, contact).await?;
-    Ok(created(&location(id), &etag, &response))
+    let today = auth.today(state.clock.now());
+    let render = move |contact: &Contact| {
+        // A contact just created has no history yet: its relationship needs no read.
+        let m = &contact.model;
+        let relationship =
+            relationship::derive(&History::default(), m.cadence_days, m.created_at, &today);
+        let etag = representation_etag(contact, &relationship);
+        created(
+            &location(m.id),
+            &etag,
+            &ContactResponse::new(contact.clone(), relationship),
+        )
+    };
+    let completion = completion(claim, render);
+    let contact = contacts::create(
+        &state.db,
+        auth.user_id(),
+        fields,
+        state.clock.now(),
+        completion,
+    )
+    .await?;
+    Ok(render(&contact))
 }
 
 /// Get a contact

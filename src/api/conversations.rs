@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
@@ -16,6 +17,7 @@ use crate::domain::labels::{optional_text, required_text, search_terms};
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::error::{ApiError, FieldError};
 use crate::services::conversations::{self, Conversation, ConversationFields, ConversationFilter};
+use crate::services::idempotency::Claim;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -303,18 +305,23 @@ fn apply(
 async fn create_conversation(
     auth: Auth,
     state: web::Data<AppState>,
+    claim: Option<web::ReqData<Claim>>,
     body: Json<CreateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), ConversationFields::default(), now)?;
-    let conversation = conversations::create(&state.db, auth.user_id(), fields, now).await?;
-    let etag = conversation.etag();
-    let location = format!("/v1/conversations/{}", conversation.model.id);
-    Ok(created(
-        &location,
-        &etag,
-        &ConversationResponse::from(conversation),
-    ))
+    let render = |conversation: &Conversation| {
+        let location = format!("/v1/conversations/{}", conversation.model.id);
+        created(
+            &location,
+            &conversation.etag(),
+            &ConversationResponse::from(conversation.clone()),
+        )
+    };
+    let completion = completion(claim, render);
+    let conversation =
+        conversations::create(&state.db, auth.user_id(), fields, now, completion).await?;
+    Ok(render(&conversation))
 }
 
 /// Get a conversation

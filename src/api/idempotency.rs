@@ -3,6 +3,12 @@
 //! request is 422, and while the first still runs is 409. Keys are per user; anonymous
 //! requests (registration, login) are not deduplicated. 5xx responses are not stored, so a
 //! retry after a failure runs again.
+//!
+//! A handler whose write creates something takes the [`Claim`] (`Option<ReqData<Claim>>`) and
+//! stores its response in the write's own transaction (`services::idempotency::Completion`):
+//! then the middleware stores nothing after. A response that carries a secret (marked with
+//! [`CarriesSecret`]) is never stored: a retry with its key is answered 409
+//! `secret_not_replayed`, and does not run again.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -18,11 +24,13 @@ use crate::api::json::BodyLimit;
 use crate::auth::{self, Scope};
 use crate::clock;
 use crate::error::{ApiError, ProblemCode};
-use crate::services::idempotency::{self, Begin, StoredResponse};
+use crate::services::idempotency::{self, Begin, Claim, StoredResponse};
 use crate::startup::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// What is stored instead of a response that carried a secret: a header of this name alone.
+const SECRET_NOT_KEPT: &str = "secret-not-kept";
 /// Response headers kept for a replay.
 const KEPT_HEADERS: &[&str] = &["content-type", "location", "etag"];
 
@@ -110,25 +118,37 @@ pub async fn middleware(
             ProblemCode::IdempotencyKeyInUse,
             "A request with this Idempotency-Key is still running; retry later.",
         ))),
+        Ok(Begin::Replay(stored)) if stored.headers.iter().any(|(n, _)| n == SECRET_NOT_KEPT) => {
+            Ok(req.error_response(ApiError::new(
+                ProblemCode::SecretNotReplayed,
+                "The response to this Idempotency-Key carried a secret, which is not kept; the \
+                 request was done once. Send a new request with a new key for another.",
+            )))
+        }
         Ok(Begin::Replay(stored)) => {
             let (http_req, _) = req.into_parts();
             Ok(ServiceResponse::new(http_req, replay(stored)))
         }
-        Ok(Begin::Started) => {
+        Ok(Begin::Started(claim)) => {
+            req.extensions_mut().insert(claim.clone());
             let response = match next.call(req).await {
                 Ok(response) => response,
                 Err(err) => {
-                    idempotency::abandon(&state.db, user_id, &key).await.ok();
+                    idempotency::abandon(&state.db, &claim).await.ok();
                     return Err(err);
                 }
             };
             let status = response.status();
+            if status.is_success() && claim.stored_with_write() {
+                return Ok(response.map_into_boxed_body());
+            }
+            let carries_secret = response.response().extensions().contains::<CarriesSecret>();
             let (http_req, http_res) = response.into_parts();
             let (head, body) = http_res.into_parts();
             let bytes = match to_bytes(body).await {
                 Ok(bytes) => bytes,
                 Err(_) => {
-                    idempotency::abandon(&state.db, user_id, &key).await.ok();
+                    idempotency::abandon(&state.db, &claim).await.ok();
                     let failed = ApiError::Internal(anyhow::anyhow!("response body failed"));
                     return Ok(ServiceResponse::new(
                         http_req,
@@ -137,21 +157,21 @@ pub async fn middleware(
                 }
             };
             let stored = if status.is_server_error() {
-                idempotency::abandon(&state.db, user_id, &key).await
+                idempotency::abandon(&state.db, &claim).await
+            } else if carries_secret {
+                let marker = StoredResponse {
+                    status: StatusCode::CONFLICT.as_u16(),
+                    headers: vec![(SECRET_NOT_KEPT.to_owned(), "true".to_owned())],
+                    body: Vec::new(),
+                };
+                idempotency::complete(&state.db, &claim, marker).await
             } else {
-                let headers = KEPT_HEADERS
-                    .iter()
-                    .filter_map(|name| {
-                        let value = head.headers().get(*name)?.to_str().ok()?;
-                        Some(((*name).to_owned(), value.to_owned()))
-                    })
-                    .collect();
                 let response = StoredResponse {
                     status: status.as_u16(),
-                    headers,
+                    headers: kept_headers(head.headers()),
                     body: bytes.to_vec(),
                 };
-                idempotency::complete(&state.db, user_id, &key, response).await
+                idempotency::complete(&state.db, &claim, response).await
             };
             if let Err(err) = stored {
                 tracing::error!(error = ?err, "could not record the idempotency key's outcome");
@@ -162,6 +182,61 @@ pub async fn middleware(
             ))
         }
     }
+}
+
+/// Marks a response that carries a secret (a token): it is never stored for replay.
+#[derive(Clone, Copy, Debug)]
+pub struct CarriesSecret;
+
+/// `response`, marked as carrying a secret: never stored for an idempotent replay, and never
+/// cached (`Cache-Control: no-store`, RFC 6749 section 5.1).
+pub fn carrying_secret(mut response: HttpResponse) -> HttpResponse {
+    response.extensions_mut().insert(CarriesSecret);
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// The headers of `headers` kept for a replay.
+fn kept_headers(headers: &actix_web::http::header::HeaderMap) -> Vec<(String, String)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// A rendered response as it is stored for replay. Its body must be in memory, as every
+/// response a handler builds with `.json(…)` is.
+pub fn stored(response: HttpResponse) -> StoredResponse {
+    let status = response.status().as_u16();
+    let headers = kept_headers(response.headers());
+    let body = response
+        .into_body()
+        .try_into_bytes()
+        .map(|bytes| bytes.to_vec())
+        .unwrap_or_default();
+    StoredResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The claim of the request's key as a completion rendered by `render`, if it came with one.
+pub fn completion<T>(
+    claim: Option<web::ReqData<Claim>>,
+    render: impl Fn(&T) -> HttpResponse + Send + Sync + 'static,
+) -> Option<idempotency::Completion<T>> {
+    claim.map(|claim| {
+        claim
+            .into_inner()
+            .completing(move |value: &T| stored(render(value)))
+    })
 }
 
 /// What identifies a request under one key: SHA-256 of its method, path and query, and body.

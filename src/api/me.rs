@@ -1,17 +1,20 @@
 //! The caller's own account: `/v1/me`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use entity::user;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::auth::client_ip;
 use crate::api::etag::{Conditions, conditional_ok, with_etag};
 use crate::api::json::Json;
 use crate::api::patch::Patch;
-use crate::auth::{Auth, password};
+use crate::auth::Auth;
 use crate::clock;
 use crate::domain::account::{DisplayName, Password, TimeZone, TimeZoneName};
 use crate::domain::version::etag;
@@ -201,6 +204,8 @@ struct ChangePasswordRequest {
 /// Checks the current password, stores the new one, and revokes every refresh token and
 /// personal access token of the account: other sessions and scripts must authenticate again.
 /// Access tokens already issued stay valid until they expire (15 minutes at most).
+/// Needs a login's access token: a personal access token is refused (403). Wrong passwords
+/// count with the failed logins of the account and the address (429 once either is used up).
 #[utoipa::path(
     tag = "me",
     security(("bearer_auth" = [])),
@@ -209,20 +214,30 @@ struct ChangePasswordRequest {
     responses(
         (status = 204, description = "Changed; every other credential is revoked."),
         (status = 409, response = crate::openapi::IdempotencyConflict),
+        (status = 429, response = crate::openapi::TooManyRequests),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[post("/v1/me/password")]
 async fn change_password(
     auth: Auth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.require_login()?;
     let user = current_user(&state, &auth).await?;
     let new_password = Password::parse(&body.0.new_password, "new_password", Some(&user.email))
         .map_err(|e| ApiError::validation(vec![e]))?;
-    check_password(&body.0.current_password, "current_password", &user).await?;
-    let hash = password::hash(new_password.expose()).await?;
+    check_password(
+        &state,
+        &req,
+        &body.0.current_password,
+        "current_password",
+        &user,
+    )
+    .await?;
+    let hash = state.passwords.hash(new_password.expose()).await?;
     accounts::change_password(&state.db, user.id, hash, clock::now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -238,24 +253,29 @@ struct DeleteMeRequest {
 /// Delete my account
 ///
 /// Permanently deletes the account and every row it owns: contacts, conversations, value offers,
-/// asks, tokens. Requires the password.
+/// asks, tokens. Requires the password and a login's access token: a personal access token is
+/// refused (403). Wrong passwords count with the failed logins of the account and the address
+/// (429 once either is used up).
 #[utoipa::path(
     tag = "me",
     security(("bearer_auth" = [])),
     request_body(content = DeleteMeRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "The account and all its data are gone."),
+        (status = 429, response = crate::openapi::TooManyRequests),
         crate::openapi::AuthenticatedJsonBodyErrors,
     )
 )]
 #[delete("/v1/me")]
 async fn delete_me(
     auth: Auth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: Json<DeleteMeRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.require_login()?;
     let user = current_user(&state, &auth).await?;
-    check_password(&body.0.password, "password", &user).await?;
+    check_password(&state, &req, &body.0.password, "password", &user).await?;
     accounts::delete(&state.db, user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -266,11 +286,28 @@ async fn current_user(state: &AppState, auth: &Auth) -> Result<user::Model, ApiE
         .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))
 }
 
-/// 422 naming `field` when `candidate` is not the account's password.
-async fn check_password(candidate: &str, field: &str, user: &user::Model) -> Result<(), ApiError> {
-    if password::verify(candidate, Some(user.password_hash.clone())).await? {
+/// 422 naming `field` when `candidate` is not the account's password; throttled like a login,
+/// with which it shares the account's and the address's counts (429 once they are used up).
+async fn check_password(
+    state: &AppState,
+    req: &HttpRequest,
+    candidate: &str,
+    field: &str,
+    user: &user::Model,
+) -> Result<(), ApiError> {
+    let attempt = state
+        .throttles
+        .attempt(&user.email.to_lowercase(), &client_ip(req), Instant::now())
+        .map_err(ApiError::rate_limited)?;
+    if state
+        .passwords
+        .verify(candidate, Some(user.password_hash.clone()))
+        .await?
+    {
+        attempt.succeeded(Instant::now());
         Ok(())
     } else {
+        attempt.failed();
         Err(ApiError::validation(vec![FieldError::new(
             field,
             "incorrect_password",

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
@@ -16,6 +17,7 @@ use crate::auth::Auth;
 use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::error::{ApiError, FieldError};
+use crate::services::idempotency::Claim;
 use crate::services::offers::{self, OfferFields, OfferFilter, etag_of, fields_of};
 use crate::startup::AppState;
 
@@ -256,14 +258,28 @@ fn apply(
 async fn create_value_offer(
     auth: Auth,
     state: web::Data<AppState>,
+    claim: Option<web::ReqData<Claim>>,
     body: Json<CreateValueOfferRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
-    let offer = offers::create(&state.db, auth.user_id(), fields, now).await?;
-    let etag = etag_of(&offer);
-    let location = format!("/v1/value-offers/{}", offer.id);
-    Ok(created(&location, &etag, &ValueOfferResponse::from(offer)))
+    let render = |offer: &value_offer::Model| {
+        let location = format!("/v1/value-offers/{}", offer.id);
+        created(
+            &location,
+            &etag_of(offer),
+            &ValueOfferResponse::from(offer.clone()),
+        )
+    };
+    let offer = offers::create(
+        &state.db,
+        auth.user_id(),
+        fields,
+        now,
+        completion(claim, render),
+    )
+    .await?;
+    Ok(render(&offer))
 }
 
 /// Get a value offer

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::etag::{Conditions, conditional_ok, created};
+use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
 use crate::api::pagination::{Page, PageQuery};
 use crate::auth::{Auth, Scope};
@@ -86,7 +87,10 @@ struct CreatedToken {
 
 /// Create a personal access token
 ///
-/// For scripts and automation. The secret is returned once, in this response.
+/// For scripts and automation. The secret is returned once, in this response. Needs a login's
+/// access token: a personal access token cannot mint another (403). The secret is not kept for
+/// idempotent replays: a retry with the same `Idempotency-Key` creates nothing and is answered
+/// 409 `secret_not_replayed`.
 #[utoipa::path(
     tag = "tokens",
     security(("bearer_auth" = [])),
@@ -107,6 +111,7 @@ async fn create_personal_token(
     state: web::Data<AppState>,
     body: Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.require_login()?;
     let body = body.0;
     let now = clock::now();
     let mut errors = Vec::new();
@@ -147,7 +152,7 @@ async fn create_personal_token(
         summary: token.into(),
         token: secret,
     };
-    Ok(created(&location, &etag, &body))
+    Ok(carrying_secret(created(&location, &etag, &body)))
 }
 
 /// List personal access tokens

@@ -76,6 +76,8 @@ pub struct Owner {
     pub user_id: Uuid,
     pub scopes: Vec<Scope>,
     pub time_zone: String,
+    /// Authenticated by a personal access token rather than a login's access token.
+    pub personal_token: bool,
 }
 
 /// Extractor for protected routes: a bearer JWT access token or a personal token (`rpt_…`).
@@ -85,6 +87,26 @@ pub struct Auth(pub Owner);
 impl Auth {
     pub fn user_id(&self) -> Uuid {
         self.0.user_id
+    }
+
+    /// 403 unless the caller authenticated with a login's access token: credentials (the
+    /// password, the account itself, tokens and feed URLs) are changed only from an interactive
+    /// session, never by a script's personal token, which could otherwise outlive its own
+    /// revocation through a token it minted.
+    pub fn require_login(&self) -> Result<(), ApiError> {
+        if self.0.personal_token {
+            return Err(ApiError::new(
+                crate::error::ProblemCode::InsufficientScope,
+                "Personal access tokens cannot change credentials; use a login's access token.",
+            )
+            .with_header(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static(
+                    r#"Bearer realm="rapport", error="insufficient_scope""#,
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The caller's calendar at `now`, in their account's time zone.
@@ -186,6 +208,7 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<Owner>, Ap
         user_id: claims.sub,
         scopes: vec![Scope::Read, Scope::Write],
         time_zone,
+        personal_token: false,
     }))
 }
 

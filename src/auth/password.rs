@@ -1,6 +1,7 @@
 //! Argon2id password hashing (OWASP minimum: m=19456 KiB, t=2, p=1), run off the async workers.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -22,6 +23,58 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .map(|hash| hash.to_string())
         .unwrap_or_default()
 });
+
+/// How long a password check waits for a free core before the request is answered `busy`.
+const WAIT_FOR_A_CORE: Duration = Duration::from_secs(2);
+
+/// Refused: every core was checking a password for longer than [`WAIT_FOR_A_CORE`].
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("too many password checks are running")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Hashes and checks passwords at most one per core at a time. Each takes 19 MiB for tens of
+/// milliseconds: unbounded, a flood of logins held 150 hashes in memory at once (812 MB).
+pub struct Hasher {
+    permits: tokio::sync::Semaphore,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            permits: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PasswordError> {
+        match tokio::time::timeout(WAIT_FOR_A_CORE, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(PasswordError::Busy),
+        }
+    }
+
+    /// [`hash`], once a core is free.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let _permit = self.permit().await?;
+        Ok(hash(password).await?)
+    }
+
+    /// [`verify`], once a core is free.
+    pub async fn verify(&self, password: &str, phc: Option<String>) -> Result<bool, PasswordError> {
+        let _permit = self.permit().await?;
+        Ok(verify(password, phc).await?)
+    }
+}
 
 /// The PHC string of `password`.
 pub async fn hash(password: &str) -> anyhow::Result<String> {

@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
+use crate::services::idempotency::{self, Completion};
 
 /// The columns that version a ask row.
 const VERSION: Versioned<ask::Column> = Versioned {
@@ -95,6 +96,7 @@ pub async fn create(
     owner_id: Uuid,
     fields: AskFields,
     now: DateTime<Utc>,
+    completion: Option<Completion<ask::Model>>,
 ) -> Result<ask::Model, ApiError> {
     let txn = db.begin_write().await?;
     check(&txn, owner_id, &fields).await?;
@@ -104,6 +106,7 @@ pub async fn create(
     model.created_at = Set(now);
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
+    idempotency::store(completion.as_ref(), &txn, &model).await?;
     txn.commit().await?;
     Ok(model)
 }

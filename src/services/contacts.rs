@@ -18,6 +18,7 @@ use crate::domain::labels::{search_terms, search_text};
 use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
+use crate::services::idempotency::{self, Completion};
 
 /// The columns that version a contact row.
 const VERSION: Versioned<contact::Column> = Versioned {
@@ -179,6 +180,7 @@ pub async fn create(
     owner_id: Uuid,
     fields: ContactFields,
     now: DateTime<Utc>,
+    completion: Option<Completion<Contact>>,
 ) -> Result<Contact, ApiError> {
     let txn = db.begin_write().await?;
     if let Some(introducer) = fields.introduced_by_id {
@@ -191,11 +193,13 @@ pub async fn create(
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
     replace_tags(&txn, owner_id, model.id, &fields.tags).await?;
-    txn.commit().await?;
-    Ok(Contact {
+    let contact = Contact {
         model,
         tags: fields.tags,
-    })
+    };
+    idempotency::store(completion.as_ref(), &txn, &contact).await?;
+    txn.commit().await?;
+    Ok(contact)
 }
 
 async fn tags_of(

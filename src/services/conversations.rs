@@ -19,6 +19,7 @@ use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
+use crate::services::idempotency::{self, Completion};
 
 /// The columns that version a conversation row.
 const VERSION: Versioned<conversation::Column> = Versioned {
@@ -271,28 +272,30 @@ pub async fn create(
     owner_id: Uuid,
     fields: ConversationFields,
     now: DateTime<Utc>,
+    completion: Option<Completion<Conversation>>,
 ) -> Result<Conversation, ApiError> {
-    let participant_ids = fields.participants();
+    let participant_ids = Arc::new(fields.participants());
     let fields = Arc::new(fields);
-    let model = db
-        .write(move |txn| {
-            let fields = fields.clone();
-            Box::pin(async move {
-                let mut model = active_model(&fields);
-                model.id = Set(Uuid::now_v7());
-                model.owner_id = Set(owner_id);
-                model.created_at = Set(now);
-                model.updated_at = Set(now);
-                let model = model.insert(txn).await?;
-                add_own_participants(txn, owner_id, model.id, &fields).await?;
-                Ok(model)
-            })
+    db.write(move |txn| {
+        let (fields, participant_ids) = (fields.clone(), participant_ids.clone());
+        let completion = completion.clone();
+        Box::pin(async move {
+            let mut model = active_model(&fields);
+            model.id = Set(Uuid::now_v7());
+            model.owner_id = Set(owner_id);
+            model.created_at = Set(now);
+            model.updated_at = Set(now);
+            let model = model.insert(txn).await?;
+            add_own_participants(txn, owner_id, model.id, &fields).await?;
+            let conversation = Conversation {
+                model,
+                participant_ids: participant_ids.as_ref().clone(),
+            };
+            idempotency::store(completion.as_ref(), txn, &conversation).await?;
+            Ok(conversation)
         })
-        .await?;
-    Ok(Conversation {
-        model,
-        participant_ids,
     })
+    .await
 }
 
 async fn find_in(

@@ -1,17 +1,28 @@
 //! Stored responses of `POST` requests sent with an `Idempotency-Key`, per user.
+//!
+//! A request claims its key with a token of its own. A write that creates something stores
+//! its response under the key in its own transaction ([`Completion`]), so the key is completed
+//! exactly when the write commits: a process killed in between leaves either both or neither,
+//! and a retry either replays the response or runs the write once. Other requests store their
+//! response after it is rendered ([`complete`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// How long a key is kept.
 pub const RETENTION: Duration = Duration::hours(24);
 /// A key whose first request has not finished after this long was abandoned (the process
-/// died); the next request with it starts over.
+/// died); the next request with it starts over. On SQLite, where one process owns the file,
+/// the claims left by a previous process are released at start-up instead.
 pub const ABANDONED_AFTER: Duration = Duration::minutes(2);
 
 /// A response as stored for replay.
@@ -22,11 +33,89 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
+/// A key claimed by the request being served.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    owner_id: Uuid,
+    key: String,
+    token: Uuid,
+    /// Set once a write stored the response in its transaction.
+    stored: Arc<AtomicBool>,
+}
+
+impl Claim {
+    /// True once a write has stored the response in its transaction: if that request then
+    /// answers 2xx, the write and its stored response have committed together.
+    pub fn stored_with_write(&self) -> bool {
+        self.stored.load(Ordering::Relaxed)
+    }
+
+    /// Completes the claim with the response `render` makes of a write's result, in the
+    /// write's transaction.
+    pub fn completing<T>(
+        self,
+        render: impl Fn(&T) -> StoredResponse + Send + Sync + 'static,
+    ) -> Completion<T> {
+        Completion {
+            claim: self,
+            render: Arc::new(render),
+        }
+    }
+}
+
+/// The response to store under a claimed key in the transaction of the write it reports.
+pub struct Completion<T> {
+    claim: Claim,
+    render: Arc<dyn Fn(&T) -> StoredResponse + Send + Sync>,
+}
+
+impl<T> Clone for Completion<T> {
+    fn clone(&self) -> Self {
+        Self {
+            claim: self.claim.clone(),
+            render: self.render.clone(),
+        }
+    }
+}
+
+impl<T> Completion<T> {
+    /// Stores the response to `value` in `txn`. Fails (409, and the write rolls back) when the
+    /// claim is no longer this request's: it was abandoned and another request took it over.
+    pub async fn store(&self, txn: &impl ConnectionTrait, value: &T) -> Result<(), ApiError> {
+        let stored = write_response(txn, &self.claim, (self.render)(value)).await?;
+        if !stored {
+            return Err(taken_over());
+        }
+        self.claim.stored.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Stores the response to `value` when the request came with a key.
+pub async fn store<T>(
+    completion: Option<&Completion<T>>,
+    txn: &impl ConnectionTrait,
+    value: &T,
+) -> Result<(), ApiError> {
+    match completion {
+        Some(completion) => completion.store(txn, value).await,
+        None => Ok(()),
+    }
+}
+
+fn taken_over() -> ApiError {
+    ApiError::new(
+        ProblemCode::IdempotencyKeyInUse,
+        "Another request took this Idempotency-Key over; retry to get its response.",
+    )
+}
+
 /// What to do with a request carrying a key.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Begin {
-    /// First use: run the request, then `complete` or `abandon`.
-    Started,
+    /// First use: run the request, then `complete` or `abandon` the claim, unless its write
+    /// stored the response itself.
+    Started(Claim),
     /// Seen before with the same request: answer with this.
     Replay(StoredResponse),
     /// Seen before with another request.
@@ -43,6 +132,7 @@ pub async fn begin(
     now: DateTime<Utc>,
 ) -> Result<Begin, ApiError> {
     for _ in 0..2 {
+        let token = Uuid::now_v7();
         let claimed = idempotency_key::ActiveModel {
             owner_id: Set(owner_id),
             key: Set(key.to_owned()),
@@ -51,11 +141,19 @@ pub async fn begin(
             response_headers: Set(None),
             response_body: Set(None),
             created_at: Set(now),
+            claim: Set(Some(token)),
         }
         .insert(db.writer())
         .await;
         let err = match claimed {
-            Ok(_) => return Ok(Begin::Started),
+            Ok(_) => {
+                return Ok(Begin::Started(Claim {
+                    owner_id,
+                    key: key.to_owned(),
+                    token,
+                    stored: Arc::new(AtomicBool::new(false)),
+                }));
+            }
             Err(err) if super::is_unique_violation(&err) => err,
             Err(err) => return Err(err.into()),
         };
@@ -82,43 +180,80 @@ pub async fn begin(
                 }));
             }
             None if now - existing.created_at < ABANDONED_AFTER => return Ok(Begin::InProgress),
-            None => abandon(db, owner_id, key).await?,
+            None => release(db.writer(), owner_id, key, existing.claim).await?,
         }
     }
     Ok(Begin::InProgress)
 }
 
-/// Stores the response of the request that claimed the key.
-pub async fn complete(
-    db: &Db,
-    owner_id: Uuid,
-    key: &str,
+/// Stores `response` under the claim unless it was taken over or completed; true if stored.
+async fn write_response(
+    conn: &impl ConnectionTrait,
+    claim: &Claim,
     response: StoredResponse,
-) -> Result<(), ApiError> {
-    idempotency_key::ActiveModel {
-        owner_id: Set(owner_id),
-        key: Set(key.to_owned()),
-        response_status: Set(Some(i16::try_from(response.status).unwrap_or(500))),
-        response_headers: Set(Some(
-            serde_json::to_value(&response.headers).unwrap_or_default(),
-        )),
-        response_body: Set(Some(response.body)),
-        ..Default::default()
+) -> Result<bool, ApiError> {
+    use idempotency_key::Column as K;
+    let updated = idempotency_key::Entity::update_many()
+        .col_expr(
+            K::ResponseStatus,
+            Expr::value(i16::try_from(response.status).unwrap_or(500)),
+        )
+        .col_expr(
+            K::ResponseHeaders,
+            Expr::value(serde_json::to_value(&response.headers).unwrap_or_default()),
+        )
+        .col_expr(K::ResponseBody, Expr::value(response.body))
+        .filter(K::OwnerId.eq(claim.owner_id))
+        .filter(K::Key.eq(claim.key.as_str()))
+        .filter(K::Claim.eq(claim.token))
+        .filter(K::ResponseStatus.is_null())
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Stores the response of the request that claimed the key, after it was rendered.
+pub async fn complete(db: &Db, claim: &Claim, response: StoredResponse) -> Result<(), ApiError> {
+    if !write_response(db.writer(), claim, response).await? {
+        tracing::warn!("an idempotency key was taken over before its response was stored");
     }
-    .update(db.writer())
-    .await?;
     Ok(())
 }
 
 /// Releases a key whose request failed, so that a retry runs it again.
-pub async fn abandon(db: &Db, owner_id: Uuid, key: &str) -> Result<(), ApiError> {
-    idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::OwnerId.eq(owner_id))
-        .filter(idempotency_key::Column::Key.eq(key))
+pub async fn abandon(db: &Db, claim: &Claim) -> Result<(), ApiError> {
+    release(db.writer(), claim.owner_id, &claim.key, Some(claim.token)).await
+}
+
+/// Deletes the pending claim `token` of `key`.
+async fn release(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    key: &str,
+    token: Option<Uuid>,
+) -> Result<(), ApiError> {
+    use idempotency_key::Column as K;
+    let mut delete = idempotency_key::Entity::delete_many()
+        .filter(K::OwnerId.eq(owner_id))
+        .filter(K::Key.eq(key))
+        .filter(K::ResponseStatus.is_null());
+    delete = match token {
+        Some(token) => delete.filter(K::Claim.eq(token)),
+        None => delete.filter(K::Claim.is_null()),
+    };
+    delete.exec(conn).await?;
+    Ok(())
+}
+
+/// Releases every pending claim: at start-up on SQLite, where they can only be left by a
+/// process that died. A write that committed stored its response with it, so a claim still
+/// pending had nothing committed, and its retry may run.
+pub async fn release_all_pending(db: &Db) -> Result<u64, ApiError> {
+    let result = idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::ResponseStatus.is_null())
         .exec(db.writer())
         .await?;
-    Ok(())
+    Ok(result.rows_affected)
 }
 
 /// Deletes keys older than the retention period; run periodically, not per request.

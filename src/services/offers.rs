@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
+use crate::services::idempotency::{self, Completion};
 
 /// The columns that version a value offer row.
 const VERSION: Versioned<value_offer::Column> = Versioned {
@@ -122,6 +123,7 @@ pub async fn create(
     owner_id: Uuid,
     fields: OfferFields,
     now: DateTime<Utc>,
+    completion: Option<Completion<value_offer::Model>>,
 ) -> Result<value_offer::Model, ApiError> {
     let txn = db.begin_write().await?;
     check(&txn, owner_id, &fields).await?;
@@ -131,6 +133,7 @@ pub async fn create(
     model.created_at = Set(now);
     model.updated_at = Set(now);
     let model = model.insert(&txn).await?;
+    idempotency::store(completion.as_ref(), &txn, &model).await?;
     txn.commit().await?;
     Ok(model)
 }

@@ -138,5 +138,6 @@ pub async fn authenticate(
         user_id: owner_id,
         scopes: Scope::split(&scopes),
         time_zone,
+        personal_token: true,
     }))
 }

@@ -289,40 +289,95 @@ fn assert_rate_limit_headers(response: &reqwest::Response, limit: u32, window_se
 #[tokio::test]
 async fn failed_logins_are_limited_per_account_and_a_success_resets_the_count() {
     let app = spawn_app().await;
-    let user = app.create_user().await;
+    // Registered but never logged in from here: the per-account limit applies in full.
+    let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+    assert_eq!(app.register(&email, PASSWORD).await.status().as_u16(), 201);
     for _ in 0..4 {
         assert_eq!(
-            app.login(&user.email, "wrong password!")
-                .await
-                .status()
-                .as_u16(),
+            app.login(&email, "wrong password!").await.status().as_u16(),
             401
         );
     }
     assert_eq!(
-        app.login(&user.email, PASSWORD).await.status().as_u16(),
+        app.login(&email, PASSWORD).await.status().as_u16(),
         200,
         "reset"
     );
+
+    let other = format!("other-{}@example.com", uuid::Uuid::now_v7().simple());
+    assert_eq!(app.register(&other, PASSWORD).await.status().as_u16(), 201);
     for _ in 0..5 {
         assert_eq!(
-            app.login(&user.email, "wrong password!")
-                .await
-                .status()
-                .as_u16(),
+            app.login(&other, "wrong password!").await.status().as_u16(),
             401
         );
     }
     // Even the right password is refused now, without being checked.
-    let limited = app.login(&user.email, PASSWORD).await;
+    let limited = app.login(&other, PASSWORD).await;
     assert_rate_limit_headers(&limited, 5, 60);
     assert_problem(limited, 429, "rate_limited").await;
     // Another account from the same address is not affected.
-    let other = app.create_user().await;
+    let third = app.create_user().await;
     assert_eq!(
-        app.login(&other.email, PASSWORD).await.status().as_u16(),
+        app.login(&third.email, PASSWORD).await.status().as_u16(),
         200
     );
+}
+
+/// Strangers failing on purpose lock an account only for addresses that never logged in to it:
+/// the owner's usual address keeps getting in (the per-address limit still applies to it).
+#[tokio::test]
+async fn failed_logins_from_elsewhere_do_not_lock_out_an_address_that_logged_in_before() {
+    let app = spawn_app().await;
+    let owner = app.create_user().await; // logs in from 127.0.0.1
+    let stranger = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("a client on another loopback address");
+    let attempt = |password: &'static str| {
+        stranger
+            .post(app.url("/v1/auth/token"))
+            .json(&json!({"email": owner.email, "password": password}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("wrong password!").await.unwrap().status().as_u16(),
+            401
+        );
+    }
+    let locked = attempt(PASSWORD).await.unwrap();
+    assert_problem(locked, 429, "rate_limited").await;
+    for _ in 0..3 {
+        let wrong = app.login(&owner.email, "wrong password!").await;
+        assert_eq!(
+            wrong.status().as_u16(),
+            401,
+            "a trusted address is not locked out"
+        );
+    }
+    assert_eq!(
+        app.login(&owner.email, PASSWORD).await.status().as_u16(),
+        200
+    );
+}
+
+/// Concurrent wrong passwords cannot outrun the count: with a per-account limit of 5, at most
+/// 5 of 40 simultaneous attempts are checked (401), and the rest are refused unchecked (429).
+#[tokio::test]
+async fn concurrent_failed_logins_check_no_more_passwords_than_the_limit() {
+    let app = spawn_app().await;
+    let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+    assert_eq!(app.register(&email, PASSWORD).await.status().as_u16(), 201);
+    let attempts = (0..40).map(|_| app.login(&email, "wrong password!"));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (5, 35), "{statuses:?}");
 }
 
 #[tokio::test]

@@ -735,6 +735,7 @@ async fn a_key_still_running_after_the_wait_is_409() {
         response_headers: Set(None),
         response_body: Set(None),
         created_at: Set(chrono::Utc::now()),
+        claim: Set(Some(uuid::Uuid::now_v7())),
     }
     .insert(app.db.writer())
     .await
@@ -772,6 +773,7 @@ async fn expired_idempotency_keys_are_purged() {
             response_headers: Set(None),
             response_body: Set(Some(b"{}".to_vec())),
             created_at: Set(Utc::now() - age),
+            claim: Set(None),
         }
         .insert(app.db.writer())
         .await

@@ -146,6 +146,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub database: TestDatabase,
+    /// The URL of the test's database, to start another server on it.
+    pub database_url: String,
     /// The application's clock, pinned at `PINNED_AT`; tests move it instead of sleeping.
     pub clock: Clock,
 }
@@ -166,7 +168,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&INIT);
     announce_backend();
     let (database, url) = TestDatabase::create().await;
-    let mut settings = test_settings(url);
+    let mut settings = test_settings(url.clone());
     customize(&mut settings);
     let clock = Clock::pinned(pinned_at());
     let application = Application::build_with_clock(settings, clock.clone())
@@ -184,6 +186,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         clock,
         database,
+        database_url: url,
     }
 }
 

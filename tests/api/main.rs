@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod health;
 mod helpers;
+mod idempotency;
 mod intelligence;
 mod isolation;
 mod me;

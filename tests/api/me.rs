@@ -296,3 +296,84 @@ async fn deleting_the_account_removes_every_row_it_owns_and_nothing_else() {
     );
     assert_eq!(app.login(&ada.email, PASSWORD).await.status().as_u16(), 401);
 }
+
+/// Credentials change only from a login: a write personal token cannot change the password,
+/// delete the account, mint another token or issue a calendar feed URL.
+#[tokio::test]
+async fn personal_tokens_cannot_change_credentials() {
+    let app = spawn_app().await;
+    let ada = app.create_user().await;
+    let script = app.personal_token(&ada, &["write"]).await;
+    let attempts = [
+        (
+            Method::POST,
+            "/v1/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": "another long passphrase"})),
+        ),
+        (
+            Method::DELETE,
+            "/v1/me",
+            Some(json!({"password": PASSWORD})),
+        ),
+        (
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"name": "child", "scopes": ["write"]})),
+        ),
+        (Method::POST, "/v1/me/calendar-token", None),
+    ];
+    for (method, path, body) in attempts {
+        let response = app
+            .request(method, path, Some(&script), body.as_ref())
+            .await;
+        assert_problem(response, 403, "insufficient_scope").await;
+    }
+    // Nothing changed: the password still logs in, and the script's token still works.
+    assert_eq!(app.login(&ada.email, PASSWORD).await.status().as_u16(), 200);
+    assert_eq!(app.get_as("/v1/me", &script).await.status().as_u16(), 200);
+}
+
+/// Wrong current passwords count like failed logins: once the address's allowance is used up,
+/// the password change is refused unchecked, even with the right password.
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_like_logins() {
+    let app = crate::helpers::spawn_app_with(|s| s.login_failures_per_ip = 3).await;
+    let ada = app.create_user().await;
+    let change = |current: &str| json!({"current_password": current, "new_password": "another long passphrase"});
+    for _ in 0..3 {
+        let response = app
+            .request(
+                Method::POST,
+                "/v1/me/password",
+                Some(&ada.access_token),
+                Some(&change("wrong password!")),
+            )
+            .await;
+        assert_problem(response, 422, "validation_failed").await;
+    }
+    let response = app
+        .request(
+            Method::POST,
+            "/v1/me/password",
+            Some(&ada.access_token),
+            Some(&change(PASSWORD)),
+        )
+        .await;
+    assert_problem(response, 429, "rate_limited").await;
+    let delete = app
+        .request(
+            Method::DELETE,
+            "/v1/me",
+            Some(&ada.access_token),
+            Some(&json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_problem(delete, 429, "rate_limited").await;
+    assert_eq!(
+        app.get_as("/v1/me", &ada.access_token)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
