@@ -459,6 +459,17 @@ fn database_code(err: &DbErr) -> Option<String> {
     }
 }
 
+/// The constraint a statement violated, when the database names it (PostgreSQL does; SQLite
+/// does not, but its single writer cannot lose the races that lead there).
+pub fn violated_constraint(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()?.constraint().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 /// True when the database refused a write for lack of storage: SQLite's `SQLITE_FULL` (a full
 /// disk, or `max_page_count` reached), PostgreSQL's `disk_full` (53100). Answered 507.
 pub fn is_storage_full(err: &DbErr) -> bool {

@@ -98,7 +98,9 @@ problem_codes! {
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error",
         "The server failed unexpectedly. Nothing about the cause is sent; the log holds it under the same `request_id`. Retrying may help.";
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
-        "The database cannot be reached at the moment. Retry later; `/readyz` tells when the service is ready again.";
+        "The service is not ready: its database has no room for writes. Retry later; `/readyz` tells when the service is ready again.";
+    DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE, "Database unavailable",
+        "The database cannot be reached at the moment (a restart, a fail-over, a lost connection, every connection busy); nothing was done. Retry after the seconds in `Retry-After`; `/readyz` tells when the service is ready again.";
     StorageFull = "storage_full", INSUFFICIENT_STORAGE, "Storage full",
         "The server's storage is full, so nothing of the request was written. Retry after the seconds in `Retry-After`; `/readyz` answers 503 until the server can write again.";
     SecretNotReplayed = "secret_not_replayed", CONFLICT, "Secret not replayed",
@@ -304,7 +306,7 @@ impl ApiError {
     pub fn code(&self) -> ProblemCode {
         match self {
             Self::Problem { code, .. } => *code,
-            Self::Unavailable(_) => ProblemCode::ServiceUnavailable,
+            Self::Unavailable(_) => ProblemCode::DatabaseUnavailable,
             Self::StorageFull(_) => ProblemCode::StorageFull,
             Self::Internal(_) => ProblemCode::InternalError,
         }
@@ -335,8 +337,60 @@ impl From<crate::auth::password::PasswordError> for ApiError {
     }
 }
 
+/// The answer to a write that lost a race with a delete: the row it refers to was deleted
+/// after the write checked that it existed, and the database's foreign key refused it.
+fn lost_reference(constraint: &str) -> Option<ApiError> {
+    let (field, code, message) = match constraint {
+        "fk_participant_contact" => (
+            "participant_ids",
+            "unknown_contact",
+            "is not one of your contacts",
+        ),
+        "fk_value_offer_contact" | "fk_ask_contact" => (
+            "contact_id",
+            "unknown_contact",
+            "is not one of your contacts",
+        ),
+        "fk_value_offer_introduced_contact" => (
+            "introduced_contact_id",
+            "unknown_contact",
+            "is not one of your contacts",
+        ),
+        "fk_contact_introduced_by" => (
+            "introduced_by_id",
+            "unknown_contact",
+            "is not one of your contacts",
+        ),
+        "fk_value_offer_conversation" | "fk_ask_conversation" => (
+            "conversation_id",
+            "unknown_conversation",
+            "is not one of your conversations",
+        ),
+        // The object being written was itself deleted meanwhile.
+        "fk_contact_tag_contact" | "fk_participant_conversation" => {
+            return Some(ApiError::not_found());
+        }
+        // So was the account.
+        name if name.ends_with("_owner") => {
+            return Some(ApiError::invalid_token("The account no longer exists."));
+        }
+        _ => return None,
+    };
+    Some(ApiError::validation(vec![FieldError::new(
+        field, code, message,
+    )]))
+}
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
+        if matches!(
+            err.sql_err(),
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+        ) && let Some(problem) =
+            crate::db::violated_constraint(&err).and_then(|name| lost_reference(&name))
+        {
+            return problem;
+        }
         if crate::db::is_storage_full(&err) {
             Self::StorageFull(err)
         } else if crate::db::is_unavailable(&err) {

@@ -39,7 +39,7 @@ or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
             PreconditionFailed, IdempotencyConflict,
-            InternalError, ServiceUnavailable, StorageFull
+            InternalError, ServiceUnavailable, NotReady, StorageFull
         ),
     ),
     modifiers(&BearerAuth),
@@ -161,7 +161,7 @@ fn problem_response(code: ProblemCode, description: &str) -> RefOr<Response> {
             )]
         }
         ProblemCode::MethodNotAllowed => &[("Allow", "The methods the route accepts.")],
-        ProblemCode::ServiceUnavailable | ProblemCode::StorageFull | ProblemCode::Busy => {
+        ProblemCode::DatabaseUnavailable | ProblemCode::StorageFull | ProblemCode::Busy => {
             &[("Retry-After", "Seconds to wait before trying again.")]
         }
         ProblemCode::RateLimited => &[
@@ -231,7 +231,8 @@ problem_responses! {
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
     ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
-    ServiceUnavailable => ServiceUnavailable, "The database cannot be reached, or is not taking statements for the moment; retry after `Retry-After`.";
+    ServiceUnavailable => DatabaseUnavailable, "The database cannot be reached, or is not taking statements for the moment; retry after `Retry-After`.";
+    NotReady => ServiceUnavailable, "The database cannot be reached, or has no room for writes.";
     StorageFull => StorageFull, "The database has no room for the write; nothing of it was kept. Retry after `Retry-After`.";
 }
 

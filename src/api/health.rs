@@ -57,7 +57,7 @@ async fn get_healthz() -> web::Json<Health> {
     security(()),
     responses(
         (status = 200, description = "The database answers.", body = Readiness),
-        (status = 503, response = crate::openapi::ServiceUnavailable),
+        (status = 503, response = crate::openapi::NotReady),
     )
 )]
 #[get("/readyz")]

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::calendar_feed;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::auth::opaque;
@@ -13,22 +14,22 @@ use crate::error::ApiError;
 pub const PREFIX: &str = "rcal_";
 
 /// Issues a new feed token for `owner_id`; the previous one stops working in the same
-/// transaction.
+/// statement, an upsert, so that concurrent rotations cannot collide: the last one wins.
 pub async fn rotate(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
+    use calendar_feed::Column as F;
     let token = format!("{PREFIX}{}", opaque::random_token()?);
-    let txn = db.begin_write().await?;
-    calendar_feed::Entity::delete_many()
-        .filter(calendar_feed::Column::OwnerId.eq(owner_id))
-        .exec(&txn)
-        .await?;
-    calendar_feed::ActiveModel {
+    calendar_feed::Entity::insert(calendar_feed::ActiveModel {
         owner_id: Set(owner_id),
         token_hash: Set(opaque::hash(&token)),
         created_at: Set(now),
-    }
-    .insert(&txn)
+    })
+    .on_conflict(
+        OnConflict::column(F::OwnerId)
+            .update_columns([F::TokenHash, F::CreatedAt])
+            .to_owned(),
+    )
+    .exec(db.writer())
     .await?;
-    txn.commit().await?;
     Ok(token)
 }
 

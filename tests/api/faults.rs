@@ -112,3 +112,149 @@ async fn a_writer_left_inside_a_transaction_is_replaced_before_the_next_write() 
     let created: Value = response.json().await.expect("a contact");
     assert!(is_readable(&app, &user, created["id"].as_str().expect("an id")).await);
 }
+
+/// Concurrent rotations of the calendar URL all succeed, and the last one wins: one feed row,
+/// and exactly one of the issued URLs works.
+#[tokio::test]
+async fn concurrent_calendar_url_rotations_all_succeed_and_leave_one() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let rotations = (0..12).map(|_| {
+        app.request(
+            Method::POST,
+            "/v1/me/calendar-token",
+            Some(&user.access_token),
+            None,
+        )
+    });
+    let mut tokens = Vec::new();
+    for response in futures_util::future::join_all(rotations).await {
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("a token");
+        tokens.push(body["token"].as_str().expect("token").to_owned());
+    }
+    let mut live = 0;
+    for token in &tokens {
+        if app
+            .get(&format!("/v1/calendar.ics?token={token}"))
+            .await
+            .status()
+            == 200
+        {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 1, "exactly one of {} URLs is live", tokens.len());
+}
+
+/// A write that checked its contact exists, then lost the race with that contact's deletion,
+/// is refused by the foreign key: 422 `unknown_contact`, not 500. Deterministic on PostgreSQL:
+/// the test holds the contact's deletion uncommitted until the offer's insert waits on it.
+/// (SQLite's single writer runs the check and the insert with no delete in between.)
+#[tokio::test]
+async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
+    use sea_orm::TransactionTrait;
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let contact: Value = create_contact(&app, &user, "Leaving", "")
+        .await
+        .json()
+        .await
+        .expect("contact");
+    let id = contact["id"].as_str().expect("id").to_owned();
+
+    let deleting = app.db.writer().begin().await.expect("a transaction");
+    deleting
+        .execute_unprepared(&format!("DELETE FROM contact WHERE id = '{id}'"))
+        .await
+        .expect("delete, uncommitted");
+    let offer = json!({"contact_id": id, "kind": "news", "title": "News"});
+    let (app_ref, token) = (&app, user.access_token.clone());
+    let create = async move {
+        app_ref
+            .request(Method::POST, "/v1/value-offers", Some(&token), Some(&offer))
+            .await
+    };
+    let waiting = async {
+        // The offer's insert waits for the deleting transaction's row lock: commit then.
+        let waiting_on_lock = Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"value_offer\"%'",
+        );
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
+        loop {
+            poll.tick().await;
+            let row = app
+                .db
+                .reader()
+                .query_one_raw(waiting_on_lock.clone())
+                .await
+                .expect("poll");
+            let n: i64 = row.expect("a row").try_get("", "n").expect("count");
+            if n > 0 {
+                break;
+            }
+        }
+        deleting.commit().await.expect("commit the delete");
+    };
+    let (response, ()) = tokio::join!(create, waiting);
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "contact_id");
+    assert_eq!(body["errors"][0]["code"], "unknown_contact");
+}
+
+/// PostgreSQL terminating the server's connections (as a restart or a fail-over does,
+/// SQLSTATE 57P01) is 503 `database_unavailable` with `Retry-After`, never 500; the pool
+/// then opens fresh connections and the next requests succeed.
+#[tokio::test]
+async fn terminated_database_connections_are_503_never_500() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    assert_eq!(
+        app.get_as("/v1/contacts", &user.access_token)
+            .await
+            .status(),
+        200
+    );
+
+    let admin =
+        sea_orm::Database::connect(crate::helpers::postgres_admin_url().expect("admin URL"))
+            .await
+            .expect("an admin connection");
+    let database = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_owned();
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ))
+        .await
+        .expect("terminate the server's connections");
+    admin.close().await.expect("close");
+
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let response = app.get_as("/v1/contacts", &user.access_token).await;
+        let status = response.status().as_u16();
+        if status == 503 {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_problem(response, 503, "database_unavailable").await;
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+}

@@ -34,10 +34,17 @@ async fn readyz_reports_backend_and_newest_migration() {
 async fn readyz_returns_503_when_the_database_is_gone() {
     let app = spawn_app().await;
     assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    let user = app.create_user().await;
 
     app.lose_database().await;
 
-    assert_problem(app.get("/readyz").await, 503, "service_unavailable").await;
+    let ready = app.get("/readyz").await;
+    assert!(ready.headers().contains_key("retry-after"));
+    assert_problem(ready, 503, "database_unavailable").await;
+    // Every route that needs the database says so the same way, never 500.
+    let contacts = app.get_as("/v1/contacts", &user.access_token).await;
+    assert_eq!(contacts.headers()["retry-after"], "5");
+    assert_problem(contacts, 503, "database_unavailable").await;
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
 }
