@@ -88,11 +88,18 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Syntax errors are 400 with the position; well-formed JSON of the wrong shape is 422 naming
-/// the field. Nesting deeper than 128 levels is a syntax error, never a stack overflow.
+/// Syntax errors and duplicate keys are 400 with the position; well-formed JSON of the wrong
+/// shape is 422 naming the field, and a body that is not an object is 422 too. Nesting deeper
+/// than 128 levels is a syntax error, never a stack overflow.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|err| syntax_error(&err, body))?;
+    let Strict(mut value) = serde_json::from_slice(body).map_err(|err| syntax_error(&err, body))?;
+    if !value.is_object() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "",
+            "invalid_type",
+            format!("the body must be a JSON object, not {}", kind_of(&value)),
+        )]));
+    }
     whole_numbers_as_integers(&mut value);
     if let Some(field) = nul_character(&value, String::new()) {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -103,6 +110,133 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     serde_path_to_error::deserialize(value)
         .map_err(|err| ApiError::validation(vec![field_error(&err)]))
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value that refuses an object with the same key twice: serde_json keeps the last one
+/// silently, which lets a body say two things at once.
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`"
+                )));
+            }
+            fields.insert(key, value);
+        }
+        Ok(fields.into())
+    }
+}
+
+/// serde names Rust types in its messages (`expected u8`, `expected struct Nested`); a client
+/// knows JSON's.
+fn in_json_terms(message: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut parts = message.split(' ').peekable();
+    while let Some(word) = parts.next() {
+        let (bare, tail) = match word.find(|c: char| !c.is_ascii_alphanumeric()) {
+            Some(i) => (&word[..i], &word[i..]),
+            None => (word, ""),
+        };
+        let json = match bare {
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                Some("an integer")
+            }
+            "f32" | "f64" => Some("a number"),
+            "struct" | "enum" => {
+                // The type's name follows: drop it.
+                if let Some(name) = parts.next() {
+                    let rest =
+                        name.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                    words.push(format!(
+                        "{}{rest}",
+                        if bare == "struct" {
+                            "a JSON object"
+                        } else {
+                            "one of the documented values"
+                        }
+                    ));
+                }
+                continue;
+            }
+            _ => None,
+        };
+        match json {
+            Some(json) => words.push(format!("{json}{tail}")),
+            None => words.push(word.to_owned()),
+        }
+    }
+    words.join(" ")
 }
 
 /// The path of the first string (or key) holding U+0000, which no text column can store.
@@ -194,7 +328,7 @@ fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldErro
         return FieldError::new(field, "required", "is required");
     }
     let field = if path == "." { String::new() } else { path };
-    FieldError::new(field, "invalid_type", message)
+    FieldError::new(field, "invalid_type", in_json_terms(&message))
 }
 
 /// Fields every resource has and no client writes: reported as `read_only`, not `unknown_field`.
@@ -242,6 +376,60 @@ mod tests {
             ApiError::Problem { code, errors, .. } => (status, errors, code),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_422_and_never_mapped_by_position() {
+        for body in [&br#"["x", null]"#[..], b"[]", b"\"x\"", b"3", b"null"] {
+            let (status, errors, _) = problem(parse::<Body>(body).unwrap_err());
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                errors[0]
+                    .message
+                    .starts_with("the body must be a JSON object")
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_400_naming_the_key_at_any_depth() {
+        for body in [
+            &br#"{"name": "a", "name": "b"}"#[..],
+            br#"{"name": "a", "nested": {"count": 1, "count": 2}}"#,
+        ] {
+            let err = parse::<Body>(body).unwrap_err();
+            let detail = err.to_string();
+            let (status, _, code) = problem(err);
+            assert_eq!(
+                (status, code),
+                (StatusCode::BAD_REQUEST, ProblemCode::MalformedJson)
+            );
+            assert!(detail.contains("duplicate key `"), "{detail}");
+        }
+    }
+
+    #[test]
+    fn messages_name_json_types_not_rust_types() {
+        let (_, errors, _) =
+            problem(parse::<Body>(br#"{"name": "a", "nested": "x"}"#).unwrap_err());
+        assert!(
+            !errors[0].message.contains("Nested"),
+            "{}",
+            errors[0].message
+        );
+        assert!(
+            errors[0].message.contains("a JSON object"),
+            "{}",
+            errors[0].message
+        );
+        let (_, errors, _) =
+            problem(parse::<Body>(br#"{"name": "a", "nested": {"count": "many"}}"#).unwrap_err());
+        assert!(
+            errors[0].message.contains("an integer"),
+            "{}",
+            errors[0].message
+        );
+        assert!(!errors[0].message.contains("u8"), "{}", errors[0].message);
     }
 
     #[test]

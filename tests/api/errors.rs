@@ -1,4 +1,5 @@
 use rapport::error::ProblemCode;
+use serde_json::json;
 
 use crate::helpers::{assert_problem, spawn_app};
 
@@ -255,4 +256,56 @@ async fn the_nul_character_is_refused_everywhere_text_is_taken() {
     assert_problem(login, 422, "validation_failed").await;
     let query = app.get_as("/v1/contacts?q=a%00b", &user.access_token).await;
     assert_problem(query, 400, "invalid_query").await;
+}
+
+/// Bodies are JSON objects: an array is never mapped onto fields by position, and a key given
+/// twice is refused rather than silently taking the last value.
+#[tokio::test]
+async fn non_object_bodies_are_422_and_duplicate_keys_400_on_real_routes() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let token = Some(user.access_token.as_str());
+    let patch_me = app
+        .request(
+            reqwest::Method::PATCH,
+            "/v1/me",
+            token,
+            Some(&json!(["Mallory", "Pacific/Auckland"])),
+        )
+        .await;
+    let body = assert_problem(patch_me, 422, "validation_failed").await;
+    assert!(
+        !body.to_string().contains("Request"),
+        "no Rust type names: {body}"
+    );
+    let me: serde_json::Value = app
+        .get_as("/v1/me", &user.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["display_name"], "Test User");
+    assert_eq!(me["time_zone"], "UTC");
+
+    let login = app
+        .post_json("/v1/auth/token", &json!([user.email, user.password]))
+        .await;
+    assert_problem(login, 422, "validation_failed").await;
+
+    let twice = app
+        .client
+        .post(app.url("/v1/contacts"))
+        .bearer_auth(&user.access_token)
+        .header("content-type", "application/json")
+        .body(r#"{"full_name": "Ada", "full_name": "Mallory"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(twice, 400, "malformed_json").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key `full_name`")
+    );
 }
