@@ -290,6 +290,7 @@ pub const ENTITY_TAGS_PATTERN: &str =
 pub struct IfMatchHeader {
     /// The `ETag` the write is based on: it applies only if the object is still at that
     /// version (412 otherwise, nothing changed). `*` requires only that the object exists.
+    /// Compared strongly (RFC 9110): a weak tag (`W/"…"`) never matches.
     #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$"#)]
     #[allow(
         dead_code,

@@ -153,6 +153,7 @@ fn serve(
             .wrap(from_fn(api::health::watch_storage))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(TracingLogger::<RapportRootSpan>::new())
+            .wrap(from_fn(api::headers::middleware))
             .wrap(from_fn(request_id::middleware))
     })
     .listen(listener)?

@@ -48,11 +48,7 @@ impl FromRequest for Conditions {
 
 /// 200 with the body and its `ETag`, or 304 when `If-None-Match` already names that version.
 pub fn conditional_ok<T: Serialize>(conditions: &Conditions, etag: &str, body: &T) -> HttpResponse {
-    let unchanged = match &conditions.if_none_match {
-        Precondition::None => false,
-        Precondition::Any => true,
-        Precondition::OneOf(_) => conditions.if_none_match.allows(etag),
-    };
+    let unchanged = conditions.if_none_match.names_weakly(etag);
     if unchanged {
         return HttpResponse::NotModified()
             .insert_header((ETAG, etag))

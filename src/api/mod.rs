@@ -15,6 +15,8 @@ pub mod conversations;
 pub mod etag;
 /// 404 and 405 for requests no route takes.
 pub mod fallback;
+/// `HEAD` as `GET`, `nosniff` and `no-store` on every response.
+pub mod headers;
 /// `/healthz` and `/readyz`.
 pub mod health;
 /// `Idempotency-Key` replays for every `POST`.

@@ -41,11 +41,24 @@ pub enum Precondition {
 }
 
 impl Precondition {
-    /// Whether an object whose current tag is `current` may be written.
+    /// Whether an object whose current tag is `current` may be written: the strong
+    /// comparison `If-Match` requires (RFC 9110, section 13.1.1), so a weak tag never matches.
     pub fn allows(&self, current: &str) -> bool {
         match self {
             Self::None | Self::Any => true,
             Self::OneOf(tags) => tags.iter().any(|t| t == current),
+        }
+    }
+
+    /// Whether the condition names `current`, weak tags included: the weak comparison of
+    /// `If-None-Match` (RFC 9110, section 13.1.2).
+    pub fn names_weakly(&self, current: &str) -> bool {
+        match self {
+            Self::None => false,
+            Self::Any => true,
+            Self::OneOf(tags) => tags
+                .iter()
+                .any(|t| t.strip_prefix("W/").unwrap_or(t) == current),
         }
     }
 
@@ -75,7 +88,7 @@ impl Precondition {
     }
 
     /// Parses an `If-Match` / `If-None-Match` header value: `*`, or a comma-separated list of
-    /// entity tags `"…"` / `W/"…"` (RFC 9110, weak tags compared as strong). `None` when the
+    /// entity tags `"…"` / `W/"…"` (RFC 9110; weak tags keep their `W/`). `None` when the
     /// value is neither: the grammar of `openapi::ENTITY_TAGS_PATTERN`.
     pub fn parse(header: Option<&str>) -> Option<Self> {
         let Some(raw) = header else {
@@ -88,6 +101,7 @@ impl Precondition {
         }
         let mut tags = Vec::new();
         loop {
+            let weak = rest.starts_with("W/");
             rest = rest.strip_prefix("W/").unwrap_or(rest);
             let inner = rest.strip_prefix('"')?;
             let end = inner.find('"')?;
@@ -98,7 +112,7 @@ impl Precondition {
             {
                 return None;
             }
-            tags.push(format!("\"{opaque}\""));
+            tags.push(format!("{}\"{opaque}\"", if weak { "W/" } else { "" }));
             rest = inner[end + 1..].trim_start_matches(blank);
             if rest.is_empty() {
                 return Some(Self::OneOf(tags));
@@ -154,8 +168,13 @@ mod tests {
         assert_eq!(Precondition::parse(None), Some(Precondition::None));
         assert_eq!(Precondition::parse(Some(" * ")), Some(Precondition::Any));
         let list = Precondition::parse(Some(r#""a", W/"b","c,d""#)).unwrap();
-        assert!(list.allows(r#""a""#) && list.allows(r#""b""#) && list.allows(r#""c,d""#));
-        assert!(!list.allows(r#""c""#));
+        assert!(list.allows(r#""a""#) && list.allows(r#""c,d""#));
+        assert!(
+            !list.allows(r#""b""#),
+            "If-Match compares strongly: a weak tag never matches"
+        );
+        assert!(list.names_weakly(r#""b""#), "If-None-Match compares weakly");
+        assert!(!list.allows(r#""c""#) && !list.names_weakly(r#""c""#));
     }
 
     #[test]

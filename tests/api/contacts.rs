@@ -505,6 +505,19 @@ async fn etags_give_304_and_if_match_guards_writes() {
         .unwrap();
     assert_eq!(cached.status().as_u16(), 304);
     assert_eq!(cached.headers()["etag"], etag.as_str());
+    let weakly_cached = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&user.access_token)
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        weakly_cached.status().as_u16(),
+        304,
+        "If-None-Match compares weakly"
+    );
     let stale_cache = app
         .client
         .get(app.url(&path))
@@ -523,6 +536,11 @@ async fn etags_give_304_and_if_match_guards_writes() {
             .json(&body)
             .send()
     };
+    // If-Match compares strongly: the current tag, marked weak, does not match.
+    let weak = patch(&format!("W/{etag}"), json!({"title": "Weak"}))
+        .await
+        .unwrap();
+    assert_problem(weak, 412, "precondition_failed").await;
     let first = patch(&etag, json!({"title": "First"})).await.unwrap();
     assert_eq!(first.status().as_u16(), 200);
     let stale = patch(&etag, json!({"title": "Second"})).await.unwrap();

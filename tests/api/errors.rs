@@ -309,3 +309,58 @@ async fn non_object_bodies_are_422_and_duplicate_keys_400_on_real_routes() {
             .contains("duplicate key `full_name`")
     );
 }
+
+/// `HEAD` works wherever `GET` does, with the same headers and no body; every response is
+/// `nosniff`, and everything under `/v1/` is `no-store`.
+#[tokio::test]
+async fn head_is_served_like_get_and_responses_carry_their_safety_headers() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let contact = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/contacts",
+            Some(&user.access_token),
+            Some(&json!({"full_name": "Ada"})),
+        )
+        .await;
+    let path = format!(
+        "/v1/contacts/{}",
+        contact.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+    );
+    let get = app.get_as(&path, &user.access_token).await;
+    let head = app
+        .request(reqwest::Method::HEAD, &path, Some(&user.access_token), None)
+        .await;
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"], get.headers()["etag"]);
+    assert_eq!(
+        head.headers()["content-length"],
+        get.headers()["content-length"]
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    for path in [
+        "/v1/contacts",
+        "/v1/me",
+        "/healthz",
+        "/v1/nothing-here",
+        "/openapi.json",
+    ] {
+        let head = app
+            .request(reqwest::Method::HEAD, path, Some(&user.access_token), None)
+            .await;
+        assert_ne!(head.status(), 405, "HEAD {path}");
+        assert_eq!(
+            head.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        let no_store = head
+            .headers()
+            .get("cache-control")
+            .is_some_and(|v| v == "no-store");
+        assert_eq!(no_store, path.starts_with("/v1/"), "{path}");
+    }
+}
