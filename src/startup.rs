@@ -165,16 +165,26 @@ fn serve(
 }
 
 /// CORS for browser front-ends. Credentials (cookies) are never allowed: the API authenticates
-/// with bearer tokens, so `*` stays safe.
+/// with bearer tokens, so `*` stays safe, and is answered literally rather than by echoing the
+/// caller's `Origin`. Only the methods the API has are allowed.
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allow_any_method()
+        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
         .allow_any_header()
-        .expose_headers(["x-request-id", "etag", "location", "retry-after"])
+        .expose_headers([
+            "x-request-id",
+            "etag",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
         .max_age(3600);
     for origin in origins {
         cors = if origin == "*" {
-            cors.allow_any_origin()
+            cors.allow_any_origin().send_wildcard()
         } else {
             cors.allowed_origin(origin)
         };

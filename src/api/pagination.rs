@@ -14,6 +14,7 @@ pub const MAX_LIMIT: u64 = 100;
 
 /// Query parameters of every list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–100.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::api::etag::{Conditions, conditional_ok, created};
 use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
-use crate::api::pagination::{Page, PageQuery};
+use crate::api::pagination::{ListQuery, Page, PageQuery};
 use crate::auth::{Auth, Scope};
 use crate::clock;
 use crate::domain::labels::required_text;
@@ -172,9 +172,9 @@ async fn create_personal_token(
 async fn list_personal_tokens(
     auth: Auth,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: ListQuery<PageQuery>,
 ) -> Result<web::Json<Page<TokenSummary>>, ApiError> {
-    let page = query.parse()?;
+    let page = query.0.parse()?;
     let (rows, has_more) = personal_tokens::list(&state.db, auth.user_id(), &page).await?;
     let last = rows.last().map(|t| t.id);
     let data = rows.into_iter().map(TokenSummary::from).collect();

@@ -19,7 +19,14 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// Not before: never set by this server, but honoured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
+
+/// How far ahead of this server's clock a token's `iat` may be: clocks of instances drift a
+/// little; a token from further in the future was not issued by any of them.
+const IAT_LEEWAY_SECONDS: i64 = 60;
 
 /// Signing and verification keys built once from the configured secret.
 pub struct JwtKeys {
@@ -35,6 +42,7 @@ impl JwtKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -51,6 +59,7 @@ impl JwtKeys {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             jti: Uuid::now_v7(),
+            nbf: None,
         };
         Ok(encode(
             &Header::new(Algorithm::HS256),
@@ -59,11 +68,13 @@ impl JwtKeys {
         )?)
     }
 
-    /// The claims of a valid, unexpired token signed with this secret; `None` otherwise.
+    /// The claims of a valid, unexpired token signed with this secret, already valid (`nbf`)
+    /// and not issued in the future (`iat`); `None` otherwise.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        (claims.iat <= Utc::now().timestamp() + IAT_LEEWAY_SECONDS).then_some(claims)
     }
 }
 
@@ -106,6 +117,44 @@ mod tests {
         });
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         assert!(keys("a").verify(&format!("{header}.{payload}.")).is_none());
+    }
+
+    fn signed(claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret("a".repeat(40).as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_or_issued_in_the_future_are_refused() {
+        let now = Utc::now().timestamp();
+        let claims = |iat: i64, nbf: Option<i64>| {
+            let mut claims = serde_json::json!({
+                "sub": Uuid::now_v7(), "iat": iat, "exp": now + 600, "iss": ISSUER,
+                "aud": AUDIENCE, "jti": Uuid::now_v7()
+            });
+            if let Some(nbf) = nbf {
+                claims["nbf"] = nbf.into();
+            }
+            signed(&claims)
+        };
+        assert!(keys("a").verify(&claims(now, None)).is_some());
+        assert!(
+            keys("a").verify(&claims(now + 30, None)).is_some(),
+            "within the leeway"
+        );
+        assert!(
+            keys("a").verify(&claims(now + 300, None)).is_none(),
+            "iat ahead"
+        );
+        assert!(
+            keys("a").verify(&claims(now, Some(now + 300))).is_none(),
+            "nbf ahead"
+        );
+        assert!(keys("a").verify(&claims(now, Some(now - 10))).is_some());
     }
 
     #[test]

@@ -245,3 +245,49 @@ fn the_migrate_commands_report_roll_back_and_reapply() {
     assert_eq!(status(&migrate(&["down", "--steps", "1"])), expected);
     assert_eq!(status(&migrate(&["up"])), vec!["applied"; total]);
 }
+
+/// With `*`, CORS answers `*` literally (never echoing the caller's origin, `null` included)
+/// and allows only the API's methods.
+#[tokio::test]
+async fn cors_with_a_wildcard_answers_it_literally_and_allows_only_the_apis_methods() {
+    let app = crate::helpers::spawn_app_with(|s| s.cors_allowed_origins = vec!["*".into()]).await;
+    for origin in ["https://app.example.com", "null"] {
+        let simple = app
+            .client
+            .get(app.url("/healthz"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            simple.headers()["access-control-allow-origin"],
+            "*",
+            "{origin}"
+        );
+    }
+    let preflight = |method: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/contacts"))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", method)
+            .send()
+    };
+    let allowed = preflight("PATCH").await.unwrap();
+    assert!(allowed.status().is_success());
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "*");
+    for method in ["TRACE", "CONNECT", "PUT"] {
+        let refused = preflight(method).await.unwrap();
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+                || !refused.status().is_success(),
+            "{method} was allowed"
+        );
+        let methods = allowed.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(!methods.contains(method), "{method} in {methods}");
+    }
+}

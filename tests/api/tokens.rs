@@ -362,3 +362,19 @@ async fn personal_tokens_are_invisible_to_other_users() {
     };
     assert_isolated(&app, &owner, &intruder, probe).await;
 }
+
+/// Like every other list, the token list refuses a parameter it does not know (a typo must
+/// not silently widen a filter) and an empty one.
+#[tokio::test]
+async fn the_token_list_refuses_unknown_and_empty_parameters() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    for query in ["?scope=read", "?limit=", "?limit=10&sort=name"] {
+        let response = app
+            .get_as(&format!("/v1/tokens{query}"), &user.access_token)
+            .await;
+        assert_problem(response, 400, "invalid_query").await;
+    }
+    let ok = app.get_as("/v1/tokens?limit=10", &user.access_token).await;
+    assert_eq!(ok.status().as_u16(), 200);
+}
