@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "login_failures_per_ip",
     "registrations_per_ip",
     "idempotency_wait_ms",
+    "public_url",
 ];
 
 /// The effective configuration of one process.
@@ -67,6 +68,10 @@ pub struct Settings {
     /// How long a duplicate `Idempotency-Key` request waits for the first one to finish
     /// before it is answered 409, in milliseconds.
     pub idempotency_wait_ms: u64,
+    /// The address clients reach this server at (`https://rapport.example.com`), for the URLs
+    /// it builds (the calendar feed's). Unset: `http://` and the address it listens on. Never
+    /// taken from a request's `Host` or forwarded headers, which any client can set.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -86,6 +91,7 @@ impl Default for Settings {
             login_failures_per_ip: 20,
             registrations_per_ip: 20,
             idempotency_wait_ms: 5000,
+            public_url: None,
         }
     }
 }
@@ -171,6 +177,20 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             bail!("invalid setting `max_body_bytes`: it must be at least 1024");
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if parsed.is_none() {
+                bail!(
+                    "invalid setting `public_url`: {url:?} is not an http(s) URL such as \
+                     https://rapport.example.com"
+                );
+            }
         }
         for origin in &self.cors_allowed_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub throttles: Throttles,
     /// Password hashing and checking, a few at a time.
     pub passwords: Hasher,
+    /// Where clients reach this server, without a trailing slash (setting `public_url`).
+    pub public_url: String,
 }
 
 pub struct Application {
@@ -87,6 +89,10 @@ impl Application {
                 settings.registrations_per_ip,
             ),
             passwords: Hasher::new(),
+            public_url: match &settings.public_url {
+                Some(url) => url.trim_end_matches('/').to_owned(),
+                None => format!("http://{}", listener.local_addr()?),
+            },
         });
         let server = serve(listener, state, &settings)?;
         tokio::spawn(purge_idempotency_keys(db.clone()));

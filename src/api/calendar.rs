@@ -1,7 +1,7 @@
 //! The follow-up calendar feed: `POST /v1/me/calendar-token` and `GET /v1/calendar.ics`.
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 use serde::{Deserialize, Serialize};
@@ -64,14 +64,12 @@ struct CalendarToken {
 async fn create_calendar_token(
     auth: Auth,
     state: web::Data<AppState>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_login()?;
     let now = crate::clock::now();
     let token = calendar_feeds::rotate(&state.db, auth.user_id(), now).await?;
     let path = format!("/v1/calendar.ics?token={token}");
-    let info = req.connection_info();
-    let url = format!("{}://{}{path}", info.scheme(), info.host());
+    let url = format!("{}{path}", state.public_url);
     Ok(carrying_secret(
         HttpResponse::Created()
             .insert_header((LOCATION, path))
@@ -104,6 +102,19 @@ fn summary(item: &FollowUp) -> String {
     }
 }
 
+/// `text` with every control character a space, except the line breaks a description may keep
+/// (`keep_newlines`), which iCalendar escapes: a raw carriage return would end the content line
+/// for parsers that take CR as a newline, and let stored text inject properties (`UID:`).
+fn ics_text(text: &str, keep_newlines: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' if keep_newlines => c,
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 /// The feed as iCalendar text. Overdue items sit on today, so they stay in sight until done;
 /// each UID names the item's kind, source and contact, so a calendar app updates an event
 /// rather than adding a second one.
@@ -130,10 +141,10 @@ fn render(items: &[FollowUp], today: NaiveDate, stamp: DateTime<Utc>) -> String 
             Event::new()
                 .uid(&uid)
                 .timestamp(stamp)
-                .summary(&title)
-                .description(&format!(
-                    "{description}\n{}",
-                    href(item.kind, item.source_id)
+                .summary(&ics_text(&title, false))
+                .description(&ics_text(
+                    &format!("{description}\n{}", href(item.kind, item.source_id)),
+                    true,
                 ))
                 .all_day(item.due_on.max(today))
                 .done(),
@@ -174,4 +185,39 @@ async fn get_calendar_feed(
         .insert_header((CONTENT_TYPE, "text/calendar; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "private, no-cache"))
         .body(render(&items, today.date(), now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn control_characters_in_stored_text_cannot_inject_calendar_lines() {
+        let item = FollowUp {
+            kind: FollowUpKind::NextStep,
+            due_on: NaiveDate::from_ymd_opt(2026, 3, 5).unwrap(),
+            contact_id: Uuid::now_v7(),
+            contact_name: "Ada\rUID:evil\u{1b}[31m".into(),
+            source_id: Uuid::now_v7(),
+            detail: Some("Send the deck\r\nDTSTART:19700101\u{0b}".into()),
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        let feed = render(&[item], today, Utc::now());
+        for line in feed.split("\r\n") {
+            assert!(
+                !line.contains('\r') && !line.contains('\n'),
+                "a bare line break: {line:?}"
+            );
+            assert!(
+                !line.chars().any(|c| c.is_control()),
+                "a control character: {line:?}"
+            );
+            assert!(
+                !line.starts_with("UID:evil") && !line.starts_with("DTSTART:1970"),
+                "{line:?}"
+            );
+        }
+        assert_eq!(feed.matches("\r\nUID:").count(), 1);
+    }
 }

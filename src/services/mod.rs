@@ -42,6 +42,21 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// A `LIKE` pattern matching text that contains `text` literally: its `%`, `_` and the escape
+/// character itself are escaped, the same way on SQLite and PostgreSQL.
+pub fn containing(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    sea_orm::sea_query::LikeExpr::new(escaped).escape('\\')
+}
+
 /// The rows after `(value, id)` in `(sort, id)` order: ascending, or descending when
 /// `ascending` is false. The keyset condition behind every paginated list.
 ///

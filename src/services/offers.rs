@@ -221,12 +221,13 @@ pub async fn list(
         query = query.filter(C::Kind.eq(kind.as_str()));
     }
     if let Some(topic) = &filter.topic {
-        // Topics are a JSON array of normalised strings: match the quoted element.
+        // Topics are a JSON array of normalised strings: match the quoted element, with the
+        // user's text escaped so that `%` and `_` are themselves, not wildcards.
         let element = serde_json::to_string(topic).unwrap_or_default();
         query = query.filter(
             Expr::col(C::Topics)
                 .cast_as("text")
-                .like(format!("%{element}%")),
+                .like(super::containing(&element)),
         );
     }
     if let Some((at, id)) = filter.after {

@@ -291,3 +291,52 @@ async fn cors_with_a_wildcard_answers_it_literally_and_allows_only_the_apis_meth
         assert!(!methods.contains(method), "{method} in {methods}");
     }
 }
+
+/// The calendar URL starts with `public_url`, or with the address the server listens on; the
+/// `Host` and forwarded headers a client sends never reach it.
+#[tokio::test]
+async fn built_urls_come_from_public_url_never_from_request_headers() {
+    for public_url in [Some("https://rapport.example.com/"), None] {
+        let app =
+            crate::helpers::spawn_app_with(|s| s.public_url = public_url.map(str::to_owned)).await;
+        let user = app.create_user().await;
+        let issued: serde_json::Value = app
+            .client
+            .post(app.url("/v1/me/calendar-token"))
+            .bearer_auth(&user.access_token)
+            .header("x-forwarded-host", "evil.example")
+            .header("forwarded", "host=evil.example;proto=https")
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = issued["url"].as_str().unwrap();
+        let expected =
+            public_url.map_or(app.address.clone(), |u| u.trim_end_matches('/').to_owned());
+        assert!(
+            url.starts_with(&format!("{expected}/v1/calendar.ics?token=rcal_")),
+            "{url}"
+        );
+        assert!(!url.contains("evil"), "{url}");
+    }
+}
+
+#[test]
+fn a_public_url_must_be_an_http_url() {
+    for bad in [
+        "rapport.example.com",
+        "ftp://rapport.example.com",
+        "https://x.example/?q=1",
+        "https://",
+    ] {
+        let settings = rapport::config::Settings {
+            public_url: Some(bad.into()),
+            ..Default::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("`public_url`"), "{bad}: {err}");
+    }
+}

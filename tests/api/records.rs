@@ -432,6 +432,13 @@ async fn offers_move_forward_and_stamp_their_timestamps() {
     assert_eq!(list("kind=article").await, [id(&article)]);
     assert_eq!(list("topic=SRE").await, [id(&offer)]);
     assert!(list("topic=sr").await.is_empty(), "whole topics only");
+    // LIKE's wildcards in the user's text are plain characters, on both backends.
+    for wildcard in ["%25", "_", "s_e", "%25%25", "%5C"] {
+        assert!(
+            list(&format!("topic={wildcard}")).await.is_empty(),
+            "topic={wildcard}"
+        );
+    }
 }
 
 #[tokio::test]
