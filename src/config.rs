@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "registrations_per_ip",
     "idempotency_wait_ms",
     "public_url",
+    "body_timeout_ms",
 ];
 
 /// The effective configuration of one process.
@@ -72,6 +73,8 @@ pub struct Settings {
     /// it builds (the calendar feed's). Unset: `http://` and the address it listens on. Never
     /// taken from a request's `Host` or forwarded headers, which any client can set.
     pub public_url: Option<String>,
+    /// How long a client may take to send a request's body, in milliseconds (408 after).
+    pub body_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -92,6 +95,7 @@ impl Default for Settings {
             registrations_per_ip: 20,
             idempotency_wait_ms: 5000,
             public_url: None,
+            body_timeout_ms: 10_000,
         }
     }
 }
@@ -174,6 +178,9 @@ impl Settings {
                 "invalid setting `jwt_secret`: it must be at least {MIN_SECRET_LEN} characters \
                  (try `openssl rand -base64 48`)"
             );
+        }
+        if self.body_timeout_ms == 0 {
+            bail!("invalid setting `body_timeout_ms`: it must be at least 1");
         }
         if self.max_body_bytes < 1024 {
             bail!("invalid setting `max_body_bytes`: it must be at least 1024");

@@ -63,6 +63,8 @@ problem_codes! {
         "There is no such route, or no such object among the caller's own. Objects of other users are reported exactly like missing ones.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed",
         "The route exists but does not accept this HTTP method. The `Allow` header lists the methods it accepts.";
+    RequestTimeout = "request_timeout", REQUEST_TIMEOUT, "Request timeout",
+        "The request announced a body that did not arrive in time (`body_timeout_ms`, 10 s by default). Send the whole body at once.";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
         "The request body is larger than the server accepts (`max_body_bytes`, 1 MiB by default).";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",

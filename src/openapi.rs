@@ -37,7 +37,7 @@ or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in
         schemas(Problem, FieldError, ProblemCode),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
-            PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
+            PayloadTooLarge, RequestTimeout, UnsupportedMediaType, ValidationFailed, TooManyRequests,
             PreconditionFailed, IdempotencyConflict,
             InternalError, ServiceUnavailable, NotReady, StorageFull
         ),
@@ -228,6 +228,7 @@ problem_responses! {
     TooManyRequests => RateLimited, "Too many attempts; see `Retry-After` and the `RateLimit-*` headers.";
     MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
     PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";
+    RequestTimeout => RequestTimeout, "The announced body did not arrive within `body_timeout_ms`.";
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
     ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
@@ -254,14 +255,15 @@ macro_rules! response_sets {
 }
 
 response_sets! {
-    /// What any operation with a JSON body can answer: 400, 413, 415, 422.
+    /// What any operation with a JSON body can answer: 400, 408, 413, 415, 422.
     JsonBodyErrors => [
-        ("400", BadRequest), ("413", PayloadTooLarge), ("415", UnsupportedMediaType),
-        ("422", ValidationFailed),
+        ("400", BadRequest), ("408", RequestTimeout), ("413", PayloadTooLarge),
+        ("415", UnsupportedMediaType), ("422", ValidationFailed),
     ];
-    /// What an authenticated write with a JSON body can answer: 400, 401, 403, 413, 415, 422.
+    /// What an authenticated write with a JSON body can answer: 400, 401, 403, 408, 413, 415,
+    /// 422.
     AuthenticatedJsonBodyErrors => [
-        ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden),
+        ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden), ("408", RequestTimeout),
         ("413", PayloadTooLarge), ("415", UnsupportedMediaType), ("422", ValidationFailed),
     ];
 }

@@ -135,7 +135,10 @@ fn serve(
 ) -> anyhow::Result<Server> {
     let spec = crate::openapi::build();
     let routes = web::Data::new(RouteTable::from_spec(&spec));
-    let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+    let body_limit = web::Data::new(BodyLimit {
+        max_bytes: settings.max_body_bytes,
+        timeout: Duration::from_millis(settings.body_timeout_ms),
+    });
     let origins = settings.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()

@@ -15,12 +15,11 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{self, BytesMut};
+use actix_web::web;
 use actix_web::{HttpMessage, HttpResponse};
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::api::json::BodyLimit;
+use crate::api::json::{BodyLimit, read_body};
 use crate::auth::{self, Scope};
 use crate::clock;
 use crate::error::{ApiError, ProblemCode};
@@ -82,23 +81,11 @@ pub async fn middleware(
         return Ok(req.error_response(problem));
     };
 
-    let limit = req
-        .app_data::<web::Data<BodyLimit>>()
-        .map_or(1024 * 1024, |l| l.0);
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
-        if body.len() + chunk.len() > limit {
-            let problem = ApiError::new(
-                ProblemCode::PayloadTooLarge,
-                format!("the body is larger than {limit} bytes"),
-            );
-            return Ok(req.error_response(problem));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body = body.freeze();
+    let limits = BodyLimit::of(req.request());
+    let body = match read_body(limits, req.take_payload()).await {
+        Ok(body) => body,
+        Err(problem) => return Ok(req.error_response(problem)),
+    };
     let request_hash = request_hash(
         req.method().as_str(),
         req.uri().path_and_query().map_or("", |p| p.as_str()),

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::mime;
-use actix_web::web::BytesMut;
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -14,9 +15,63 @@ use serde_json::error::Category;
 
 use crate::error::{ApiError, FieldError, ProblemCode};
 
-/// Largest accepted body; installed as app data at start-up.
+/// What a request body may be: how large (`max_body_bytes`), and how long the client may take
+/// to send it (`body_timeout_ms`); installed as app data at start-up.
 #[derive(Clone, Copy, Debug)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl BodyLimit {
+    /// The limits installed in the application, or the defaults.
+    pub fn of(req: &HttpRequest) -> Self {
+        req.app_data::<web::Data<BodyLimit>>()
+            .map_or_else(Self::default, |l| *l.get_ref())
+    }
+}
+
+/// Reads a whole request body within `limits`: 413 past the size, 408 past the time (a client
+/// that announces a body and does not send it holds a connection no longer), 400 when the
+/// transfer itself is malformed.
+pub async fn read_body(limits: BodyLimit, mut payload: Payload) -> Result<Bytes, ApiError> {
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::new(
+                    ProblemCode::MalformedJson,
+                    format!("cannot read the body: {e}"),
+                )
+            })?;
+            if body.len() + chunk.len() > limits.max_bytes {
+                return Err(too_large(limits.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(limits.timeout, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                ProblemCode::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} ms",
+                    limits.timeout.as_millis()
+                ),
+            ))
+        })
+}
 
 /// A JSON request body.
 #[derive(Debug)]
@@ -27,26 +82,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<BodyLimit>>()
-            .map_or(1024 * 1024, |l| l.0);
-        let checked = check_content_type(req).and_then(|()| check_declared_length(req, limit));
-        let mut payload = payload.take();
+        let limits = BodyLimit::of(req);
+        let checked =
+            check_content_type(req).and_then(|()| check_declared_length(req, limits.max_bytes));
+        let payload = payload.take();
         Box::pin(async move {
             checked?;
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::new(
-                        ProblemCode::MalformedJson,
-                        format!("cannot read the body: {e}"),
-                    )
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(limits, payload).await?;
             parse(&body).map(Json)
         })
     }
@@ -492,7 +534,10 @@ mod tests {
     async fn extractor_checks_media_type_and_size() {
         let app = actix_test::init_service(
             App::new()
-                .app_data(web::Data::new(BodyLimit(2048)))
+                .app_data(web::Data::new(BodyLimit {
+                    max_bytes: 2048,
+                    ..BodyLimit::default()
+                }))
                 .route("/", web::post().to(echo)),
         )
         .await;

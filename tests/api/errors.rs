@@ -364,3 +364,40 @@ async fn head_is_served_like_get_and_responses_carry_their_safety_headers() {
         assert_eq!(no_store, path.starts_with("/v1/"), "{path}");
     }
 }
+
+/// A body announced and never sent no longer holds the connection: 408 problem after
+/// `body_timeout_ms`, through the JSON extractor and through the idempotency middleware alike.
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_after_the_body_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(|s| s.body_timeout_ms = 300).await;
+    let user = app.create_user().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    for extra in ["", "Idempotency-Key: slow-body\r\n"] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /v1/contacts HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n{extra}\r\n{{\"full_name\":",
+            user.access_token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // The server answers, then closes: read until it does.
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+            if String::from_utf8_lossy(&answer).contains("\"request_id\"") {
+                break;
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{extra:?}: {answer}");
+        assert!(answer.contains("application/problem+json"), "{answer}");
+        assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+        assert!(answer.to_lowercase().contains("x-request-id:"), "{answer}");
+    }
+}
