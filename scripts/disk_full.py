@@ -43,14 +43,14 @@ def readable(server, token, contact_id):
 
 def main():
     if os.geteuid() != 0:
-        print("disk full: skipped, needs root for a loop mount")
+        print("SKIPPED disk full: needs root for a loop mount")
         return
     with tempfile.TemporaryDirectory() as tmp:
         image, mountpoint = os.path.join(tmp, "disk.img"), os.path.join(tmp, "disk")
         os.mkdir(mountpoint)
         mounted, why = mount(image, mountpoint)
         if not mounted:
-            print(f"disk full: skipped, no loop mount here ({why})")
+            print(f"SKIPPED disk full: no loop mount here ({why})")
             return
         try:
             run(mountpoint)

@@ -9,13 +9,27 @@ server; a scratch one is created and dropped); without it the script says so and
 """
 
 import uuid
+from pathlib import Path
 
 from harness import Server, create, drop_postgres, new_user, postgres_admin_url, psql, request, scratch_postgres_url
 
 
+# The migrations the schema has: one file each in migration/src.
+MIGRATIONS = len(list((Path(__file__).resolve().parent.parent / "migration" / "src").glob("m*.rs")))
+
+
+def fail(why):
+    raise SystemExit(f"scale-out: {why}")
+
+
+def expect(holds, what, *seen):
+    if not holds:
+        fail(f"{what}: got {seen}")
+
+
 def main():
     if not postgres_admin_url():
-        print("scale-out: skipped, RAPPORT_TEST_DATABASE_URL is not set (PostgreSQL only)")
+        print("SKIPPED scale-out: RAPPORT_TEST_DATABASE_URL is not set (PostgreSQL only)")
         return
     name = f"rapport_scale_{uuid.uuid4().hex[:12]}"
     url = scratch_postgres_url(name)
@@ -23,23 +37,25 @@ def main():
         a, b = Server(url), Server(url)
         a.wait_ready()
         b.wait_ready()
-        applied = psql(url, "SELECT COUNT(*) FROM seaql_migrations")
+        applied = int(psql(url, "SELECT COUNT(*) FROM seaql_migrations"))
+        if applied != MIGRATIONS:
+            fail(f"{applied} migrations recorded, {MIGRATIONS} exist: applied twice or not at all")
         token = new_user(a.base)
         status, _, me = request(b.base, "GET", "/v1/me", token)
-        assert status == 200, ("a token from A on B", status, me)
+        expect(status == 200, "a token from A on B", status, me)
 
         key = {"Idempotency-Key": f"scale-{uuid.uuid4()}"}
         first = create(a.base, token, "/v1/contacts", {"full_name": "Shared"}, key)
         status, headers, again = request(b.base, "POST", "/v1/contacts", token, {"full_name": "Shared"}, key)
-        assert status == 201 and headers.get("idempotent-replayed") == "true", (status, headers)
-        assert again == first, "B replays A's response"
+        expect(status == 201 and headers.get("idempotent-replayed") == "true", "B replays A's key", status, headers)
+        expect(again == first, "B replays A's response", again, first)
 
         status, _, read = request(b.base, "GET", f"/v1/contacts/{first['id']}", token)
-        assert status == 200 and read["full_name"] == "Shared", (status, read)
+        expect(status == 200 and read["full_name"] == "Shared", "A's write read on B", status, read)
         status, _, patched = request(b.base, "PATCH", f"/v1/contacts/{first['id']}", token, {"title": "CTO"})
-        assert status == 200, (status, patched)
+        expect(status == 200, "a PATCH on B", status, patched)
         status, _, seen = request(a.base, "GET", f"/v1/contacts/{first['id']}", token)
-        assert seen["title"] == "CTO", seen
+        expect(status == 200 and seen["title"] == "CTO", "B's write read on A", status, seen)
         a.stop()
         b.stop()
         print(

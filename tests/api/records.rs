@@ -83,40 +83,33 @@ async fn a_conversation_round_trips_and_stamps_the_thank_you() {
     let path = format!("/v1/conversations/{}", id(&created));
     assert_eq!(app.list(&user, &path).await, created);
 
-    let sent: Value = app
-        .patch(&user, &path, json!({"thank_you_status": "sent"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    // Each PATCH must answer 200 with the record as then stored: a problem body, read as
+    // JSON, would have null fields too.
+    let patched = |body: Value| {
+        let (app, user, path) = (&app, &user, &path);
+        async move {
+            let response = app.patch(user, path, body).await;
+            assert_eq!(response.status().as_u16(), 200, "PATCH {path}");
+            let answered: Value = response.json().await.unwrap();
+            assert_eq!(
+                app.list(user, path).await,
+                answered,
+                "the answer is what is stored"
+            );
+            answered
+        }
+    };
+    let sent = patched(json!({"thank_you_status": "sent"})).await;
     assert!(
         sent["thank_you_sent_at"].is_string(),
         "stamped when it becomes sent"
     );
-    let given: Value = app
-        .patch(
-            &user,
-            &path,
-            json!({"thank_you_sent_at": "2026-11-21T10:00:00Z"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let given = patched(json!({"thank_you_sent_at": "2026-11-21T10:00:00Z"})).await;
     assert_eq!(given["thank_you_sent_at"], "2026-11-21T10:00:00Z");
-    let owed: Value = app
-        .patch(&user, &path, json!({"thank_you_status": "owed"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let owed = patched(json!({"thank_you_status": "owed"})).await;
+    assert_eq!(owed["thank_you_status"], "owed");
     assert!(owed["thank_you_sent_at"].is_null());
-    let narrowed: Value = app
-        .patch(&user, &path, json!({"participant_ids": [ada["id"]]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let narrowed = patched(json!({"participant_ids": [ada["id"]]})).await;
     assert_eq!(narrowed["participant_ids"], json!([ada["id"]]));
 
     let deleted = app
