@@ -16,7 +16,11 @@ use crate::error::{FieldError, Problem, ProblemCode};
         description = "Relationship-building, measured: contacts, conversations, value offers and \
 asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 problem details \
 (`application/problem+json`); every response carries an `X-Request-Id`. No text, in a body \
-or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in a query.",
+or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in a query. \
+Dates (`YYYY-MM-DD`) and instants (RFC 3339) lie between 0001-01-01 and 9999-12-31, with \
+four-digit years; instants are kept in UTC to the microsecond (a leap second is held at the \
+last microsecond of its minute). Another date is 422 `invalid_date` in a body, 400 in a query \
+(`invalid_range` when it is a date outside that range).",
         contact(name = "Rapport maintainers"),
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -78,7 +82,38 @@ pub fn build() -> utoipa::openapi::OpenApi {
     let mut api = api;
     reference_page_items(&mut api);
     declare_server_errors(&mut api);
-    api
+    four_digit_years(api)
+}
+
+/// Dates and instants take four-digit years (`domain::dates`): every `date` and `date-time`
+/// string of the document says so with a pattern, where generators and validators see it.
+fn four_digit_years(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                let pattern = match fields.get("format").and_then(|f| f.as_str()) {
+                    Some("date") => Some(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                    Some("date-time") => Some(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]"),
+                    _ => None,
+                };
+                if let Some(pattern) = pattern
+                    && fields.get("type").is_some()
+                {
+                    fields
+                        .entry("pattern")
+                        .or_insert_with(|| pattern.into());
+                }
+                fields.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&api) else {
+        return api;
+    };
+    walk(&mut value);
+    serde_json::from_value(value).unwrap_or(api)
 }
 
 /// What any operation can answer whatever its input, declared on each: 500; 503 on every

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
+use crate::domain::dates;
 use crate::error::{ApiError, FieldError, ProblemCode};
 
 /// What a request body may be: how large (`max_body_bytes`), and how long the client may take
@@ -143,6 +144,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     whole_numbers_as_integers(&mut value);
+    normalise_dates(&mut value, "")?;
     if let Some(field) = nul_character(&value, String::new()) {
         return Err(ApiError::validation(vec![FieldError::new(
             field,
@@ -152,6 +154,35 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     serde_path_to_error::deserialize(value)
         .map_err(|err| ApiError::validation(vec![field_error(&err)]))
+}
+
+/// Holds every date or instant of the body to the API's one range and form (see
+/// `domain::dates`): 422 naming the field otherwise.
+fn normalise_dates(value: &mut serde_json::Value, path: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    if let Value::Object(fields) = value {
+        for (key, item) in fields.iter_mut() {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match item {
+                Value::String(text) if dates::is_temporal(key) => {
+                    *text = dates::normalise(text).map_err(|_| {
+                        ApiError::validation(vec![FieldError::new(
+                            here,
+                            "invalid_date",
+                            dates::RULE,
+                        )])
+                    })?;
+                }
+                Value::Object(_) => normalise_dates(item, &here)?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {

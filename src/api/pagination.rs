@@ -98,8 +98,30 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ListQuery<T> {
         let mut pairs = Vec::new();
         for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if !value.is_empty() {
-                pairs.push(pair);
+            if !value.is_empty() && crate::domain::dates::is_temporal(key) {
+                // Dates and instants to the API's one range and form (`domain::dates`).
+                let decoded: String = url::form_urlencoded::parse(pair.as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                match crate::domain::dates::normalise(&decoded) {
+                    Ok(normal) => {
+                        let encoded: String =
+                            url::form_urlencoded::byte_serialize(normal.as_bytes()).collect();
+                        pairs.push(std::borrow::Cow::Owned(format!("{key}={encoded}")));
+                    }
+                    Err(refused) => {
+                        let detail = format!("parameter `{key}` {}", crate::domain::dates::RULE);
+                        return std::future::ready(Err(match refused {
+                            crate::domain::dates::Refused::Range => {
+                                ApiError::new(ProblemCode::InvalidRange, detail)
+                            }
+                            crate::domain::dates::Refused::Form => ApiError::invalid_query(detail),
+                        }));
+                    }
+                }
+            } else if !value.is_empty() {
+                pairs.push(std::borrow::Cow::Borrowed(pair));
             } else if !FREE_TEXT.contains(&key) {
                 return std::future::ready(Err(ApiError::invalid_query(format!(
                     "parameter `{key}` is empty"
@@ -137,7 +159,8 @@ pub fn decode_keyset(cursor: &str, sort: &str) -> Result<(String, Uuid), ApiErro
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let (s, value, id): (String, String, Uuid) =
         serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if s != sort {
+    // The value reaches the database as a bound parameter: no text column takes U+0000.
+    if s != sort || value.contains('\0') {
         return Err(invalid());
     }
     Ok((value, id))
@@ -178,6 +201,7 @@ pub fn decode_position(cursor: &str, sort: &str) -> Result<Position, ApiError> {
         .parse::<i64>()
         .ok()
         .and_then(chrono::DateTime::from_timestamp_micros)
+        .filter(|at| crate::domain::dates::instant_in_range(*at))
         .ok_or_else(|| ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid"))?;
     Ok((at, id))
 }

@@ -2,6 +2,8 @@
 
 /// Account fields: email, password, display name, time zone.
 pub mod account;
+/// The range and form of dates and instants the API accepts.
+pub mod dates;
 /// The follow-up to-do list: kinds, due dates and order.
 pub mod follow_ups;
 /// Tags, interests, topics, links and free text.

@@ -174,7 +174,17 @@ async fn every_validation_rule_is_a_422_naming_the_field() {
         (
             json!({"full_name": "A", "met_on": "2026-13-01"}),
             "met_on",
-            "invalid_type",
+            "invalid_date",
+        ),
+        (
+            json!({"full_name": "A", "met_on": "1-1-1"}),
+            "met_on",
+            "invalid_date",
+        ),
+        (
+            json!({"full_name": "A", "met_on": "+200000-01-01"}),
+            "met_on",
+            "invalid_date",
         ),
         (
             json!({"full_name": "A", "introduced_by_id": uuid::Uuid::now_v7()}),
