@@ -99,9 +99,7 @@ fn four_digit_years(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 if let Some(pattern) = pattern
                     && fields.get("type").is_some()
                 {
-                    fields
-                        .entry("pattern")
-                        .or_insert_with(|| pattern.into());
+                    fields.entry("pattern").or_insert_with(|| pattern.into());
                 }
                 fields.values_mut().for_each(walk);
             }

@@ -438,17 +438,7 @@ async fn every_problem_code_is_answered_by_a_real_route() {
     let user = app.create_user().await;
     let token = Some(user.access_token.as_str());
     let read_only = app.personal_token(&user, &["read"]).await;
-    let contact: serde_json::Value = app
-        .request(
-            Method::POST,
-            "/v1/contacts",
-            token,
-            Some(&json!({"full_name": "Ada"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let contact = app.create_contact(&user, json!({"full_name": "Ada"})).await;
     let contact_path = format!("/v1/contacts/{}", contact["id"].as_str().unwrap());
     let send = |method: Method, path: &str| {
         app.client
@@ -643,17 +633,7 @@ async fn dates_instants_and_cursors_get_the_same_answer_on_both_backends() {
     let app = spawn_app().await;
     let user = app.create_user().await;
     let token = Some(user.access_token.as_str());
-    let contact: serde_json::Value = app
-        .request(
-            Method::POST,
-            "/v1/contacts",
-            token,
-            Some(&json!({"full_name": "Ada"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let contact = app.create_contact(&user, json!({"full_name": "Ada"})).await;
     let conversation = |occurred_at: &str| {
         json!({"occurred_at": occurred_at, "channel": "call", "summary": "Call",
             "participant_ids": [contact["id"]]})

@@ -179,32 +179,16 @@ async fn a_taken_over_claim_cannot_complete_and_its_write_rolls_back() {
 async fn responses_carrying_secrets_are_not_stored_for_replay() {
     let app = spawn_app().await;
     let user = app.create_user().await;
-    let token = json!({"name": "ci", "scopes": ["read"]});
-    let first = post_with_key(&app, &app.address, &user, "/v1/tokens", "t1", &token).await;
-    assert_eq!(first.status().as_u16(), 201);
-    assert_eq!(first.headers()["cache-control"], "no-store");
-    let retry = post_with_key(&app, &app.address, &user, "/v1/tokens", "t1", &token).await;
-    assert_problem(retry, 409, "secret_not_replayed").await;
-    let feed = post_with_key(
-        &app,
-        &app.address,
-        &user,
-        "/v1/me/calendar-token",
-        "c1",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(feed.status().as_u16(), 201);
-    let feed_retry = post_with_key(
-        &app,
-        &app.address,
-        &user,
-        "/v1/me/calendar-token",
-        "c1",
-        &json!({}),
-    )
-    .await;
-    assert_problem(feed_retry, 409, "secret_not_replayed").await;
+    for (path, body) in [
+        ("/v1/tokens", json!({"name": "ci", "scopes": ["read"]})),
+        ("/v1/me/calendar-token", json!({})),
+    ] {
+        let first = post_with_key(&app, &app.address, &user, path, path, &body).await;
+        assert_eq!(first.status().as_u16(), 201, "{path}");
+        assert_eq!(first.headers()["cache-control"], "no-store", "{path}");
+        let retry = post_with_key(&app, &app.address, &user, path, path, &body).await;
+        assert_problem(retry, 409, "secret_not_replayed").await;
+    }
 
     let tokens: Value = app
         .get_as("/v1/tokens", &user.access_token)

@@ -339,27 +339,18 @@ async fn personal_tokens_cannot_change_credentials() {
 async fn wrong_current_passwords_are_throttled_like_logins() {
     let app = crate::helpers::spawn_app_with(|s| s.login_failures_per_ip = 3).await;
     let ada = app.create_user().await;
-    let change = |current: &str| json!({"current_password": current, "new_password": "another long passphrase"});
+    let change = |current: &'static str| {
+        let body = json!({"current_password": current, "new_password": "another long passphrase"});
+        let (app, token) = (&app, ada.access_token.clone());
+        async move {
+            app.request(Method::POST, "/v1/me/password", Some(&token), Some(&body))
+                .await
+        }
+    };
     for _ in 0..3 {
-        let response = app
-            .request(
-                Method::POST,
-                "/v1/me/password",
-                Some(&ada.access_token),
-                Some(&change("wrong password!")),
-            )
-            .await;
-        assert_problem(response, 422, "validation_failed").await;
+        assert_problem(change("wrong password!").await, 422, "validation_failed").await;
     }
-    let response = app
-        .request(
-            Method::POST,
-            "/v1/me/password",
-            Some(&ada.access_token),
-            Some(&change(PASSWORD)),
-        )
-        .await;
-    assert_problem(response, 429, "rate_limited").await;
+    assert_problem(change(PASSWORD).await, 429, "rate_limited").await;
     let delete = app
         .request(
             Method::DELETE,
