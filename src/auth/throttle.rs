@@ -117,6 +117,8 @@ impl Throttle {
 /// limit does not apply to them, so that strangers failing on purpose cannot lock the owner
 /// out from the places they usually log in from. (The per-address limit still does.)
 pub const TRUSTED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most `account|address` pairs remembered at once (some 10 MB).
+const MAX_TRUSTED: usize = 100_000;
 
 /// The password-attempt counters of one process.
 pub struct Throttles {
@@ -173,6 +175,11 @@ impl Throttles {
         let mut trusted = self.trusted.lock().unwrap_or_else(|e| e.into_inner());
         if trusted.len() >= SWEEP_ABOVE {
             trusted.retain(|_, at| now.duration_since(*at) < TRUSTED_FOR);
+        }
+        // Bounded memory: past this many live pairs, forgetting them all only brings the
+        // per-account limit back for those addresses, the safe default.
+        if trusted.len() >= MAX_TRUSTED {
+            trusted.clear();
         }
         trusted.insert(pair, now);
     }
