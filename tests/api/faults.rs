@@ -183,7 +183,8 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
         let waiting_on_lock = Statement::from_string(
             DbBackend::Postgres,
             "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"value_offer\"%'",
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE 'INSERT INTO \"value_offer\"%'",
         );
         let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
         loop {
