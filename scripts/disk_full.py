@@ -14,6 +14,7 @@ SQLITE_FULL) still run.
 """
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,10 +26,22 @@ NOTES = "n" * 19_000
 WRITES_AFTER_FULL = 30
 
 
+def mkfs_available():
+    """mkfs.ext4, installed from Debian's e2fsprogs when missing."""
+    if shutil.which("mkfs.ext4") is None and shutil.which("apt-get") is not None:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "e2fsprogs"], env=env, capture_output=True)
+    return shutil.which("mkfs.ext4") is not None
+
+
 def mount(image, mountpoint):
     subprocess.run(["truncate", "-s", "16M", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, capture_output=True)
-    done = subprocess.run(["mount", "-o", "loop", image, mountpoint], capture_output=True, text=True)
+    try:
+        done = subprocess.run(["mount", "-o", "loop", image, mountpoint], capture_output=True, text=True)
+    except FileNotFoundError:
+        return False, "no mount command"
     return done.returncode == 0, done.stderr.strip()
 
 
@@ -44,6 +57,9 @@ def readable(server, token, contact_id):
 def main():
     if os.geteuid() != 0:
         print("SKIPPED disk full: needs root for a loop mount")
+        return
+    if not mkfs_available():
+        print("SKIPPED disk full: mkfs.ext4 is not installed and could not be")
         return
     with tempfile.TemporaryDirectory() as tmp:
         image, mountpoint = os.path.join(tmp, "disk.img"), os.path.join(tmp, "disk")
