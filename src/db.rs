@@ -152,24 +152,19 @@ impl Db {
     /// Rewrites one row of [`PROBE_BYTES`] through the write path, to learn whether the
     /// database has room for writes again.
     pub async fn probe_write(&self) -> Result<(), ApiError> {
-        let insert = sea_orm::sea_query::Query::insert()
-            .into_table(sea_orm::sea_query::Alias::new("writer_probe"))
-            .columns([
-                sea_orm::sea_query::Alias::new("id"),
-                sea_orm::sea_query::Alias::new("written_at"),
-                sea_orm::sea_query::Alias::new("room"),
-            ])
+        use sea_orm::sea_query::{Alias, OnConflict, Query};
+        let column = |name: &str| Alias::new(name);
+        let insert = Query::insert()
+            .into_table(Alias::new("writer_probe"))
+            .columns([column("id"), column("written_at"), column("room")])
             .values_panic([
                 1i16.into(),
                 crate::clock::now().into(),
                 vec![0u8; PROBE_BYTES].into(),
             ])
             .on_conflict(
-                sea_orm::sea_query::OnConflict::column(sea_orm::sea_query::Alias::new("id"))
-                    .update_columns([
-                        sea_orm::sea_query::Alias::new("written_at"),
-                        sea_orm::sea_query::Alias::new("room"),
-                    ])
+                OnConflict::column(column("id"))
+                    .update_columns([column("written_at"), column("room")])
                     .to_owned(),
             )
             .to_owned();
@@ -446,28 +441,26 @@ pub async fn migrate_up(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The code the database gave for a failed statement: SQLite's extended result code as a
-/// number (`"13"`), PostgreSQL's five-character SQLSTATE (`"53100"`).
-fn database_code(err: &DbErr) -> Option<String> {
+/// What the database said about a statement it refused, if it got that far.
+fn database_error(err: &DbErr) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
     match err {
         DbErr::Conn(RuntimeErr::SqlxError(e))
         | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            e.as_database_error()?.code().map(|code| code.into_owned())
-        }
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_database_error(),
         _ => None,
     }
+}
+
+/// The code the database gave for a failed statement: SQLite's extended result code as a
+/// number (`"13"`), PostgreSQL's five-character SQLSTATE (`"53100"`).
+fn database_code(err: &DbErr) -> Option<String> {
+    database_error(err)?.code().map(|code| code.into_owned())
 }
 
 /// The constraint a statement violated, when the database names it (PostgreSQL does; SQLite
 /// does not, but its single writer cannot lose the races that lead there).
 pub fn violated_constraint(err: &DbErr) -> Option<String> {
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            e.as_database_error()?.constraint().map(str::to_owned)
-        }
-        _ => None,
-    }
+    database_error(err)?.constraint().map(str::to_owned)
 }
 
 /// True when the database refused a write for lack of storage: SQLite's `SQLITE_FULL` (a full
