@@ -340,3 +340,35 @@ fn a_public_url_must_be_an_http_url() {
         assert!(err.contains("`public_url`"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_malformed_request_is_logged_as_a_warning_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port, stdout) = start(dir.path());
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Note: a\0b\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    let (clean, log) = terminate(child, stdout);
+    assert!(clean);
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let refusal = events
+        .iter()
+        .find(|e| {
+            e["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("stream error"))
+        })
+        .unwrap_or_else(|| panic!("the refusal is logged: {log}"));
+    assert_eq!(refusal["level"], "WARN", "{refusal}");
+    assert!(
+        events.iter().all(|e| e["level"] != "ERROR"),
+        "no error logged for a client's mistake: {log}"
+    );
+}
