@@ -17,6 +17,10 @@ use crate::error::{FieldError, Problem, ProblemCode};
 asks, and the habits that keep relationships alive.\n\nErrors are RFC 9457 problem details \
 (`application/problem+json`); every response carries an `X-Request-Id`. No text, in a body \
 or a query string, may contain the NUL character (U+0000): 422 in a body, 400 in a query. \
+Free text names its kind in `format`: a `name` holds a visible character and no control \
+character (Unicode Cc), a `line` no control character, a `paragraph` none but tab, line feed \
+and carriage return; 422 `invalid_character` or `required` otherwise. Each text's `pattern` \
+says the same. \
 Dates (`YYYY-MM-DD`) and instants (RFC 3339) lie between 0001-01-01 and 9999-12-31, with \
 four-digit years; instants are kept in UTC to the microsecond (a leap second is held at the \
 last microsecond of its minute). Another date is 422 `invalid_date` in a body, 400 in a query \
@@ -82,12 +86,17 @@ pub fn build() -> utoipa::openapi::OpenApi {
     let mut api = api;
     reference_page_items(&mut api);
     declare_server_errors(&mut api);
-    four_digit_years(api)
+    let Ok(mut value) = serde_json::to_value(&api) else {
+        return api;
+    };
+    four_digit_years(&mut value);
+    text_patterns(&mut value);
+    serde_json::from_value(value).unwrap_or(api)
 }
 
 /// Dates and instants take four-digit years (`domain::dates`): every `date` and `date-time`
 /// string of the document says so with a pattern, where generators and validators see it.
-fn four_digit_years(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+fn four_digit_years(document: &mut serde_json::Value) {
     fn walk(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(fields) => {
@@ -107,11 +116,95 @@ fn four_digit_years(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             _ => {}
         }
     }
-    let Ok(mut value) = serde_json::to_value(&api) else {
-        return api;
+    walk(document);
+}
+
+/// The characters text may hold, where generators and validators see them: every string a
+/// request sends gets a pattern. A `name`, `line` or `paragraph` (the formats of
+/// `domain::text`) gets the pattern of its kind; any other string with neither a format nor a
+/// pattern of its own (a password, a search term) gets the rule every text keeps, no U+0000.
+fn text_patterns(document: &mut serde_json::Value) {
+    use serde_json::Value;
+
+    use crate::domain::text::{Kind, NO_NUL_PATTERN};
+
+    fn is_string(fields: &serde_json::Map<String, Value>) -> bool {
+        match fields.get("type") {
+            Some(Value::String(t)) => t == "string",
+            Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+            _ => false,
+        }
+    }
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(fields) => {
+                if is_string(fields) && !fields.contains_key("enum") {
+                    let kind = fields
+                        .get("format")
+                        .and_then(Value::as_str)
+                        .and_then(Kind::from_format);
+                    if let Some(kind) = kind {
+                        fields.insert("pattern".to_owned(), kind.pattern().into());
+                    } else if !fields.contains_key("format") && !fields.contains_key("pattern") {
+                        fields.insert("pattern".to_owned(), NO_NUL_PATTERN.into());
+                    }
+                }
+                fields.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    fn references(value: &Value, names: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                if let Some(Value::String(target)) = fields.get("$ref")
+                    && let Some(name) = target.strip_prefix("#/components/schemas/")
+                {
+                    names.push(name.to_owned());
+                }
+                fields.values().for_each(|v| references(v, names));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, names)),
+            _ => {}
+        }
+    }
+
+    // What requests send: bodies and the schemas they reach, and query parameters.
+    let mut pending = Vec::new();
+    if let Some(Value::Object(paths)) = document.get_mut("paths") {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in operation.values_mut().filter_map(Value::as_object_mut) {
+                if let Some(body) = operation.get_mut("requestBody") {
+                    references(body, &mut pending);
+                    walk(body);
+                }
+                let parameters = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut);
+                for parameter in parameters.into_iter().flatten() {
+                    if parameter.get("in").and_then(Value::as_str) == Some("query")
+                        && let Some(schema) = parameter.get_mut("schema")
+                    {
+                        walk(schema);
+                    }
+                }
+            }
+        }
+    }
+    let Some(Value::Object(schemas)) = document.pointer_mut("/components/schemas") else {
+        return;
     };
-    walk(&mut value);
-    serde_json::from_value(value).unwrap_or(api)
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = schemas.get_mut(&name) {
+            references(schema, &mut pending);
+            walk(schema);
+        }
+    }
 }
 
 /// What any operation can answer whatever its input, declared on each: 500; 503 on every

@@ -14,8 +14,8 @@ use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::domain::labels::{optional_text, required_text};
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
+use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::asks::{self, AskFields, AskFilter, etag_of, fields_of};
 use crate::services::idempotency::Claim;
@@ -86,9 +86,9 @@ struct CreateAskRequest {
     conversation_id: Option<Uuid>,
     kind: AskKind,
     /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 200, format = "name")]
     title: String,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     details: Option<String>,
     /// Default `planned`.
     status: Option<AskStatus>,
@@ -111,10 +111,10 @@ struct UpdateAskRequest {
     #[schema(value_type = AskKind)]
     kind: Patch<AskKind>,
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, format = "name")]
     title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     details: Patch<String>,
     #[serde(default)]
     #[schema(value_type = AskStatus)]
@@ -156,16 +156,18 @@ fn apply(
         f.kind = kind;
     }
     if let Some(title) = patch.title.not_null("title", &mut errors) {
-        match required_text("title", &title, 200) {
+        match name("title", &title, 200) {
             Ok(title) => f.title = title,
             Err(e) => errors.push(e),
         }
     }
     match patch.details {
-        Patch::Value(details) => match optional_text("details", Some(&details), 20_000) {
-            Ok(details) => f.details = details,
-            Err(e) => errors.push(e),
-        },
+        Patch::Value(details) => {
+            match optional_text("details", Some(&details), Kind::Paragraph, 20_000) {
+                Ok(details) => f.details = details,
+                Err(e) => errors.push(e),
+            }
+        }
         other => other.apply_to(&mut f.details),
     }
     if let Some(status) = patch.status.not_null("status", &mut errors) {

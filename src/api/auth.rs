@@ -48,7 +48,7 @@ struct RegisterRequest {
     #[schema(min_length = 10, max_length = 128)]
     password: String,
     /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 200, format = "name")]
     display_name: String,
     /// IANA time-zone name; defaults to `UTC`.
     #[schema(value_type = Option<TimeZoneName>)]

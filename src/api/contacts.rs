@@ -19,8 +19,9 @@ use crate::api::pagination::{
 use crate::api::patch::Patch;
 use crate::auth::Auth;
 use crate::domain::account::Email;
-use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
+use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::relationship::{self, Health, History, Reciprocity, Relationship};
+use crate::domain::text::{Kind, name, optional_text};
 use crate::domain::version::with_derived;
 use crate::error::{ApiError, FieldError, ProblemCode};
 use crate::services::contacts::{
@@ -151,24 +152,24 @@ impl ContactResponse {
 }))]
 struct CreateContactRequest {
     /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 200, format = "name")]
     full_name: String,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, format = "line")]
     preferred_name: Option<String>,
     #[schema(format = Email, max_length = 254)]
     email: Option<String>,
-    #[schema(max_length = 50)]
+    #[schema(max_length = 50, format = "line")]
     phone: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, format = "line")]
     company: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, format = "line")]
     title: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, format = "line")]
     location: Option<String>,
     #[serde(default)]
     #[schema(value_type = Vec<Link>, max_items = 10)]
     links: Vec<String>,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     how_we_met: Option<String>,
     met_on: Option<NaiveDate>,
     introduced_by_id: Option<Uuid>,
@@ -179,7 +180,7 @@ struct CreateContactRequest {
     #[schema(value_type = Vec<Label>, max_items = 20)]
     interests: Vec<String>,
     /// Up to 20,000 characters.
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     notes: Option<String>,
     #[schema(minimum = 1, maximum = 730)]
     cadence_days: Option<i32>,
@@ -193,31 +194,31 @@ struct CreateContactRequest {
 struct UpdateContactRequest {
     /// 1–200 characters, not blank. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, format = "name")]
     full_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, format = "line")]
     preferred_name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     email: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 50)]
+    #[schema(value_type = Option<String>, max_length = 50, format = "line")]
     phone: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, format = "line")]
     company: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, format = "line")]
     title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, format = "line")]
     location: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<Link>>, max_items = 10)]
     links: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     how_we_met: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
@@ -232,7 +233,7 @@ struct UpdateContactRequest {
     #[schema(value_type = Option<Vec<Label>>, max_items = 20)]
     interests: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     notes: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 730)]
@@ -270,14 +271,14 @@ impl From<CreateContactRequest> for UpdateContactRequest {
 fn text(
     field: &str,
     patch: Patch<String>,
-    max: usize,
+    (kind, max): (Kind, usize),
     target: &mut Option<String>,
     errors: &mut Vec<FieldError>,
 ) {
     match patch {
         Patch::Absent => {}
         Patch::Null => *target = None,
-        Patch::Value(value) => match optional_text(field, Some(&value), max) {
+        Patch::Value(value) => match optional_text(field, Some(&value), kind, max) {
             Ok(value) => *target = value,
             Err(e) => errors.push(e),
         },
@@ -287,8 +288,8 @@ fn text(
 /// Applies `patch` to `f`, collecting every invalid field.
 fn apply(patch: UpdateContactRequest, mut f: ContactFields) -> Result<ContactFields, ApiError> {
     let mut errors = Vec::new();
-    if let Some(name) = patch.full_name.not_null("full_name", &mut errors) {
-        match required_text("full_name", &name, 200) {
+    if let Some(full_name) = patch.full_name.not_null("full_name", &mut errors) {
+        match name("full_name", &full_name, 200) {
             Ok(name) => f.full_name = name,
             Err(e) => errors.push(e),
         }
@@ -296,28 +297,52 @@ fn apply(patch: UpdateContactRequest, mut f: ContactFields) -> Result<ContactFie
     text(
         "preferred_name",
         patch.preferred_name,
-        200,
+        (Kind::Line, 200),
         &mut f.preferred_name,
         &mut errors,
     );
-    text("phone", patch.phone, 50, &mut f.phone, &mut errors);
-    text("company", patch.company, 200, &mut f.company, &mut errors);
-    text("title", patch.title, 200, &mut f.title, &mut errors);
+    text(
+        "phone",
+        patch.phone,
+        (Kind::Line, 50),
+        &mut f.phone,
+        &mut errors,
+    );
+    text(
+        "company",
+        patch.company,
+        (Kind::Line, 200),
+        &mut f.company,
+        &mut errors,
+    );
+    text(
+        "title",
+        patch.title,
+        (Kind::Line, 200),
+        &mut f.title,
+        &mut errors,
+    );
     text(
         "location",
         patch.location,
-        200,
+        (Kind::Line, 200),
         &mut f.location,
         &mut errors,
     );
     text(
         "how_we_met",
         patch.how_we_met,
-        MAX_NOTES,
+        (Kind::Paragraph, MAX_NOTES),
         &mut f.how_we_met,
         &mut errors,
     );
-    text("notes", patch.notes, MAX_NOTES, &mut f.notes, &mut errors);
+    text(
+        "notes",
+        patch.notes,
+        (Kind::Paragraph, MAX_NOTES),
+        &mut f.notes,
+        &mut errors,
+    );
     match patch.email {
         Patch::Absent => {}
         Patch::Null => f.email = None,

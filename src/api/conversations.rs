@@ -13,8 +13,9 @@ use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::domain::labels::{optional_text, required_text, search_terms};
+use crate::domain::labels::search_terms;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
+use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::conversations::{self, Conversation, ConversationFields, ConversationFilter};
 use crate::services::idempotency::Claim;
@@ -109,16 +110,16 @@ struct CreateConversationRequest {
     #[schema(minimum = 0, maximum = 1440)]
     duration_minutes: Option<i32>,
     /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 200, format = "name")]
     summary: String,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     notes: Option<String>,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     learned: Option<String>,
     /// Default `owed`.
     thank_you_status: Option<ThankYouStatus>,
     thank_you_sent_at: Option<DateTime<Utc>>,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     next_step: Option<String>,
     next_step_due_on: Option<NaiveDate>,
     next_step_done_at: Option<DateTime<Utc>>,
@@ -145,13 +146,13 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 1440)]
     duration_minutes: Patch<i32>,
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, format = "name")]
     summary: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     notes: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     learned: Patch<String>,
     #[serde(default)]
     #[schema(value_type = ThankYouStatus)]
@@ -160,7 +161,7 @@ struct UpdateConversationRequest {
     #[schema(value_type = Option<DateTime<Utc>>)]
     thank_you_sent_at: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     next_step: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
@@ -197,10 +198,12 @@ fn text(
     errors: &mut Vec<FieldError>,
 ) {
     match patch {
-        Patch::Value(value) => match optional_text(field, Some(&value), MAX_TEXT) {
-            Ok(value) => *target = value,
-            Err(e) => errors.push(e),
-        },
+        Patch::Value(value) => {
+            match optional_text(field, Some(&value), Kind::Paragraph, MAX_TEXT) {
+                Ok(value) => *target = value,
+                Err(e) => errors.push(e),
+            }
+        }
         other => other.apply_to(target),
     }
 }
@@ -249,7 +252,7 @@ fn apply(
         other => other.apply_to(&mut f.duration_minutes),
     }
     if let Some(summary) = patch.summary.not_null("summary", &mut errors) {
-        match required_text("summary", &summary, 200) {
+        match name("summary", &summary, 200) {
             Ok(summary) => f.summary = summary,
             Err(e) => errors.push(e),
         }

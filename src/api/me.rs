@@ -103,7 +103,7 @@ async fn get_me(
 struct UpdateMeRequest {
     /// 1–200 characters, not blank; stored trimmed. Cannot be null.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, format = "name")]
     display_name: Patch<String>,
     /// An IANA time-zone name. Cannot be null.
     #[serde(default)]

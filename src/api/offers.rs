@@ -14,8 +14,9 @@ use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
 use crate::auth::Auth;
-use crate::domain::labels::{Label, Link, http_url, normalize, optional_text, required_text};
+use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
+use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::Claim;
 use crate::services::offers::{self, OfferFields, OfferFilter, etag_of, fields_of};
@@ -94,11 +95,11 @@ struct CreateValueOfferRequest {
     conversation_id: Option<Uuid>,
     kind: OfferKind,
     /// 1–200 characters, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 200, format = "name")]
     title: String,
     #[schema(value_type = Option<Link>)]
     url: Option<String>,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, format = "paragraph")]
     details: Option<String>,
     #[serde(default)]
     #[schema(value_type = Vec<Label>, max_items = 20)]
@@ -125,13 +126,13 @@ struct UpdateValueOfferRequest {
     #[schema(value_type = OfferKind)]
     kind: Patch<OfferKind>,
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, format = "name")]
     title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Link>)]
     url: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>, max_length = 20000, format = "paragraph")]
     details: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<Label>>, max_items = 20)]
@@ -182,7 +183,7 @@ fn apply(
         f.kind = kind;
     }
     if let Some(title) = patch.title.not_null("title", &mut errors) {
-        match required_text("title", &title, 200) {
+        match name("title", &title, 200) {
             Ok(title) => f.title = title,
             Err(e) => errors.push(e),
         }
@@ -195,10 +196,12 @@ fn apply(
         other => other.apply_to(&mut f.url),
     }
     match patch.details {
-        Patch::Value(details) => match optional_text("details", Some(&details), 20_000) {
-            Ok(details) => f.details = details,
-            Err(e) => errors.push(e),
-        },
+        Patch::Value(details) => {
+            match optional_text("details", Some(&details), Kind::Paragraph, 20_000) {
+                Ok(details) => f.details = details,
+                Err(e) => errors.push(e),
+            }
+        }
         other => other.apply_to(&mut f.details),
     }
     match patch.topics {

@@ -13,7 +13,7 @@ use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, PageQuery};
 use crate::auth::{Auth, Scope};
 use crate::clock;
-use crate::domain::labels::required_text;
+use crate::domain::text::name;
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::personal_tokens::{self, NewPersonalToken};
@@ -31,7 +31,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[schema(example = json!({"name": "weekly export script", "scopes": ["read"], "expires_in_days": 90}))]
 struct CreateTokenRequest {
     /// What the token is for, 1–100 characters, not blank.
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\t\\n\\f\\r ]")]
+    #[schema(min_length = 1, max_length = 100, format = "name")]
     name: String,
     /// `read` allows `GET` only; `write` allows everything (and implies `read`).
     #[schema(min_items = 1)]
@@ -115,7 +115,7 @@ async fn create_personal_token(
     let body = body.0;
     let now = clock::now();
     let mut errors = Vec::new();
-    let name = required_text("name", &body.name, 100)
+    let name = name("name", &body.name, 100)
         .map_err(|e| errors.push(e))
         .unwrap_or_default();
     if body.scopes.is_empty() {

@@ -100,7 +100,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        crate::domain::labels::required_text("display_name", raw, 200).map(Self)
+        crate::domain::text::name("display_name", raw, 200).map(Self)
     }
 
     pub fn into_inner(self) -> String {

@@ -1,22 +1,13 @@
-//! Tags, interests and topics share one rule; links are http(s) URLs; free text is trimmed.
+//! Tags, interests and topics share one rule; links are http(s) URLs.
 //!
 //! Each rule is written so that the JSON Schema the API publishes for it says exactly the same:
-//! lengths are counted on the text as sent, and "blank" means ASCII whitespace only (`\t`, `\n`,
-//! `\f`, `\r`, space), which the character class `[^\t\n\f\r ]` expresses identically in every
-//! regex dialect.
+//! lengths are counted on the text as sent, and a label is a name in the sense of
+//! `domain::text` (no control character, at least one visible character).
 
 use utoipa::ToSchema;
 
+use crate::domain::text::{self, Kind};
 use crate::error::FieldError;
-
-/// What `trim` removes and "blank" means.
-fn is_blank_char(c: char) -> bool {
-    c.is_ascii_whitespace()
-}
-
-fn trim(raw: &str) -> &str {
-    raw.trim_matches(is_blank_char)
-}
 
 /// A string schema with the given limits, for the named schemas below.
 fn string_schema(
@@ -25,7 +16,7 @@ fn string_schema(
     max_length: usize,
     pattern: &str,
     example: &str,
-) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+) -> utoipa::openapi::ObjectBuilder {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .description(Some(description))
@@ -33,23 +24,27 @@ fn string_schema(
         .max_length(Some(max_length))
         .pattern(Some(pattern))
         .examples([example])
-        .build()
-        .into()
 }
 
-/// The schema of a tag, interest or topic as sent: 1–40 characters, not blank. Stored trimmed
+/// The schema of a tag, interest or topic as sent: 1–40 characters with a visible one. Stored trimmed
 /// and lower-cased.
 pub struct Label;
 
 impl utoipa::PartialSchema for Label {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         string_schema(
-            "1–40 characters, not blank; stored trimmed and lower-cased.",
+            "1–40 characters, with a visible one and no control character; stored trimmed and \
+             lower-cased.",
             Some(1),
             40,
-            NOT_BLANK,
+            &Kind::Name.pattern(),
             "mentor",
         )
+        .format(Some(utoipa::openapi::SchemaFormat::Custom(
+            Kind::Name.format().to_owned(),
+        )))
+        .build()
+        .into()
     }
 }
 
@@ -69,13 +64,12 @@ impl utoipa::PartialSchema for Link {
             "^https?://[^\\x00-\\x20\\x7f]+$",
             "https://www.linkedin.com/in/grace",
         )
+        .build()
+        .into()
     }
 }
 
 impl ToSchema for Link {}
-
-/// Matches text that is not blank: some character other than ASCII whitespace.
-pub const NOT_BLANK: &str = "[^\\t\\n\\f\\r ]";
 
 /// Trimmed, lower-cased, 1–40 characters as sent, de-duplicated and sorted; at most `max`
 /// as sent.
@@ -89,15 +83,17 @@ pub fn normalize(field: &str, raw: &[String], max: usize) -> Result<Vec<String>,
     }
     let mut labels: Vec<String> = Vec::with_capacity(raw.len());
     for (i, label) in raw.iter().enumerate() {
-        let length = label.chars().count();
-        let label = trim(label).to_lowercase();
-        if label.is_empty() || length > 40 {
-            return Err(FieldError::new(
-                format!("{field}[{i}]"),
-                "invalid_length",
-                "must be 1–40 characters and not blank",
-            ));
-        }
+        let here = format!("{field}[{i}]");
+        let label = text::name(&here, label, 40)
+            .map_err(|e| match e.code.as_str() {
+                "invalid_character" => e,
+                _ => FieldError::new(
+                    &here,
+                    "invalid_length",
+                    "must be 1–40 characters with a visible one",
+                ),
+            })?
+            .to_lowercase();
         if !labels.contains(&label) {
             labels.push(label);
         }
@@ -123,33 +119,6 @@ pub fn http_url(field: &str, raw: &str) -> Result<String, FieldError> {
             "invalid_url",
             "must be an http:// or https:// URL of at most 2048 characters, without spaces",
         ))
-    }
-}
-
-/// Optional free text of at most `max` characters as sent: trimmed, blank means absent.
-pub fn optional_text(
-    field: &str,
-    raw: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, FieldError> {
-    let Some(raw) = raw else {
-        return Ok(None);
-    };
-    if raw.chars().count() > max {
-        return Err(FieldError::new(
-            field,
-            "too_long",
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(Some(trim(raw)).filter(|t| !t.is_empty()).map(str::to_owned))
-}
-
-/// Required text: at most `max` characters as sent, not blank; stored trimmed.
-pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    match optional_text(field, Some(raw), max)? {
-        Some(text) => Ok(text),
-        None => Err(FieldError::new(field, "required", "must not be blank")),
     }
 }
 
@@ -209,8 +178,14 @@ mod tests {
         // Lengths are counted as sent: 40 characters and padding are 41.
         assert!(normalize("tags", &strings(&[&format!(" {}", "x".repeat(40))]), 20).is_err());
         assert!(
-            normalize("tags", &strings(&["\u{a0}"]), 20).is_ok(),
-            "only ASCII is blank"
+            normalize("tags", &strings(&["\u{a0}", "\u{200b}"]), 20).is_err(),
+            "invisible"
+        );
+        assert_eq!(
+            normalize("tags", &strings(&["a\u{1b}[31m"]), 20)
+                .unwrap_err()
+                .code,
+            "invalid_character"
         );
         // Counts too: 21 duplicates are 21 labels sent.
         assert!(normalize("tags", &vec!["a".to_owned(); 21], 20).is_err());

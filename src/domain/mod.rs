@@ -6,7 +6,7 @@ pub mod account;
 pub mod dates;
 /// The follow-up to-do list: kinds, due dates and order.
 pub mod follow_ups;
-/// Tags, interests, topics, links and free text.
+/// Tags, interests, topics and links.
 pub mod labels;
 /// Channels, kinds and statuses of conversations, offers and asks, and their rules.
 pub mod records;
@@ -16,5 +16,7 @@ pub mod relationship;
 pub mod stats;
 /// The next best gestures: scores, reasons and what to bring.
 pub mod suggestions;
+/// Free text: names, lines and paragraphs, and the characters each may hold.
+pub mod text;
 /// Entity tags and `If-Match` preconditions.
 pub mod version;

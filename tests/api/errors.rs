@@ -726,3 +726,116 @@ async fn dates_instants_and_cursors_get_the_same_answer_on_both_backends() {
         assert_eq!(read["occurred_at"], kept, "{sent} as stored");
     }
 }
+
+/// Every text field a create operation publishes as a `name`, `line` or `paragraph` is held to
+/// its kind's characters by the route itself: the spec's formats and the handlers agree.
+#[tokio::test]
+async fn text_fields_refuse_the_characters_their_published_kind_refuses() {
+    use reqwest::Method;
+    use serde_json::{Value, json};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let token = Some(user.access_token.as_str());
+    let contact: Value = app
+        .request(
+            Method::POST,
+            "/v1/contacts",
+            token,
+            Some(&json!({"full_name": "Ada"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let spec = rapport::openapi::build();
+    let spec = serde_json::to_value(&spec).unwrap();
+    let creates = [
+        (
+            "/v1/contacts",
+            "CreateContactRequest",
+            json!({"full_name": "Grace"}),
+        ),
+        (
+            "/v1/conversations",
+            "CreateConversationRequest",
+            json!({"occurred_at": "2026-11-20T08:30:00Z", "channel": "call", "summary": "Call",
+                "participant_ids": [contact["id"]]}),
+        ),
+        (
+            "/v1/value-offers",
+            "CreateValueOfferRequest",
+            json!({"contact_id": contact["id"], "kind": "news", "title": "News"}),
+        ),
+        (
+            "/v1/asks",
+            "CreateAskRequest",
+            json!({"contact_id": contact["id"], "kind": "advice", "title": "Advice"}),
+        ),
+        (
+            "/v1/tokens",
+            "CreateTokenRequest",
+            json!({"name": "ci", "scopes": ["read"]}),
+        ),
+    ];
+    let mut checked = 0;
+    for (path, schema, base) in creates {
+        let properties = spec["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} has properties"));
+        for (field, property) in properties {
+            let kind = property["format"].as_str().unwrap_or_default();
+            // What each kind must refuse, and what it must keep.
+            let (refused, kept): (&[&str], &[&str]) = match kind {
+                "name" => (
+                    &[
+                        "\u{202e}\u{200b}",
+                        "\u{1b}[31mred",
+                        "two\nlines",
+                        "\u{3164}",
+                    ],
+                    &["Grace\u{a0}Hopper", "李"],
+                ),
+                "line" => (
+                    &["\u{1b}[31mred", "two\nlines", "tab\there"],
+                    &["\u{200b}x"],
+                ),
+                "paragraph" => (&["\u{1b}[2J", "bell\u{7}"], &["first\r\n\tsecond"]),
+                _ => continue,
+            };
+            for text in refused {
+                let mut body = base.clone();
+                body[field] = json!(text);
+                let response = app.request(Method::POST, path, token, Some(&body)).await;
+                let problem = assert_problem(response, 422, "validation_failed").await;
+                assert_eq!(
+                    problem["errors"][0]["field"],
+                    field.as_str(),
+                    "{path} {text:?}"
+                );
+                checked += 1;
+            }
+            for text in kept {
+                let mut body = base.clone();
+                body[field] = json!(text);
+                let response = app.request(Method::POST, path, token, Some(&body)).await;
+                assert_eq!(response.status().as_u16(), 201, "{path} {field} {text:?}");
+                let created: Value = response.json().await.unwrap();
+                assert_eq!(created[field], json!(text), "{path} {field} kept as sent");
+                checked += 1;
+            }
+        }
+    }
+    // Every create above has text of a kind: a spec that lost its formats fails here.
+    assert!(checked >= 60, "only {checked} checks ran");
+    let me = app
+        .request(
+            Method::PATCH,
+            "/v1/me",
+            token,
+            Some(&json!({"display_name": "\u{200b}"})),
+        )
+        .await;
+    let problem = assert_problem(me, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["code"], "required");
+}
