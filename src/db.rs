@@ -35,6 +35,8 @@ pub use self::group_commit::MAX_BATCH;
 use crate::config::{DatabaseKind, Settings, SqliteSynchronous, redact_url_password};
 use crate::error::ApiError;
 
+/// The most connections a pool holds.
+const MAX_CONNECTIONS: u32 = 16;
 /// How long a request waits for a connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite connection waits for the file lock held by another process.
@@ -54,7 +56,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
 /// The application's database: a read handle and a write handle.
 #[derive(Clone, Debug)]
 pub struct Db {
-    read: DatabaseConnection,
+    read: Reader,
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
@@ -86,7 +88,7 @@ impl Db {
         let group_commit = (write.get_database_backend() == DbBackend::Sqlite)
             .then(|| GroupCommit::start(write.clone()));
         Self {
-            read,
+            read: Reader(read),
             write,
             statements,
             whole_network: Arc::new(Semaphore::new(cores)),
@@ -198,7 +200,7 @@ impl Db {
     }
 
     /// For queries. Never write through it: on SQLite it is not the writer.
-    pub fn reader(&self) -> &DatabaseConnection {
+    pub fn reader(&self) -> &Reader {
         &self.read
     }
 
@@ -213,7 +215,7 @@ impl Db {
     }
 
     pub fn backend(&self) -> DbBackend {
-        self.read.get_database_backend()
+        self.read.0.get_database_backend()
     }
 
     /// A short name of the backend for `/readyz` and the logs.
@@ -227,19 +229,76 @@ impl Db {
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.read.ping().await
+        self.read.0.ping().await
     }
 
     /// Name of the newest applied migration, if any. Reads only.
     pub async fn migration_version(&self) -> Result<Option<String>, DbErr> {
-        let applied = Migrator::get_applied_migrations_read_only(&self.read).await?;
+        let applied = Migrator::get_applied_migrations_read_only(&self.read.0).await?;
         Ok(applied.last().map(|m| m.name().to_owned()))
     }
 
     /// Closes both pools; later queries fail as if the database were gone.
     pub async fn close(&self) -> Result<(), DbErr> {
-        self.read.close_by_ref().await?;
+        self.read.0.close_by_ref().await?;
         self.write.close_by_ref().await
+    }
+}
+
+/// The read handle. A query that fails because its connection was lost (the server
+/// restarted, a proxy or an administrator closed it) runs again on another connection. The
+/// pool does not take back a connection that fails its ping on release, so each retry meets
+/// either another stale connection, which fails at once and is dropped in turn, or a fresh
+/// one; after a restart every idle connection is stale, hence as many tries as the pool
+/// holds connections. When no connection can be opened the pool's own acquire timeout ends
+/// it (503). Only queries are retried; a statement that changes data never goes through
+/// this handle.
+#[derive(Clone, Debug)]
+pub struct Reader(DatabaseConnection);
+
+impl Reader {
+    async fn retried<T, F, Fut>(&self, stmt: Statement, run: F) -> Result<T, DbErr>
+    where
+        F: Fn(Statement) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let mut tries = 1;
+        loop {
+            match run(stmt.clone()).await {
+                Err(err) if lost_connection(&err) && tries <= MAX_CONNECTIONS => {
+                    tracing::warn!(error = %err, tries, "a read lost its connection; trying another");
+                    tries += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Reader {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.0.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.retried(stmt, |stmt| self.0.query_one_raw(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.retried(stmt, |stmt| self.0.query_all_raw(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.0.support_returning()
     }
 }
 
@@ -303,7 +362,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
         .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
-    let read = Database::connect(options(readers.max(4))).await?;
+    let read = Database::connect(options(readers.clamp(4, MAX_CONNECTIONS))).await?;
     Ok(Db::new(read, write, false))
 }
 
@@ -345,7 +404,7 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
     let options = |url: &str| {
         let mut options = ConnectOptions::new(url.to_owned());
         options
-            .max_connections(16)
+            .max_connections(MAX_CONNECTIONS)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(ACQUIRE_TIMEOUT)
@@ -474,6 +533,28 @@ pub fn is_storage_full(err: &DbErr) -> bool {
 /// (answered 500): the pool's own failures, I/O on the connection, PostgreSQL's connection
 /// exceptions (SQLSTATE class 08) and operator interventions such as a server shutting down
 /// (class 57), and SQLite's file lock held past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+/// Whether `err` says an open connection was lost under the statement, not that the database
+/// refused the statement or that no connection could be had: the failures worth another try.
+pub fn lost_connection(err: &DbErr) -> bool {
+    let transport = match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::Tls(_)
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    };
+    // SQLSTATE class 08 (connection exception) and the shutdowns of class 57 (57P01–57P05);
+    // not 57014, a statement cancelled for its own duration, which would only run as long again.
+    transport
+        || database_code(err).is_some_and(|code| {
+            code.len() == 5 && (code.starts_with("08") || code.starts_with("57P"))
+        })
+}
+
 pub fn is_unavailable(err: &DbErr) -> bool {
     let transport = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -511,6 +592,20 @@ mod tests {
             let conn = Database::connect("sqlite::memory:").await.unwrap();
             conn.execute_unprepared(sql).await.unwrap_err()
         })
+    }
+
+    #[test]
+    fn only_a_connection_lost_under_a_query_is_worth_another_try() {
+        let io = DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        )));
+        assert!(lost_connection(&io));
+        let timed_out = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert!(!lost_connection(&timed_out), "the pool already waited");
+        assert!(is_unavailable(&timed_out));
+        assert!(!lost_connection(&sqlite_error(
+            "SELECT nonsense FROM nowhere"
+        )));
     }
 
     #[test]

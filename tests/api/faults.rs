@@ -208,23 +208,9 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
     assert_eq!(body["errors"][0]["code"], "unknown_contact");
 }
 
-/// PostgreSQL terminating the server's connections (as a restart or a fail-over does,
-/// SQLSTATE 57P01) is 503 `database_unavailable` with `Retry-After`, never 500; the pool
-/// then opens fresh connections and the next requests succeed.
-#[tokio::test]
-async fn terminated_database_connections_are_503_never_500() {
-    if !on_postgres() {
-        return;
-    }
-    let app = spawn_app().await;
-    let user = app.create_user().await;
-    assert_eq!(
-        app.get_as("/v1/contacts", &user.access_token)
-            .await
-            .status(),
-        200
-    );
-
+/// Terminates every connection the server holds to its PostgreSQL database, as a restart or a
+/// fail-over does (SQLSTATE 57P01).
+async fn terminate_connections(app: &TestApp) {
     let admin =
         sea_orm::Database::connect(crate::helpers::postgres_admin_url().expect("admin URL"))
             .await
@@ -235,17 +221,55 @@ async fn terminated_database_connections_are_503_never_500() {
         .next()
         .expect("a database name")
         .to_owned();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+    let terminated = admin
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE datname = '{database}'"
+            ),
         ))
         .await
-        .expect("terminate the server's connections");
+        .expect("terminate the server's connections")
+        .expect("a row");
+    let terminated: i64 = terminated.try_get("", "n").expect("a count");
+    assert!(terminated > 0, "the server held connections");
     admin.close().await.expect("close");
+}
 
+/// PostgreSQL terminating the server's connections: reads run again on live connections and
+/// succeed at once; a write is 503 `database_unavailable` with `Retry-After` or succeeds,
+/// never 500; the pool then opens fresh connections and the next requests succeed.
+#[tokio::test]
+async fn terminated_database_connections_are_retried_for_reads_and_503_never_500_for_writes() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    // Several requests at once leave several connections idle in the pool.
+    let reads = (0..8).map(|_| app.get_as("/v1/contacts", &user.access_token));
+    for response in futures_util::future::join_all(reads).await {
+        assert_eq!(response.status(), 200);
+    }
+
+    terminate_connections(&app).await;
+    let reads = (0..8).map(|_| app.get_as("/v1/contacts", &user.access_token));
+    for response in futures_util::future::join_all(reads).await {
+        assert_eq!(response.status(), 200, "a read after the restart");
+    }
+
+    terminate_connections(&app).await;
     let mut statuses = Vec::new();
-    for _ in 0..20 {
-        let response = app.get_as("/v1/contacts", &user.access_token).await;
+    for _ in 0..5 {
+        let response = app
+            .request(
+                Method::POST,
+                "/v1/contacts",
+                Some(&user.access_token),
+                Some(&json!({"full_name": "Ada"})),
+            )
+            .await;
         let status = response.status().as_u16();
         if status == 503 {
             assert!(response.headers().contains_key("retry-after"));
@@ -254,8 +278,8 @@ async fn terminated_database_connections_are_503_never_500() {
         statuses.push(status);
     }
     assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 503),
+        statuses.iter().all(|s| *s == 201 || *s == 503),
         "{statuses:?}"
     );
-    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&201), "{statuses:?}");
 }
