@@ -91,7 +91,10 @@ pub fn build() -> utoipa::openapi::OpenApi {
     };
     four_digit_years(&mut value);
     text_patterns(&mut value);
-    serde_json::from_value(value).unwrap_or(api)
+    let mut api = serde_json::from_value(value).unwrap_or(api);
+    // After the round trip through JSON, which keeps only `x-` extensions.
+    crate::api::conversations::state_the_thank_you_rule(&mut api);
+    api
 }
 
 /// Dates and instants take four-digit years (`domain::dates`): every `date` and `date-time`

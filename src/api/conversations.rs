@@ -288,6 +288,41 @@ fn apply(
     }
 }
 
+/// States in the published schemas the rule `apply` holds `thank_you_sent_at` to: a date
+/// sent (not null) needs `thank_you_status: sent`. A create states it whole; a patch can only
+/// when it sends both fields, for without a status the conversation's stored one decides.
+/// `dependentSchemas` applies when the date is sent at all, and a null date passes its first
+/// branch.
+pub fn state_the_thank_you_rule(api: &mut utoipa::openapi::OpenApi) {
+    use serde_json::json;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    let sent_at_null = json!({"properties": {"thank_you_sent_at": {"type": "null"}}});
+    let status_sent = json!({"properties": {"thank_you_status": {"const": "sent"}}});
+    let rules = [
+        (
+            "CreateConversationRequest",
+            json!([sent_at_null, {"allOf": [{"required": ["thank_you_status"]}, status_sent]}]),
+        ),
+        (
+            "UpdateConversationRequest",
+            json!([sent_at_null, {"not": {"required": ["thank_you_status"]}}, status_sent]),
+        ),
+    ];
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for (name, any_of) in rules {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+            object.extensions.get_or_insert_with(Default::default).insert(
+                "dependentSchemas".to_owned(),
+                json!({"thank_you_sent_at": {"anyOf": any_of}}),
+            );
+        }
+    }
+}
+
 /// Create a conversation
 ///
 /// References to contacts that are not yours are 422, exactly as for contacts that do not exist.
