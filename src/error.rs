@@ -107,6 +107,8 @@ problem_codes! {
         "The server's storage is full, so nothing of the request was written. Retry after the seconds in `Retry-After`; `/readyz` answers 503 until the server can write again.";
     SecretNotReplayed = "secret_not_replayed", CONFLICT, "Secret not replayed",
         "The first request with this `Idempotency-Key` was done, but its response carried a secret (a token), which the server does not keep for replay. Send a new request with a new key if you need another.";
+    CorsRejected = "cors_rejected", BAD_REQUEST, "Cross-origin request refused",
+        "A CORS preflight asked for an origin, a method or a header this server does not allow (`cors_allowed_origins`; the methods are those of the API). `detail` says which.";
     Busy = "busy", SERVICE_UNAVAILABLE, "Server busy",
         "Too many password checks are running at once; nothing was checked or counted. Retry after the seconds in `Retry-After`.";
 }

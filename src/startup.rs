@@ -4,7 +4,6 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -160,7 +159,8 @@ fn serve(
             .default_service(web::to(fallback))
             .wrap(from_fn(idempotency::middleware))
             .wrap(from_fn(api::health::watch_storage))
-            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            .wrap(Condition::new(!origins.is_empty(), api::cors::cors(&origins)))
+            .wrap(from_fn(api::cors::problem_for_refusal))
             .wrap(TracingLogger::<RapportRootSpan>::new())
             .wrap(from_fn(api::headers::middleware))
             .wrap(from_fn(request_id::middleware))
@@ -171,34 +171,6 @@ fn serve(
         server = server.workers(settings.workers);
     }
     Ok(server.run())
-}
-
-/// CORS for browser front-ends. Credentials (cookies) are never allowed: the API authenticates
-/// with bearer tokens, so `*` stays safe, and is answered literally rather than by echoing the
-/// caller's `Origin`. Only the methods the API has are allowed.
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
-        .allow_any_header()
-        .expose_headers([
-            "x-request-id",
-            "etag",
-            "location",
-            "retry-after",
-            "idempotent-replayed",
-            "ratelimit-limit",
-            "ratelimit-remaining",
-            "ratelimit-reset",
-        ])
-        .max_age(3600);
-    for origin in origins {
-        cors = if origin == "*" {
-            cors.allow_any_origin().send_wildcard()
-        } else {
-            cors.allowed_origin(origin)
-        };
-    }
-    cors
 }
 
 /// The configured secret; else, on SQLite, the one kept in `rapport.secret` beside the database

@@ -11,6 +11,8 @@ pub mod calendar;
 pub mod contacts;
 /// Conversations and their participants.
 pub mod conversations;
+/// CORS, with its refusals as problems.
+pub mod cors;
 /// `ETag`, `If-None-Match` and `If-Match`.
 pub mod etag;
 /// 404 and 405 for requests no route takes.

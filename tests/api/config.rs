@@ -275,6 +275,10 @@ async fn cors_with_a_wildcard_answers_it_literally_and_allows_only_the_apis_meth
     let allowed = preflight("PATCH").await.unwrap();
     assert!(allowed.status().is_success());
     assert_eq!(allowed.headers()["access-control-allow-origin"], "*");
+    let methods = allowed.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for method in ["TRACE", "CONNECT", "PUT"] {
         let refused = preflight(method).await.unwrap();
         assert!(
@@ -282,14 +286,39 @@ async fn cors_with_a_wildcard_answers_it_literally_and_allows_only_the_apis_meth
                 .headers()
                 .get("access-control-allow-origin")
                 .is_none()
-                || !refused.status().is_success(),
-            "{method} was allowed"
         );
-        let methods = allowed.headers()["access-control-allow-methods"]
-            .to_str()
-            .unwrap();
+        let problem = crate::helpers::assert_problem(refused, 400, "cors_rejected").await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("method"),
+            "{problem}"
+        );
         assert!(!methods.contains(method), "{method} in {methods}");
     }
+}
+
+/// A preflight from an origin that is not allowed is refused with a problem, like every
+/// other refusal the application shapes.
+#[tokio::test]
+async fn a_preflight_from_another_origin_is_a_cors_rejected_problem() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.cors_allowed_origins = vec!["https://app.example.com".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/contacts"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert!(allowed.status().is_success());
+    let refused = preflight("https://elsewhere.example").await.unwrap();
+    let problem = crate::helpers::assert_problem(refused, 400, "cors_rejected").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("Origin"),
+        "{problem}"
+    );
 }
 
 /// The calendar URL starts with `public_url`, or with the address the server listens on; the

@@ -433,6 +433,10 @@ async fn every_problem_code_is_answered_by_a_real_route() {
             "idempotency::responses_carrying_secrets_are_not_stored_for_replay",
         ),
         ("busy", "scripts/concurrency.py, the login flood"),
+        (
+            "cors_rejected",
+            "config::a_preflight_from_another_origin_is_a_cors_rejected_problem",
+        ),
     ];
     let app = crate::helpers::spawn_app_with(|s| s.idempotency_wait_ms = 20).await;
     let user = app.create_user().await;
