@@ -7,7 +7,7 @@ use sea_orm::DbErr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::request_id;
+use crate::telemetry;
 
 /// Seconds a client waits before retrying when the database is unreachable: a restart or a
 /// fail-over takes a few.
@@ -328,6 +328,12 @@ impl ApiError {
     }
 }
 
+impl From<crate::domain::version::Stale> for ApiError {
+    fn from(_: crate::domain::version::Stale) -> Self {
+        Self::precondition_failed()
+    }
+}
+
 impl From<crate::auth::password::PasswordError> for ApiError {
     fn from(err: crate::auth::password::PasswordError) -> Self {
         match err {
@@ -424,7 +430,7 @@ impl ResponseError for ApiError {
             status: code.status().as_u16(),
             detail: self.detail(),
             code,
-            request_id: request_id::current().unwrap_or_default(),
+            request_id: telemetry::current_request_id().unwrap_or_default(),
             errors: match self {
                 Self::Problem { errors, .. } => errors.clone(),
                 _ => Vec::new(),

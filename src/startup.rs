@@ -159,7 +159,10 @@ fn serve(
             .default_service(web::to(fallback))
             .wrap(from_fn(idempotency::middleware))
             .wrap(from_fn(api::health::watch_storage))
-            .wrap(Condition::new(!origins.is_empty(), api::cors::cors(&origins)))
+            .wrap(Condition::new(
+                !origins.is_empty(),
+                api::cors::cors(&origins),
+            ))
             .wrap(from_fn(api::cors::problem_for_refusal))
             .wrap(TracingLogger::<RapportRootSpan>::new())
             .wrap(from_fn(api::headers::middleware))

@@ -1,4 +1,5 @@
-//! Logging: one `tracing` subscriber, human-readable or JSON, and the request's root span.
+//! Logging: one `tracing` subscriber, human-readable or JSON; the id of the request being
+//! served; and the request's root span.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -12,8 +13,44 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::api::request_id::RequestId;
 use crate::config::LogFormat;
+
+tokio::task_local! {
+    static CURRENT: RequestId;
+}
+
+/// The id of the request being served, stored in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Accepts 1–64 characters of `[A-Za-z0-9._-]`.
+    pub fn parse(candidate: &str) -> Option<Self> {
+        let sane = (1..=64).contains(&candidate.len())
+            && candidate
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        sane.then(|| Self(candidate.to_owned()))
+    }
+
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of the request this task is serving, if any.
+pub fn current_request_id() -> Option<String> {
+    CURRENT.try_with(|id| id.0.clone()).ok()
+}
+
+/// Runs `work` as the serving of request `id`: [`current_request_id`] answers `id` inside it.
+pub async fn in_request<F: std::future::Future>(id: RequestId, work: F) -> F::Output {
+    CURRENT.scope(id, work).await
+}
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides `filter`. Calling it twice
 /// is harmless: the second call leaves the first subscriber in place.
@@ -110,5 +147,27 @@ impl RootSpanBuilder for RapportRootSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn parse_accepts_sane_tokens_only() {
+        assert!(RequestId::parse("abc-DEF_123.x").is_some());
+        assert!(RequestId::parse(&"a".repeat(64)).is_some());
+        assert!(RequestId::parse(&"a".repeat(65)).is_none());
+        assert!(RequestId::parse("").is_none());
+        assert!(RequestId::parse("has space").is_none());
+        assert!(RequestId::parse("semi;colon").is_none());
+    }
+
+    #[test]
+    fn generated_ids_are_sane_and_distinct() {
+        let (a, b) = (RequestId::generate(), RequestId::generate());
+        assert_ne!(a, b);
+        assert!(RequestId::parse(a.as_str()).is_some());
     }
 }

@@ -3,21 +3,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use entity::ask;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
-use crate::auth::Auth;
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
-use crate::services::asks::{self, AskFields, AskFilter, etag_of, fields_of};
+use crate::services::asks::{self, Ask, AskFields, AskFilter, etag_of, fields_of};
 use crate::services::idempotency::Claim;
 use crate::startup::AppState;
 
@@ -55,8 +54,8 @@ pub struct AskResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ask::Model> for AskResponse {
-    fn from(m: ask::Model) -> Self {
+impl From<Ask> for AskResponse {
+    fn from(m: Ask) -> Self {
         let f = fields_of(&m);
         Self {
             id: m.id,
@@ -220,7 +219,7 @@ async fn create_ask(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), AskFields::default(), now)?;
-    let render = |ask: &ask::Model| {
+    let render = |ask: &Ask| {
         let location = format!("/v1/asks/{}", ask.id);
         created(&location, &etag_of(ask), &AskResponse::from(ask.clone()))
     };

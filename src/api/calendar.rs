@@ -7,10 +7,10 @@ use icalendar::{Calendar, Component, Event, EventLike};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::bearer::Auth;
 use crate::api::idempotency::carrying_secret;
 use crate::api::insights::href;
 use crate::api::pagination::ListQuery;
-use crate::auth::Auth;
 use crate::domain::follow_ups::{FollowUp, FollowUpKind};
 use crate::error::ApiError;
 use crate::services::{calendar_feeds, intelligence, relationships};

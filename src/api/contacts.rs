@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::asks::AskResponse;
+use crate::api::bearer::Auth;
 use crate::api::conversations::ConversationResponse;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::idempotency::completion;
@@ -17,7 +18,6 @@ use crate::api::pagination::{
     ListQuery, Page, decode_keyset, decode_position, encode_keyset, encode_position, parse_limit,
 };
 use crate::api::patch::Patch;
-use crate::auth::Auth;
 use crate::domain::account::Email;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::relationship::{self, Health, History, Reciprocity, Relationship};

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
-use crate::auth::Auth;
 use crate::domain::labels::search_terms;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::text::{Kind, name, optional_text};
@@ -315,10 +315,13 @@ pub fn state_the_thank_you_rule(api: &mut utoipa::openapi::OpenApi) {
     };
     for (name, any_of) in rules {
         if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
-            object.extensions.get_or_insert_with(Default::default).insert(
-                "dependentSchemas".to_owned(),
-                json!({"thank_you_sent_at": {"anyOf": any_of}}),
-            );
+            object
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "dependentSchemas".to_owned(),
+                    json!({"thank_you_sent_at": {"anyOf": any_of}}),
+                );
         }
     }
 }

@@ -19,8 +19,9 @@ use actix_web::web;
 use actix_web::{HttpMessage, HttpResponse};
 use sha2::{Digest, Sha256};
 
+use crate::api::bearer;
 use crate::api::json::{BodyLimit, read_body};
-use crate::auth::{self, Scope};
+use crate::auth::Scope;
 use crate::clock;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::idempotency::{self, Begin, Claim, StoredResponse};
@@ -61,7 +62,7 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let owner = match auth::authenticate_request(&state, req.request()).await {
+    let owner = match bearer::authenticate_request(&state, req.request()).await {
         Ok(Some(owner)) if owner.scopes.contains(&Scope::Write) => owner,
         // No valid credentials, or no right to write: the handler answers 401 or 403, and the
         // key stays free for a request that may succeed.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::bearer::Auth;
 use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
-use crate::auth::Auth;
 use crate::domain::follow_ups::{FollowUp, FollowUpKey, FollowUpKind};
 use crate::domain::relationship::Relationship;
 use crate::domain::stats::{self, Granularity, Tally};

@@ -5,21 +5,20 @@ use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use entity::user;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::auth::client_ip;
+use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, with_etag};
 use crate::api::json::Json;
 use crate::api::patch::Patch;
-use crate::auth::Auth;
 use crate::clock;
 use crate::domain::account::{DisplayName, Password, TimeZone, TimeZoneName};
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
-use crate::services::accounts::{self, ProfileChanges};
+use crate::services::accounts::{self, ProfileChanges, User};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -51,8 +50,8 @@ pub struct UserResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<user::Model> for UserResponse {
-    fn from(user: user::Model) -> Self {
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
         Self {
             id: user.id,
             email: user.email,
@@ -280,7 +279,7 @@ async fn delete_me(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn current_user(state: &AppState, auth: &Auth) -> Result<user::Model, ApiError> {
+async fn current_user(state: &AppState, auth: &Auth) -> Result<User, ApiError> {
     accounts::find(&state.db, auth.user_id())
         .await?
         .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))
@@ -293,7 +292,7 @@ async fn check_password(
     req: &HttpRequest,
     candidate: &str,
     field: &str,
-    user: &user::Model,
+    user: &User,
 ) -> Result<(), ApiError> {
     let attempt = state
         .throttles

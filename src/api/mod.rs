@@ -5,6 +5,8 @@
 pub mod asks;
 /// Registration, login, refresh and logout.
 pub mod auth;
+/// The `Auth` extractor: bearer tokens authenticated.
+pub mod bearer;
 /// The follow-up calendar feed.
 pub mod calendar;
 /// Contacts and tags.

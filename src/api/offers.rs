@@ -3,23 +3,22 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use entity::value_offer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
-use crate::auth::Auth;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::Claim;
-use crate::services::offers::{self, OfferFields, OfferFilter, etag_of, fields_of};
+use crate::services::offers::{self, OfferFields, OfferFilter, ValueOffer, etag_of, fields_of};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -60,8 +59,8 @@ pub struct ValueOfferResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<value_offer::Model> for ValueOfferResponse {
-    fn from(m: value_offer::Model) -> Self {
+impl From<ValueOffer> for ValueOfferResponse {
+    fn from(m: ValueOffer) -> Self {
         let f = fields_of(&m);
         Self {
             id: m.id,
@@ -266,7 +265,7 @@ async fn create_value_offer(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
-    let render = |offer: &value_offer::Model| {
+    let render = |offer: &ValueOffer| {
         let location = format!("/v1/value-offers/{}", offer.id);
         created(
             &location,

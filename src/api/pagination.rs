@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ProblemCode};
+use crate::services::PageRequest;
 
 pub const DEFAULT_LIMIT: u64 = 25;
 pub const MAX_LIMIT: u64 = 100;
@@ -22,13 +23,6 @@ pub struct PageQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// A validated page request: at most `limit` items after `after`.
-#[derive(Debug)]
-pub struct PageRequest {
-    pub limit: u64,
-    pub after: Option<Uuid>,
 }
 
 impl PageQuery {

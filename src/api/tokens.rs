@@ -2,21 +2,21 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
-use entity::personal_token;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, created};
 use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, PageQuery};
-use crate::auth::{Auth, Scope};
+use crate::auth::Scope;
 use crate::clock;
 use crate::domain::text::name;
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
-use crate::services::personal_tokens::{self, NewPersonalToken};
+use crate::services::personal_tokens::{self, NewPersonalToken, PersonalToken};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -58,8 +58,8 @@ struct TokenSummary {
     expires_at: Option<DateTime<Utc>>,
 }
 
-impl From<personal_token::Model> for TokenSummary {
-    fn from(token: personal_token::Model) -> Self {
+impl From<PersonalToken> for TokenSummary {
+    fn from(token: PersonalToken) -> Self {
         Self {
             id: token.id,
             name: token.name,

@@ -40,6 +40,10 @@ pub enum Precondition {
     OneOf(Vec<String>),
 }
 
+/// A write's `If-Match` names a version the object is no longer at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stale;
+
 impl Precondition {
     /// Whether an object whose current tag is `current` may be written: the strong
     /// comparison `If-Match` requires (RFC 9110, section 13.1.1), so a weak tag never matches.
@@ -62,12 +66,12 @@ impl Precondition {
         }
     }
 
-    /// `allows`, as the 412 a write answers when it does not.
-    pub fn require(&self, current: &str) -> Result<(), crate::error::ApiError> {
+    /// `allows`, as an error when it does not (a write answers it 412).
+    pub fn require(&self, current: &str) -> Result<(), Stale> {
         if self.allows(current) {
             Ok(())
         } else {
-            Err(crate::error::ApiError::precondition_failed())
+            Err(Stale)
         }
     }
 

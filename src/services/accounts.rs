@@ -8,6 +8,9 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{ApiError, ProblemCode};
 
+/// An account as stored.
+pub type User = user::Model;
+
 pub struct NewAccount {
     pub email: String,
     pub password_hash: String,

@@ -16,6 +16,9 @@ use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
 use crate::services::idempotency::{self, Completion};
 
+/// An ask as stored.
+pub type Ask = ask::Model;
+
 /// The columns that version a ask row.
 const VERSION: Versioned<ask::Column> = Versioned {
     id: ask::Column::Id,

@@ -37,6 +37,13 @@ use crate::db::Db;
 use crate::domain::version::{Precondition, etag};
 use crate::error::ApiError;
 
+/// A validated page request: at most `limit` items after the one with id `after`.
+#[derive(Debug)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Uuid>,
+}
+
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -17,6 +17,9 @@ use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::{self, Completion};
 
+/// A value offer as stored.
+pub type ValueOffer = value_offer::Model;
+
 /// The columns that version a value offer row.
 const VERSION: Versioned<value_offer::Column> = Versioned {
     id: value_offer::Column::Id,

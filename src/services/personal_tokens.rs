@@ -6,10 +6,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::api::pagination::PageRequest;
 use crate::auth::{Owner, Scope, opaque};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::services::PageRequest;
+
+/// A personal access token as stored (its secret only as a hash).
+pub type PersonalToken = personal_token::Model;
 
 /// A token's id, owner, scopes, `last_used_at`, `expires_at`, and the owner's time zone.
 type TokenOwner = (

@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod intelligence;
 mod isolation;
+mod layers;
 mod me;
 mod migrations;
 mod openapi;
