@@ -54,10 +54,12 @@ pub struct AskResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Ask> for AskResponse {
-    fn from(m: Ask) -> Self {
-        let f = fields_of(&m);
-        Self {
+impl TryFrom<Ask> for AskResponse {
+    type Error = ApiError;
+
+    fn try_from(m: Ask) -> Result<Self, ApiError> {
+        let f = fields_of(&m)?;
+        Ok(Self {
             id: m.id,
             contact_id: f.contact_id,
             conversation_id: f.conversation_id,
@@ -69,7 +71,7 @@ impl From<Ask> for AskResponse {
             resolved_at: f.resolved_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        }
+        })
     }
 }
 
@@ -221,7 +223,11 @@ async fn create_ask(
     let fields = apply(body.0.into(), AskFields::default(), now)?;
     let render = |ask: &Ask| {
         let location = format!("/v1/asks/{}", ask.id);
-        created(&location, &etag_of(ask), &AskResponse::from(ask.clone()))
+        Ok(created(
+            &location,
+            &etag_of(ask),
+            &AskResponse::try_from(ask.clone())?,
+        ))
     };
     let ask = asks::create(
         &state.db,
@@ -231,7 +237,7 @@ async fn create_ask(
         completion(claim, render),
     )
     .await?;
-    Ok(render(&ask))
+    render(&ask)
 }
 
 /// Get an ask
@@ -262,7 +268,11 @@ async fn get_ask(
 ) -> Result<HttpResponse, ApiError> {
     let ask = asks::find(&state.db, auth.user_id(), id.into_inner()).await?;
     let etag = etag_of(&ask);
-    Ok(conditional_ok(&conditions, &etag, &AskResponse::from(ask)))
+    Ok(conditional_ok(
+        &conditions,
+        &etag,
+        &AskResponse::try_from(ask)?,
+    ))
 }
 
 /// Update an ask
@@ -305,7 +315,11 @@ async fn update_ask(
     )
     .await?;
     let etag = etag_of(&ask);
-    Ok(with_etag(StatusCode::OK, &etag, &AskResponse::from(ask)))
+    Ok(with_etag(
+        StatusCode::OK,
+        &etag,
+        &AskResponse::try_from(ask)?,
+    ))
 }
 
 /// Delete an ask
@@ -396,7 +410,10 @@ async fn list_asks(
     let (rows, has_more) = asks::list(&state.db, auth.user_id(), &filter).await?;
     let next_cursor = keyset.next(has_more, rows.last().map(|m| (m.created_at, m.id)));
     Ok(web::Json(Page {
-        data: rows.into_iter().map(AskResponse::from).collect(),
+        data: rows
+            .into_iter()
+            .map(AskResponse::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
         has_more,
     }))

@@ -101,10 +101,10 @@ fn representation_etag(contact: &Contact, relationship: &Relationship) -> String
 }
 
 impl ContactResponse {
-    fn new(contact: Contact, relationship: Relationship) -> Self {
+    fn new(contact: Contact, relationship: Relationship) -> Result<Self, ApiError> {
+        let fields = contact.fields()?;
         let m = contact.model;
-        let strings = |json: serde_json::Value| serde_json::from_value(json).unwrap_or_default();
-        Self {
+        Ok(Self {
             id: m.id,
             full_name: m.full_name,
             preferred_name: m.preferred_name,
@@ -113,19 +113,19 @@ impl ContactResponse {
             company: m.company,
             title: m.title,
             location: m.location,
-            links: strings(m.links),
+            links: fields.links,
             how_we_met: m.how_we_met,
             met_on: m.met_on,
             introduced_by_id: m.introduced_by_id,
             tags: contact.tags,
-            interests: strings(m.interests),
+            interests: fields.interests,
             notes: m.notes,
             cadence_days: m.cadence_days,
             archived_at: m.archived_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
             relationship,
-        }
+        })
     }
 
     /// The response for `contact` with its relationship as of now, and its `ETag`.
@@ -138,7 +138,7 @@ impl ContactResponse {
         let relationship =
             contacts::relationship_of(&state.db, auth.user_id(), &contact, &today).await?;
         let etag = representation_etag(&contact, &relationship);
-        Ok((Self::new(contact, relationship), etag))
+        Ok((Self::new(contact, relationship)?, etag))
     }
 }
 
@@ -439,11 +439,11 @@ async fn create_contact(
         let relationship =
             relationship::derive(&History::default(), m.cadence_days, m.created_at, &today);
         let etag = representation_etag(contact, &relationship);
-        created(
+        Ok(created(
             &location(m.id),
             &etag,
-            &ContactResponse::new(contact.clone(), relationship),
-        )
+            &ContactResponse::new(contact.clone(), relationship)?,
+        ))
     };
     let completion = completion(claim, render);
     let contact = contacts::create(
@@ -454,7 +454,7 @@ async fn create_contact(
         completion,
     )
     .await?;
-    Ok(render(&contact))
+    render(&contact)
 }
 
 /// Get a contact
@@ -489,7 +489,7 @@ async fn get_contact(
         contacts::find_with_relationship(&state.db, auth.user_id(), id.into_inner(), &today)
             .await?;
     let etag = representation_etag(&contact, &relationship);
-    let response = ContactResponse::new(contact, relationship);
+    let response = ContactResponse::new(contact, relationship)?;
     Ok(conditional_ok(&conditions, &etag, &response))
 }
 
@@ -764,7 +764,7 @@ async fn list_contacts(
         data: rows
             .into_iter()
             .map(|(contact, relationship)| ContactResponse::new(contact, relationship))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         next_cursor,
         has_more,
     }))
@@ -866,12 +866,14 @@ async fn get_contact_timeline(
     };
     let data = entries
         .into_iter()
-        .map(|entry| match entry {
-            Entry::Conversation(c) => TimelineItem::Conversation(c.into()),
-            Entry::Offer(o) => TimelineItem::ValueOffer(o.into()),
-            Entry::Ask(a) => TimelineItem::Ask(a.into()),
+        .map(|entry| {
+            Ok(match entry {
+                Entry::Conversation(c) => TimelineItem::Conversation(c.try_into()?),
+                Entry::Offer(o) => TimelineItem::ValueOffer(o.try_into()?),
+                Entry::Ask(a) => TimelineItem::Ask(a.try_into()?),
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(web::Json(Page {
         data,
         next_cursor,

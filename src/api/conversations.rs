@@ -66,28 +66,30 @@ pub struct ConversationResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Conversation> for ConversationResponse {
-    fn from(c: Conversation) -> Self {
+impl TryFrom<Conversation> for ConversationResponse {
+    type Error = ApiError;
+
+    fn try_from(c: Conversation) -> Result<Self, ApiError> {
+        let f = c.fields()?;
         let m = c.model;
-        Self {
+        Ok(Self {
             id: m.id,
-            occurred_at: m.occurred_at,
-            channel: Channel::from_stored(&m.channel).unwrap_or(Channel::Other),
-            participant_ids: c.participant_ids,
-            initiated_by: m.initiated_by.as_deref().and_then(InitiatedBy::from_stored),
-            duration_minutes: m.duration_minutes,
-            summary: m.summary,
-            notes: m.notes,
-            learned: m.learned,
-            thank_you_status: ThankYouStatus::from_stored(&m.thank_you_status)
-                .unwrap_or(ThankYouStatus::Owed),
-            thank_you_sent_at: m.thank_you_sent_at,
-            next_step: m.next_step,
-            next_step_due_on: m.next_step_due_on,
-            next_step_done_at: m.next_step_done_at,
+            occurred_at: f.occurred_at,
+            channel: f.channel,
+            participant_ids: f.participant_ids,
+            initiated_by: f.initiated_by,
+            duration_minutes: f.duration_minutes,
+            summary: f.summary,
+            notes: f.notes,
+            learned: f.learned,
+            thank_you_status: f.thank_you_status,
+            thank_you_sent_at: f.thank_you_sent_at,
+            next_step: f.next_step,
+            next_step_due_on: f.next_step_due_on,
+            next_step_done_at: f.next_step_done_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        }
+        })
     }
 }
 
@@ -353,16 +355,16 @@ async fn create_conversation(
     let fields = apply(body.0.into(), ConversationFields::default(), now)?;
     let render = |conversation: &Conversation| {
         let location = format!("/v1/conversations/{}", conversation.model.id);
-        created(
+        Ok(created(
             &location,
             &conversation.etag(),
-            &ConversationResponse::from(conversation.clone()),
-        )
+            &ConversationResponse::try_from(conversation.clone())?,
+        ))
     };
     let completion = completion(claim, render);
     let conversation =
         conversations::create(&state.db, auth.user_id(), fields, now, completion).await?;
-    Ok(render(&conversation))
+    render(&conversation)
 }
 
 /// Get a conversation
@@ -396,7 +398,7 @@ async fn get_conversation(
     Ok(conditional_ok(
         &conditions,
         &etag,
-        &ConversationResponse::from(conversation),
+        &ConversationResponse::try_from(conversation)?,
     ))
 }
 
@@ -442,7 +444,7 @@ async fn update_conversation(
     Ok(with_etag(
         StatusCode::OK,
         &etag,
-        &ConversationResponse::from(conversation),
+        &ConversationResponse::try_from(conversation)?,
     ))
 }
 
@@ -569,7 +571,10 @@ async fn list_conversations(
         _ => None,
     };
     Ok(web::Json(Page {
-        data: rows.into_iter().map(ConversationResponse::from).collect(),
+        data: rows
+            .into_iter()
+            .map(ConversationResponse::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
         has_more,
     }))

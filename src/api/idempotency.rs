@@ -218,12 +218,12 @@ pub fn stored(response: HttpResponse) -> StoredResponse {
 /// The claim of the request's key as a completion rendered by `render`, if it came with one.
 pub fn completion<T>(
     claim: Option<web::ReqData<Claim>>,
-    render: impl Fn(&T) -> HttpResponse + Send + Sync + 'static,
+    render: impl Fn(&T) -> Result<HttpResponse, ApiError> + Send + Sync + 'static,
 ) -> Option<idempotency::Completion<T>> {
     claim.map(|claim| {
         claim
             .into_inner()
-            .completing(move |value: &T| stored(render(value)))
+            .completing(move |value: &T| render(value).map(stored))
     })
 }
 

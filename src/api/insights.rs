@@ -13,7 +13,7 @@ use crate::domain::relationship::Relationship;
 use crate::domain::stats::{self, Granularity, Tally};
 use crate::domain::suggestions::{self, Reason};
 use crate::error::{ApiError, ProblemCode};
-use crate::services::intelligence;
+use crate::services::{intelligence, offers};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -287,24 +287,38 @@ async fn list_suggestions(
         intelligence::suggestions(&state.db, auth.user_id(), &today, limit).await?;
     let data = picked
         .into_iter()
-        .map(|s| SuggestionResponse {
-            contact_id: s.contact_id,
-            message: suggestions::message(s.score.reason, &s.contact_name, &s.relationship, date),
-            contact_name: s.contact_name,
-            score: s.score.points,
-            reason: s.score.reason,
-            suggested_offer: s.offer.map(|o| SuggestedOffer {
-                href: format!("/v1/value-offers/{}", o.id),
-                id: o.id,
-                contact_id: o.contact_id,
-                kind: o.kind,
-                title: o.title,
-                url: o.url,
-                topics: serde_json::from_value(o.topics).unwrap_or_default(),
-            }),
-            relationship: s.relationship,
+        .map(|s| {
+            let suggested_offer = match s.offer {
+                Some(o) => {
+                    let f = offers::fields_of(&o)?;
+                    Some(SuggestedOffer {
+                        href: format!("/v1/value-offers/{}", o.id),
+                        id: o.id,
+                        contact_id: f.contact_id,
+                        kind: f.kind.as_str().to_owned(),
+                        title: f.title,
+                        url: f.url,
+                        topics: f.topics,
+                    })
+                }
+                None => None,
+            };
+            Ok(SuggestionResponse {
+                contact_id: s.contact_id,
+                message: suggestions::message(
+                    s.score.reason,
+                    &s.contact_name,
+                    &s.relationship,
+                    date,
+                ),
+                contact_name: s.contact_name,
+                score: s.score.points,
+                reason: s.score.reason,
+                suggested_offer,
+                relationship: s.relationship,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(web::Json(Page {
         data,
         next_cursor: None,

@@ -59,10 +59,12 @@ pub struct ValueOfferResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ValueOffer> for ValueOfferResponse {
-    fn from(m: ValueOffer) -> Self {
-        let f = fields_of(&m);
-        Self {
+impl TryFrom<ValueOffer> for ValueOfferResponse {
+    type Error = ApiError;
+
+    fn try_from(m: ValueOffer) -> Result<Self, ApiError> {
+        let f = fields_of(&m)?;
+        Ok(Self {
             id: m.id,
             contact_id: f.contact_id,
             conversation_id: f.conversation_id,
@@ -77,7 +79,7 @@ impl From<ValueOffer> for ValueOfferResponse {
             responded_at: f.responded_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        }
+        })
     }
 }
 
@@ -267,11 +269,11 @@ async fn create_value_offer(
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
     let render = |offer: &ValueOffer| {
         let location = format!("/v1/value-offers/{}", offer.id);
-        created(
+        Ok(created(
             &location,
             &etag_of(offer),
-            &ValueOfferResponse::from(offer.clone()),
-        )
+            &ValueOfferResponse::try_from(offer.clone())?,
+        ))
     };
     let offer = offers::create(
         &state.db,
@@ -281,7 +283,7 @@ async fn create_value_offer(
         completion(claim, render),
     )
     .await?;
-    Ok(render(&offer))
+    render(&offer)
 }
 
 /// Get a value offer
@@ -315,7 +317,7 @@ async fn get_value_offer(
     Ok(conditional_ok(
         &conditions,
         &etag,
-        &ValueOfferResponse::from(offer),
+        &ValueOfferResponse::try_from(offer)?,
     ))
 }
 
@@ -362,7 +364,7 @@ async fn update_value_offer(
     Ok(with_etag(
         StatusCode::OK,
         &etag,
-        &ValueOfferResponse::from(offer),
+        &ValueOfferResponse::try_from(offer)?,
     ))
 }
 
@@ -460,7 +462,10 @@ async fn list_value_offers(
     let (rows, has_more) = offers::list(&state.db, auth.user_id(), &filter).await?;
     let next_cursor = keyset.next(has_more, rows.last().map(|m| (m.created_at, m.id)));
     Ok(web::Json(Page {
-        data: rows.into_iter().map(ValueOfferResponse::from).collect(),
+        data: rows
+            .into_iter()
+            .map(ValueOfferResponse::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
         has_more,
     }))

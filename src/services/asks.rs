@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::{Versioned, beyond};
+use super::{Versioned, beyond, decode};
 use crate::db::Db;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -58,17 +58,19 @@ pub fn etag_of(model: &ask::Model) -> String {
     etag(model.id, model.updated_at)
 }
 
-pub fn fields_of(m: &ask::Model) -> AskFields {
-    AskFields {
+/// The fields of a stored row; an internal error when a column holds a value the API never
+/// writes.
+pub fn fields_of(m: &ask::Model) -> Result<AskFields, ApiError> {
+    Ok(AskFields {
         contact_id: m.contact_id,
         conversation_id: m.conversation_id,
-        kind: AskKind::from_stored(&m.kind).unwrap_or(AskKind::Other),
+        kind: decode("ask.kind", &m.kind, AskKind::from_stored)?,
         title: m.title.clone(),
         details: m.details.clone(),
-        status: AskStatus::from_stored(&m.status).unwrap_or(AskStatus::Planned),
+        status: decode("ask.status", &m.status, AskStatus::from_stored)?,
         asked_at: m.asked_at,
         resolved_at: m.resolved_at,
-    }
+    })
 }
 
 fn active_model(f: &AskFields) -> ask::ActiveModel {
@@ -141,7 +143,7 @@ pub async fn update(
 ) -> Result<ask::Model, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(fields_of(&current))?;
+    let fields = change(fields_of(&current)?)?;
     check(&txn, owner_id, &fields).await?;
     // The precondition is checked last: a request that fails for another reason answers
     // that reason, whatever its If-Match (RFC 9110, section 13.2.1).

@@ -60,12 +60,11 @@ impl Contact {
         etag(self.model.id, self.model.updated_at)
     }
 
-    fn fields(&self) -> ContactFields {
-        let strings = |json: &serde_json::Value| -> Vec<String> {
-            serde_json::from_value(json.clone()).unwrap_or_default()
-        };
+    /// The contact's fields; an internal error when a column holds a value the API never
+    /// writes.
+    pub fn fields(&self) -> Result<ContactFields, ApiError> {
         let m = &self.model;
-        ContactFields {
+        Ok(ContactFields {
             full_name: m.full_name.clone(),
             preferred_name: m.preferred_name.clone(),
             email: m.email.clone(),
@@ -73,16 +72,16 @@ impl Contact {
             company: m.company.clone(),
             title: m.title.clone(),
             location: m.location.clone(),
-            links: strings(&m.links),
+            links: super::decode_json("contact.links", &m.links)?,
             how_we_met: m.how_we_met.clone(),
             met_on: m.met_on,
             introduced_by_id: m.introduced_by_id,
             tags: self.tags.clone(),
-            interests: strings(&m.interests),
+            interests: super::decode_json("contact.interests", &m.interests)?,
             notes: m.notes.clone(),
             cadence_days: m.cadence_days,
             archived_at: m.archived_at,
-        }
+        })
     }
 }
 
@@ -289,7 +288,7 @@ pub async fn update(
 ) -> Result<Contact, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(current.fields())?;
+    let fields = change(current.fields()?)?;
     if let Some(introducer) = fields.introduced_by_id {
         if introducer == id {
             return Err(ApiError::validation(vec![FieldError::new(

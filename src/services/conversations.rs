@@ -91,24 +91,39 @@ impl Conversation {
         etag(self.model.id, self.model.updated_at)
     }
 
-    fn fields(&self) -> ConversationFields {
+    /// The conversation's fields; an internal error when a column holds a value the API
+    /// never writes.
+    pub fn fields(&self) -> Result<ConversationFields, ApiError> {
         let m = &self.model;
-        ConversationFields {
+        Ok(ConversationFields {
             occurred_at: m.occurred_at,
-            channel: Channel::from_stored(&m.channel).unwrap_or(Channel::Other),
+            channel: super::decode("conversation.channel", &m.channel, Channel::from_stored)?,
             participant_ids: self.participant_ids.clone(),
-            initiated_by: m.initiated_by.as_deref().and_then(InitiatedBy::from_stored),
+            initiated_by: m
+                .initiated_by
+                .as_deref()
+                .map(|stored| {
+                    super::decode(
+                        "conversation.initiated_by",
+                        stored,
+                        InitiatedBy::from_stored,
+                    )
+                })
+                .transpose()?,
             duration_minutes: m.duration_minutes,
             summary: m.summary.clone(),
             notes: m.notes.clone(),
             learned: m.learned.clone(),
-            thank_you_status: ThankYouStatus::from_stored(&m.thank_you_status)
-                .unwrap_or(ThankYouStatus::Owed),
+            thank_you_status: super::decode(
+                "conversation.thank_you_status",
+                &m.thank_you_status,
+                ThankYouStatus::from_stored,
+            )?,
             thank_you_sent_at: m.thank_you_sent_at,
             next_step: m.next_step.clone(),
             next_step_due_on: m.next_step_due_on,
             next_step_done_at: m.next_step_done_at,
-        }
+        })
     }
 }
 
@@ -327,7 +342,7 @@ pub async fn update(
 ) -> Result<Conversation, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(current.fields())?;
+    let fields = change(current.fields()?)?;
     let new_participants = fields.participants() != current.participant_ids;
     if new_participants {
         check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;

@@ -54,7 +54,7 @@ impl Claim {
     /// write's transaction.
     pub fn completing<T>(
         self,
-        render: impl Fn(&T) -> StoredResponse + Send + Sync + 'static,
+        render: impl Fn(&T) -> Result<StoredResponse, ApiError> + Send + Sync + 'static,
     ) -> Completion<T> {
         Completion {
             claim: self,
@@ -63,10 +63,13 @@ impl Claim {
     }
 }
 
+/// Makes the response to store of a write's result; failing fails the write.
+type Render<T> = dyn Fn(&T) -> Result<StoredResponse, ApiError> + Send + Sync;
+
 /// The response to store under a claimed key in the transaction of the write it reports.
 pub struct Completion<T> {
     claim: Claim,
-    render: Arc<dyn Fn(&T) -> StoredResponse + Send + Sync>,
+    render: Arc<Render<T>>,
 }
 
 impl<T> Clone for Completion<T> {
@@ -82,7 +85,8 @@ impl<T> Completion<T> {
     /// Stores the response to `value` in `txn`. Fails (409, and the write rolls back) when the
     /// claim is no longer this request's: it was abandoned and another request took it over.
     pub async fn store(&self, txn: &impl ConnectionTrait, value: &T) -> Result<(), ApiError> {
-        let stored = write_response(txn, &self.claim, (self.render)(value)).await?;
+        // A response that cannot be rendered fails the write with it.
+        let stored = write_response(txn, &self.claim, (self.render)(value)?).await?;
         if !stored {
             return Err(taken_over());
         }
@@ -170,12 +174,15 @@ pub async fn begin(
         }
         match existing.response_status {
             Some(status) => {
+                let status = status.to_string();
                 return Ok(Begin::Replay(StoredResponse {
-                    status: u16::try_from(status).unwrap_or(500),
-                    headers: existing
-                        .response_headers
-                        .and_then(|h| serde_json::from_value(h).ok())
-                        .unwrap_or_default(),
+                    status: super::decode("idempotency_key.response_status", &status, |s| {
+                        s.parse::<u16>().ok().filter(|n| (100..600).contains(n))
+                    })?,
+                    headers: match &existing.response_headers {
+                        Some(h) => super::decode_json("idempotency_key.response_headers", h)?,
+                        None => Vec::new(),
+                    },
                     body: existing.response_body.unwrap_or_default(),
                 }));
             }

@@ -529,23 +529,28 @@ pub async fn suggestions(
         .collect();
     let summaries: Vec<Idea> = ideas
         .into_iter()
-        .map(|(id, contact_id, topics, created_at)| Idea {
-            id,
-            contact_id,
-            topics: serde_json::from_value(topics).unwrap_or_default(),
-            created_at,
+        .map(|(id, contact_id, topics, created_at)| {
+            Ok(Idea {
+                id,
+                contact_id,
+                topics: super::decode_json("value_offer.topics", &topics)?,
+                created_at,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let chosen: Vec<Option<Uuid>> = scored
         .iter()
         .map(|(contact, ..)| {
-            let interests: Vec<String> = interests
-                .get(&contact.id)
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default();
-            suggestions::suggested_offer(contact.id, &interests, &summaries).map(|idea| idea.id)
+            let interests: Vec<String> = match interests.get(&contact.id) {
+                Some(stored) => super::decode_json("contact.interests", stored)?,
+                None => Vec::new(),
+            };
+            Ok(
+                suggestions::suggested_offer(contact.id, &interests, &summaries)
+                    .map(|idea| idea.id),
+            )
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let chosen_ids: Vec<Uuid> = chosen.iter().flatten().copied().collect();
     let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
         HashMap::new()
@@ -676,12 +681,16 @@ impl Activity {
             if !inside(&on) {
                 continue;
             }
+            let thank_you = super::decode(
+                "conversation.thank_you_status",
+                &status,
+                ThankYouStatus::from_stored,
+            )?;
             by_conversation
                 .entry(conversation_id)
                 .or_insert_with(|| Held {
                     on,
-                    thank_you: ThankYouStatus::from_stored(&status)
-                        .unwrap_or(ThankYouStatus::NotNeeded),
+                    thank_you,
                     participants: Vec::new(),
                 })
                 .participants

@@ -44,6 +44,33 @@ pub struct PageRequest {
     pub after: Option<Uuid>,
 }
 
+/// A stored string column decoded by `parse`. A value the API would never have written (a
+/// hand edit, a faulty migration) is an internal error naming the column and the value: the
+/// row is not served as some default.
+pub fn decode<T>(
+    column: &str,
+    stored: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, ApiError> {
+    parse(stored).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "stored value {stored:?} of column {column} is not one the API writes"
+        ))
+    })
+}
+
+/// A stored JSON column decoded, failing like [`decode`].
+pub fn decode_json<T: serde::de::DeserializeOwned>(
+    column: &str,
+    stored: &serde_json::Value,
+) -> Result<T, ApiError> {
+    T::deserialize(stored).map_err(|err| {
+        ApiError::Internal(anyhow::anyhow!(
+            "stored JSON of column {column} does not decode: {err}"
+        ))
+    })
+}
+
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::{Versioned, beyond};
+use super::{Versioned, beyond, decode, decode_json};
 use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -65,20 +65,22 @@ pub fn etag_of(model: &value_offer::Model) -> String {
     etag(model.id, model.updated_at)
 }
 
-pub fn fields_of(m: &value_offer::Model) -> OfferFields {
-    OfferFields {
+/// The fields of a stored row; an internal error when a column holds a value the API never
+/// writes.
+pub fn fields_of(m: &value_offer::Model) -> Result<OfferFields, ApiError> {
+    Ok(OfferFields {
         contact_id: m.contact_id,
         conversation_id: m.conversation_id,
-        kind: OfferKind::from_stored(&m.kind).unwrap_or(OfferKind::Other),
+        kind: decode("value_offer.kind", &m.kind, OfferKind::from_stored)?,
         title: m.title.clone(),
         url: m.url.clone(),
         details: m.details.clone(),
-        topics: serde_json::from_value(m.topics.clone()).unwrap_or_default(),
+        topics: decode_json("value_offer.topics", &m.topics)?,
         introduced_contact_id: m.introduced_contact_id,
-        status: OfferStatus::from_stored(&m.status).unwrap_or(OfferStatus::Idea),
+        status: decode("value_offer.status", &m.status, OfferStatus::from_stored)?,
         offered_at: m.offered_at,
         responded_at: m.responded_at,
-    }
+    })
 }
 
 fn active_model(f: &OfferFields) -> value_offer::ActiveModel {
@@ -168,7 +170,7 @@ pub async fn update(
 ) -> Result<value_offer::Model, ApiError> {
     let txn = db.begin_write().await?;
     let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(fields_of(&current))?;
+    let fields = change(fields_of(&current)?)?;
     check(&txn, owner_id, &fields).await?;
     // The precondition is checked last: a request that fails for another reason answers
     // that reason, whatever its If-Match (RFC 9110, section 13.2.1).

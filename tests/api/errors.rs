@@ -843,3 +843,128 @@ async fn text_fields_refuse_the_characters_their_published_kind_refuses() {
     let problem = assert_problem(me, 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["code"], "required");
 }
+
+/// A stored value the API never writes (a hand edit, a faulty migration) is a 500 naming
+/// nothing to the client, never a default served as if it were the data: each decoded column
+/// is corrupted in turn under a real route.
+#[tokio::test]
+async fn a_corrupt_stored_value_is_an_internal_error_not_a_default() {
+    use reqwest::Method;
+    use sea_orm::ConnectionTrait;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let token = Some(user.access_token.as_str());
+    let app = &app;
+    let create = |path: &'static str, body: serde_json::Value| async move {
+        let response = app.request(Method::POST, path, token, Some(&body)).await;
+        assert_eq!(response.status(), 201, "{path}");
+        let created: serde_json::Value = response.json().await.unwrap();
+        created["id"].as_str().unwrap().to_owned()
+    };
+    let contact = create("/v1/contacts", json!({"full_name": "Ada"})).await;
+    let conversation = create(
+        "/v1/conversations",
+        json!({"occurred_at": "2026-03-01T10:00:00Z", "channel": "call", "summary": "Call",
+            "participant_ids": [contact]}),
+    )
+    .await;
+    let offer = create(
+        "/v1/value-offers",
+        json!({"contact_id": contact, "kind": "news", "title": "News"}),
+    )
+    .await;
+    let ask = create(
+        "/v1/asks",
+        json!({"contact_id": contact, "kind": "advice", "title": "Advice"}),
+    )
+    .await;
+    let cases = [
+        ("ask", "status", "'granted-ish'", format!("/v1/asks/{ask}")),
+        ("ask", "kind", "'bribe'", "/v1/asks".to_owned()),
+        (
+            "value_offer",
+            "status",
+            "'lost'",
+            format!("/v1/value-offers/{offer}"),
+        ),
+        (
+            "value_offer",
+            "topics",
+            "'{\"not\": \"a list\"}'",
+            "/v1/value-offers".to_owned(),
+        ),
+        (
+            "conversation",
+            "channel",
+            "'telepathy'",
+            format!("/v1/conversations/{conversation}"),
+        ),
+        (
+            "conversation",
+            "thank_you_status",
+            "'maybe'",
+            "/v1/conversations".to_owned(),
+        ),
+        (
+            "contact",
+            "links",
+            "'[1, 2]'",
+            format!("/v1/contacts/{contact}"),
+        ),
+        (
+            "contact",
+            "interests",
+            "'\"rust\"'",
+            "/v1/contacts".to_owned(),
+        ),
+    ];
+    let json_columns = ["topics", "links", "interests"];
+    let backend = app.db.backend();
+    let placeholder = match backend {
+        sea_orm::DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    for (table, column, bad, path) in cases {
+        let id = match table {
+            "ask" => &ask,
+            "value_offer" => &offer,
+            "conversation" => &conversation,
+            _ => &contact,
+        };
+        let id: uuid::Uuid = id.parse().unwrap();
+        let on_row =
+            |sql: String| sea_orm::Statement::from_sql_and_values(backend, sql, [id.into()]);
+        let original: String = {
+            let read = on_row(format!(
+                "SELECT CAST({column} AS TEXT) AS v FROM {table} WHERE id = {placeholder}"
+            ));
+            let row = app.db.writer().query_one_raw(read).await.unwrap().unwrap();
+            row.try_get("", "v").unwrap()
+        };
+        let value = |literal: &str| match (json_columns.contains(&column), backend) {
+            (true, sea_orm::DbBackend::Postgres) => format!("{literal}::jsonb"),
+            _ => literal.to_owned(),
+        };
+        let set = |literal: String| {
+            on_row(format!(
+                "UPDATE {table} SET {column} = {literal} WHERE id = {placeholder}"
+            ))
+        };
+        app.db.writer().execute_raw(set(value(bad))).await.unwrap();
+        let problem = assert_problem(
+            app.get_as(&path, &user.access_token).await,
+            500,
+            "internal_error",
+        )
+        .await;
+        assert!(
+            !problem["detail"].as_str().unwrap().contains(column),
+            "the cause stays in the log: {problem}"
+        );
+        let restore = value(&format!("'{}'", original.replace('\'', "''")));
+        app.db.writer().execute_raw(set(restore)).await.unwrap();
+        let healed = app.get_as(&path, &user.access_token).await;
+        assert_eq!(healed.status(), 200, "{table}.{column} restored");
+    }
+}

@@ -146,11 +146,11 @@ async fn a_taken_over_claim_cannot_complete_and_its_write_rolls_back() {
     assert_eq!(retry.status().as_u16(), 201);
 
     let completion = stale.completing(|_: &rapport::services::contacts::Contact| {
-        rapport::services::idempotency::StoredResponse {
+        Ok(rapport::services::idempotency::StoredResponse {
             status: 201,
             headers: Vec::new(),
             body: b"stale".to_vec(),
-        }
+        })
     });
     let fields = rapport::services::contacts::ContactFields {
         full_name: "Taken Over".into(),
