@@ -86,6 +86,7 @@ pub fn build() -> utoipa::openapi::OpenApi {
     let mut api = api;
     reference_page_items(&mut api);
     declare_server_errors(&mut api);
+    bearer_by_default(&mut api);
     let Ok(mut value) = serde_json::to_value(&api) else {
         return api;
     };
@@ -206,6 +207,37 @@ fn text_patterns(document: &mut serde_json::Value) {
         if let Some(schema) = schemas.get_mut(&name) {
             references(schema, &mut pending);
             walk(schema);
+        }
+    }
+}
+
+/// Every operation needs a bearer token unless it says otherwise: the document requires
+/// `bearer_auth` once, at the top, and a public operation opts out with `security(())` on its
+/// handler, which utoipa writes `[{}]` ("anonymous allowed") and this turns into `[]`, "no
+/// requirement", the plain way to say public.
+fn bearer_by_default(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+
+    api.security = Some(vec![SecurityRequirement::new(
+        "bearer_auth",
+        Vec::<String>::new(),
+    )]);
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let anonymous = operation
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+            if anonymous {
+                operation.security = Some(Vec::new());
+            }
         }
     }
 }

@@ -201,7 +201,6 @@ fn apply(
 /// `contact_id` and `conversation_id` must be yours (422 otherwise).
 #[utoipa::path(
     tag = "asks",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateAskRequest, content_type = "application/json"),
     responses(
@@ -245,7 +244,6 @@ async fn create_ask(
 /// Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "asks",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
         crate::openapi::IfNoneMatchHeader,
@@ -281,7 +279,6 @@ async fn get_ask(
 /// (`granted` → `planned` is 422); `asked_at` and `resolved_at` are stamped on the way.
 #[utoipa::path(
     tag = "asks",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
         crate::openapi::IfMatchHeader,
@@ -327,7 +324,6 @@ async fn update_ask(
 /// With `If-Match`, only if the ask is still at that version (412 otherwise, nothing deleted).
 #[utoipa::path(
     tag = "asks",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The ask's id."),
         crate::openapi::IfMatchHeader,
@@ -383,7 +379,6 @@ struct AskListQuery {
 /// Newest first by default; filter by contact, status or kind. Keyset-paginated.
 #[utoipa::path(
     tag = "asks",
-    security(("bearer_auth" = [])),
     params(AskListQuery),
     responses(
         (status = 200, description = "One page of asks.", body = Page<AskResponse>),

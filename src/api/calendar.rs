@@ -48,7 +48,6 @@ struct CalendarToken {
 /// `secret_not_replayed`.
 #[utoipa::path(
     tag = "calendar",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     responses(
         (status = 201, description = "The new feed URL.", body = CalendarToken,

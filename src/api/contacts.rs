@@ -413,7 +413,6 @@ fn location(id: Uuid) -> String {
 /// Only `full_name` is required. The response carries the contact's derived `relationship`.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateContactRequest, content_type = "application/json"),
     responses(
@@ -463,7 +462,6 @@ async fn create_contact(
 /// so a new conversation or a new day answers 200 to a stale `If-None-Match`.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
         crate::openapi::IfNoneMatchHeader,
@@ -499,7 +497,6 @@ async fn get_contact(
 /// version (412 otherwise, nothing changed).
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
         crate::openapi::IfMatchHeader,
@@ -542,7 +539,6 @@ async fn update_contact(
 /// and `introduced_contact_id` that pointed at them become null.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The contact's id."),
         crate::openapi::IfMatchHeader,
@@ -676,7 +672,6 @@ struct ContactListQuery {
 /// `last_conversation_at`. Each page costs the same few queries whatever its length.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(ContactListQuery),
     responses(
         (status = 200, description = "One page of contacts.", body = Page<ContactResponse>),
@@ -784,7 +779,6 @@ struct TagCount {
 /// All tags come in one page.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "The tags.", body = Page<TagCount>),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -834,7 +828,6 @@ struct TimelineQuery {
 /// paginated list whose items carry a `type`.
 #[utoipa::path(
     tag = "contacts",
-    security(("bearer_auth" = [])),
     params(("id" = Uuid, Path, description = "The contact's id."), TimelineQuery),
     responses(
         (status = 200, description = "One page of the timeline.", body = Page<TimelineItem>),

@@ -333,7 +333,6 @@ pub fn state_the_thank_you_rule(api: &mut utoipa::openapi::OpenApi) {
 /// References to contacts that are not yours are 422, exactly as for contacts that do not exist.
 #[utoipa::path(
     tag = "conversations",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateConversationRequest, content_type = "application/json"),
     responses(
@@ -372,7 +371,6 @@ async fn create_conversation(
 /// With its participants. Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "conversations",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
         crate::openapi::IfNoneMatchHeader,
@@ -407,7 +405,6 @@ async fn get_conversation(
 /// JSON merge patch, guarded by `If-Match` when given.
 #[utoipa::path(
     tag = "conversations",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
         crate::openapi::IfMatchHeader,
@@ -453,7 +450,6 @@ async fn update_conversation(
 /// Value offers and asks linked to it stay, with `conversation_id` set to null.
 #[utoipa::path(
     tag = "conversations",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The conversation's id."),
         crate::openapi::IfMatchHeader,
@@ -525,7 +521,6 @@ struct ConversationListQuery {
 /// Keyset-paginated.
 #[utoipa::path(
     tag = "conversations",
-    security(("bearer_auth" = [])),
     params(ConversationListQuery),
     responses(
         (status = 200, description = "One page of conversations.", body = Page<ConversationResponse>),

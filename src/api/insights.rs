@@ -136,7 +136,6 @@ fn decode_follow_up(cursor: &str) -> Result<FollowUpKey, ApiError> {
 /// Dates are local to your `time_zone`.
 #[utoipa::path(
     tag = "intelligence",
-    security(("bearer_auth" = [])),
     params(FollowUpQuery),
     responses(
         (status = 200, description = "One page of follow-ups.", body = Page<FollowUpResponse>),
@@ -258,7 +257,6 @@ struct SuggestionQuery {
 /// whether more contacts scored.
 #[utoipa::path(
     tag = "intelligence",
-    security(("bearer_auth" = [])),
     params(SuggestionQuery),
     responses(
         (status = 200, description = "The suggestions, best first.", body = Page<SuggestionResponse>),
@@ -382,7 +380,6 @@ struct StatsQuery {
 /// included. A range longer than two years, or one ending before it starts, is 400.
 #[utoipa::path(
     tag = "intelligence",
-    security(("bearer_auth" = [])),
     params(StatsQuery),
     responses(
         (status = 200, description = "The statistics.", body = StatsResponse),
@@ -492,7 +489,6 @@ pub struct GoalsResponse {
 /// weeks that met the conversation goal. Weeks start on Monday in your time zone.
 #[utoipa::path(
     tag = "intelligence",
-    security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "This week's progress.", body = GoalsResponse),
         (status = 401, response = crate::openapi::Unauthorized),

@@ -70,7 +70,6 @@ impl From<User> for UserResponse {
 /// Your profile, time zone and weekly goals. The password hash never leaves the server.
 #[utoipa::path(
     tag = "me",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IfNoneMatchHeader),
     responses(
         (status = 400, response = crate::openapi::BadRequest),
@@ -139,7 +138,6 @@ fn goal(field: &str, patch: Patch<i32>, errors: &mut Vec<FieldError>) -> Option<
 /// JSON merge patch: absent fields stay as they are. Unknown and read-only fields are 422.
 #[utoipa::path(
     tag = "me",
-    security(("bearer_auth" = [])),
     request_body(content = UpdateMeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated account.", body = UserResponse,
@@ -207,7 +205,6 @@ struct ChangePasswordRequest {
 /// count with the failed logins of the account and the address (429 once either is used up).
 #[utoipa::path(
     tag = "me",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = ChangePasswordRequest, content_type = "application/json"),
     responses(
@@ -257,7 +254,6 @@ struct DeleteMeRequest {
 /// (429 once either is used up).
 #[utoipa::path(
     tag = "me",
-    security(("bearer_auth" = [])),
     request_body(content = DeleteMeRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "The account and all its data are gone."),

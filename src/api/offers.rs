@@ -247,7 +247,6 @@ fn apply(
 /// an introduction's other person is not the recipient.
 #[utoipa::path(
     tag = "value-offers",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateValueOfferRequest, content_type = "application/json"),
     responses(
@@ -291,7 +290,6 @@ async fn create_value_offer(
 /// Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "value-offers",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
         crate::openapi::IfNoneMatchHeader,
@@ -327,7 +325,6 @@ async fn get_value_offer(
 /// (`acknowledged` → `idea` is 422); `offered_at` and `responded_at` are stamped on the way.
 #[utoipa::path(
     tag = "value-offers",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
         crate::openapi::IfMatchHeader,
@@ -373,7 +370,6 @@ async fn update_value_offer(
 /// With `If-Match`, only if the offer is still at that version (412 otherwise, nothing deleted).
 #[utoipa::path(
     tag = "value-offers",
-    security(("bearer_auth" = [])),
     params(
         ("id" = Uuid, Path, description = "The offer's id."),
         crate::openapi::IfMatchHeader,
@@ -431,7 +427,6 @@ struct OfferListQuery {
 /// Newest first by default; filter by contact, status, kind or topic. Keyset-paginated.
 #[utoipa::path(
     tag = "value-offers",
-    security(("bearer_auth" = [])),
     params(OfferListQuery),
     responses(
         (status = 200, description = "One page of value offers.", body = Page<ValueOfferResponse>),

@@ -93,7 +93,6 @@ struct CreatedToken {
 /// 409 `secret_not_replayed`.
 #[utoipa::path(
     tag = "tokens",
-    security(("bearer_auth" = [])),
     params(crate::openapi::IdempotencyKeyHeader),
     request_body(content = CreateTokenRequest, content_type = "application/json"),
     responses(
@@ -160,7 +159,6 @@ async fn create_personal_token(
 /// The caller's tokens, oldest first, without their secrets.
 #[utoipa::path(
     tag = "tokens",
-    security(("bearer_auth" = [])),
     params(PageQuery),
     responses(
         (status = 200, description = "One page of tokens.", body = Page<TokenSummary>),
@@ -186,7 +184,6 @@ async fn list_personal_tokens(
 /// One of the caller's tokens, without its secret.
 #[utoipa::path(
     tag = "tokens",
-    security(("bearer_auth" = [])),
     params(("id" = Uuid, Path, description = "The token's id."), crate::openapi::IfNoneMatchHeader),
     responses(
         (status = 400, response = crate::openapi::BadRequest),
@@ -218,7 +215,6 @@ async fn get_personal_token(
 /// The token stops working at once.
 #[utoipa::path(
     tag = "tokens",
-    security(("bearer_auth" = [])),
     params(("id" = Uuid, Path, description = "The token's id.")),
     responses(
         (status = 204, description = "Revoked."),

@@ -76,7 +76,6 @@ fn every_operation_is_fully_described() {
             op["summary"].as_str().is_some_and(|s| !s.is_empty()),
             "{at}: summary"
         );
-        assert!(op.get("security").is_some(), "{at}: security requirement");
         for (status, response) in op["responses"].as_object().unwrap() {
             if status.starts_with('4') || status.starts_with('5') {
                 let reference = response["$ref"].as_str().unwrap_or_default();
@@ -90,6 +89,14 @@ fn every_operation_is_fully_described() {
             }
         }
     }
+}
+
+/// The security requirements that apply to `op`: its own, or else the document's.
+fn effective_security<'a>(spec: &'a Value, op: &'a Value) -> &'a Vec<Value> {
+    op.get("security")
+        .or_else(|| spec.get("security"))
+        .and_then(Value::as_array)
+        .expect("a security requirement, the operation's or the document's")
 }
 
 #[test]
@@ -116,11 +123,9 @@ fn protected_operations_declare_bearer_security_and_their_auth_errors() {
     let mut protected = 0;
     for (method, path, op) in operations(&spec) {
         let at = format!("{method} {path}");
-        let security = op["security"].as_array().unwrap();
+        let security = effective_security(&spec, op);
         let needs_bearer = security.iter().any(|s| s.get("bearer_auth").is_some());
-        let public = security
-            .iter()
-            .all(|s| s.as_object().is_some_and(|o| o.is_empty()));
+        let public = security.is_empty();
         assert!(needs_bearer || public, "{at}: bearer or explicitly public");
         if needs_bearer {
             protected += 1;
@@ -154,9 +159,7 @@ fn every_authenticated_post_declares_the_idempotency_key_and_its_409() {
     let spec = generated();
     let mut posts = 0;
     for (method, path, op) in operations(&spec) {
-        let authenticated = op["security"]
-            .as_array()
-            .unwrap()
+        let authenticated = effective_security(&spec, op)
             .iter()
             .any(|s| s.get("bearer_auth").is_some());
         if method != "POST" || !authenticated {
@@ -216,4 +219,39 @@ fn conditional_headers_are_declared_with_their_grammar_and_400() {
         );
     }
     assert!(conditional >= 12, "{conditional} conditional headers");
+}
+
+/// The document's security is the truth: every operation it says needs a bearer token
+/// answers 401 without one, and no operation it says is public does.
+#[tokio::test]
+async fn every_operation_answers_without_a_token_as_its_security_says() {
+    let app = spawn_app().await;
+    let spec = generated();
+    let (mut protected, mut public) = (0, 0);
+    for (method, path, op) in operations(&spec) {
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::nil().to_string())
+            .replace("{slug}", "not-found");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = app.client.request(method.clone(), app.url(&concrete));
+        if method == reqwest::Method::POST || method == reqwest::Method::PATCH {
+            request = request.json(&serde_json::json!({}));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let needs_bearer = effective_security(&spec, op)
+            .iter()
+            .any(|s| s.get("bearer_auth").is_some());
+        if needs_bearer {
+            crate::helpers::assert_problem(response, 401, "unauthorized").await;
+            protected += 1;
+        } else {
+            assert_ne!(status, 401, "{method} {path} is public");
+            public += 1;
+        }
+    }
+    assert!(
+        protected > 0 && public > 0,
+        "{protected} protected, {public} public"
+    );
 }
