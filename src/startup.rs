@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::fallback::{RouteTable, fallback};
 use crate::api::json::BodyLimit;
+use crate::api::state::AppState;
 use crate::api::{self, idempotency, request_id};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Hasher;
@@ -25,21 +26,6 @@ use crate::config::{DatabaseKind, Secret, Settings};
 use crate::db::{self, Db};
 use crate::openapi::ApiDoc;
 use crate::telemetry::RapportRootSpan;
-
-/// What every handler can reach, installed once as `web::Data`.
-pub struct AppState {
-    pub db: Db,
-    /// How long a duplicate `Idempotency-Key` waits for the first request (`idempotency_wait_ms`).
-    pub idempotency_wait: Duration,
-    /// The time records are stamped with and relationships judged by.
-    pub clock: Clock,
-    pub jwt: JwtKeys,
-    pub throttles: Throttles,
-    /// Password hashing and checking, a few at a time.
-    pub passwords: Hasher,
-    /// Where clients reach this server, without a trailing slash (setting `public_url`).
-    pub public_url: String,
-}
 
 pub struct Application {
     port: u16,

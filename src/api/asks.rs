@@ -13,12 +13,12 @@ use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
+use crate::api::state::AppState;
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::asks::{self, Ask, AskFields, AskFilter, etag_of, fields_of};
 use crate::services::idempotency::Claim;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_asks)

@@ -11,6 +11,7 @@ use crate::api::etag::created;
 use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
 use crate::api::me::UserResponse;
+use crate::api::state::AppState;
 use crate::auth::jwt::ACCESS_TOKEN_SECONDS;
 use crate::clock;
 use crate::domain::account::{DisplayName, Email, Password, TimeZone, TimeZoneName, collect};
@@ -18,7 +19,6 @@ use crate::domain::version::etag;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::accounts::{self, NewAccount};
 use crate::services::sessions::{self, IssuedRefreshToken};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(register_account)

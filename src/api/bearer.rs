@@ -11,12 +11,12 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::api::state::AppState;
 use crate::auth::{Owner, Scope, opaque};
 use crate::clock;
 use crate::domain::relationship::Today;
 use crate::error::ApiError;
 use crate::services::{accounts, personal_tokens};
-use crate::startup::AppState;
 
 /// Extractor for protected routes: a bearer JWT access token or a personal token (`rpt_…`).
 /// `GET`/`HEAD` need the `read` scope, every other method `write` (403 otherwise).

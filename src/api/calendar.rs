@@ -11,10 +11,10 @@ use crate::api::bearer::Auth;
 use crate::api::idempotency::carrying_secret;
 use crate::api::insights::href;
 use crate::api::pagination::ListQuery;
+use crate::api::state::AppState;
 use crate::domain::follow_ups::{FollowUp, FollowUpKind};
 use crate::error::ApiError;
 use crate::services::{calendar_feeds, intelligence, relationships};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_calendar_token)

@@ -18,6 +18,7 @@ use crate::api::pagination::{
     ListQuery, Page, decode_keyset, decode_position, encode_keyset, encode_position, parse_limit,
 };
 use crate::api::patch::Patch;
+use crate::api::state::AppState;
 use crate::domain::account::Email;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::relationship::{self, Health, History, Reciprocity, Relationship};
@@ -29,7 +30,6 @@ use crate::services::contacts::{
 };
 use crate::services::idempotency::Claim;
 use crate::services::timeline::{self, Entry};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_contacts)

@@ -13,13 +13,13 @@ use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, decode_position, encode_position, parse_limit};
 use crate::api::patch::Patch;
+use crate::api::state::AppState;
 use crate::domain::labels::search_terms;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::conversations::{self, Conversation, ConversationFields, ConversationFilter};
 use crate::services::idempotency::Claim;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_conversations)

@@ -8,8 +8,8 @@ use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::state::AppState;
 use crate::error::{ApiError, ProblemCode};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_healthz).service(get_readyz);

@@ -21,11 +21,11 @@ use sha2::{Digest, Sha256};
 
 use crate::api::bearer;
 use crate::api::json::{BodyLimit, read_body};
+use crate::api::state::AppState;
 use crate::auth::Scope;
 use crate::clock;
 use crate::error::{ApiError, ProblemCode};
 use crate::services::idempotency::{self, Begin, Claim, StoredResponse};
-use crate::startup::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use crate::api::bearer::Auth;
 use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
+use crate::api::state::AppState;
 use crate::domain::follow_ups::{FollowUp, FollowUpKey, FollowUpKind};
 use crate::domain::relationship::Relationship;
 use crate::domain::stats::{self, Granularity, Tally};
 use crate::domain::suggestions::{self, Reason};
 use crate::error::{ApiError, ProblemCode};
 use crate::services::{intelligence, offers};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_follow_ups)

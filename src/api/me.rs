@@ -14,12 +14,12 @@ use crate::api::bearer::Auth;
 use crate::api::etag::{Conditions, conditional_ok, with_etag};
 use crate::api::json::Json;
 use crate::api::patch::Patch;
+use crate::api::state::AppState;
 use crate::clock;
 use crate::domain::account::{DisplayName, Password, TimeZone, TimeZoneName};
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::accounts::{self, ProfileChanges, User};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_me)

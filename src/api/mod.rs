@@ -39,8 +39,10 @@ pub mod pagination;
 pub mod patch;
 /// `/problems/{slug}`: documentation of each problem type.
 pub mod problems;
-/// `X-Request-Id` middleware and the current request's id.
+/// `X-Request-Id`: taken or made, and echoed on every response.
 pub mod request_id;
+/// What every handler can reach: the database, the clock, keys and limits.
+pub mod state;
 /// Personal access tokens.
 pub mod tokens;
 

@@ -13,13 +13,13 @@ use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
+use crate::api::state::AppState;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::Claim;
 use crate::services::offers::{self, OfferFields, OfferFilter, ValueOffer, etag_of, fields_of};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_value_offers)

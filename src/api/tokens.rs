@@ -11,13 +11,13 @@ use crate::api::etag::{Conditions, conditional_ok, created};
 use crate::api::idempotency::carrying_secret;
 use crate::api::json::Json;
 use crate::api::pagination::{ListQuery, Page, PageQuery};
+use crate::api::state::AppState;
 use crate::auth::Scope;
 use crate::clock;
 use crate::domain::text::name;
 use crate::domain::version::etag;
 use crate::error::{ApiError, FieldError};
 use crate::services::personal_tokens::{self, NewPersonalToken, PersonalToken};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_personal_token)
