@@ -301,16 +301,16 @@ pub fn state_the_thank_you_rule(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::schema::Schema;
 
     let sent_at_null = json!({"properties": {"thank_you_sent_at": {"type": "null"}}});
+    // `properties` holds only for what is sent: a patch without a status passes it.
     let status_sent = json!({"properties": {"thank_you_status": {"const": "sent"}}});
+    let mut status_sent_and_given = status_sent.clone();
+    status_sent_and_given["required"] = json!(["thank_you_status"]);
     let rules = [
         (
             "CreateConversationRequest",
-            json!([sent_at_null, {"allOf": [{"required": ["thank_you_status"]}, status_sent]}]),
+            json!([sent_at_null, status_sent_and_given]),
         ),
-        (
-            "UpdateConversationRequest",
-            json!([sent_at_null, {"not": {"required": ["thank_you_status"]}}, status_sent]),
-        ),
+        ("UpdateConversationRequest", json!([sent_at_null, status_sent])),
     ];
     let Some(components) = api.components.as_mut() else {
         return;
