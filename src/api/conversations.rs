@@ -310,7 +310,10 @@ pub fn state_the_thank_you_rule(api: &mut utoipa::openapi::OpenApi) {
             "CreateConversationRequest",
             json!([sent_at_null, status_sent_and_given]),
         ),
-        ("UpdateConversationRequest", json!([sent_at_null, status_sent])),
+        (
+            "UpdateConversationRequest",
+            json!([sent_at_null, status_sent]),
+        ),
     ];
     let Some(components) = api.components.as_mut() else {
         return;
