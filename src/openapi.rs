@@ -123,6 +123,56 @@ fn four_digit_years(document: &mut serde_json::Value) {
     walk(document);
 }
 
+/// Gives a request string schema, and every one nested in it, its text pattern (see
+/// [`text_patterns`]).
+fn pattern_text(value: &mut serde_json::Value) {
+    use serde_json::Value;
+
+    use crate::domain::text::{Kind, NO_NUL_PATTERN};
+
+    match value {
+        Value::Object(fields) => {
+            let is_string = match fields.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string && !fields.contains_key("enum") {
+                let kind = fields
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .and_then(Kind::from_format);
+                if let Some(kind) = kind {
+                    fields.insert("pattern".to_owned(), kind.pattern().into());
+                } else if !fields.contains_key("format") && !fields.contains_key("pattern") {
+                    fields.insert("pattern".to_owned(), NO_NUL_PATTERN.into());
+                }
+            }
+            fields.values_mut().for_each(pattern_text);
+        }
+        Value::Array(items) => items.iter_mut().for_each(pattern_text),
+        _ => {}
+    }
+}
+
+/// The names of the component schemas `value` refers to, appended to `names`.
+fn schema_references(value: &serde_json::Value, names: &mut Vec<String>) {
+    use serde_json::Value;
+
+    match value {
+        Value::Object(fields) => {
+            if let Some(Value::String(target)) = fields.get("$ref")
+                && let Some(name) = target.strip_prefix("#/components/schemas/")
+            {
+                names.push(name.to_owned());
+            }
+            fields.values().for_each(|v| schema_references(v, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| schema_references(v, names)),
+        _ => {}
+    }
+}
+
 /// The characters text may hold, where generators and validators see them: every string a
 /// request sends gets a pattern. A `name`, `line` or `paragraph` (the formats of
 /// `domain::text`) gets the pattern of its kind; any other string with neither a format nor a
@@ -130,58 +180,14 @@ fn four_digit_years(document: &mut serde_json::Value) {
 fn text_patterns(document: &mut serde_json::Value) {
     use serde_json::Value;
 
-    use crate::domain::text::{Kind, NO_NUL_PATTERN};
-
-    fn is_string(fields: &serde_json::Map<String, Value>) -> bool {
-        match fields.get("type") {
-            Some(Value::String(t)) => t == "string",
-            Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
-            _ => false,
-        }
-    }
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(fields) => {
-                if is_string(fields) && !fields.contains_key("enum") {
-                    let kind = fields
-                        .get("format")
-                        .and_then(Value::as_str)
-                        .and_then(Kind::from_format);
-                    if let Some(kind) = kind {
-                        fields.insert("pattern".to_owned(), kind.pattern().into());
-                    } else if !fields.contains_key("format") && !fields.contains_key("pattern") {
-                        fields.insert("pattern".to_owned(), NO_NUL_PATTERN.into());
-                    }
-                }
-                fields.values_mut().for_each(walk);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    fn references(value: &Value, names: &mut Vec<String>) {
-        match value {
-            Value::Object(fields) => {
-                if let Some(Value::String(target)) = fields.get("$ref")
-                    && let Some(name) = target.strip_prefix("#/components/schemas/")
-                {
-                    names.push(name.to_owned());
-                }
-                fields.values().for_each(|v| references(v, names));
-            }
-            Value::Array(items) => items.iter().for_each(|v| references(v, names)),
-            _ => {}
-        }
-    }
-
     // What requests send: bodies and the schemas they reach, and query parameters.
     let mut pending = Vec::new();
     if let Some(Value::Object(paths)) = document.get_mut("paths") {
         for operation in paths.values_mut().filter_map(Value::as_object_mut) {
             for operation in operation.values_mut().filter_map(Value::as_object_mut) {
                 if let Some(body) = operation.get_mut("requestBody") {
-                    references(body, &mut pending);
-                    walk(body);
+                    schema_references(body, &mut pending);
+                    pattern_text(body);
                 }
                 let parameters = operation
                     .get_mut("parameters")
@@ -190,7 +196,7 @@ fn text_patterns(document: &mut serde_json::Value) {
                     if parameter.get("in").and_then(Value::as_str) == Some("query")
                         && let Some(schema) = parameter.get_mut("schema")
                     {
-                        walk(schema);
+                        pattern_text(schema);
                     }
                 }
             }
@@ -205,8 +211,8 @@ fn text_patterns(document: &mut serde_json::Value) {
             continue;
         }
         if let Some(schema) = schemas.get_mut(&name) {
-            references(schema, &mut pending);
-            walk(schema);
+            schema_references(schema, &mut pending);
+            pattern_text(schema);
         }
     }
 }
