@@ -2,7 +2,7 @@
 
 /// HTTP handlers, DTOs and the pieces every endpoint shares.
 pub mod api;
-/// Passwords, access and refresh tokens, personal tokens, throttling, the `Auth` extractor.
+/// Credentials: passwords, access and refresh tokens, personal tokens, throttling, scopes.
 pub mod auth;
 /// The benchmark data set of `rapport seed-bench`, written in bulk.
 pub mod bench_seed;
@@ -12,7 +12,7 @@ pub mod cli;
 pub mod clock;
 /// Settings from defaults, `rapport.toml` and `RAPPORT_*` variables.
 pub mod config;
-/// Connections, the SQLite write path and migrations.
+/// Connections, the read handle that retries lost connections, the write path, migrations.
 pub mod db;
 /// The demo account and network of `rapport seed-demo`.
 pub mod demo;
@@ -26,5 +26,5 @@ pub mod openapi;
 pub mod services;
 /// Building and running the HTTP server.
 pub mod startup;
-/// The tracing subscriber and the request span.
+/// The tracing subscriber, the current request id and the request span.
 pub mod telemetry;
