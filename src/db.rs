@@ -11,6 +11,35 @@
 //! Measured with `tests/api/write_path.rs` (200 concurrent read-then-insert transactions): with
 //! writes spread over a pool of 4 connections, 141 of 200 failed with "database is locked"
 //! despite a 10 s busy timeout; through the single writer, none failed and all 200 rows landed.
+//!
+//! # Writing
+//!
+//! Every change the application makes goes through one call, [`Db::write`]:
+//!
+//! ```ignore
+//! db.write(move |txn| {
+//!     let fields = fields.clone(); // what the work needs, cloned for each run
+//!     Box::pin(async move {
+//!         // read and write through `txn` only
+//!         Ok(value)
+//!     })
+//! })
+//! .await
+//! ```
+//!
+//! The work runs in one transaction and its value is returned once that has committed; when it
+//! fails, nothing it wrote remains. On SQLite it joins the writes waiting for the single
+//! writer, which commit together with one disk flush (`db/group_commit.rs`); when another write
+//! of its batch fails, it runs again in a transaction of its own. The work must therefore be
+//! repeatable: everything it needs it reads through `txn` or captures by value (an `Arc` for
+//! what is costly to clone), and it has no effect outside the transaction. Secrets, password
+//! hashes and random tokens are made before the call, so a second run writes the same ones. A
+//! write whose failure must still commit something (a reused refresh token revokes its family)
+//! returns `Ok` with what happened and turns it into the error after the commit.
+//!
+//! Whatever must change with every write (the idempotent response today) is written inside the
+//! same work, so it commits or vanishes with it. [`Db::writer`] gives the connection itself to
+//! migrations, the bulk loaders and tests; nothing else uses it.
 
 mod group_commit;
 
@@ -204,13 +233,14 @@ impl Db {
         &self.read
     }
 
-    /// For every statement that changes data.
+    /// The writer connection itself, for migrations, the bulk loaders of `seed-demo` and
+    /// `seed-bench`, and tests. The application writes through [`Db::write`] only.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
     }
 
     /// Starts a write transaction on the writer.
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.write.begin().await
     }
 

@@ -98,7 +98,7 @@ struct CreateAskRequest {
 }
 
 /// A merge patch of an ask. `status` may only move forward.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "granted"}))]
 struct UpdateAskRequest {
@@ -307,7 +307,7 @@ async fn update_ask(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
-        |current| apply(patch, current, now),
+        move |current| apply(patch.clone(), current, now),
         now,
     )
     .await?;

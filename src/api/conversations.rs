@@ -128,7 +128,7 @@ struct CreateConversationRequest {
 }
 
 /// A merge patch of a conversation.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"thank_you_status": "sent", "next_step_done_at": "2026-11-26T09:00:00Z"}))]
 struct UpdateConversationRequest {
@@ -436,7 +436,7 @@ async fn update_conversation(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
-        |current| apply(patch, current, now),
+        move |current| apply(patch.clone(), current, now),
         now,
     )
     .await?;

@@ -113,7 +113,7 @@ struct CreateValueOfferRequest {
 }
 
 /// A merge patch of a value offer. `status` may only move forward.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "acknowledged"}))]
 struct UpdateValueOfferRequest {
@@ -353,7 +353,7 @@ async fn update_value_offer(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
-        |current| apply(patch, current, now),
+        move |current| apply(patch.clone(), current, now),
         now,
     )
     .await?;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer};
 use crate::error::FieldError;
 
 /// One field of a merge-patch body. Use with `#[serde(default)]`.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Patch<T> {
     #[default]
     Absent,

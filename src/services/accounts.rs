@@ -1,4 +1,6 @@
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use entity::{personal_token, refresh_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
@@ -35,16 +37,22 @@ pub async fn register(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    model.insert(db.writer()).await.map_err(|err| {
-        if super::is_unique_violation(&err) {
-            ApiError::new(
-                ProblemCode::EmailTaken,
-                "An account with this email already exists.",
-            )
-        } else {
-            err.into()
-        }
+    db.write(move |txn| {
+        let model = model.clone();
+        Box::pin(async move {
+            model.insert(txn).await.map_err(|err| {
+                if super::is_unique_violation(&err) {
+                    ApiError::new(
+                        ProblemCode::EmailTaken,
+                        "An account with this email already exists.",
+                    )
+                } else {
+                    err.into()
+                }
+            })
+        })
     })
+    .await
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<user::Model>, ApiError> {
@@ -83,34 +91,38 @@ pub async fn update_profile(
     changes: ProfileChanges,
     now: DateTime<Utc>,
 ) -> Result<user::Model, ApiError> {
-    let txn = db.begin_write().await?;
-    let current = user::Entity::find_by_id(user_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let current_updated_at = current.updated_at;
-    let mut model = current.into_active_model();
-    if let Some(name) = changes.display_name {
-        model.display_name = Set(name);
-    }
-    if let Some(zone) = changes.time_zone {
-        model.time_zone = Set(zone);
-    }
-    if let Some(goal) = changes.weekly_conversation_goal {
-        model.weekly_conversation_goal = Set(goal);
-    }
-    if let Some(goal) = changes.weekly_new_people_goal {
-        model.weekly_new_people_goal = Set(goal);
-    }
-    if model.is_changed() {
-        model.updated_at = Set(crate::domain::version::next_updated_at(
-            current_updated_at,
-            now,
-        ));
-    }
-    let updated = model.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let changes = Arc::new(changes);
+    db.write(move |txn| {
+        let changes = changes.clone();
+        Box::pin(async move {
+            let current = user::Entity::find_by_id(user_id)
+                .one(txn)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            let current_updated_at = current.updated_at;
+            let mut model = current.into_active_model();
+            if let Some(name) = &changes.display_name {
+                model.display_name = Set(name.clone());
+            }
+            if let Some(zone) = &changes.time_zone {
+                model.time_zone = Set(zone.clone());
+            }
+            if let Some(goal) = changes.weekly_conversation_goal {
+                model.weekly_conversation_goal = Set(goal);
+            }
+            if let Some(goal) = changes.weekly_new_people_goal {
+                model.weekly_new_people_goal = Set(goal);
+            }
+            if model.is_changed() {
+                model.updated_at = Set(crate::domain::version::next_updated_at(
+                    current_updated_at,
+                    now,
+                ));
+            }
+            Ok(model.update(txn).await?)
+        })
+    })
+    .await
 }
 
 /// Stores a new password hash and revokes every refresh and personal token of the account.
@@ -120,34 +132,42 @@ pub async fn change_password(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let txn = db.begin_write().await?;
-    user::ActiveModel {
-        id: Set(user_id),
-        password_hash: Set(password_hash),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .update(&txn)
-    .await?;
-    refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::OwnerId.eq(user_id))
-        .exec(&txn)
-        .await?;
-    personal_token::Entity::delete_many()
-        .filter(personal_token::Column::OwnerId.eq(user_id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+    let password_hash = Arc::new(password_hash);
+    db.write(move |txn| {
+        let password_hash = password_hash.clone();
+        Box::pin(async move {
+            user::ActiveModel {
+                id: Set(user_id),
+                password_hash: Set(password_hash.as_ref().clone()),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .update(txn)
+            .await?;
+            refresh_token::Entity::delete_many()
+                .filter(refresh_token::Column::OwnerId.eq(user_id))
+                .exec(txn)
+                .await?;
+            personal_token::Entity::delete_many()
+                .filter(personal_token::Column::OwnerId.eq(user_id))
+                .exec(txn)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Deletes the account; every row it owns goes with it (foreign keys cascade).
 pub async fn delete(db: &Db, user_id: Uuid) -> Result<(), ApiError> {
-    let result = user::Entity::delete_by_id(user_id)
-        .exec(db.writer())
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    db.write(move |txn| {
+        Box::pin(async move {
+            let result = user::Entity::delete_by_id(user_id).exec(txn).await?;
+            if result.rows_affected == 0 {
+                return Err(ApiError::not_found());
+            }
+            Ok(())
+        })
+    })
+    .await
 }

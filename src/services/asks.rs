@@ -1,5 +1,7 @@
 //! Asks: what a user requests of a contact.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use entity::ask;
 use sea_orm::{
@@ -103,17 +105,22 @@ pub async fn create(
     now: DateTime<Utc>,
     completion: Option<Completion<ask::Model>>,
 ) -> Result<ask::Model, ApiError> {
-    let txn = db.begin_write().await?;
-    check(&txn, owner_id, &fields).await?;
-    let mut model = active_model(&fields);
-    model.id = Set(Uuid::now_v7());
-    model.owner_id = Set(owner_id);
-    model.created_at = Set(now);
-    model.updated_at = Set(now);
-    let model = model.insert(&txn).await?;
-    idempotency::store(completion.as_ref(), &txn, &model).await?;
-    txn.commit().await?;
-    Ok(model)
+    let fields = Arc::new(fields);
+    db.write(move |txn| {
+        let (fields, completion) = (fields.clone(), completion.clone());
+        Box::pin(async move {
+            check(txn, owner_id, &fields).await?;
+            let mut model = active_model(&fields);
+            model.id = Set(Uuid::now_v7());
+            model.owner_id = Set(owner_id);
+            model.created_at = Set(now);
+            model.updated_at = Set(now);
+            let model = model.insert(txn).await?;
+            idempotency::store(completion.as_ref(), txn, &model).await?;
+            Ok(model)
+        })
+    })
+    .await
 }
 
 async fn find_in(
@@ -138,24 +145,28 @@ pub async fn update(
     owner_id: Uuid,
     id: Uuid,
     precondition: &Precondition,
-    change: impl FnOnce(AskFields) -> Result<AskFields, ApiError>,
+    change: impl Fn(AskFields) -> Result<AskFields, ApiError> + Send + Sync + 'static,
     now: DateTime<Utc>,
 ) -> Result<ask::Model, ApiError> {
-    let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(fields_of(&current)?)?;
-    check(&txn, owner_id, &fields).await?;
-    // The precondition is checked last: a request that fails for another reason answers
-    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-    precondition.require(&etag_of(&current))?;
-    let mut model = active_model(&fields);
-    model.updated_at = Set(next_updated_at(current.updated_at, now));
-    VERSION
-        .update(&txn, model, id, owner_id, current.updated_at)
-        .await?;
-    let updated = find_in(&txn, owner_id, id).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let (change, precondition) = (Arc::new(change), precondition.clone());
+    db.write(move |txn| {
+        let (change, precondition) = (change.clone(), precondition.clone());
+        Box::pin(async move {
+            let current = find_in(txn, owner_id, id).await?;
+            let fields = change(fields_of(&current)?)?;
+            check(txn, owner_id, &fields).await?;
+            // The precondition is checked last: a request that fails for another reason
+            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+            precondition.require(&etag_of(&current))?;
+            let mut model = active_model(&fields);
+            model.updated_at = Set(next_updated_at(current.updated_at, now));
+            VERSION
+                .update(txn, model, id, owner_id, current.updated_at)
+                .await?;
+            find_in(txn, owner_id, id).await
+        })
+    })
+    .await
 }
 
 pub async fn delete(

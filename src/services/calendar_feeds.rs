@@ -18,17 +18,25 @@ pub const PREFIX: &str = "rcal_";
 pub async fn rotate(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
     use calendar_feed::Column as F;
     let token = format!("{PREFIX}{}", opaque::random_token()?);
-    calendar_feed::Entity::insert(calendar_feed::ActiveModel {
-        owner_id: Set(owner_id),
-        token_hash: Set(opaque::hash(&token)),
-        created_at: Set(now),
+    let token_hash = opaque::hash(&token);
+    db.write(move |txn| {
+        let token_hash = token_hash.clone();
+        Box::pin(async move {
+            calendar_feed::Entity::insert(calendar_feed::ActiveModel {
+                owner_id: Set(owner_id),
+                token_hash: Set(token_hash),
+                created_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(F::OwnerId)
+                    .update_columns([F::TokenHash, F::CreatedAt])
+                    .to_owned(),
+            )
+            .exec(txn)
+            .await?;
+            Ok(())
+        })
     })
-    .on_conflict(
-        OnConflict::column(F::OwnerId)
-            .update_columns([F::TokenHash, F::CreatedAt])
-            .to_owned(),
-    )
-    .exec(db.writer())
     .await?;
     Ok(token)
 }

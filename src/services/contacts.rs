@@ -1,6 +1,7 @@
 //! Contacts: the people a user knows, with their tags.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::{contact, contact_tag};
@@ -181,24 +182,29 @@ pub async fn create(
     now: DateTime<Utc>,
     completion: Option<Completion<Contact>>,
 ) -> Result<Contact, ApiError> {
-    let txn = db.begin_write().await?;
-    if let Some(introducer) = fields.introduced_by_id {
-        check_references(&txn, owner_id, "introduced_by_id", &[introducer]).await?;
-    }
-    let mut model = active_model(&fields);
-    model.id = Set(Uuid::now_v7());
-    model.owner_id = Set(owner_id);
-    model.created_at = Set(now);
-    model.updated_at = Set(now);
-    let model = model.insert(&txn).await?;
-    replace_tags(&txn, owner_id, model.id, &fields.tags).await?;
-    let contact = Contact {
-        model,
-        tags: fields.tags,
-    };
-    idempotency::store(completion.as_ref(), &txn, &contact).await?;
-    txn.commit().await?;
-    Ok(contact)
+    let fields = Arc::new(fields);
+    db.write(move |txn| {
+        let (fields, completion) = (fields.clone(), completion.clone());
+        Box::pin(async move {
+            if let Some(introducer) = fields.introduced_by_id {
+                check_references(txn, owner_id, "introduced_by_id", &[introducer]).await?;
+            }
+            let mut model = active_model(&fields);
+            model.id = Set(Uuid::now_v7());
+            model.owner_id = Set(owner_id);
+            model.created_at = Set(now);
+            model.updated_at = Set(now);
+            let model = model.insert(txn).await?;
+            replace_tags(txn, owner_id, model.id, &fields.tags).await?;
+            let contact = Contact {
+                model,
+                tags: fields.tags.clone(),
+            };
+            idempotency::store(completion.as_ref(), txn, &contact).await?;
+            Ok(contact)
+        })
+    })
+    .await
 }
 
 async fn tags_of(
@@ -283,37 +289,41 @@ pub async fn update(
     owner_id: Uuid,
     id: Uuid,
     precondition: &Precondition,
-    change: impl FnOnce(ContactFields) -> Result<ContactFields, ApiError>,
+    change: impl Fn(ContactFields) -> Result<ContactFields, ApiError> + Send + Sync + 'static,
     now: DateTime<Utc>,
 ) -> Result<Contact, ApiError> {
-    let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(current.fields()?)?;
-    if let Some(introducer) = fields.introduced_by_id {
-        if introducer == id {
-            return Err(ApiError::validation(vec![FieldError::new(
-                "introduced_by_id",
-                "self_reference",
-                "a contact cannot introduce themselves",
-            )]));
-        }
-        check_references(&txn, owner_id, "introduced_by_id", &[introducer]).await?;
-    }
-    // The precondition is checked last: a request that fails for another reason answers
-    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-    precondition.require(&current.etag())?;
-    let mut model = active_model(&fields);
-    let updated_at = next_updated_at(current.model.updated_at, now);
-    model.updated_at = Set(updated_at);
-    VERSION
-        .update(&txn, model, id, owner_id, current.model.updated_at)
-        .await?;
-    if fields.tags != current.tags {
-        replace_tags(&txn, owner_id, id, &fields.tags).await?;
-    }
-    let updated = find_in(&txn, owner_id, id).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let (change, precondition) = (Arc::new(change), precondition.clone());
+    db.write(move |txn| {
+        let (change, precondition) = (change.clone(), precondition.clone());
+        Box::pin(async move {
+            let current = find_in(txn, owner_id, id).await?;
+            let fields = change(current.fields()?)?;
+            if let Some(introducer) = fields.introduced_by_id {
+                if introducer == id {
+                    return Err(ApiError::validation(vec![FieldError::new(
+                        "introduced_by_id",
+                        "self_reference",
+                        "a contact cannot introduce themselves",
+                    )]));
+                }
+                check_references(txn, owner_id, "introduced_by_id", &[introducer]).await?;
+            }
+            // The precondition is checked last: a request that fails for another reason
+            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+            precondition.require(&current.etag())?;
+            let mut model = active_model(&fields);
+            let updated_at = next_updated_at(current.model.updated_at, now);
+            model.updated_at = Set(updated_at);
+            VERSION
+                .update(txn, model, id, owner_id, current.model.updated_at)
+                .await?;
+            if fields.tags != current.tags {
+                replace_tags(txn, owner_id, id, &fields.tags).await?;
+            }
+            find_in(txn, owner_id, id).await
+        })
+    })
+    .await
 }
 
 /// Deletes a contact in one transaction: their offers and asks go (foreign keys cascade), they
@@ -325,17 +335,23 @@ pub async fn delete(
     id: Uuid,
     precondition: &Precondition,
 ) -> Result<(), ApiError> {
-    let txn = db.begin_write().await?;
-    let version = VERSION
-        .current::<contact::Entity>(&txn, owner_id, id, precondition)
-        .await?;
-    let conversations = super::conversations::ids_with_participant(&txn, owner_id, id).await?;
-    VERSION
-        .delete::<contact::Entity>(&txn, id, owner_id, version)
-        .await?;
-    super::conversations::delete_if_empty(&txn, owner_id, &conversations).await?;
-    txn.commit().await?;
-    Ok(())
+    let precondition = precondition.clone();
+    db.write(move |txn| {
+        let precondition = precondition.clone();
+        Box::pin(async move {
+            let version = VERSION
+                .current::<contact::Entity>(txn, owner_id, id, &precondition)
+                .await?;
+            let conversations =
+                super::conversations::ids_with_participant(txn, owner_id, id).await?;
+            VERSION
+                .delete::<contact::Entity>(txn, id, owner_id, version)
+                .await?;
+            super::conversations::delete_if_empty(txn, owner_id, &conversations).await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Which contacts a list shows, by archive state.

@@ -337,34 +337,38 @@ pub async fn update(
     owner_id: Uuid,
     id: Uuid,
     precondition: &Precondition,
-    change: impl FnOnce(ConversationFields) -> Result<ConversationFields, ApiError>,
+    change: impl Fn(ConversationFields) -> Result<ConversationFields, ApiError> + Send + Sync + 'static,
     now: DateTime<Utc>,
 ) -> Result<Conversation, ApiError> {
-    let txn = db.begin_write().await?;
-    let current = find_in(&txn, owner_id, id).await?;
-    let fields = change(current.fields()?)?;
-    let new_participants = fields.participants() != current.participant_ids;
-    if new_participants {
-        check_references(&txn, owner_id, "participant_ids", &fields.participant_ids).await?;
-    }
-    // The precondition is checked last: a request that fails for another reason answers
-    // that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-    precondition.require(&current.etag())?;
-    let mut model = active_model(&fields);
-    model.updated_at = Set(next_updated_at(current.model.updated_at, now));
-    VERSION
-        .update(&txn, model, id, owner_id, current.model.updated_at)
-        .await?;
-    if new_participants {
-        replace_participants(&txn, owner_id, id, &fields).await?;
-    } else if fields.occurred_at != current.model.occurred_at
-        || fields.thank_you_status.as_str() != current.model.thank_you_status
-    {
-        copy_to_participants(&txn, id, &fields).await?;
-    }
-    let updated = find_in(&txn, owner_id, id).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let (change, precondition) = (Arc::new(change), precondition.clone());
+    db.write(move |txn| {
+        let (change, precondition) = (change.clone(), precondition.clone());
+        Box::pin(async move {
+            let current = find_in(txn, owner_id, id).await?;
+            let fields = change(current.fields()?)?;
+            let new_participants = fields.participants() != current.participant_ids;
+            if new_participants {
+                check_references(txn, owner_id, "participant_ids", &fields.participant_ids).await?;
+            }
+            // The precondition is checked last: a request that fails for another reason
+            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
+            precondition.require(&current.etag())?;
+            let mut model = active_model(&fields);
+            model.updated_at = Set(next_updated_at(current.model.updated_at, now));
+            VERSION
+                .update(txn, model, id, owner_id, current.model.updated_at)
+                .await?;
+            if new_participants {
+                replace_participants(txn, owner_id, id, &fields).await?;
+            } else if fields.occurred_at != current.model.occurred_at
+                || fields.thank_you_status.as_str() != current.model.thank_you_status
+            {
+                copy_to_participants(txn, id, &fields).await?;
+            }
+            find_in(txn, owner_id, id).await
+        })
+    })
+    .await
 }
 
 /// Deletes a conversation; offers and asks that referred to it keep existing with

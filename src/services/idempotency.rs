@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -135,9 +135,27 @@ pub async fn begin(
     request_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Begin, ApiError> {
+    let (key, request_hash) = (Arc::new(key.to_owned()), Arc::new(request_hash.to_owned()));
+    db.write(move |txn| {
+        let (key, request_hash) = (key.clone(), request_hash.clone());
+        Box::pin(async move { claim_or_find(txn, owner_id, &key, &request_hash, now).await })
+    })
+    .await
+}
+
+/// Claims `key` for a new request, or tells what the request that holds it came to. A claim
+/// abandoned past `ABANDONED_AFTER` is released and claimed anew.
+async fn claim_or_find(
+    txn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Begin, ApiError> {
+    use idempotency_key::Column as K;
     for _ in 0..2 {
         let token = Uuid::now_v7();
-        let claimed = idempotency_key::ActiveModel {
+        let claimed = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
             owner_id: Set(owner_id),
             key: Set(key.to_owned()),
             request_hash: Set(request_hash.to_owned()),
@@ -146,27 +164,28 @@ pub async fn begin(
             response_body: Set(None),
             created_at: Set(now),
             claim: Set(Some(token)),
+        })
+        .on_conflict(
+            OnConflict::columns([K::OwnerId, K::Key])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        if claimed == 1 {
+            return Ok(Begin::Started(Claim {
+                owner_id,
+                key: key.to_owned(),
+                token,
+                stored: Arc::new(AtomicBool::new(false)),
+            }));
         }
-        .insert(db.writer())
-        .await;
-        let err = match claimed {
-            Ok(_) => {
-                return Ok(Begin::Started(Claim {
-                    owner_id,
-                    key: key.to_owned(),
-                    token,
-                    stored: Arc::new(AtomicBool::new(false)),
-                }));
-            }
-            Err(err) if super::is_unique_violation(&err) => err,
-            Err(err) => return Err(err.into()),
-        };
         let Some(existing) = idempotency_key::Entity::find_by_id((owner_id, key.to_owned()))
-            .one(db.writer())
+            .one(txn)
             .await?
         else {
-            // Purged between the insert and the read: try again.
-            tracing::debug!(error = %err, "idempotency key vanished; retrying");
+            // Purged between the insert and the read (PostgreSQL): try again.
+            tracing::debug!("idempotency key vanished; retrying");
             continue;
         };
         if existing.request_hash != request_hash {
@@ -187,7 +206,7 @@ pub async fn begin(
                 }));
             }
             None if now - existing.created_at < ABANDONED_AFTER => return Ok(Begin::InProgress),
-            None => release(db.writer(), owner_id, key, existing.claim).await?,
+            None => release(txn, owner_id, key, existing.claim).await?,
         }
     }
     Ok(Begin::InProgress)
@@ -221,7 +240,14 @@ async fn write_response(
 
 /// Stores the response of the request that claimed the key, after it was rendered.
 pub async fn complete(db: &Db, claim: &Claim, response: StoredResponse) -> Result<(), ApiError> {
-    if !write_response(db.writer(), claim, response).await? {
+    let (claim, response) = (claim.clone(), Arc::new(response));
+    let stored = db
+        .write(move |txn| {
+            let (claim, response) = (claim.clone(), response.clone());
+            Box::pin(async move { write_response(txn, &claim, response.as_ref().clone()).await })
+        })
+        .await?;
+    if !stored {
         tracing::warn!("an idempotency key was taken over before its response was stored");
     }
     Ok(())
@@ -229,7 +255,12 @@ pub async fn complete(db: &Db, claim: &Claim, response: StoredResponse) -> Resul
 
 /// Releases a key whose request failed, so that a retry runs it again.
 pub async fn abandon(db: &Db, claim: &Claim) -> Result<(), ApiError> {
-    release(db.writer(), claim.owner_id, &claim.key, Some(claim.token)).await
+    let claim = claim.clone();
+    db.write(move |txn| {
+        let claim = claim.clone();
+        Box::pin(async move { release(txn, claim.owner_id, &claim.key, Some(claim.token)).await })
+    })
+    .await
 }
 
 /// Deletes the pending claim `token` of `key`.
@@ -256,18 +287,28 @@ async fn release(
 /// process that died. A write that committed stored its response with it, so a claim still
 /// pending had nothing committed, and its retry may run.
 pub async fn release_all_pending(db: &Db) -> Result<u64, ApiError> {
-    let result = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::ResponseStatus.is_null())
-        .exec(db.writer())
-        .await?;
-    Ok(result.rows_affected)
+    db.write(|txn| {
+        Box::pin(async move {
+            let result = idempotency_key::Entity::delete_many()
+                .filter(idempotency_key::Column::ResponseStatus.is_null())
+                .exec(txn)
+                .await?;
+            Ok(result.rows_affected)
+        })
+    })
+    .await
 }
 
 /// Deletes keys older than the retention period; run periodically, not per request.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
-    let result = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
-        .exec(db.writer())
-        .await?;
-    Ok(result.rows_affected)
+    db.write(move |txn| {
+        Box::pin(async move {
+            let result = idempotency_key::Entity::delete_many()
+                .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
+                .exec(txn)
+                .await?;
+            Ok(result.rows_affected)
+        })
+    })
+    .await
 }

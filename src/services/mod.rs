@@ -120,6 +120,7 @@ pub fn beyond<C: ColumnTrait>(
 }
 
 /// The columns that identify one version of a user's row.
+#[derive(Clone, Copy)]
 pub struct Versioned<C> {
     pub id: C,
     pub owner_id: C,
@@ -195,12 +196,19 @@ impl<C: ColumnTrait> Versioned<C> {
     ) -> Result<(), ApiError>
     where
         E: EntityTrait<Column = C>,
+        C: Copy + Send + Sync + 'static,
     {
-        let txn = db.begin_write().await?;
-        let version = self.current::<E>(&txn, owner_id, id, precondition).await?;
-        self.delete::<E>(&txn, id, owner_id, version).await?;
-        txn.commit().await?;
-        Ok(())
+        let (columns, precondition) = (*self, precondition.clone());
+        db.write(move |txn| {
+            let precondition = precondition.clone();
+            Box::pin(async move {
+                let version = columns
+                    .current::<E>(txn, owner_id, id, &precondition)
+                    .await?;
+                columns.delete::<E>(txn, id, owner_id, version).await
+            })
+        })
+        .await
     }
 
     /// Deletes the row if it is still at `version`; 412 otherwise.

@@ -54,9 +54,13 @@ pub async fn create(
         created_at: Set(now),
         last_used_at: Set(None),
         expires_at: Set(new.expires_at),
-    }
-    .insert(db.writer())
-    .await?;
+    };
+    let model = db
+        .write(move |txn| {
+            let model = model.clone();
+            Box::pin(async move { Ok(model.insert(txn).await?) })
+        })
+        .await?;
     Ok((model, secret))
 }
 
@@ -94,15 +98,20 @@ pub async fn find(
 
 /// Revokes (deletes) one of the owner's tokens; 404 when it is not theirs.
 pub async fn delete(db: &Db, owner_id: Uuid, token_id: Uuid) -> Result<(), ApiError> {
-    let result = personal_token::Entity::delete_many()
-        .filter(personal_token::Column::Id.eq(token_id))
-        .filter(personal_token::Column::OwnerId.eq(owner_id))
-        .exec(db.writer())
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(())
+    db.write(move |txn| {
+        Box::pin(async move {
+            let result = personal_token::Entity::delete_many()
+                .filter(personal_token::Column::Id.eq(token_id))
+                .filter(personal_token::Column::OwnerId.eq(owner_id))
+                .exec(txn)
+                .await?;
+            if result.rows_affected == 0 {
+                return Err(ApiError::not_found());
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// The owner of a valid, unexpired personal token; `None` for anything else.
@@ -131,11 +140,17 @@ pub async fn authenticate(
     }
     let stale = last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION);
     if stale {
-        personal_token::Entity::update_many()
-            .col_expr(T::LastUsedAt, Expr::value(now))
-            .filter(T::Id.eq(id))
-            .exec(db.writer())
-            .await?;
+        db.write(move |txn| {
+            Box::pin(async move {
+                personal_token::Entity::update_many()
+                    .col_expr(T::LastUsedAt, Expr::value(now))
+                    .filter(T::Id.eq(id))
+                    .exec(txn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await?;
     }
     Ok(Some(Owner {
         user_id: owner_id,

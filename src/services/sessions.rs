@@ -49,7 +49,18 @@ pub async fn start(
     owner_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<IssuedRefreshToken, ApiError> {
-    insert(db.writer(), owner_id, Uuid::now_v7(), now).await
+    db.write(move |txn| Box::pin(insert(txn, owner_id, Uuid::now_v7(), now)))
+        .await
+}
+
+/// What exchanging a refresh token came to, once its transaction has committed.
+enum Exchange {
+    Rotated(Uuid, IssuedRefreshToken),
+    /// The token had been used or revoked already: its family is now revoked.
+    Reused {
+        owner_id: Uuid,
+        family_id: Uuid,
+    },
 }
 
 /// Exchanges a refresh token for a new one of the same family and returns its owner.
@@ -61,40 +72,54 @@ pub async fn rotate(
     presented: &str,
     now: DateTime<Utc>,
 ) -> Result<(Uuid, IssuedRefreshToken), ApiError> {
-    let txn = db.begin_write().await?;
-    let Some(current) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(opaque::hash(presented)))
-        .one(&txn)
-        .await?
-    else {
-        return Err(ApiError::invalid_token("The refresh token is not valid."));
-    };
-    if current.expires_at <= now {
-        return Err(ApiError::invalid_token("The refresh token has expired."));
-    }
-    // Conditional, so two concurrent exchanges of one token cannot both succeed.
-    let claimed = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(current.id))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&txn)
+    let presented_hash = opaque::hash(presented);
+    let exchange = db
+        .write(move |txn| {
+            let presented_hash = presented_hash.clone();
+            Box::pin(async move {
+                let Some(current) = refresh_token::Entity::find()
+                    .filter(refresh_token::Column::TokenHash.eq(presented_hash))
+                    .one(txn)
+                    .await?
+                else {
+                    return Err(ApiError::invalid_token("The refresh token is not valid."));
+                };
+                if current.expires_at <= now {
+                    return Err(ApiError::invalid_token("The refresh token has expired."));
+                }
+                // Conditional, so two concurrent exchanges of one token cannot both succeed.
+                let claimed = refresh_token::Entity::update_many()
+                    .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+                    .filter(refresh_token::Column::Id.eq(current.id))
+                    .filter(refresh_token::Column::UsedAt.is_null())
+                    .filter(refresh_token::Column::RevokedAt.is_null())
+                    .exec(txn)
+                    .await?;
+                if claimed.rows_affected == 0 {
+                    // Committed: the revocation stands although the request fails.
+                    revoke_family_in(txn, current.family_id, now).await?;
+                    return Ok(Exchange::Reused {
+                        owner_id: current.owner_id,
+                        family_id: current.family_id,
+                    });
+                }
+                let issued = insert(txn, current.owner_id, current.family_id, now).await?;
+                Ok(Exchange::Rotated(current.owner_id, issued))
+            })
+        })
         .await?;
-    if claimed.rows_affected == 0 {
-        revoke_family_in(&txn, current.family_id, now).await?;
-        txn.commit().await?;
-        tracing::warn!(
-            owner_id = %current.owner_id,
-            family_id = %current.family_id,
-            "reused refresh token: family revoked"
-        );
-        return Err(ApiError::invalid_token(
-            "The refresh token was already used; every session of this login is revoked.",
-        ));
+    match exchange {
+        Exchange::Rotated(owner_id, issued) => Ok((owner_id, issued)),
+        Exchange::Reused {
+            owner_id,
+            family_id,
+        } => {
+            tracing::warn!(%owner_id, %family_id, "reused refresh token: family revoked");
+            Err(ApiError::invalid_token(
+                "The refresh token was already used; every session of this login is revoked.",
+            ))
+        }
     }
-    let issued = insert(&txn, current.owner_id, current.family_id, now).await?;
-    txn.commit().await?;
-    Ok((current.owner_id, issued))
 }
 
 /// Revokes the family of `presented` (logout). Unknown tokens are 401.
@@ -106,7 +131,9 @@ pub async fn revoke(db: &Db, presented: &str, now: DateTime<Utc>) -> Result<(), 
     else {
         return Err(ApiError::invalid_token("The refresh token is not valid."));
     };
-    revoke_family_in(db.writer(), current.family_id, now).await
+    let family_id = current.family_id;
+    db.write(move |txn| Box::pin(revoke_family_in(txn, family_id, now)))
+        .await
 }
 
 async fn revoke_family_in(

@@ -20,24 +20,29 @@ async fn concurrent_writers_lose_nothing_and_never_fail() {
     let writes = (0..200).map(|i| {
         let db = app.db.clone();
         tokio::spawn(async move {
-            let txn = db.begin_write().await?;
-            // Read-then-write in one transaction: the pattern that upgrades a SQLite lock.
-            let before = user::Entity::find().count(&txn).await?;
-            let now = Utc::now();
-            user::ActiveModel {
-                id: Set(uuid::Uuid::now_v7()),
-                email: Set(format!("writer{i}@example.com")),
-                password_hash: Set("x".into()),
-                display_name: Set(format!("Writer {i} after {before}")),
-                time_zone: Set("UTC".into()),
-                weekly_conversation_goal: Set(0),
-                weekly_new_people_goal: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-            txn.commit().await
+            db.write(move |txn| {
+                Box::pin(async move {
+                    // Read-then-write in one transaction: the pattern that upgrades a SQLite
+                    // lock.
+                    let before = user::Entity::find().count(txn).await?;
+                    let now = Utc::now();
+                    user::ActiveModel {
+                        id: Set(uuid::Uuid::now_v7()),
+                        email: Set(format!("writer{i}@example.com")),
+                        password_hash: Set("x".into()),
+                        display_name: Set(format!("Writer {i} after {before}")),
+                        time_zone: Set("UTC".into()),
+                        weekly_conversation_goal: Set(0),
+                        weekly_new_people_goal: Set(0),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    }
+                    .insert(txn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
         })
     });
     let results = join_all(writes).await;

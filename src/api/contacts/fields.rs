@@ -60,7 +60,7 @@ pub(super) struct CreateContactRequest {
 
 /// A merge patch of a contact: absent fields stay, `null` clears (except `full_name`).
 /// Optional text that is blank (ASCII whitespace only) is stored as null.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "CTO", "tags": ["compilers", "mentor"], "archived_at": null}))]
 pub(super) struct UpdateContactRequest {

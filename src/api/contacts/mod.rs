@@ -258,7 +258,7 @@ async fn update_contact(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match.on_version(),
-        |current| apply(patch, current),
+        move |current| apply(patch.clone(), current),
         state.clock.now(),
     )
     .await?;
