@@ -1,11 +1,13 @@
 //! The follow-up to-do list: what is owed, when it falls due, and in which order to do it.
 
-use chrono::NaiveDate;
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::relationship::add_days;
+use super::relationship::{Today, add_days};
 
 /// An offer still an `idea` this many days after it was noted should be delivered.
 pub const DELIVER_OFFER_AFTER_DAYS: i64 = 7;
@@ -110,6 +112,117 @@ pub fn sort(items: &mut [FollowUp]) {
     items.sort_by_key(FollowUp::key);
 }
 
+/// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
+pub type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
+
+/// What the follow-up list is made of, as read for one owner.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// Each contact that is not archived: id, name, next check-in date if one is due.
+    pub contacts: Vec<(Uuid, String, Option<NaiveDate>)>,
+    /// Each owed thank-you: conversation, participant, when the conversation happened.
+    pub owed: Vec<(Uuid, Uuid, DateTime<Utc>)>,
+    /// Each open next step: conversation, due date, the step.
+    pub steps: Vec<(Uuid, NaiveDate, String)>,
+    /// The participants of the conversations with an open next step: conversation, contact.
+    pub step_participants: Vec<(Uuid, Uuid)>,
+    /// Each offer still an idea: id, contact, created, title.
+    pub ideas: Vec<(Uuid, Uuid, DateTime<Utc>, String)>,
+    pub open_asks: Vec<OpenAsk>,
+}
+
+/// The follow-ups of the kinds `wanted` takes that fall due within `within_days` of today
+/// (overdue ones included), in list order. Items of contacts not in `sources.contacts`
+/// (archived ones) are left out. A thank-you is one per participant, each person getting their
+/// own note; a next step one per conversation, under its participant who comes first by name.
+pub fn assemble(
+    sources: Sources,
+    today: &Today,
+    within_days: i64,
+    wanted: impl Fn(FollowUpKind) -> bool,
+) -> Vec<FollowUp> {
+    let date = today.date();
+    let names: HashMap<Uuid, &str> = sources
+        .contacts
+        .iter()
+        .map(|(id, name, _)| (*id, name.as_str()))
+        .collect();
+    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (conversation_id, contact_id) in sources.step_participants {
+        participants
+            .entry(conversation_id)
+            .or_default()
+            .push(contact_id);
+    }
+    let mut items = Vec::new();
+    let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
+        if let Some(name) = names.get(&contact_id)
+            && in_window(due_on, date, within_days)
+        {
+            items.push(FollowUp {
+                kind,
+                due_on,
+                contact_id,
+                contact_name: (*name).to_owned(),
+                source_id,
+                detail,
+            });
+        }
+    };
+    if wanted(FollowUpKind::CheckIn) {
+        for (id, _, next) in &sources.contacts {
+            if let Some(next) = *next {
+                push(FollowUpKind::CheckIn, next, *id, *id, None);
+            }
+        }
+    }
+    if wanted(FollowUpKind::ThankYou) {
+        for (conversation_id, contact_id, at) in sources.owed {
+            let due = thank_you_due(today.date_of(at));
+            push(
+                FollowUpKind::ThankYou,
+                due,
+                contact_id,
+                conversation_id,
+                None,
+            );
+        }
+    }
+    if wanted(FollowUpKind::NextStep) {
+        for (conversation_id, due, step) in sources.steps {
+            let first = participants
+                .get(&conversation_id)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
+                .min();
+            if let Some((_, contact_id)) = first {
+                push(
+                    FollowUpKind::NextStep,
+                    due,
+                    contact_id,
+                    conversation_id,
+                    Some(step),
+                );
+            }
+        }
+    }
+    if wanted(FollowUpKind::DeliverOffer) {
+        for (id, contact_id, created_at, title) in sources.ideas {
+            let due = deliver_offer_due(today.date_of(created_at));
+            push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
+        }
+    }
+    if wanted(FollowUpKind::AskFollowUp) {
+        for (id, contact_id, asked_at, created_at, title) in sources.open_asks {
+            let due = ask_follow_up_due(today.date_of(asked_at.unwrap_or(created_at)));
+            push(FollowUpKind::AskFollowUp, due, contact_id, id, Some(title));
+        }
+    }
+    sort(&mut items);
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +298,56 @@ mod tests {
             assert_eq!(FollowUpKind::from_priority(p).unwrap().priority(), p);
         }
         assert_eq!(FollowUpKind::from_priority(5), None);
+    }
+
+    #[test]
+    fn assembled_items_skip_archived_contacts_and_put_a_next_step_under_the_first_name() {
+        use FollowUpKind::*;
+        let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let today = Today::new(at("2026-03-04T12:00:00Z"), "UTC");
+        let (ada, zoe, archived) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let (call, coffee) = (Uuid::from_u128(10), Uuid::from_u128(11));
+        let sources = Sources {
+            contacts: vec![
+                (zoe, "zoe".into(), Some(date("2026-03-01"))),
+                (ada, "Ada".into(), Some(date("2026-04-01"))),
+            ],
+            owed: vec![
+                (call, ada, at("2026-03-03T09:00:00Z")),
+                (call, archived, at("2026-03-03T09:00:00Z")),
+            ],
+            steps: vec![(coffee, date("2026-03-05"), "send the deck".into())],
+            step_participants: vec![(coffee, zoe), (coffee, ada), (coffee, archived)],
+            ideas: vec![(
+                Uuid::from_u128(20),
+                zoe,
+                at("2026-02-01T00:00:00Z"),
+                "article".into(),
+            )],
+            open_asks: vec![(
+                Uuid::from_u128(30),
+                ada,
+                None,
+                at("2026-03-01T00:00:00Z"),
+                "intro".into(),
+            )],
+        };
+        let items = assemble(sources, &today, 7, |_| true);
+        let seen: Vec<(FollowUpKind, Uuid)> =
+            items.iter().map(|i| (i.kind, i.contact_id)).collect();
+        // Ada's check-in (April) is beyond the window; the archived contact has nothing; the
+        // next step goes to Ada, first by name whatever the letter case.
+        assert_eq!(
+            seen,
+            [
+                (DeliverOffer, zoe),
+                (CheckIn, zoe),
+                (ThankYou, ada),
+                (NextStep, ada)
+            ],
+            "{items:?}"
+        );
+        let only_thanks = assemble(Sources::default(), &today, 7, |k| k == ThankYou);
+        assert!(only_thanks.is_empty());
     }
 }

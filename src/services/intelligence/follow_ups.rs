@@ -11,12 +11,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind};
+use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind, OpenAsk};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
 use crate::domain::relationship::{self, Today};
 use crate::error::ApiError;
 
-use super::{OpenAsk, roster};
+use super::roster;
 
 /// The part of the follow-up list a caller will show: the items after `after` in list order,
 /// `limit` of them.
@@ -114,89 +114,18 @@ pub async fn follow_ups(
         ideas,
         open
     )?;
-    let names: HashMap<Uuid, &str> = roster
-        .iter()
-        .map(|(m, _)| (m.id, m.full_name.as_str()))
-        .collect();
-    let by_conversation = |rows: Vec<(Uuid, Uuid)>| {
-        let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (conversation_id, contact_id) in rows {
-            map.entry(conversation_id).or_default().push(contact_id);
-        }
-        map
+    let sources = follow_ups::Sources {
+        contacts: roster
+            .into_iter()
+            .map(|(m, next)| (m.id, m.full_name, next))
+            .collect(),
+        owed,
+        steps,
+        step_participants: steps_by,
+        ideas,
+        open_asks: open,
     };
-    let steps_by = by_conversation(steps_by);
-    let mut items = Vec::new();
-    let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
-        if let Some(name) = names.get(&contact_id)
-            && follow_ups::in_window(due_on, date, within_days)
-        {
-            items.push(FollowUp {
-                kind,
-                due_on,
-                contact_id,
-                contact_name: (*name).to_owned(),
-                source_id,
-                detail,
-            });
-        }
-    };
-
-    if wanted(FollowUpKind::CheckIn) {
-        for (m, next) in &roster {
-            if let Some(next) = *next {
-                push(FollowUpKind::CheckIn, next, m.id, m.id, None);
-            }
-        }
-    }
-    if wanted(FollowUpKind::ThankYou) {
-        // One per participant: each person gets their own note.
-        for (conversation_id, contact_id, at) in owed {
-            let due = follow_ups::thank_you_due(today.date_of(at));
-            push(
-                FollowUpKind::ThankYou,
-                due,
-                contact_id,
-                conversation_id,
-                None,
-            );
-        }
-    }
-    if wanted(FollowUpKind::NextStep) {
-        // One per conversation, under its participant who comes first by name.
-        for (conversation_id, due, step) in steps {
-            let first = steps_by
-                .get(&conversation_id)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
-                .min();
-            if let Some((_, contact_id)) = first {
-                push(
-                    FollowUpKind::NextStep,
-                    due,
-                    contact_id,
-                    conversation_id,
-                    Some(step),
-                );
-            }
-        }
-    }
-    if wanted(FollowUpKind::DeliverOffer) {
-        for (id, contact_id, created_at, title) in ideas {
-            let due = follow_ups::deliver_offer_due(today.date_of(created_at));
-            push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
-        }
-    }
-    if wanted(FollowUpKind::AskFollowUp) {
-        for (id, contact_id, asked_at, created_at, title) in open {
-            let asked_on = today.date_of(asked_at.unwrap_or(created_at));
-            let due = follow_ups::ask_follow_up_due(asked_on);
-            push(FollowUpKind::AskFollowUp, due, contact_id, id, Some(title));
-        }
-    }
-    follow_ups::sort(&mut items);
-    Ok(items)
+    Ok(follow_ups::assemble(sources, today, within_days, wanted))
 }
 
 /// The owed thank-yous, one row per participant who is a current contact: conversation,

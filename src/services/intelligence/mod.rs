@@ -21,9 +21,6 @@ use super::relationships::all_histories;
 use crate::domain::relationship::{self, History, Relationship, Today};
 use crate::error::ApiError;
 
-/// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
-type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
-
 /// A contact of the roster: id, name, cadence, `created_at`, last past conversation.
 type RosterRow = (
     Uuid,
