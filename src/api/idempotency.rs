@@ -119,57 +119,59 @@ pub async fn middleware(
         }
         Ok(Begin::Started(claim)) => {
             req.extensions_mut().insert(claim.clone());
-            let response = match next.call(req).await {
-                Ok(response) => response,
+            match next.call(req).await {
+                Ok(response) => Ok(finish(&state, &claim, response).await),
                 Err(err) => {
                     idempotency::abandon(&state.db, &claim).await.ok();
-                    return Err(err);
+                    Err(err)
                 }
-            };
-            let status = response.status();
-            if status.is_success() && claim.stored_with_write() {
-                return Ok(response.map_into_boxed_body());
             }
-            let carries_secret = response.response().extensions().contains::<CarriesSecret>();
-            let (http_req, http_res) = response.into_parts();
-            let (head, body) = http_res.into_parts();
-            let bytes = match to_bytes(body).await {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    idempotency::abandon(&state.db, &claim).await.ok();
-                    let failed = ApiError::Internal(anyhow::anyhow!("response body failed"));
-                    return Ok(ServiceResponse::new(
-                        http_req,
-                        actix_web::ResponseError::error_response(&failed),
-                    ));
-                }
-            };
-            let stored = if status.is_server_error() {
-                idempotency::abandon(&state.db, &claim).await
-            } else if carries_secret {
-                let marker = StoredResponse {
-                    status: StatusCode::CONFLICT.as_u16(),
-                    headers: vec![(SECRET_NOT_KEPT.to_owned(), "true".to_owned())],
-                    body: Vec::new(),
-                };
-                idempotency::complete(&state.db, &claim, marker).await
-            } else {
-                let response = StoredResponse {
-                    status: status.as_u16(),
-                    headers: kept_headers(head.headers()),
-                    body: bytes.to_vec(),
-                };
-                idempotency::complete(&state.db, &claim, response).await
-            };
-            if let Err(err) = stored {
-                tracing::error!(error = ?err, "could not record the idempotency key's outcome");
-            }
-            Ok(ServiceResponse::new(
-                http_req,
-                head.set_body(BoxBody::new(bytes)),
-            ))
         }
     }
+}
+
+/// Completes `claim` with the handler's `response` and passes it on. A success the write
+/// stored in its own transaction is passed on as it is; a response carrying a secret is
+/// recorded as a marker only (a retry gets 409); a server error releases the key, so that a
+/// retry runs again; anything else is stored for replay.
+async fn finish<B: MessageBody + 'static>(
+    state: &AppState,
+    claim: &Claim,
+    response: ServiceResponse<B>,
+) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    if status.is_success() && claim.stored_with_write() {
+        return response.map_into_boxed_body();
+    }
+    let carries_secret = response.response().extensions().contains::<CarriesSecret>();
+    let (http_req, http_res) = response.into_parts();
+    let (head, body) = http_res.into_parts();
+    let Ok(bytes) = to_bytes(body).await else {
+        idempotency::abandon(&state.db, claim).await.ok();
+        let failed = ApiError::Internal(anyhow::anyhow!("response body failed"));
+        return ServiceResponse::new(http_req, actix_web::ResponseError::error_response(&failed));
+    };
+    let stored = if status.is_server_error() {
+        idempotency::abandon(&state.db, claim).await
+    } else if carries_secret {
+        let marker = StoredResponse {
+            status: StatusCode::CONFLICT.as_u16(),
+            headers: vec![(SECRET_NOT_KEPT.to_owned(), "true".to_owned())],
+            body: Vec::new(),
+        };
+        idempotency::complete(&state.db, claim, marker).await
+    } else {
+        let response = StoredResponse {
+            status: status.as_u16(),
+            headers: kept_headers(head.headers()),
+            body: bytes.to_vec(),
+        };
+        idempotency::complete(&state.db, claim, response).await
+    };
+    if let Err(err) = stored {
+        tracing::error!(error = ?err, "could not record the idempotency key's outcome");
+    }
+    ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes)))
 }
 
 /// Marks a response that carries a secret (a token): it is never stored for replay.

@@ -157,78 +157,11 @@ fn text(
     }
 }
 
-/// Applies `patch` to `f`, collecting every invalid field.
-pub(super) fn apply(
-    patch: UpdateContactRequest,
-    mut f: ContactFields,
-) -> Result<ContactFields, ApiError> {
-    let mut errors = Vec::new();
-    if let Some(full_name) = patch.full_name.not_null("full_name", &mut errors) {
-        match name("full_name", &full_name, 200) {
-            Ok(name) => f.full_name = name,
-            Err(e) => errors.push(e),
-        }
-    }
-    text(
-        "preferred_name",
-        patch.preferred_name,
-        (Kind::Line, 200),
-        &mut f.preferred_name,
-        &mut errors,
-    );
-    text(
-        "phone",
-        patch.phone,
-        (Kind::Line, 50),
-        &mut f.phone,
-        &mut errors,
-    );
-    text(
-        "company",
-        patch.company,
-        (Kind::Line, 200),
-        &mut f.company,
-        &mut errors,
-    );
-    text(
-        "title",
-        patch.title,
-        (Kind::Line, 200),
-        &mut f.title,
-        &mut errors,
-    );
-    text(
-        "location",
-        patch.location,
-        (Kind::Line, 200),
-        &mut f.location,
-        &mut errors,
-    );
-    text(
-        "how_we_met",
-        patch.how_we_met,
-        (Kind::Paragraph, MAX_NOTES),
-        &mut f.how_we_met,
-        &mut errors,
-    );
-    text(
-        "notes",
-        patch.notes,
-        (Kind::Paragraph, MAX_NOTES),
-        &mut f.notes,
-        &mut errors,
-    );
-    match patch.email {
+/// Applies a patch of `links`: at most [`MAX_LINKS`], each an http(s) URL.
+fn links(patch: Patch<Vec<String>>, target: &mut Vec<String>, errors: &mut Vec<FieldError>) {
+    match patch {
         Patch::Absent => {}
-        Patch::Null => f.email = None,
-        Patch::Value(email) => match Email::parse(&email) {
-            Ok(email) => f.email = Some(email.into_inner()),
-            Err(e) => errors.push(e),
-        },
-    }
-    match patch.links {
-        Patch::Absent => {}
-        Patch::Null => f.links.clear(),
+        Patch::Null => target.clear(),
         Patch::Value(links) if links.len() > MAX_LINKS => errors.push(FieldError::new(
             "links",
             "too_many",
@@ -241,11 +174,64 @@ pub(super) fn apply(
                 .map(|(i, link)| http_url(&format!("links[{i}]"), link))
                 .collect();
             match parsed {
-                Ok(links) => f.links = links,
+                Ok(links) => *target = links,
                 Err(e) => errors.push(e),
             }
         }
     }
+}
+
+/// Applies `patch` to `f`, collecting every invalid field.
+pub(super) fn apply(
+    patch: UpdateContactRequest,
+    mut f: ContactFields,
+) -> Result<ContactFields, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(full_name) = patch.full_name.not_null("full_name", &mut errors) {
+        match name("full_name", &full_name, 200) {
+            Ok(name) => f.full_name = name,
+            Err(e) => errors.push(e),
+        }
+    }
+    let texts = [
+        (
+            "preferred_name",
+            patch.preferred_name,
+            Kind::Line,
+            200,
+            &mut f.preferred_name,
+        ),
+        ("phone", patch.phone, Kind::Line, 50, &mut f.phone),
+        ("company", patch.company, Kind::Line, 200, &mut f.company),
+        ("title", patch.title, Kind::Line, 200, &mut f.title),
+        ("location", patch.location, Kind::Line, 200, &mut f.location),
+        (
+            "how_we_met",
+            patch.how_we_met,
+            Kind::Paragraph,
+            MAX_NOTES,
+            &mut f.how_we_met,
+        ),
+        (
+            "notes",
+            patch.notes,
+            Kind::Paragraph,
+            MAX_NOTES,
+            &mut f.notes,
+        ),
+    ];
+    for (field, patch, kind, max, target) in texts {
+        text(field, patch, (kind, max), target, &mut errors);
+    }
+    match patch.email {
+        Patch::Absent => {}
+        Patch::Null => f.email = None,
+        Patch::Value(email) => match Email::parse(&email) {
+            Ok(email) => f.email = Some(email.into_inner()),
+            Err(e) => errors.push(e),
+        },
+    }
+    links(patch.links, &mut f.links, &mut errors);
     for (field, patch, target) in [
         ("tags", patch.tags, &mut f.tags),
         ("interests", patch.interests, &mut f.interests),
