@@ -79,10 +79,8 @@ impl Application {
                 None => format!("http://{}", listener.local_addr()?),
             },
         });
-        // Before serving, so that no request meets it.
-        purge_idempotency_keys(&db).await;
         let server = serve(listener, state, &settings)?;
-        tokio::spawn(purge_idempotency_keys_hourly(db.clone()));
+        tokio::spawn(purge_idempotency_keys(db.clone()));
         tracing::info!(port, backend = db.backend_name(), "listening");
         Ok(Self { port, db, server })
     }
@@ -102,23 +100,16 @@ impl Application {
     }
 }
 
-/// Deletes expired idempotency keys.
-async fn purge_idempotency_keys(db: &Db) {
-    match crate::services::idempotency::purge_expired(db, crate::clock::now()).await {
-        Ok(0) => {}
-        Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
-        Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
-    }
-}
-
-/// Purges expired idempotency keys once an hour, off the request path; the first purge ran
-/// at start-up.
-async fn purge_idempotency_keys_hourly(db: Db) {
-    const HOUR: Duration = Duration::from_secs(3600);
-    let mut every_hour = tokio::time::interval_at(tokio::time::Instant::now() + HOUR, HOUR);
+/// Deletes expired idempotency keys at start-up and once an hour after, off the request path.
+async fn purge_idempotency_keys(db: Db) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        purge_idempotency_keys(&db).await;
+        match crate::services::idempotency::purge_expired(&db, crate::clock::now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -299,8 +299,19 @@ pub async fn release_all_pending(db: &Db) -> Result<u64, ApiError> {
     .await
 }
 
-/// Deletes keys older than the retention period; run periodically, not per request.
+/// Deletes keys older than the retention period; run periodically, not per request. Writes
+/// only when there is something to delete: most runs are one indexed read.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
+    let expired = idempotency_key::Entity::find()
+        .select_only()
+        .column(idempotency_key::Column::CreatedAt)
+        .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
+        .into_tuple::<DateTime<Utc>>()
+        .one(db.reader())
+        .await?;
+    if expired.is_none() {
+        return Ok(0);
+    }
     db.write(move |txn| {
         Box::pin(async move {
             let result = idempotency_key::Entity::delete_many()
