@@ -61,10 +61,19 @@ impl Contact {
         etag(self.model.id, self.model.updated_at)
     }
 
-    /// The contact's fields; an internal error when a column holds a value the API never
-    /// writes.
+    /// The contact's links and interests, decoded from their JSON columns; an internal error
+    /// when a column holds a value the API never writes.
+    pub fn lists(&self) -> Result<(Vec<String>, Vec<String>), ApiError> {
+        Ok((
+            super::decode_json("contact.links", &self.model.links)?,
+            super::decode_json("contact.interests", &self.model.interests)?,
+        ))
+    }
+
+    /// The contact's fields; an internal error as for [`Contact::lists`].
     pub fn fields(&self) -> Result<ContactFields, ApiError> {
         let m = &self.model;
+        let (links, interests) = self.lists()?;
         Ok(ContactFields {
             full_name: m.full_name.clone(),
             preferred_name: m.preferred_name.clone(),
@@ -73,12 +82,12 @@ impl Contact {
             company: m.company.clone(),
             title: m.title.clone(),
             location: m.location.clone(),
-            links: super::decode_json("contact.links", &m.links)?,
+            links,
             how_we_met: m.how_we_met.clone(),
             met_on: m.met_on,
             introduced_by_id: m.introduced_by_id,
             tags: self.tags.clone(),
-            interests: super::decode_json("contact.interests", &m.interests)?,
+            interests,
             notes: m.notes.clone(),
             cadence_days: m.cadence_days,
             archived_at: m.archived_at,

@@ -98,7 +98,7 @@ fn representation_etag(contact: &Contact, relationship: &Relationship) -> String
 
 impl ContactResponse {
     fn new(contact: Contact, relationship: Relationship) -> Result<Self, ApiError> {
-        let fields = contact.fields()?;
+        let (links, interests) = contact.lists()?;
         let m = contact.model;
         Ok(Self {
             id: m.id,
@@ -109,12 +109,12 @@ impl ContactResponse {
             company: m.company,
             title: m.title,
             location: m.location,
-            links: fields.links,
+            links,
             how_we_met: m.how_we_met,
             met_on: m.met_on,
             introduced_by_id: m.introduced_by_id,
             tags: contact.tags,
-            interests: fields.interests,
+            interests,
             notes: m.notes,
             cadence_days: m.cadence_days,
             archived_at: m.archived_at,
