@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::db::Db;
 use crate::domain::labels::search_text;
+use crate::services::ledger;
 
 pub const PASSWORD: &str = "rapport-bench-2026";
 
@@ -185,6 +186,8 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 ])),
                 created_at: Set(added),
                 updated_at: Set(added),
+                // The ledger is computed once the records are in, below.
+                ..Default::default()
             });
             tags.push(contact_tag::ActiveModel {
                 contact_id: Set(id),
@@ -290,6 +293,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         insert_chunks(&txn, participants).await?;
         insert_chunks(&txn, offers).await?;
         insert_chunks(&txn, asks).await?;
+        ledger::refresh_all(&txn, owner, now).await?;
         txn.commit().await?;
         written.users += 1;
     }

@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`, `seed-bench`.
+//! Command line: `serve` (the default), `migrate`, `openapi`, `seed-demo`, `seed-bench`,
+//! `ledger`.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::Settings;
+use crate::services::ledger;
 use crate::startup::Application;
 use crate::{bench_seed, clock, db, demo, openapi, telemetry};
 
@@ -47,6 +49,20 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         contacts: usize,
     },
+    /// Check or repair the relationship ledger stored on each contact.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Recompute every contact's ledger from its records and print each difference from the
+    /// stored one; exit status 1 if there is any. Run it on a quiet database.
+    Verify,
+    /// Recompute and store every contact's ledger.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = db::connect(&settings).await?;
             let conn = db.writer();
             match action {
-                MigrateAction::Up => db::migrate_up(&db).await?,
+                MigrateAction::Up => ledger::migrate(&db, clock::now()).await?,
                 MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
                 MigrateAction::Fresh => Migrator::fresh(conn).await?,
                 MigrateAction::Status => {}
@@ -105,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo => {
             let db = db::connect(&settings).await?;
             if settings.run_migrations {
-                db::migrate_up(&db).await?;
+                ledger::migrate(&db, clock::now()).await?;
             }
             let login = demo::seed(&db, clock::now()).await?;
             println!("Demo account ready (any earlier demo data was replaced).");
@@ -118,7 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedBench { users, contacts } => {
             let db = db::connect(&settings).await?;
             if settings.run_migrations {
-                db::migrate_up(&db).await?;
+                ledger::migrate(&db, clock::now()).await?;
             }
             let started = std::time::Instant::now();
             let size = bench_seed::Size {
@@ -142,6 +158,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bench_seed::email(users.saturating_sub(1)),
                 bench_seed::PASSWORD
             );
+        }
+        Command::Ledger { action } => {
+            let db = db::connect(&settings).await?;
+            let started = std::time::Instant::now();
+            match action {
+                LedgerAction::Verify => {
+                    let differences = ledger::verify(&db, clock::now()).await?;
+                    for difference in &differences {
+                        println!("{difference}");
+                    }
+                    println!(
+                        "{} differences in {:.1} s",
+                        differences.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    if !differences.is_empty() {
+                        std::process::exit(1);
+                    }
+                }
+                LedgerAction::Rebuild => {
+                    let rows = ledger::rebuild(&db, clock::now()).await?;
+                    println!(
+                        "rebuilt the ledger of {rows} contacts in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
         }
         Command::Openapi => {}
     }

@@ -510,24 +510,25 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
 /// Applies pending migrations inside one transaction, so a process stopped halfway leaves the
 /// schema as it was (both backends have transactional DDL). On PostgreSQL the transaction also
 /// holds an advisory lock, so instances started together apply them once and in order.
-pub async fn migrate_up(db: &Db) -> anyhow::Result<()> {
-    let conn = db.writer();
+/// Returns the names of the migrations this call applied.
+pub async fn migrate_up(db: &Db) -> anyhow::Result<Vec<String>> {
+    let txn = db.writer().begin().await?;
     if db.backend() == DbBackend::Postgres {
-        let txn = conn.begin().await?;
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_advisory_xact_lock($1)",
             [MIGRATION_LOCK_KEY.into()],
         ))
         .await?;
-        Migrator::up(&txn, None).await?;
-        txn.commit().await?;
-    } else {
-        let txn = conn.begin().await?;
-        Migrator::up(&txn, None).await?;
-        txn.commit().await?;
     }
-    Ok(())
+    let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(&txn, None).await?;
+    txn.commit().await?;
+    Ok(pending)
 }
 
 /// What the database said about a statement it refused, if it got that far.

@@ -43,7 +43,7 @@ impl Application {
         let jwt_secret = resolve_jwt_secret(&settings)?;
         let db = db::connect(&settings).await?;
         if settings.run_migrations {
-            db::migrate_up(&db)
+            crate::services::ledger::migrate(&db, clock.now())
                 .await
                 .context("cannot apply database migrations")?;
         }

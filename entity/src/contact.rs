@@ -28,6 +28,27 @@ pub struct Model {
     pub search_text: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    // The relationship ledger, kept by the application (`services::ledger`): the history as
+    // of the last refresh, then the local dates on which health and one-off status change.
+    /// Past conversations with the contact.
+    pub conversation_count: i64,
+    pub first_conversation_at: Option<DateTimeUtc>,
+    pub last_conversation_at: Option<DateTimeUtc>,
+    /// Past conversations whose thank-you is owed.
+    pub thank_yous_owed: i64,
+    /// Offers `offered` or `acknowledged`.
+    pub gives: i64,
+    /// Asks `asked` or `granted`.
+    pub asks: i64,
+    /// `gives` − `asks`.
+    pub balance: i64,
+    /// The next planned conversation: from then on the row is out of date and is recomputed.
+    pub refresh_at: Option<DateTimeUtc>,
+    pub next_check_in_on: Option<Date>,
+    /// First day of `cold` health.
+    pub cold_on: Option<Date>,
+    /// First day the contact counts as a one-off.
+    pub one_off_on: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

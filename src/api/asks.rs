@@ -349,6 +349,7 @@ async fn delete_ask(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
+        state.clock.now(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

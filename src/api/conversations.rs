@@ -478,6 +478,7 @@ async fn delete_conversation(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
+        state.clock.now(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -395,6 +395,7 @@ async fn delete_value_offer(
         auth.user_id(),
         id.into_inner(),
         &conditions.if_match,
+        state.clock.now(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

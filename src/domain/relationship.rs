@@ -61,6 +61,60 @@ pub struct History {
     pub gives: i64,
     /// Asks of them that are `asked` or `granted`.
     pub asks: i64,
+    /// Their first planned conversation: from then on, this history is out of date.
+    pub next_planned_at: Option<DateTime<Utc>>,
+}
+
+/// What the contact row stores of its relationship, so lists filter and sort on it with
+/// indexes: the history as of its last refresh, and the local dates on which the rules that
+/// depend on today change their answer. Kept exact by every write that changes an input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub history: History,
+    /// `gives` − `asks`.
+    pub balance: i64,
+    pub next_check_in_on: Option<NaiveDate>,
+    /// The first day of `cold` health: `next_check_in_on` plus the due window plus one.
+    pub cold_on: Option<NaiveDate>,
+    /// The first day the contact is a one-off; none unless exactly one past conversation.
+    pub one_off_on: Option<NaiveDate>,
+}
+
+impl Ledger {
+    /// The ledger of a contact with `history`, `cadence_days` and `created_at`, for an owner
+    /// in `zone`. Depends on the clock only through `history` (which conversations are past).
+    pub fn of(
+        history: History,
+        cadence_days: Option<i32>,
+        created_at: DateTime<Utc>,
+        zone: Tz,
+    ) -> Self {
+        let last_on = history.last_conversation_at.map(|at| local_date(at, zone));
+        let since = last_on.unwrap_or_else(|| local_date(created_at, zone));
+        let next = next_check_in_on(since, cadence_days);
+        let cold_on = next
+            .zip(cadence_days)
+            .map(|(next, cadence)| add_days(next, due_window(cadence) + 1));
+        let window = cadence_days.map_or(ONE_OFF_DAYS_WITHOUT_CADENCE, i64::from);
+        let one_off_on = match last_on {
+            Some(last) if history.conversation_count == 1 => Some(add_days(last, window + 1)),
+            _ => None,
+        };
+        Self {
+            balance: history.gives - history.asks,
+            history,
+            next_check_in_on: next,
+            cold_on,
+            one_off_on,
+        }
+    }
+
+    /// True when the stored history no longer holds at `now`: a planned conversation has
+    /// become past, or (the clock set back) the last past one is in the future.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.history.next_planned_at.is_some_and(|at| at <= now)
+            || self.history.last_conversation_at.is_some_and(|at| at > now)
+    }
 }
 
 /// Where keeping in touch stands.
@@ -345,6 +399,54 @@ mod tests {
         assert!(one_off(1, last, None, date("2026-03-04")));
         assert!(!one_off(2, last, None, date("2026-06-01")));
         assert!(!one_off(0, None, None, date("2026-06-01")));
+    }
+
+    #[test]
+    fn the_stored_dates_give_the_health_and_one_off_that_derive_gives() {
+        let created = at("2025-12-20T09:00:00Z");
+        let zone: Tz = "America/Los_Angeles".parse().unwrap();
+        for cadence in [None, Some(1), Some(2), Some(7), Some(30)] {
+            for count in [0, 1, 2] {
+                let history = History {
+                    conversation_count: count,
+                    last_conversation_at: (count > 0).then(|| at("2026-01-02T07:30:00Z")),
+                    gives: 2,
+                    asks: 3,
+                    ..History::default()
+                };
+                let ledger = Ledger::of(history.clone(), cadence, created, zone);
+                assert_eq!(ledger.balance, -1);
+                for day in 0..80 {
+                    let now = at("2026-01-01T20:00:00Z") + chrono::Duration::days(day);
+                    let today = Today { now, zone };
+                    let r = derive(&history, cadence, created, &today);
+                    let date = today.date();
+                    let health = match (ledger.next_check_in_on, ledger.cold_on) {
+                        (Some(_), Some(cold)) if date >= cold => Health::Cold,
+                        (Some(next), Some(_)) if date >= next => Health::Due,
+                        (Some(_), Some(_)) => Health::Ok,
+                        _ => Health::None,
+                    };
+                    assert_eq!(r.next_check_in_on, ledger.next_check_in_on);
+                    assert_eq!(r.health, health, "{cadence:?} {count} {date}");
+                    assert_eq!(r.one_off, ledger.one_off_on.is_some_and(|on| date >= on));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_ledger_is_stale_once_a_planned_conversation_is_past_or_the_last_one_is_ahead() {
+        let history = History {
+            conversation_count: 1,
+            last_conversation_at: Some(at("2026-03-01T10:00:00Z")),
+            next_planned_at: Some(at("2026-03-05T10:00:00Z")),
+            ..History::default()
+        };
+        let ledger = Ledger::of(history, None, at("2026-01-01T00:00:00Z"), chrono_tz::UTC);
+        assert!(!ledger.is_stale(at("2026-03-05T09:59:59Z")));
+        assert!(ledger.is_stale(at("2026-03-05T10:00:00Z")));
+        assert!(ledger.is_stale(at("2026-03-01T09:59:59Z")));
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub async fn update_profile(
                 .await?
                 .ok_or_else(ApiError::not_found)?;
             let current_updated_at = current.updated_at;
+            let zone_changed = changes
+                .time_zone
+                .as_ref()
+                .is_some_and(|zone| *zone != current.time_zone);
             let mut model = current.into_active_model();
             if let Some(name) = &changes.display_name {
                 model.display_name = Set(name.clone());
@@ -119,7 +123,12 @@ pub async fn update_profile(
                     now,
                 ));
             }
-            Ok(model.update(txn).await?)
+            let updated = model.update(txn).await?;
+            if zone_changed {
+                // Local dates move with the zone: every contact's due, cold and one-off dates.
+                super::ledger::refresh_all(txn, user_id, now).await?;
+            }
+            Ok(updated)
         })
     })
     .await

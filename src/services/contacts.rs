@@ -7,18 +7,19 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::{contact, contact_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
-use super::relationships::{all_histories, histories_of, join_histories, joined_history};
+use super::ledger;
+use super::relationships::histories_of;
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
 use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
 use crate::domain::version::{Precondition, etag, next_updated_at};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, ProblemCode};
 use crate::services::idempotency::{self, Completion};
 
 /// The columns that version a contact row.
@@ -198,11 +199,13 @@ pub async fn create(
             if let Some(introducer) = fields.introduced_by_id {
                 check_references(txn, owner_id, "introduced_by_id", &[introducer]).await?;
             }
+            let zone = ledger::lock_owner(txn, owner_id).await?;
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
+            ledger::set(&mut model, &ledger::fresh(fields.cadence_days, now, zone));
             let model = model.insert(txn).await?;
             replace_tags(txn, owner_id, model.id, &fields.tags).await?;
             let contact = Contact {
@@ -250,44 +253,18 @@ async fn find_in(
     Ok(Contact { model, tags })
 }
 
-/// A contact and its relationship as of `today`, in one statement: the contact left-joined to
-/// its tags and to its history (the three grouped queries of a page's union, narrowed to it).
+/// A contact and its relationship as of `today`: the contact with its tags (one statement),
+/// the relationship from its stored ledger, or from its records when the ledger is out of
+/// date at `today` (one more).
 pub async fn find_with_relationship(
     db: &Db,
     owner_id: Uuid,
     id: Uuid,
     today: &Today,
 ) -> Result<(Contact, Relationship), ApiError> {
-    use contact::Column as C;
-    use contact_tag::Column as T;
-    use sea_orm::sea_query::{Order, Query};
-    use sea_orm::{FromQueryResult, Iterable};
-
-    let mut query = Query::select();
-    query
-        .columns(C::iter().map(|c| (contact::Entity, c)))
-        .column((contact_tag::Entity, T::Tag))
-        .from(contact::Entity)
-        .left_join(
-            contact_tag::Entity,
-            Expr::col((contact_tag::Entity, T::ContactId)).equals((contact::Entity, C::Id)),
-        )
-        .and_where(Expr::col((contact::Entity, C::Id)).eq(id))
-        .and_where(Expr::col((contact::Entity, C::OwnerId)).eq(owner_id))
-        .order_by((contact_tag::Entity, T::Tag), Order::Asc);
-    join_histories(&mut query, owner_id, &[id], today.now);
-    let rows = db.reader().query_all(&query).await?;
-    let first = rows.first().ok_or_else(ApiError::not_found)?;
-    let model = contact::Model::from_query_result(first, "")?;
-    let history = joined_history(first)?;
-    let mut tags = Vec::new();
-    for row in &rows {
-        if let Some(tag) = row.try_get::<Option<String>>("", "tag")? {
-            tags.push(tag);
-        }
-    }
-    let relationship = relationship::derive(&history, model.cadence_days, model.created_at, today);
-    Ok((Contact { model, tags }, relationship))
+    let contact = find_in(db.reader(), owner_id, id).await?;
+    let relationship = relationship_of(db, owner_id, &contact, today).await?;
+    Ok((contact, relationship))
 }
 
 /// Applies `change` to the current fields and stores the result, if `precondition` allows the
@@ -328,6 +305,9 @@ pub async fn update(
                 .await?;
             if fields.tags != current.tags {
                 replace_tags(txn, owner_id, id, &fields.tags).await?;
+            }
+            if fields.cadence_days != current.model.cadence_days {
+                ledger::refresh(txn, owner_id, &[id], now).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -386,10 +366,6 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    fn is_derived(self) -> bool {
-        matches!(self, Self::NextCheckInOn | Self::LastConversationAt)
-    }
-
     /// The value a derived sort orders by: a day number or microseconds; none sorts last.
     pub fn derived_value(self, r: &Relationship) -> Option<i64> {
         match self {
@@ -429,45 +405,14 @@ impl ContactFilter {
         self.q = search_terms(q);
         self
     }
-
-    fn derived(&self) -> bool {
-        self.sort.is_derived()
-            || self.health.is_some()
-            || self.reciprocity.is_some()
-            || self.one_off.is_some()
-    }
-
-    fn admits(&self, r: &Relationship) -> bool {
-        self.health.is_none_or(|h| h == r.health)
-            && self.reciprocity.is_none_or(|x| x == r.reciprocity)
-            && self.one_off.is_none_or(|o| o == r.one_off)
-    }
 }
 
 /// A contact with the relationship derived from its records.
 pub type Listed = (Contact, Relationship);
 
-/// Ascending order of a derived sort: by value, contacts without one last, then by id.
-fn derived_order(value: Option<i64>, id: Uuid) -> (bool, i64, Uuid) {
-    (value.is_none(), value.unwrap_or_default(), id)
-}
-
-/// One page of the owner's contacts with their relationships, and whether more follow.
-///
-/// A fixed number of queries whatever the page size, never one per contact:
-/// - stored sorts and filters only: the page (`LIMIT n + 1`), the union of grouped history
-///   queries restricted to the page's ids, and the page's tags: 3 statements;
-/// - a relationship filter (`health`, `reciprocity`, `one_off`) or sort
-///   (`next_check_in_on`, `last_conversation_at`): the contacts matching the stored filters
-///   (in keyset order for a stored sort) and the union over all of the owner's contacts,
-///   run together, then the filter, sort and cursor applied in memory, and the page's tags:
-///   3 statements.
-pub async fn list(
-    db: &Db,
-    owner_id: Uuid,
-    filter: &ContactFilter,
-    today: &Today,
-) -> Result<(Vec<Listed>, bool), ApiError> {
+/// The owner's contacts that pass every filter of `filter`, unordered. The relationship
+/// filters compare the stored ledger's dates and balance with today.
+fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<contact::Entity> {
     use contact::Column as C;
 
     let mut query = contact::Entity::find().filter(C::OwnerId.eq(owner_id));
@@ -503,84 +448,184 @@ pub async fn list(
             .into_query();
         query = query.filter(C::Id.in_subquery(tagged));
     }
+    if let Some(health) = filter.health {
+        query = query.filter(match health {
+            Health::None => Condition::all().add(C::NextCheckInOn.is_null()),
+            Health::Ok => Condition::all().add(C::NextCheckInOn.gt(today)),
+            Health::Due => Condition::all()
+                .add(C::NextCheckInOn.lte(today))
+                .add(C::ColdOn.gt(today)),
+            Health::Cold => Condition::all().add(C::ColdOn.lte(today)),
+        });
+    }
+    if let Some(reciprocity) = filter.reciprocity {
+        query = query.filter(match reciprocity {
+            Reciprocity::Giving => C::Balance.gt(0),
+            Reciprocity::Balanced => C::Balance.eq(0),
+            Reciprocity::Taking => C::Balance.lt(0),
+        });
+    }
+    match filter.one_off {
+        Some(true) => query = query.filter(C::OneOffOn.lte(today)),
+        Some(false) => {
+            query = query.filter(
+                Condition::any()
+                    .add(C::OneOffOn.is_null())
+                    .add(C::OneOffOn.gt(today)),
+            );
+        }
+        None => {}
+    }
+    query
+}
+
+/// A derived sort's cursor value as the stored column's value: a day number as a date, or
+/// microseconds as an instant.
+fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> {
+    let invalid = || ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid");
+    Ok(match sort {
+        SortKey::NextCheckInOn => i32::try_from(value)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(invalid)?
+            .into(),
+        _ => DateTime::from_timestamp_micros(value)
+            .ok_or_else(invalid)?
+            .into(),
+    })
+}
+
+/// Up to `limit` rows of `query` in the order of a derived sort: ascending by the column with
+/// contacts without a value last, then by id; descending is the exact reverse. The two parts
+/// are two index range scans (`(owner_id, column, id)` for the values, `(owner_id, id)` for
+/// the rest), the second run only when the first does not fill the page.
+async fn derived_page(
+    db: &Db,
+    query: Select<contact::Entity>,
+    filter: &ContactFilter,
+    limit: u64,
+) -> Result<Vec<contact::Model>, ApiError> {
+    use contact::Column as C;
+
+    let column = match filter.sort {
+        SortKey::NextCheckInOn => C::NextCheckInOn,
+        _ => C::LastConversationAt,
+    };
+    let (cursor_value, cursor_id) = match &filter.after {
+        Some(After::Derived(value, id)) => (Some(*value), Some(*id)),
+        _ => (None, None),
+    };
+    let valued = |query: Select<contact::Entity>| -> Result<_, ApiError> {
+        let mut query = query.filter(column.is_not_null());
+        if let (Some(Some(value)), Some(id)) = (cursor_value, cursor_id) {
+            let value = derived_value(filter.sort, value)?;
+            query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
+        }
+        Ok(if filter.descending {
+            query.order_by_desc(column).order_by_desc(C::Id)
+        } else {
+            query.order_by_asc(column).order_by_asc(C::Id)
+        })
+    };
+    let valueless = |query: Select<contact::Entity>| {
+        let mut query = query.filter(column.is_null());
+        if let (Some(None), Some(id)) = (cursor_value, cursor_id) {
+            query = query.filter(if filter.descending {
+                C::Id.lt(id)
+            } else {
+                C::Id.gt(id)
+            });
+        }
+        if filter.descending {
+            query.order_by_desc(C::Id)
+        } else {
+            query.order_by_asc(C::Id)
+        }
+    };
+    // Ascending: values, then the valueless; descending: the valueless, then values. A
+    // cursor in the second part skips the first.
+    let in_second_part = cursor_value.is_some_and(|v| v.is_none() != filter.descending);
+    let (first, second) = if filter.descending {
+        (
+            (!in_second_part).then(|| valueless(query.clone())),
+            valued(query)?,
+        )
+    } else {
+        (
+            (!in_second_part)
+                .then(|| valued(query.clone()))
+                .transpose()?,
+            valueless(query),
+        )
+    };
+    let mut rows = match first {
+        Some(first) => first.limit(limit).all(db.reader()).await?,
+        None => Vec::new(),
+    };
+    if (rows.len() as u64) < limit {
+        let rest = limit - rows.len() as u64;
+        rows.extend(second.limit(rest).all(db.reader()).await?);
+    }
+    Ok(rows)
+}
+
+/// One page of the owner's contacts with their relationships, and whether more follow.
+///
+/// Every filter and sort, stored or derived, is one indexed query on the contact rows: the
+/// relationship's inputs are stored on them (the ledger, brought up to date first, see
+/// `services::ledger`). Then the page's tags: 2 statements (3 when the second part of a
+/// derived sort is needed), plus the ledger's check for out-of-date rows.
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: &Today,
+) -> Result<(Vec<Listed>, bool), ApiError> {
+    use contact::Column as C;
+
+    ledger::catch_up(db, owner_id, today.now).await?;
+    let mut query = filtered(owner_id, filter, today.date());
+    let limit = filter.limit + 1;
     let stored_column = match filter.sort {
         SortKey::FullName => Some(C::FullName),
         SortKey::CreatedAt => Some(C::CreatedAt),
         SortKey::UpdatedAt => Some(C::UpdatedAt),
         SortKey::NextCheckInOn | SortKey::LastConversationAt => None,
     };
-    if let (Some(column), Some(after)) = (stored_column, &filter.after) {
-        let value = match after {
-            After::FullName(name, _) => Some(sea_orm::Value::from(name.clone())),
-            After::Instant(at, _) => Some(sea_orm::Value::from(*at)),
-            After::Derived(..) => None,
-        };
-        let id = match after {
-            After::FullName(_, id) | After::Instant(_, id) | After::Derived(_, id) => *id,
-        };
-        if let Some(value) = value {
-            query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
-        }
-    }
-    if let Some(column) = stored_column {
-        query = if filter.descending {
-            query.order_by_desc(column).order_by_desc(C::Id)
-        } else {
-            query.order_by_asc(column).order_by_asc(C::Id)
-        };
-    }
-    let limit = filter.limit as usize;
-    let mut listed: Vec<(contact::Model, Relationship)> = if filter.derived() {
-        let _permit = db.whole_network().await?;
-        let (models, mut histories) = tokio::try_join!(
-            async { Ok::<_, ApiError>(query.all(db.reader()).await?) },
-            all_histories(db.reader(), owner_id, today.now),
-        )?;
-        let mut listed: Vec<_> = models
-            .into_iter()
-            .map(|m| {
-                let history = histories.remove(&m.id).unwrap_or_default();
-                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
-                (m, r)
-            })
-            .filter(|(_, r)| filter.admits(r))
-            .collect();
-        if filter.sort.is_derived() {
-            let key = |(m, r): &(contact::Model, Relationship)| {
-                derived_order(filter.sort.derived_value(r), m.id)
-            };
-            listed.sort_by_key(key);
-            if filter.descending {
-                listed.reverse();
-            }
-            if let Some(After::Derived(value, id)) = &filter.after {
-                let cursor = derived_order(*value, *id);
-                listed.retain(|item| {
-                    if filter.descending {
-                        key(item) < cursor
-                    } else {
-                        key(item) > cursor
+    let models = match stored_column {
+        Some(column) => {
+            if let Some(after) = &filter.after {
+                let (value, id) = match after {
+                    After::FullName(name, id) => (sea_orm::Value::from(name.clone()), *id),
+                    After::Instant(at, id) => (sea_orm::Value::from(*at), *id),
+                    After::Derived(..) => {
+                        return Err(ApiError::new(
+                            ProblemCode::InvalidCursor,
+                            "cursor is not valid",
+                        ));
                     }
-                });
+                };
+                query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
             }
+            query = if filter.descending {
+                query.order_by_desc(column).order_by_desc(C::Id)
+            } else {
+                query.order_by_asc(column).order_by_asc(C::Id)
+            };
+            query.limit(limit).all(db.reader()).await?
         }
-        listed.truncate(limit + 1);
-        listed
-    } else {
-        let models = query.limit(filter.limit + 1).all(db.reader()).await?;
-        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-        let mut histories = histories_of(db.reader(), owner_id, &ids, today.now).await?;
-        models
-            .into_iter()
-            .map(|m| {
-                let history = histories.remove(&m.id).unwrap_or_default();
-                let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
-                (m, r)
-            })
-            .collect()
+        None => derived_page(db, query, filter, limit).await?,
     };
-    let has_more = listed.len() > limit;
-    listed.truncate(limit);
+    let has_more = models.len() as u64 > filter.limit;
+    let mut listed: Vec<(contact::Model, Relationship)> = models
+        .into_iter()
+        .map(|m| {
+            let history = ledger::stored_history(&m);
+            let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
+            (m, r)
+        })
+        .collect();
+    listed.truncate(filter.limit as usize);
     let ids: Vec<Uuid> = listed.iter().map(|(m, _)| m.id).collect();
     let mut tags = tags_of(db.reader(), &ids).await?;
     let page = listed
@@ -596,7 +641,8 @@ pub async fn list(
     Ok((page, has_more))
 }
 
-/// The relationship with one contact as of `today` (one statement).
+/// The relationship with one contact as of `today`, from its stored ledger; when that is
+/// out of date (a planned conversation has become past), from its records (one statement).
 pub async fn relationship_of(
     db: &Db,
     owner_id: Uuid,
@@ -604,10 +650,15 @@ pub async fn relationship_of(
     today: &Today,
 ) -> Result<Relationship, ApiError> {
     let m = &contact.model;
-    let history = histories_of(db.reader(), owner_id, &[m.id], today.now)
-        .await?
-        .remove(&m.id)
-        .unwrap_or_default();
+    let stored = ledger::stored(m);
+    let history = if stored.is_stale(today.now) {
+        histories_of(db.reader(), owner_id, &[m.id], today.now)
+            .await?
+            .remove(&m.id)
+            .unwrap_or_default()
+    } else {
+        stored.history
+    };
     Ok(relationship::derive(
         &history,
         m.cadence_days,

@@ -13,6 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::ledger;
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::search_text;
@@ -302,6 +303,7 @@ pub async fn create(
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields).await?;
+            ledger::refresh(txn, owner_id, &participant_ids, now).await?;
             let conversation = Conversation {
                 model,
                 participant_ids: participant_ids.as_ref().clone(),
@@ -358,12 +360,17 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.model.updated_at)
                 .await?;
+            let copied = fields.occurred_at != current.model.occurred_at
+                || fields.thank_you_status.as_str() != current.model.thank_you_status;
             if new_participants {
                 replace_participants(txn, owner_id, id, &fields).await?;
-            } else if fields.occurred_at != current.model.occurred_at
-                || fields.thank_you_status.as_str() != current.model.thank_you_status
-            {
+            } else if copied {
                 copy_to_participants(txn, id, &fields).await?;
+            }
+            if new_participants || copied {
+                let mut touched = current.participant_ids.clone();
+                touched.extend(fields.participants());
+                ledger::refresh(txn, owner_id, &touched, now).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -378,10 +385,21 @@ pub async fn delete(
     owner_id: Uuid,
     id: Uuid,
     precondition: &Precondition,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    VERSION
-        .remove::<conversation::Entity>(db, owner_id, id, precondition)
-        .await
+    let precondition = precondition.clone();
+    db.write(move |txn| {
+        let precondition = precondition.clone();
+        Box::pin(async move {
+            let current = find_in(txn, owner_id, id).await?;
+            precondition.require(&current.etag())?;
+            VERSION
+                .delete::<conversation::Entity>(txn, id, owner_id, current.model.updated_at)
+                .await?;
+            ledger::refresh(txn, owner_id, &current.participant_ids, now).await
+        })
+    })
+    .await
 }
 
 #[derive(Clone, Debug, Default)]

@@ -15,6 +15,8 @@ pub mod conversations;
 pub mod idempotency;
 /// Follow-ups, suggestions, statistics and goals.
 pub mod intelligence;
+/// The relationship ledger stored on each contact, kept exact on write.
+pub mod ledger;
 /// Value offers: what a user gives.
 pub mod offers;
 /// Personal access tokens for scripts.
@@ -33,7 +35,6 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::db::Db;
 use crate::domain::version::{Precondition, etag};
 use crate::error::ApiError;
 
@@ -183,32 +184,6 @@ impl<C: ColumnTrait> Versioned<C> {
             .ok_or_else(ApiError::not_found)?;
         precondition.require(&etag(id, version))?;
         Ok(version)
-    }
-
-    /// Deletes the owner's row `id` in a transaction of its own, if `precondition` allows its
-    /// current version.
-    pub async fn remove<E>(
-        &self,
-        db: &Db,
-        owner_id: Uuid,
-        id: Uuid,
-        precondition: &Precondition,
-    ) -> Result<(), ApiError>
-    where
-        E: EntityTrait<Column = C>,
-        C: Copy + Send + Sync + 'static,
-    {
-        let (columns, precondition) = (*self, precondition.clone());
-        db.write(move |txn| {
-            let precondition = precondition.clone();
-            Box::pin(async move {
-                let version = columns
-                    .current::<E>(txn, owner_id, id, &precondition)
-                    .await?;
-                columns.delete::<E>(txn, id, owner_id, version).await
-            })
-        })
-        .await
     }
 
     /// Deletes the row if it is still at `version`; 412 otherwise.

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::ledger;
 use super::{Versioned, beyond, decode, decode_json};
 use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
@@ -143,6 +144,7 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
+            ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -190,21 +192,37 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
+            if fields.status.as_str() != current.status || fields.contact_id != current.contact_id {
+                let touched = [current.contact_id, fields.contact_id];
+                ledger::refresh(txn, owner_id, &touched, now).await?;
+            }
             find_in(txn, owner_id, id).await
         })
     })
     .await
 }
 
+/// Deletes the owner's row `id` if `precondition` allows its current version.
 pub async fn delete(
     db: &Db,
     owner_id: Uuid,
     id: Uuid,
     precondition: &Precondition,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    VERSION
-        .remove::<value_offer::Entity>(db, owner_id, id, precondition)
-        .await
+    let precondition = precondition.clone();
+    db.write(move |txn| {
+        let precondition = precondition.clone();
+        Box::pin(async move {
+            let current = find_in(txn, owner_id, id).await?;
+            precondition.require(&etag_of(&current))?;
+            VERSION
+                .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
+                .await?;
+            ledger::refresh(txn, owner_id, &[current.contact_id], now).await
+        })
+    })
+    .await
 }
 
 #[derive(Clone, Debug, Default)]

@@ -12,12 +12,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{ask, contact, conversation_participant, user, value_offer};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, SelectStatement, UnionType};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect,
-    QueryTrait,
-};
+use entity::{ask, conversation_participant, user, value_offer};
+use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement, UnionType};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -45,6 +42,7 @@ pub async fn today(
 const HELD: i64 = 0;
 const GIVES: i64 = 1;
 const ASKS: i64 = 2;
+const PLANNED: i64 = 3;
 
 /// A row of a history union: arm, contact, count, first and last `occurred_at`, owed.
 type UnionRow = (
@@ -69,56 +67,6 @@ pub async fn histories_of(
         .union(UnionType::All, gives_by_contact(owner_id, Some(contacts)))
         .union(UnionType::All, asks_by_contact(owner_id, Some(contacts)));
     collect(conn, &union).await
-}
-
-/// Adds to `query`, which selects from `contact`, each returned contact's history as of `now`
-/// (for contacts among `contacts`): the three grouped queries of the union, left-joined on the
-/// contact. Read it back from a row with [`joined_history`].
-pub fn join_histories(
-    query: &mut SelectStatement,
-    owner_id: Uuid,
-    contacts: &[Uuid],
-    now: DateTime<Utc>,
-) {
-    let arms = [
-        ("held", held_by_contact(owner_id, Some(contacts), now)),
-        ("gives", gives_by_contact(owner_id, Some(contacts))),
-        ("asks", asks_by_contact(owner_id, Some(contacts))),
-    ];
-    for (name, arm) in arms {
-        let on = Expr::col((Alias::new(name), Alias::new("contact_id")))
-            .equals((contact::Entity, contact::Column::Id));
-        query.join_subquery(JoinType::LeftJoin, arm, Alias::new(name), on);
-    }
-    for (arm, column, alias) in JOINED {
-        query.expr_as(
-            Expr::col((Alias::new(arm), Alias::new(column))),
-            Alias::new(alias),
-        );
-    }
-}
-
-/// The columns [`join_histories`] adds: arm, its column, the alias selected.
-const JOINED: [(&str, &str, &str); 6] = [
-    ("held", "conversations", "history_conversations"),
-    ("held", "first_at", "history_first_at"),
-    ("held", "last_at", "history_last_at"),
-    ("held", "owed", "history_owed"),
-    ("gives", "n", "history_gives"),
-    ("asks", "n", "history_asks"),
-];
-
-/// The history [`join_histories`] added to `row`; counts are 0 where an arm had no row.
-pub fn joined_history(row: &QueryResult) -> Result<History, DbErr> {
-    let count = |alias: &str| Ok::<_, DbErr>(row.try_get::<Option<i64>>("", alias)?.unwrap_or(0));
-    Ok(History {
-        conversation_count: count("history_conversations")?,
-        first_conversation_at: row.try_get("", "history_first_at")?,
-        last_conversation_at: row.try_get("", "history_last_at")?,
-        thank_yous_owed: count("history_owed")?,
-        gives: count("history_gives")?,
-        asks: count("history_asks")?,
-    })
 }
 
 /// The history of every one of the owner's contacts as of `now`. Contacts with no record at
@@ -160,6 +108,22 @@ pub async fn first_conversations(
         .collect())
 }
 
+/// The history of each of the owner's `contacts` (all of them when `None`) as of `now`,
+/// with each one's first planned conversation, in one statement: the ledger's input.
+pub async fn ledger_histories(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, History>, ApiError> {
+    let mut union = held_by_contact(owner_id, contacts, now);
+    union
+        .union(UnionType::All, gives_by_contact(owner_id, contacts))
+        .union(UnionType::All, asks_by_contact(owner_id, contacts))
+        .union(UnionType::All, planned_by_contact(owner_id, contacts, now));
+    collect(conn, &union).await
+}
+
 async fn collect(
     conn: &impl ConnectionTrait,
     union: &SelectStatement,
@@ -185,7 +149,8 @@ fn add_rows(
                 h.thank_yous_owed = owed;
             }
             GIVES => h.gives = n,
-            _ => h.asks = n,
+            ASKS => h.asks = n,
+            _ => h.next_planned_at = first,
         }
     }
     Ok(())
@@ -217,6 +182,31 @@ fn held_by_contact(
         )
         .filter(P::OwnerId.eq(owner_id))
         .filter(P::OccurredAt.lte(now))
+        .group_by(P::ContactId);
+    if let Some(ids) = contacts {
+        query = query.filter(P::ContactId.is_in(ids.iter().copied()));
+    }
+    query.into_query()
+}
+
+/// The first conversation after `now` per participant among `contacts`.
+fn planned_by_contact(
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    now: DateTime<Utc>,
+) -> SelectStatement {
+    use conversation_participant::Column as P;
+
+    let mut query = conversation_participant::Entity::find()
+        .select_only()
+        .column_as(Expr::val(PLANNED), "arm")
+        .column(P::ContactId)
+        .column_as(Expr::val(0i64), "conversations")
+        .column_as(Expr::col(P::OccurredAt).min(), "first_at")
+        .column_as(Expr::val(None::<DateTime<Utc>>), "last_at")
+        .column_as(Expr::val(0i64), "owed")
+        .filter(P::OwnerId.eq(owner_id))
+        .filter(P::OccurredAt.gt(now))
         .group_by(P::ContactId);
     if let Some(ids) = contacts {
         query = query.filter(P::ContactId.is_in(ids.iter().copied()));

@@ -13,6 +13,7 @@ mod idempotency;
 mod intelligence;
 mod isolation;
 mod layers;
+mod ledger;
 mod me;
 mod migrations;
 mod openapi;

@@ -1,0 +1,346 @@
+//! The relationship ledger: each contact row stores its relationship's inputs (see
+//! `domain::relationship::Ledger`), so reads filter and sort on indexed columns instead of
+//! regrouping the whole network's history.
+//!
+//! **Kept exact on write.** Every write that changes an input calls [`refresh`] for the
+//! contacts it touched, inside its own transaction. `refresh` recomputes those rows from their
+//! records (index range scans bounded by their own history) rather than adjusting counters, so
+//! a delete, a moved date or a changed status needs no special case. On PostgreSQL it first
+//! locks the owner's row: two writes of one owner's ledger then run one after the other, and
+//! the second reads the first's committed records, so neither overwrites the other's count (a
+//! time-zone change takes the same lock by updating that row). SQLite's single writer already
+//! runs them one at a time.
+//!
+//! **Time moves without writes.** Which conversations are past depends on the clock. A row
+//! stores `refresh_at`, its first planned conversation: from then on its history is out of
+//! date. Reads call [`catch_up`] first: one index range scan finds the owner's rows whose
+//! `refresh_at` has passed (or whose last conversation is ahead of a clock set back), and,
+//! only if there are some, one write recomputes them. Its cost is the number of planned
+//! conversations that became past since the last read, not the size of the network. The
+//! dates that turn a contact due, cold or one-off are stored as dates and compared with
+//! today at read time, so they need no refresh at all.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use entity::{contact, user};
+use sea_orm::sea_query::LockType;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::relationships::ledger_histories;
+use crate::db::Db;
+use crate::domain::relationship::{History, Ledger};
+use crate::error::ApiError;
+
+/// The migration that adds the ledger and marks every existing row out of date.
+pub const MIGRATION: &str = "m20261201_000010_contact_ledger";
+
+/// Applies pending migrations; when they include [`MIGRATION`], fills in the ledger of every
+/// existing contact. A process stopped in between leaves rows marked out of date, which the
+/// next read of each owner (or `rapport ledger rebuild`) brings up to date.
+pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let applied = crate::db::migrate_up(db).await?;
+    if applied.iter().any(|name| name == MIGRATION) {
+        let rows = catch_up_everyone(db, now).await?;
+        tracing::info!(rows, "filled in the relationship ledger");
+    }
+    Ok(())
+}
+
+/// The owner's time zone, with their row locked for the rest of the transaction on
+/// PostgreSQL (see the module comment).
+pub async fn lock_owner(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<Tz, ApiError> {
+    zone(conn, owner_id, true).await
+}
+
+async fn zone(conn: &impl ConnectionTrait, owner_id: Uuid, lock: bool) -> Result<Tz, ApiError> {
+    let mut query = user::Entity::find_by_id(owner_id)
+        .select_only()
+        .column(user::Column::TimeZone);
+    if lock && conn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock(LockType::NoKeyUpdate);
+    }
+    let zone: String = query
+        .into_tuple()
+        .one(conn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    // Stored names were validated on the way in; UTC only guards a hand-edited row.
+    Ok(zone.parse().unwrap_or(chrono_tz::UTC))
+}
+
+/// The ledger of a contact with no records yet.
+pub fn fresh(cadence_days: Option<i32>, created_at: DateTime<Utc>, zone: Tz) -> Ledger {
+    Ledger::of(History::default(), cadence_days, created_at, zone)
+}
+
+/// Sets the ledger columns of `model` to `ledger`.
+pub fn set(model: &mut contact::ActiveModel, ledger: &Ledger) {
+    let h = &ledger.history;
+    model.conversation_count = Set(h.conversation_count);
+    model.first_conversation_at = Set(h.first_conversation_at);
+    model.last_conversation_at = Set(h.last_conversation_at);
+    model.thank_yous_owed = Set(h.thank_yous_owed);
+    model.gives = Set(h.gives);
+    model.asks = Set(h.asks);
+    model.balance = Set(ledger.balance);
+    model.refresh_at = Set(h.next_planned_at);
+    model.next_check_in_on = Set(ledger.next_check_in_on);
+    model.cold_on = Set(ledger.cold_on);
+    model.one_off_on = Set(ledger.one_off_on);
+}
+
+/// The history the row stores (as of its last refresh).
+pub fn stored_history(m: &contact::Model) -> History {
+    History {
+        conversation_count: m.conversation_count,
+        first_conversation_at: m.first_conversation_at,
+        last_conversation_at: m.last_conversation_at,
+        thank_yous_owed: m.thank_yous_owed,
+        gives: m.gives,
+        asks: m.asks,
+        next_planned_at: m.refresh_at,
+    }
+}
+
+/// The ledger the row stores.
+pub fn stored(m: &contact::Model) -> Ledger {
+    Ledger {
+        history: stored_history(m),
+        balance: m.balance,
+        next_check_in_on: m.next_check_in_on,
+        cold_on: m.cold_on,
+        one_off_on: m.one_off_on,
+    }
+}
+
+/// A contact's id, cadence and creation instant: what its ledger needs besides history.
+type Inputs = (Uuid, Option<i32>, DateTime<Utc>);
+
+/// The ledger of the owner's `contacts` (all of them when `None`) recomputed from their
+/// records as of `now`, in two statements.
+async fn recompute(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, Ledger)>, ApiError> {
+    use contact::Column as C;
+
+    let mut query = contact::Entity::find()
+        .select_only()
+        .columns([C::Id, C::CadenceDays, C::CreatedAt])
+        .filter(C::OwnerId.eq(owner_id));
+    if let Some(ids) = contacts {
+        query = query.filter(C::Id.is_in(ids.iter().copied()));
+    }
+    let inputs: Vec<Inputs> = query.order_by_asc(C::Id).into_tuple().all(conn).await?;
+    let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
+    Ok(inputs
+        .into_iter()
+        .map(|(id, cadence, created_at)| {
+            let history = histories.remove(&id).unwrap_or_default();
+            (id, Ledger::of(history, cadence, created_at, zone))
+        })
+        .collect())
+}
+
+async fn store(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    rows: &[(Uuid, Ledger)],
+) -> Result<(), ApiError> {
+    for (id, ledger) in rows {
+        let mut model = contact::ActiveModel::default();
+        set(&mut model, ledger);
+        contact::Entity::update_many()
+            .set(model)
+            .filter(contact::Column::Id.eq(*id))
+            .filter(contact::Column::OwnerId.eq(owner_id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Recomputes the ledger of the owner's `contacts` as of `now`, in the caller's transaction.
+/// Ids that are not (or no longer) the owner's contacts are skipped.
+pub async fn refresh(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let mut ids = contacts.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let zone = lock_owner(conn, owner_id).await?;
+    let rows = recompute(conn, owner_id, Some(&ids), zone, now).await?;
+    store(conn, owner_id, &rows).await
+}
+
+/// Recomputes the ledger of every one of the owner's contacts (after a time-zone change, or
+/// to repair), in the caller's transaction.
+pub async fn refresh_all(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let zone = lock_owner(conn, owner_id).await?;
+    let rows = recompute(conn, owner_id, None, zone, now).await?;
+    store(conn, owner_id, &rows).await?;
+    Ok(rows.len())
+}
+
+/// The owner's rows out of date at `now` (see the module comment): a range scan of each of
+/// two indexes, `(owner_id, refresh_at)` and `(owner_id, last_conversation_at, id)`.
+async fn stale(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    now: DateTime<Utc>,
+    limit: Option<u64>,
+) -> Result<Vec<Uuid>, ApiError> {
+    use contact::Column as C;
+
+    Ok(contact::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(
+            Condition::any()
+                .add(C::RefreshAt.lte(now))
+                .add(C::LastConversationAt.gt(now)),
+        )
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Brings the owner's out-of-date rows up to `now` before a read: one indexed query, and a
+/// write only when some rows are out of date.
+pub async fn catch_up(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if stale(db.reader(), owner_id, now, Some(1)).await?.is_empty() {
+        return Ok(());
+    }
+    db.write(move |txn| {
+        Box::pin(async move {
+            let ids = stale(txn, owner_id, now, None).await?;
+            refresh(txn, owner_id, &ids, now).await
+        })
+    })
+    .await
+}
+
+/// Brings every owner's out-of-date rows up to `now`, one transaction per owner that has
+/// some: after the migration that adds the ledger (which marks every row out of date), and
+/// at every start-up, where it usually finds nothing.
+pub async fn catch_up_everyone(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let mut caught_up = 0;
+    for owner_id in owners(db.reader()).await? {
+        let ids = stale(db.reader(), owner_id, now, None).await?;
+        if ids.is_empty() {
+            continue;
+        }
+        caught_up += ids.len();
+        db.write(move |txn| {
+            Box::pin(async move {
+                let ids = stale(txn, owner_id, now, None).await?;
+                refresh(txn, owner_id, &ids, now).await
+            })
+        })
+        .await?;
+    }
+    Ok(caught_up)
+}
+
+/// A stored ledger that differs from the one its records give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub owner_id: Uuid,
+    pub contact_id: Uuid,
+    pub stored: Ledger,
+    pub expected: Ledger,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "owner {} contact {}: stored {:?}, expected {:?}",
+            self.owner_id, self.contact_id, self.stored, self.expected
+        )
+    }
+}
+
+/// Every contact of `owner_id` whose stored ledger differs from its records as of `now`.
+/// Rows out of date at `now` are skipped: a read brings them up to date before using them.
+/// Meant for a quiet database: a write between its statements shows as a difference.
+pub async fn verify_owner(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Difference>, ApiError> {
+    let zone = zone(conn, owner_id, false).await?;
+    let expected = recompute(conn, owner_id, None, zone, now).await?;
+    let stored: HashMap<Uuid, contact::Model> = contact::Entity::find()
+        .filter(contact::Column::OwnerId.eq(owner_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok(expected
+        .into_iter()
+        .filter_map(|(contact_id, expected)| {
+            let stored = self::stored(stored.get(&contact_id)?);
+            (!stored.is_stale(now) && stored != expected).then_some(Difference {
+                owner_id,
+                contact_id,
+                stored,
+                expected,
+            })
+        })
+        .collect())
+}
+
+/// Every owner's ids, oldest first.
+async fn owners(conn: &impl ConnectionTrait) -> Result<Vec<Uuid>, ApiError> {
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .order_by_asc(user::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// `rapport ledger verify`: every difference in the database.
+pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiError> {
+    let mut differences = Vec::new();
+    for owner_id in owners(db.reader()).await? {
+        differences.extend(verify_owner(db.reader(), owner_id, now).await?);
+    }
+    Ok(differences)
+}
+
+/// `rapport ledger rebuild`: every owner's ledger recomputed, one transaction per owner.
+/// Returns the number of contacts rewritten.
+pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let mut rewritten = 0;
+    for owner_id in owners(db.reader()).await? {
+        rewritten += db
+            .write(move |txn| Box::pin(refresh_all(txn, owner_id, now)))
+            .await?;
+    }
+    Ok(rewritten)
+}

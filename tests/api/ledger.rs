@@ -1,0 +1,534 @@
+//! The relationship ledger stored on each contact: equal to what its records give after any
+//! sequence of writes and clock moves, under concurrent writers, and after the migration that
+//! adds it to a database with data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use migration::{Migrator, MigratorTrait};
+use rapport::services::ledger;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestUser, spawn_app};
+
+/// A small deterministic generator (SplitMix64), so a failing sequence repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+}
+
+fn owner(user: &TestUser) -> Uuid {
+    user.id.parse().expect("a user id")
+}
+
+impl TestApp {
+    async fn send(&self, user: &TestUser, method: Method, path: &str, body: Value) -> Value {
+        let body = (!body.is_null()).then_some(body);
+        let response = self
+            .request(
+                method.clone(),
+                path,
+                Some(&user.access_token),
+                body.as_ref(),
+            )
+            .await;
+        let status = response.status().as_u16();
+        assert!(
+            status < 500,
+            "{method} {path} {body:?} answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        if status == 204 || status >= 400 {
+            return Value::Null;
+        }
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Asserts that the stored ledger of every contact of `user` equals its records.
+    async fn assert_ledger_exact(&self, user: &TestUser, step: &str) {
+        let differences = ledger::verify_owner(self.db.reader(), owner(user), self.clock.now())
+            .await
+            .expect("verify the ledger");
+        assert!(
+            differences.is_empty(),
+            "after {step}: {}",
+            differences
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    /// Asserts that no row of `user` waits for a refresh, so that `assert_ledger_exact`
+    /// (which skips such rows) compared every one.
+    async fn assert_nothing_stale(&self, user: &TestUser, step: &str) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        let now = self.clock.now();
+        let stale: Vec<String> = entity::contact::Entity::find()
+            .filter(entity::contact::Column::OwnerId.eq(owner(user)))
+            .all(self.db.reader())
+            .await
+            .expect("read the contacts")
+            .iter()
+            .filter(|m| ledger::stored(m).is_stale(now))
+            .map(|m| m.full_name.clone())
+            .collect();
+        assert!(stale.is_empty(), "after {step}: out of date: {stale:?}");
+    }
+
+    /// The relationship of each of the user's contacts, read one by one.
+    async fn relationships(&self, user: &TestUser) -> BTreeMap<String, Value> {
+        let mut all = BTreeMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/v1/contacts?archived=all&limit=100".to_owned();
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.send(user, Method::GET, &path, Value::Null).await;
+            for item in page["data"].as_array().expect("a page") {
+                let id = item["id"].as_str().expect("an id");
+                let one = self
+                    .send(
+                        user,
+                        Method::GET,
+                        &format!("/v1/contacts/{id}"),
+                        Value::Null,
+                    )
+                    .await;
+                all.insert(id.to_owned(), one["relationship"].clone());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
+    /// Every id of a list, following cursors `limit` items at a time.
+    async fn list_ids(&self, user: &TestUser, query: &str, limit: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/contacts?archived=all&limit={limit}&{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.send(user, Method::GET, &path, Value::Null).await;
+            assert!(!page.is_null(), "GET {path} failed");
+            for item in page["data"].as_array().expect("a page") {
+                ids.push(item["id"].as_str().expect("an id").to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return ids,
+            }
+        }
+    }
+
+    /// Asserts that every relationship filter and derived sort of the list agrees with the
+    /// relationships the contacts show one by one.
+    async fn assert_lists_agree(&self, user: &TestUser, step: &str) {
+        let all = self.relationships(user).await;
+        let having = |field: &str, value: &Value| -> BTreeSet<String> {
+            all.iter()
+                .filter(|(_, r)| r[field] == *value)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for (field, values) in [
+            (
+                "health",
+                vec![json!("none"), json!("ok"), json!("due"), json!("cold")],
+            ),
+            (
+                "reciprocity",
+                vec![json!("giving"), json!("balanced"), json!("taking")],
+            ),
+            ("one_off", vec![json!(true), json!(false)]),
+        ] {
+            for value in values {
+                let shown = value.as_str().map_or(value.to_string(), str::to_owned);
+                let listed: BTreeSet<String> = self
+                    .list_ids(user, &format!("{field}={shown}"), 100)
+                    .await
+                    .into_iter()
+                    .collect();
+                assert_eq!(
+                    listed,
+                    having(field, &value),
+                    "after {step}: {field}={shown}"
+                );
+            }
+        }
+        for (sort, field) in [
+            ("next_check_in_on", "next_check_in_on"),
+            ("last_conversation_at", "last_conversation_at"),
+        ] {
+            // Ascending: by value, contacts without one last, then by id.
+            let mut expected: Vec<(bool, String, String)> = all
+                .iter()
+                .map(|(id, r)| {
+                    let value = r[field].as_str().map(str::to_owned);
+                    (value.is_none(), value.unwrap_or_default(), id.clone())
+                })
+                .collect();
+            // Instants compare as instants; their RFC 3339 texts all end in Z.
+            expected.sort();
+            let expected: Vec<String> = expected.into_iter().map(|(_, _, id)| id).collect();
+            let ascending = self.list_ids(user, &format!("sort={sort}"), 3).await;
+            assert_eq!(ascending, expected, "after {step}: sort={sort}");
+            let descending = self.list_ids(user, &format!("sort=-{sort}"), 2).await;
+            let reversed: Vec<String> = expected.into_iter().rev().collect();
+            assert_eq!(descending, reversed, "after {step}: sort=-{sort}");
+        }
+    }
+}
+
+fn at(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One random write (or clock move) of `user`; returns what it did.
+async fn random_step(
+    app: &TestApp,
+    user: &TestUser,
+    rng: &mut Rng,
+    contacts: &mut Vec<String>,
+    records: &mut Vec<String>,
+) -> String {
+    let now = app.clock.now();
+    let cadences = [json!(null), json!(1), json!(7), json!(30)];
+    let choice = if contacts.len() < 3 { 0 } else { rng.below(12) };
+    match choice {
+        0 => {
+            let body = json!({"full_name": format!("Contact {}", contacts.len()),
+                "cadence_days": rng.pick(&cadences).cloned()});
+            let created = app.send(user, Method::POST, "/v1/contacts", body).await;
+            contacts.push(created["id"].as_str().expect("an id").to_owned());
+            "create a contact".into()
+        }
+        1 => {
+            let id = rng.pick(contacts).cloned().unwrap_or_default();
+            let body = json!({"cadence_days": rng.pick(&cadences).cloned()});
+            app.send(user, Method::PATCH, &format!("/v1/contacts/{id}"), body)
+                .await;
+            "change a cadence".into()
+        }
+        2..=4 => {
+            let mut with = Vec::new();
+            for _ in 0..=rng.below(3) {
+                let id = rng.pick(contacts).cloned().unwrap_or_default();
+                if !with.contains(&id) {
+                    with.push(id);
+                }
+            }
+            let when = now + Duration::hours(rng.below(24 * 60) as i64 - 24 * 40);
+            let thanks = rng.pick(&["owed", "sent", "not_needed"]).copied();
+            let body = json!({"occurred_at": at(when), "channel": "call", "summary": "Call",
+                "participant_ids": with, "thank_you_status": thanks});
+            let created = app
+                .send(user, Method::POST, "/v1/conversations", body)
+                .await;
+            let id = created["id"].as_str().expect("an id");
+            records.push(format!("/v1/conversations/{id}"));
+            format!("a conversation at {} with {}", at(when), with.len())
+        }
+        5 => {
+            let kind = rng.below(2);
+            let contact_id = rng.pick(contacts).cloned().unwrap_or_default();
+            let (path, body) = if kind == 0 {
+                let status = rng.pick(&["idea", "offered", "acknowledged", "declined"]);
+                (
+                    "/v1/value-offers",
+                    json!({"contact_id": contact_id, "kind": "article", "title": "A read",
+                        "status": status}),
+                )
+            } else {
+                let status = rng.pick(&["planned", "asked", "granted", "declined"]);
+                (
+                    "/v1/asks",
+                    json!({"contact_id": contact_id, "kind": "advice", "title": "Advice",
+                        "status": status}),
+                )
+            };
+            let created = app.send(user, Method::POST, path, body).await;
+            if let Some(id) = created["id"].as_str() {
+                records.push(format!("{path}/{id}"));
+            }
+            format!("create under {path}")
+        }
+        6 => {
+            let Some(path) = rng.pick(records).cloned() else {
+                return "nothing".into();
+            };
+            let body = if path.starts_with("/v1/conversations") {
+                match rng.below(3) {
+                    0 => {
+                        let when = now + Duration::hours(rng.below(24 * 30) as i64 - 24 * 20);
+                        json!({"occurred_at": at(when)})
+                    }
+                    1 => json!({"thank_you_status": rng.pick(&["owed", "sent", "not_needed"])}),
+                    _ => json!({"participant_ids": [rng.pick(contacts)]}),
+                }
+            } else if path.starts_with("/v1/asks") {
+                json!({"status": rng.pick(&["asked", "granted", "declined"]),
+                    "contact_id": rng.pick(contacts)})
+            } else {
+                json!({"status": rng.pick(&["offered", "acknowledged", "declined"]),
+                    "contact_id": rng.pick(contacts)})
+            };
+            app.send(user, Method::PATCH, &path, body.clone()).await;
+            format!("PATCH {path} {body}")
+        }
+        7 => {
+            let Some(i) = (!records.is_empty()).then(|| rng.below(records.len())) else {
+                return "nothing".into();
+            };
+            let path = records.swap_remove(i);
+            app.send(user, Method::DELETE, &path, Value::Null).await;
+            format!("DELETE {path}")
+        }
+        8 => {
+            let i = rng.below(contacts.len());
+            let id = contacts.swap_remove(i);
+            app.send(
+                user,
+                Method::DELETE,
+                &format!("/v1/contacts/{id}"),
+                Value::Null,
+            )
+            .await;
+            "delete a contact".into()
+        }
+        9 => {
+            let zone = rng.pick(&["UTC", "America/Los_Angeles", "Pacific/Auckland"]);
+            app.send(user, Method::PATCH, "/v1/me", json!({"time_zone": zone}))
+                .await;
+            format!("move to {}", zone.copied().unwrap_or_default())
+        }
+        10 => {
+            let hours = rng.below(24 * 12) as i64;
+            app.clock.set(now + Duration::hours(hours));
+            format!("move the clock {hours} h forward")
+        }
+        _ => {
+            let hours = rng.below(24 * 3) as i64;
+            app.clock.set(now - Duration::hours(hours));
+            format!("move the clock {hours} h back")
+        }
+    }
+}
+
+#[tokio::test]
+async fn random_writes_and_clock_moves_keep_the_ledger_equal_to_the_records() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let other = app.create_user().await;
+    let mut rng = Rng(0x1ed9e5);
+    let (mut contacts, mut records) = (Vec::new(), Vec::new());
+    for i in 0..160 {
+        let did = random_step(&app, &user, &mut rng, &mut contacts, &mut records).await;
+        let step = format!("step {i} ({did})");
+        if i % 10 == 9 || did.ends_with(" back") {
+            // Straight after the step: the lists bring rows out of date up to date first.
+            app.assert_lists_agree(&user, &step).await;
+        }
+        // A read brings rows a clock move made out of date up to date first.
+        app.send(&user, Method::GET, "/v1/contacts?limit=1", Value::Null)
+            .await;
+        app.assert_ledger_exact(&user, &step).await;
+        app.assert_nothing_stale(&user, &step).await;
+    }
+    app.assert_lists_agree(&user, "the last step").await;
+    // The other user's contacts were never touched, and verify sees every owner.
+    app.send(
+        &other,
+        Method::POST,
+        "/v1/contacts",
+        json!({"full_name": "Solo"}),
+    )
+    .await;
+    let everyone = ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(everyone.is_empty(), "{everyone:?}");
+}
+
+#[tokio::test]
+async fn a_tampered_ledger_is_reported_and_rebuilt() {
+    use sea_orm::ConnectionTrait;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada", "cadence_days": 7}),
+        )
+        .await;
+    let body = json!({"occurred_at": "2026-03-01T10:00:00Z", "channel": "call",
+        "summary": "Call", "participant_ids": [ada["id"]]});
+    app.send(&user, Method::POST, "/v1/conversations", body)
+        .await;
+    app.assert_ledger_exact(&user, "a conversation").await;
+
+    app.db
+        .writer()
+        .execute_unprepared("UPDATE contact SET conversation_count = 5, cold_on = NULL")
+        .await
+        .expect("tamper");
+    let differences = ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert_eq!(differences[0].stored.history.conversation_count, 5);
+    assert_eq!(differences[0].expected.history.conversation_count, 1);
+    assert_eq!(
+        differences[0].contact_id.to_string(),
+        ada["id"].as_str().unwrap_or_default()
+    );
+
+    let rebuilt = ledger::rebuild(&app.db, app.clock.now())
+        .await
+        .expect("rebuild");
+    assert_eq!(rebuilt, 1);
+    app.assert_ledger_exact(&user, "the rebuild").await;
+}
+
+#[tokio::test]
+async fn concurrent_conversations_with_one_contact_lose_no_count() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada"}),
+        )
+        .await;
+    let bob = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Bob"}),
+        )
+        .await;
+    let writes = (0..24).map(|i| {
+        let participants = if i % 2 == 0 {
+            json!([ada["id"]])
+        } else {
+            json!([ada["id"], bob["id"]])
+        };
+        let body = json!({"occurred_at": format!("2026-02-{:02}T10:00:00Z", i + 1),
+            "channel": "call", "summary": "Call", "participant_ids": participants,
+            "thank_you_status": "owed"});
+        let app = &app;
+        let user = &user;
+        async move {
+            app.send(user, Method::POST, "/v1/conversations", body)
+                .await
+        }
+    });
+    let created = futures_util::future::join_all(writes).await;
+    assert!(created.iter().all(|c| c["id"].is_string()), "{created:?}");
+    app.assert_ledger_exact(&user, "the concurrent writes")
+        .await;
+    let ada_id = ada["id"].as_str().unwrap_or_default();
+    let shown = app
+        .send(
+            &user,
+            Method::GET,
+            &format!("/v1/contacts/{ada_id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(shown["relationship"]["conversation_count"], 24);
+    assert_eq!(shown["relationship"]["thank_yous_owed"], 24);
+    assert_eq!(
+        shown["relationship"]["last_conversation_at"],
+        "2026-02-24T10:00:00Z"
+    );
+}
+
+#[tokio::test]
+async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada", "cadence_days": 30}),
+        )
+        .await;
+    let bob = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Bob"}),
+        )
+        .await;
+    for (when, with) in [
+        ("2026-01-10T10:00:00Z", json!([ada["id"], bob["id"]])),
+        ("2026-02-20T10:00:00Z", json!([ada["id"]])),
+        ("2026-03-10T10:00:00Z", json!([bob["id"]])),
+    ] {
+        let body = json!({"occurred_at": when, "channel": "call", "summary": "Call",
+            "participant_ids": with});
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+    }
+    let offer = json!({"contact_id": ada["id"], "kind": "article", "title": "A read",
+        "status": "offered"});
+    app.send(&user, Method::POST, "/v1/value-offers", offer)
+        .await;
+    let before = app.relationships(&user).await;
+
+    // Back to the schema before the ledger: its columns go, the records stay.
+    let position = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == ledger::MIGRATION)
+        .expect("the ledger migration");
+    let later = (Migrator::migrations().len() - position) as u32;
+    Migrator::down(app.db.writer(), Some(later))
+        .await
+        .expect("roll back to before the ledger");
+    ledger::migrate(&app.db, app.clock.now())
+        .await
+        .expect("migrate up again");
+
+    app.assert_nothing_stale(&user, "the migration").await;
+    app.assert_ledger_exact(&user, "the migration").await;
+    let stored = ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(stored.is_empty());
+    assert_eq!(app.relationships(&user).await, before);
+    app.assert_lists_agree(&user, "the migration").await;
+}
