@@ -16,7 +16,7 @@ use sea_orm_migration::sea_orm::prelude::ChronoDateTimeUtc;
 pub struct Migration;
 
 /// Index name and columns after `owner_id`.
-const INDEXES: [(&str, &[Contact]); 3] = [
+const INDEXES: [(&str, &[Contact]); 4] = [
     (
         "idx_contact_owner_next_check_in",
         &[Contact::NextCheckInOn, Contact::Id],
@@ -26,6 +26,7 @@ const INDEXES: [(&str, &[Contact]); 3] = [
         &[Contact::LastConversationAt, Contact::Id],
     ),
     ("idx_contact_owner_refresh", &[Contact::RefreshAt]),
+    ("idx_contact_owner_one_off", &[Contact::OneOffOn]),
 ];
 
 fn columns() -> Vec<ColumnDef> {

@@ -448,30 +448,37 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
             .into_query();
         query = query.filter(C::Id.in_subquery(tagged));
     }
+    // Health and reciprocity match a large share of a network: compared through an expression,
+    // so that the planner walks the sort's index and the page fills after a few rows, rather
+    // than collecting every match through the filter column's index and sorting them all.
+    let unindexed = |column: C| Expr::expr(Func::coalesce([Expr::col(column), Expr::col(column)]));
     if let Some(health) = filter.health {
+        let (next, cold) = (unindexed(C::NextCheckInOn), unindexed(C::ColdOn));
         query = query.filter(match health {
-            Health::None => Condition::all().add(C::NextCheckInOn.is_null()),
-            Health::Ok => Condition::all().add(C::NextCheckInOn.gt(today)),
-            Health::Due => Condition::all()
-                .add(C::NextCheckInOn.lte(today))
-                .add(C::ColdOn.gt(today)),
-            Health::Cold => Condition::all().add(C::ColdOn.lte(today)),
+            Health::None => Condition::all().add(next.is_null()),
+            Health::Ok => Condition::all().add(next.gt(today)),
+            Health::Due => Condition::all().add(next.lte(today)).add(cold.gt(today)),
+            Health::Cold => Condition::all().add(cold.lte(today)),
         });
     }
     if let Some(reciprocity) = filter.reciprocity {
+        let balance = unindexed(C::Balance);
         query = query.filter(match reciprocity {
-            Reciprocity::Giving => C::Balance.gt(0),
-            Reciprocity::Balanced => C::Balance.eq(0),
-            Reciprocity::Taking => C::Balance.lt(0),
+            Reciprocity::Giving => balance.gt(0),
+            Reciprocity::Balanced => balance.eq(0),
+            Reciprocity::Taking => balance.lt(0),
         });
     }
+    // One-offs are few: their index `(owner_id, one_off_on)` finds them all, then they are
+    // sorted. Their complement is most of the network, filtered along the sort's index.
     match filter.one_off {
         Some(true) => query = query.filter(C::OneOffOn.lte(today)),
         Some(false) => {
+            let one_off_on = unindexed(C::OneOffOn);
             query = query.filter(
                 Condition::any()
-                    .add(C::OneOffOn.is_null())
-                    .add(C::OneOffOn.gt(today)),
+                    .add(one_off_on.clone().is_null())
+                    .add(one_off_on.gt(today)),
             );
         }
         None => {}
@@ -495,16 +502,14 @@ fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> 
     })
 }
 
-/// Up to `limit` rows of `query` in the order of a derived sort: ascending by the column with
-/// contacts without a value last, then by id; descending is the exact reverse. The two parts
-/// are two index range scans (`(owner_id, column, id)` for the values, `(owner_id, id)` for
-/// the rest), the second run only when the first does not fill the page.
-async fn derived_page(
-    db: &Db,
+/// The parts of a derived sort, in order: ascending by the column with contacts without a
+/// value last, then by id; descending is the exact reverse. Each part is an index range scan
+/// (`(owner_id, column, id)` for the values, `(owner_id, id)` for the rest); a cursor in the
+/// second part skips the first.
+fn derived_parts(
     query: Select<contact::Entity>,
     filter: &ContactFilter,
-    limit: u64,
-) -> Result<Vec<contact::Model>, ApiError> {
+) -> Result<Vec<Select<contact::Entity>>, ApiError> {
     use contact::Column as C;
 
     let column = match filter.sort {
@@ -515,107 +520,99 @@ async fn derived_page(
         Some(After::Derived(value, id)) => (Some(*value), Some(*id)),
         _ => (None, None),
     };
-    let valued = |query: Select<contact::Entity>| -> Result<_, ApiError> {
-        let mut query = query.filter(column.is_not_null());
-        if let (Some(Some(value)), Some(id)) = (cursor_value, cursor_id) {
-            let value = derived_value(filter.sort, value)?;
-            query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
-        }
-        Ok(if filter.descending {
+    let mut valued = query.clone().filter(column.is_not_null());
+    if let (Some(Some(value)), Some(id)) = (cursor_value, cursor_id) {
+        let value = derived_value(filter.sort, value)?;
+        valued = valued.filter(beyond(column, C::Id, value, id, !filter.descending));
+    }
+    let mut valueless = query.filter(column.is_null());
+    if let (Some(None), Some(id)) = (cursor_value, cursor_id) {
+        valueless = valueless.filter(if filter.descending {
+            C::Id.lt(id)
+        } else {
+            C::Id.gt(id)
+        });
+    }
+    // Both parts order by (column, id), the valueless one too although its column is null
+    // throughout: that is the order of the index, which then needs no sort on either backend.
+    let order = |query: Select<contact::Entity>| {
+        if filter.descending {
             query.order_by_desc(column).order_by_desc(C::Id)
         } else {
             query.order_by_asc(column).order_by_asc(C::Id)
-        })
-    };
-    let valueless = |query: Select<contact::Entity>| {
-        let mut query = query.filter(column.is_null());
-        if let (Some(None), Some(id)) = (cursor_value, cursor_id) {
-            query = query.filter(if filter.descending {
-                C::Id.lt(id)
-            } else {
-                C::Id.gt(id)
-            });
-        }
-        if filter.descending {
-            query.order_by_desc(C::Id)
-        } else {
-            query.order_by_asc(C::Id)
         }
     };
-    // Ascending: values, then the valueless; descending: the valueless, then values. A
-    // cursor in the second part skips the first.
+    let (valued, valueless) = (order(valued), order(valueless));
     let in_second_part = cursor_value.is_some_and(|v| v.is_none() != filter.descending);
-    let (first, second) = if filter.descending {
-        (
-            (!in_second_part).then(|| valueless(query.clone())),
-            valued(query)?,
-        )
-    } else {
-        (
-            (!in_second_part)
-                .then(|| valued(query.clone()))
-                .transpose()?,
-            valueless(query),
-        )
+    Ok(match (filter.descending, in_second_part) {
+        (false, false) => vec![valued, valueless],
+        (true, false) => vec![valueless, valued],
+        (false, true) => vec![valueless],
+        (true, true) => vec![valued],
+    })
+}
+
+/// The queries of one page of the contact list, each ordered, to run in turn until the page
+/// is full: one for a stored sort, two for a derived one (see [`derived_parts`]). Every
+/// filter, stored or derived, is a condition on the contact row.
+pub fn page_queries(
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: NaiveDate,
+) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+    use contact::Column as C;
+
+    let mut query = filtered(owner_id, filter, today);
+    let column = match filter.sort {
+        SortKey::FullName => C::FullName,
+        SortKey::CreatedAt => C::CreatedAt,
+        SortKey::UpdatedAt => C::UpdatedAt,
+        SortKey::NextCheckInOn | SortKey::LastConversationAt => {
+            return derived_parts(query, filter);
+        }
     };
-    let mut rows = match first {
-        Some(first) => first.limit(limit).all(db.reader()).await?,
-        None => Vec::new(),
-    };
-    if (rows.len() as u64) < limit {
-        let rest = limit - rows.len() as u64;
-        rows.extend(second.limit(rest).all(db.reader()).await?);
+    if let Some(after) = &filter.after {
+        let (value, id) = match after {
+            After::FullName(name, id) => (sea_orm::Value::from(name.clone()), *id),
+            After::Instant(at, id) => (sea_orm::Value::from(*at), *id),
+            After::Derived(..) => {
+                return Err(ApiError::new(
+                    ProblemCode::InvalidCursor,
+                    "cursor is not valid",
+                ));
+            }
+        };
+        query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
     }
-    Ok(rows)
+    Ok(vec![if filter.descending {
+        query.order_by_desc(column).order_by_desc(C::Id)
+    } else {
+        query.order_by_asc(column).order_by_asc(C::Id)
+    }])
 }
 
 /// One page of the owner's contacts with their relationships, and whether more follow.
 ///
-/// Every filter and sort, stored or derived, is one indexed query on the contact rows: the
-/// relationship's inputs are stored on them (the ledger, brought up to date first, see
-/// `services::ledger`). Then the page's tags: 2 statements (3 when the second part of a
-/// derived sort is needed), plus the ledger's check for out-of-date rows.
+/// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
+/// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
+/// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
+/// part of a derived sort is needed), plus the ledger's check for out-of-date rows.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
     filter: &ContactFilter,
     today: &Today,
 ) -> Result<(Vec<Listed>, bool), ApiError> {
-    use contact::Column as C;
-
     ledger::catch_up(db, owner_id, today.now).await?;
-    let mut query = filtered(owner_id, filter, today.date());
     let limit = filter.limit + 1;
-    let stored_column = match filter.sort {
-        SortKey::FullName => Some(C::FullName),
-        SortKey::CreatedAt => Some(C::CreatedAt),
-        SortKey::UpdatedAt => Some(C::UpdatedAt),
-        SortKey::NextCheckInOn | SortKey::LastConversationAt => None,
-    };
-    let models = match stored_column {
-        Some(column) => {
-            if let Some(after) = &filter.after {
-                let (value, id) = match after {
-                    After::FullName(name, id) => (sea_orm::Value::from(name.clone()), *id),
-                    After::Instant(at, id) => (sea_orm::Value::from(*at), *id),
-                    After::Derived(..) => {
-                        return Err(ApiError::new(
-                            ProblemCode::InvalidCursor,
-                            "cursor is not valid",
-                        ));
-                    }
-                };
-                query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
-            }
-            query = if filter.descending {
-                query.order_by_desc(column).order_by_desc(C::Id)
-            } else {
-                query.order_by_asc(column).order_by_asc(C::Id)
-            };
-            query.limit(limit).all(db.reader()).await?
+    let mut models = Vec::new();
+    for query in page_queries(owner_id, filter, today.date())? {
+        let rest = limit - models.len() as u64;
+        models.extend(query.limit(rest).all(db.reader()).await?);
+        if models.len() as u64 == limit {
+            break;
         }
-        None => derived_page(db, query, filter, limit).await?,
-    };
+    }
     let has_more = models.len() as u64 > filter.limit;
     let mut listed: Vec<(contact::Model, Relationship)> = models
         .into_iter()

@@ -1,6 +1,7 @@
-//! The rows the relationship rules need, gathered in a fixed number of statements whatever the
-//! number of contacts: one union of three queries grouped by contact in the database (past
-//! conversations, gives, asks), narrowed to some contacts or over all of them.
+//! The records the relationship rules read, grouped by contact in the database in one union
+//! (past conversations, gives, asks, the next planned conversation): the input of the ledger
+//! (`services::ledger`), which recomputes the contacts a write touched, and of the rare read of
+//! a contact whose stored ledger is out of date.
 //!
 //! The conversation arm reads only `conversation_participant`, whose rows carry a copy of their
 //! conversation's date and thank-you status, from the index
@@ -67,32 +68,6 @@ pub async fn histories_of(
         .union(UnionType::All, gives_by_contact(owner_id, Some(contacts)))
         .union(UnionType::All, asks_by_contact(owner_id, Some(contacts)));
     collect(conn, &union).await
-}
-
-/// The history of every one of the owner's contacts as of `now`. Contacts with no record at
-/// all are absent. The three queries run side by side rather than as one union: over a whole
-/// network each scans thousands of rows, and SQLite runs a union's arms one after the other
-/// on one connection.
-pub async fn all_histories(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, History>, ApiError> {
-    let (held, gives, asks) = (
-        held_by_contact(owner_id, None, now),
-        gives_by_contact(owner_id, None),
-        asks_by_contact(owner_id, None),
-    );
-    let (held, gives, asks) = tokio::try_join!(
-        conn.query_all(&held),
-        conn.query_all(&gives),
-        conn.query_all(&asks),
-    )?;
-    let mut map = HashMap::new();
-    for rows in [held, gives, asks] {
-        add_rows(&mut map, rows)?;
-    }
-    Ok(map)
 }
 
 /// Each contact's first past conversation, among all of the owner's contacts.

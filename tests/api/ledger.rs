@@ -532,3 +532,136 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
     assert_eq!(app.relationships(&user).await, before);
     app.assert_lists_agree(&user, "the migration").await;
 }
+
+/// The plan the database picks for `statement`, one line per step. On PostgreSQL, sequential
+/// scans and sorts are priced out first, so a plan still holding one has no index to use
+/// instead; on the few rows of a test a sequential scan would otherwise always win.
+async fn plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+
+    let backend = app.db.backend();
+    let explain = match backend {
+        DbBackend::Postgres => "EXPLAIN",
+        _ => "EXPLAIN QUERY PLAN",
+    };
+    let statement = sea_orm::Statement {
+        sql: format!("{explain} {}", statement.sql),
+        ..statement
+    };
+    let txn = app.db.writer().begin().await.expect("begin");
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .expect("price out sequential scans");
+        txn.execute_unprepared("SET LOCAL enable_sort = off")
+            .await
+            .expect("price out sorts");
+    }
+    let rows = txn.query_all_raw(statement).await.expect("explain");
+    txn.rollback().await.expect("rollback");
+    rows.iter()
+        .map(|row| match backend {
+            DbBackend::Postgres => row.try_get::<String>("", "QUERY PLAN"),
+            _ => row.try_get::<String>("", "detail"),
+        })
+        .collect::<Result<_, _>>()
+        .expect("plan lines")
+}
+
+#[tokio::test]
+async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
+    use chrono::NaiveDate;
+    use rapport::domain::relationship::{Health, Reciprocity};
+    use rapport::services::contacts::{After, ContactFilter, SortKey, page_queries};
+    use sea_orm::{QuerySelect, QueryTrait};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    for name in ["Ada", "Bob", "Cy"] {
+        app.send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": name, "cadence_days": 7}),
+        )
+        .await;
+    }
+    let today = NaiveDate::from_ymd_opt(2026, 3, 4).expect("a date");
+    let base = ContactFilter {
+        limit: 50,
+        ..ContactFilter::default()
+    };
+    let mut filters = Vec::new();
+    for sort in [
+        SortKey::FullName,
+        SortKey::CreatedAt,
+        SortKey::UpdatedAt,
+        SortKey::NextCheckInOn,
+        SortKey::LastConversationAt,
+    ] {
+        for descending in [false, true] {
+            filters.push(ContactFilter {
+                sort,
+                descending,
+                ..base.clone()
+            });
+        }
+    }
+    for sort in [SortKey::NextCheckInOn, SortKey::LastConversationAt] {
+        for value in [Some(739_000), None] {
+            for descending in [false, true] {
+                filters.push(ContactFilter {
+                    sort,
+                    descending,
+                    after: Some(After::Derived(value, Uuid::now_v7())),
+                    ..base.clone()
+                });
+            }
+        }
+    }
+    for health in [Health::None, Health::Ok, Health::Due, Health::Cold] {
+        filters.push(ContactFilter {
+            health: Some(health),
+            ..base.clone()
+        });
+    }
+    for reciprocity in [
+        Reciprocity::Giving,
+        Reciprocity::Balanced,
+        Reciprocity::Taking,
+    ] {
+        filters.push(ContactFilter {
+            reciprocity: Some(reciprocity),
+            ..base.clone()
+        });
+    }
+    for one_off in [true, false] {
+        filters.push(ContactFilter {
+            one_off: Some(one_off),
+            ..base.clone()
+        });
+    }
+    let backend = app.db.backend();
+    for filter in &filters {
+        let queries = page_queries(owner(&user), filter, today).expect("the page's queries");
+        for query in queries {
+            let statement = query.limit(51).build(backend);
+            let plan = plan_of(&app, statement.clone()).await;
+            let text = plan.join("\n");
+            let full_scan = plan.iter().any(|line| {
+                line.starts_with("SCAN contact") || line.contains("Seq Scan on contact")
+            });
+            let sorted = plan
+                .iter()
+                .any(|line| line.contains("TEMP B-TREE") || line.trim_start().starts_with("Sort"));
+            // One-offs are few: they may be found through their own index, then sorted (which
+            // SQLite does; PostgreSQL, with sorts priced out here, walks the sort's index).
+            let few = filter.one_off == Some(true);
+            assert!(
+                !full_scan && (few || !sorted) && text.contains("idx_contact_owner"),
+                "{filter:?}\n{}\n{text}",
+                statement.sql
+            );
+        }
+    }
+}

@@ -15,6 +15,7 @@ use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind, OpenA
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
 use crate::domain::relationship::{self, Today};
 use crate::error::ApiError;
+use crate::services::ledger;
 
 use super::roster;
 
@@ -45,6 +46,7 @@ pub async fn follow_ups(
     use conversation_participant::Column as P;
 
     let _permit = db.whole_network().await?;
+    ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let date = today.date();
@@ -106,14 +108,8 @@ pub async fn follow_ups(
             .into_tuple::<(Uuid, Uuid)>()
             .all(conn),
     );
-    let (roster, owed, steps, steps_by, ideas, open) = tokio::try_join!(
-        roster(conn, owner_id, today),
-        owed,
-        steps,
-        steps_by,
-        ideas,
-        open
-    )?;
+    let (roster, owed, steps, steps_by, ideas, open) =
+        tokio::try_join!(roster(conn, owner_id), owed, steps, steps_by, ideas, open)?;
     let sources = follow_ups::Sources {
         contacts: roster
             .into_iter()

@@ -13,22 +13,14 @@ pub use self::stats::{Goals, Stats, goals, stats};
 pub use self::suggestions::{Suggestion, suggestions};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{contact, conversation_participant};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use entity::contact;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
-use super::relationships::all_histories;
 use crate::domain::relationship::{self, History, Relationship, Today};
 use crate::error::ApiError;
-
-/// A contact of the roster: id, name, cadence, `created_at`, last past conversation.
-type RosterRow = (
-    Uuid,
-    String,
-    Option<i32>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
 
 /// What the rules need of a contact.
 pub struct Member {
@@ -44,91 +36,105 @@ pub struct Network {
 }
 
 impl Network {
-    /// Two statements, run together: the contacts, and the union of their histories.
+    /// One statement: the contacts with the history their ledger stores. The caller brings
+    /// the ledger up to date first (`ledger::catch_up`).
     pub async fn load(
         conn: &impl ConnectionTrait,
         owner_id: Uuid,
         today: &Today,
     ) -> Result<Self, ApiError> {
-        use contact::Column as C;
-
-        let members = contact::Entity::find()
-            .select_only()
-            .columns([C::Id, C::FullName, C::CadenceDays, C::CreatedAt])
-            .filter(C::OwnerId.eq(owner_id))
-            .filter(C::ArchivedAt.is_null())
-            .into_tuple::<(Uuid, String, Option<i32>, DateTime<Utc>)>()
-            .all(conn);
-        let members = async { Ok::<_, ApiError>(members.await?) };
-        let (members, mut histories) =
-            tokio::try_join!(members, all_histories(conn, owner_id, today.now))?;
-        let contacts = members
+        let contacts = current_contacts(conn, owner_id)
+            .await?
             .into_iter()
-            .map(|(id, full_name, cadence_days, created_at)| {
-                let history = histories.remove(&id).unwrap_or_default();
-                let r = relationship::derive(&history, cadence_days, created_at, today);
-                let member = Member {
-                    id,
-                    full_name,
-                    cadence_days,
-                    created_at,
+            .map(|row| {
+                let history = History {
+                    conversation_count: row.conversation_count,
+                    first_conversation_at: row.first_conversation_at,
+                    last_conversation_at: row.last_conversation_at,
+                    thank_yous_owed: row.thank_yous_owed,
+                    gives: row.gives,
+                    asks: row.asks,
+                    next_planned_at: row.refresh_at,
                 };
-                (member, r)
+                let r = relationship::derive(&history, row.cadence_days, row.created_at, today);
+                (row.member(), r)
             })
             .collect();
         Ok(Self { contacts })
     }
 }
 
-/// The owner's current contacts, each with the date it is next due a check-in: all that the
-/// follow-up list needs of the network. One statement, one row per contact; each contact's
-/// last past conversation is a seek to the end of its range of the participant index, where
-/// the whole history (`Network::load`) scans and groups every participant row.
+/// What the rules read of a contact row: the member and its stored ledger.
+#[derive(FromQueryResult)]
+struct RosterRow {
+    id: Uuid,
+    full_name: String,
+    cadence_days: Option<i32>,
+    created_at: DateTime<Utc>,
+    conversation_count: i64,
+    first_conversation_at: Option<DateTime<Utc>>,
+    last_conversation_at: Option<DateTime<Utc>>,
+    thank_yous_owed: i64,
+    gives: i64,
+    asks: i64,
+    refresh_at: Option<DateTime<Utc>>,
+    next_check_in_on: Option<NaiveDate>,
+}
+
+impl RosterRow {
+    fn member(self) -> Member {
+        Member {
+            id: self.id,
+            full_name: self.full_name,
+            cadence_days: self.cadence_days,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The owner's contacts that are not archived, the columns of [`RosterRow`] only.
+async fn current_contacts(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+) -> Result<Vec<RosterRow>, ApiError> {
+    use contact::Column as C;
+
+    Ok(contact::Entity::find()
+        .select_only()
+        .columns([
+            C::Id,
+            C::FullName,
+            C::CadenceDays,
+            C::CreatedAt,
+            C::ConversationCount,
+            C::FirstConversationAt,
+            C::LastConversationAt,
+            C::ThankYousOwed,
+            C::Gives,
+            C::Asks,
+            C::RefreshAt,
+            C::NextCheckInOn,
+        ])
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(C::ArchivedAt.is_null())
+        .into_model::<RosterRow>()
+        .all(conn)
+        .await?)
+}
+
+/// The owner's current contacts, each with the date it is next due a check-in (stored by the
+/// ledger, which the caller brings up to date first): all that the follow-up list needs of
+/// the network. One statement, one row per contact.
 async fn roster(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    today: &Today,
 ) -> Result<Vec<(Member, Option<NaiveDate>)>, ApiError> {
-    use contact::Column as C;
-    use conversation_participant::Column as P;
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-
-    let participant = |column| (conversation_participant::Entity, column);
-    let last_conversation = Query::select()
-        .expr(Expr::col(participant(P::OccurredAt)).max())
-        .from(conversation_participant::Entity)
-        .and_where(Expr::col(participant(P::OwnerId)).equals((contact::Entity, C::OwnerId)))
-        .and_where(Expr::col(participant(P::ContactId)).equals((contact::Entity, C::Id)))
-        .and_where(Expr::col(participant(P::OccurredAt)).lte(today.now))
-        .to_owned();
-    let rows = contact::Entity::find()
-        .select_only()
-        .columns([C::Id, C::FullName, C::CadenceDays, C::CreatedAt])
-        .expr(Expr::from(last_conversation))
-        .filter(C::OwnerId.eq(owner_id))
-        .filter(C::ArchivedAt.is_null())
-        .into_tuple::<RosterRow>()
-        .all(conn)
-        .await?;
-    Ok(rows
+    Ok(current_contacts(conn, owner_id)
+        .await?
         .into_iter()
-        .map(
-            |(id, full_name, cadence_days, created_at, last_conversation_at)| {
-                // The same rule as the relationship's, from the one part of history it reads.
-                let history = History {
-                    last_conversation_at,
-                    ..History::default()
-                };
-                let next = relationship::derive(&history, cadence_days, created_at, today)
-                    .next_check_in_on;
-                let member = Member {
-                    id,
-                    full_name,
-                    cadence_days,
-                    created_at,
-                };
-                (member, next)
-            },
-        )
+        .map(|row| {
+            let next = row.next_check_in_on;
+            (row.member(), next)
+        })
         .collect())
 }

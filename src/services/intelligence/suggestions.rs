@@ -12,6 +12,7 @@ use crate::domain::records::OfferStatus;
 use crate::domain::relationship::{Relationship, Today};
 use crate::domain::suggestions::{self, Idea, Score};
 use crate::error::ApiError;
+use crate::services::ledger;
 
 use super::{Member, Network};
 
@@ -34,6 +35,7 @@ pub async fn suggestions(
     limit: usize,
 ) -> Result<(Vec<Suggestion>, bool), ApiError> {
     let _permit = db.whole_network().await?;
+    ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
     let date = today.date();
     // What choosing an offer needs of every idea; the chosen ones are read whole below.

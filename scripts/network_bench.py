@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""How read latency grows with the size of one user's network.
+
+For each size N (default 1,000, 10,000 and 100,000 contacts), seeds a fresh database with one
+user (`rapport seed-bench --users 1 --contacts N`: 5 conversations, 2 offers and 1 ask per
+contact), starts the release server on it, and measures each read with wrk over one keep-alive
+connection for a few seconds: sequential requests, p50 and p99. Prints a Markdown table with
+the seeding time and the growth from the smallest to the largest size.
+
+    python3 scripts/network_bench.py                     # SQLite
+    RAPPORT_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+        python3 scripts/network_bench.py --postgres      # PostgreSQL
+    python3 scripts/network_bench.py --sizes 1000,20000  # other sizes
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench import wrk
+from harness import Server, binary, drop_postgres, request, scratch_postgres_url
+
+DURATION = 3
+POSTGRES = "--postgres" in sys.argv
+SIZES = [1000, 10000, 100000]
+if "--sizes" in sys.argv:
+    SIZES = [int(n) for n in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
+
+
+def seed(url, contacts):
+    env = dict(os.environ, RAPPORT_DATABASE_URL=url, RAPPORT_LOG_FILTER="warn")
+    started = time.monotonic()
+    subprocess.run([binary(), "seed-bench", "--users", "1", "--contacts", str(contacts)], env=env,
+                   capture_output=True, text=True, check=True)
+    return time.monotonic() - started
+
+
+def reads(base, token):
+    page = request(base, "GET", "/v1/contacts?limit=1", token)[2]
+    contact = page["data"][0]["id"]
+    return [
+        ("GET /v1/follow-ups?limit=25", "/v1/follow-ups?limit=25"),
+        ("GET /v1/suggestions?limit=10", "/v1/suggestions?limit=10"),
+        ("GET /v1/stats", "/v1/stats"),
+        ("GET /v1/goals", "/v1/goals"),
+        ("GET /v1/contacts?limit=50&sort=-last_conversation_at", "/v1/contacts?limit=50&sort=-last_conversation_at"),
+        ("GET /v1/contacts?limit=50&sort=next_check_in_on", "/v1/contacts?limit=50&sort=next_check_in_on"),
+        ("GET /v1/contacts?health=due&limit=50", "/v1/contacts?health=due&limit=50"),
+        ("GET /v1/contacts?reciprocity=taking&limit=50", "/v1/contacts?reciprocity=taking&limit=50"),
+        ("GET /v1/contacts?one_off=true&limit=50", "/v1/contacts?one_off=true&limit=50"),
+        ("GET /v1/contacts/{id}", f"/v1/contacts/{contact}"),
+        ("GET /v1/contacts/{id}/timeline", f"/v1/contacts/{contact}/timeline"),
+        ("GET /v1/contacts?limit=50 (stored sort)", "/v1/contacts?limit=50"),
+        ("GET /v1/tags", "/v1/tags"),
+    ]
+
+
+def measure(contacts):
+    name = f"rapport_network_{uuid.uuid4().hex[:12]}"
+    directory = tempfile.TemporaryDirectory()
+    url = scratch_postgres_url(name) if POSTGRES else f"sqlite://{Path(directory.name) / 'network.db'}?mode=rwc"
+    try:
+        seconds = seed(url, contacts)
+        server = Server(url).wait_ready()
+        try:
+            status, _, tokens = request(server.base, "POST", "/v1/auth/token", None,
+                                        {"email": "bench-000@rapport.example", "password": "rapport-bench-2026"})
+            assert status == 200, tokens
+            token = tokens["access_token"]
+            results = {}
+            for label, path in reads(server.base, token):
+                result = wrk(server.base + path, 1, [f"Authorization: Bearer {token}"], duration=DURATION)
+                results[label] = (result["p50_us"] / 1000, result["p99_us"] / 1000)
+            return seconds, results
+        finally:
+            server.stop()
+    finally:
+        if POSTGRES:
+            drop_postgres(name)
+        directory.cleanup()
+
+
+def main():
+    measured = {n: measure(n) for n in SIZES}
+    backend = "PostgreSQL" if POSTGRES else "SQLite"
+    header = " | ".join(f"{n:,} contacts p50 (p99)" for n in SIZES)
+    print(f"\n{backend}, one user, sequential requests on one keep-alive connection, {DURATION} s each\n")
+    print(f"| endpoint | {header} | growth |")
+    print("|---|" + "---|" * len(SIZES) + "---|")
+    labels = list(measured[SIZES[0]][1])
+    for label in labels:
+        cells = [f"{measured[n][1][label][0]:.2f} ms ({measured[n][1][label][1]:.1f})" for n in SIZES]
+        growth = measured[SIZES[-1]][1][label][0] / max(measured[SIZES[0]][1][label][0], 0.001)
+        print(f"| `{label}` | " + " | ".join(cells) + f" | {growth:.1f}x |")
+    print("| seeding (`seed-bench`) | " + " | ".join(f"{measured[n][0]:.1f} s" for n in SIZES) + " | |")
+
+
+if __name__ == "__main__":
+    main()
