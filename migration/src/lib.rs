@@ -13,6 +13,7 @@ mod m20261126_000007_index_next_steps;
 mod m20261130_000008_create_writer_probe;
 mod m20261130_000009_add_idempotency_claim;
 mod m20261201_000010_contact_ledger;
+mod m20261201_000011_index_follow_up_streams;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_create_writer_probe::Migration),
             Box::new(m20261130_000009_add_idempotency_claim::Migration),
             Box::new(m20261201_000010_contact_ledger::Migration),
+            Box::new(m20261201_000011_index_follow_up_streams::Migration),
         ]
     }
 }

@@ -665,3 +665,114 @@ async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
         }
     }
 }
+
+#[tokio::test]
+async fn follow_up_pages_of_every_size_list_what_one_page_lists() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let start = app.clock.now();
+    let mut rng = Rng(0xf0110);
+    let mut contacts = Vec::new();
+    for i in 0..14 {
+        // Contacts created on different days, some on the same one.
+        app.clock.set(start - Duration::days(40 - (i / 3) * 3));
+        let body = json!({"full_name": format!("Contact {i}"), "cadence_days": 1 + i % 5});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        contacts.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    for i in 0..30 {
+        app.clock
+            .set(start - Duration::hours(rng.below(24 * 25) as i64));
+        let with = vec![
+            contacts[rng.below(contacts.len())].clone(),
+            contacts[rng.below(contacts.len())].clone(),
+        ];
+        let mut body = json!({"occurred_at": at(app.clock.now() - Duration::hours(rng.below(30) as i64)),
+            "channel": "call", "summary": format!("Call {i}"), "participant_ids": with,
+            "thank_you_status": if i % 3 == 0 { "sent" } else { "owed" }});
+        if i % 4 == 0 {
+            body["next_step"] = json!("Send the deck");
+            body["next_step_due_on"] = json!(
+                (start + Duration::days(rng.below(9) as i64 - 3))
+                    .date_naive()
+                    .to_string()
+            );
+        }
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+        let contact_id = contacts[rng.below(contacts.len())].clone();
+        if i % 2 == 0 {
+            let offer = json!({"contact_id": contact_id, "kind": "article", "title": "A read"});
+            app.send(&user, Method::POST, "/v1/value-offers", offer)
+                .await;
+        } else {
+            let ask = json!({"contact_id": contact_id, "kind": "advice", "title": "Advice",
+                "status": "asked"});
+            app.send(&user, Method::POST, "/v1/asks", ask).await;
+        }
+    }
+    app.clock.set(start);
+    for archived in &contacts[..2] {
+        app.send(
+            &user,
+            Method::PATCH,
+            &format!("/v1/contacts/{archived}"),
+            json!({"archived_at": at(start)}),
+        )
+        .await;
+    }
+    let key = |item: &Value| {
+        format!(
+            "{} {} {} {}",
+            item["due_on"], item["kind"], item["source_id"], item["contact_id"]
+        )
+    };
+    let one_page = app
+        .send(
+            &user,
+            Method::GET,
+            "/v1/follow-ups?within_days=30&limit=100",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(one_page["has_more"], false);
+    let everything: Vec<String> = one_page["data"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(key)
+        .collect();
+    let kinds: BTreeSet<&str> = one_page["data"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .filter_map(|item| item["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.len(), 5, "every kind is listed: {kinds:?}");
+    assert!(
+        one_page["data"]
+            .as_array()
+            .expect("a page")
+            .iter()
+            .all(|item| !contacts[..2]
+                .contains(&item["contact_id"].as_str().unwrap_or_default().to_owned())),
+        "archived contacts have no follow-ups"
+    );
+    for limit in [1, 2, 3, 7] {
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/follow-ups?within_days=30&limit={limit}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = app.send(&user, Method::GET, &path, Value::Null).await;
+            paged.extend(page["data"].as_array().expect("a page").iter().map(key));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(paged, everything, "pages of {limit}");
+    }
+}

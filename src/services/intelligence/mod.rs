@@ -1,8 +1,8 @@
 //! Follow-ups, suggestions, statistics and goals: the rows each needs, gathered in a fixed
 //! number of statements (never one per contact), the independent ones run together, then
 //! handed to the rules in `domain`. Each holds a `Db::whole_network` permit while it works.
-//! This module holds the roster every one of them reads; `follow_ups`, `suggestions` and
-//! `stats` (statistics and goals) one each.
+//! This module holds the network suggestions read; `follow_ups`, `suggestions` and `stats`
+//! (statistics and goals) one each.
 
 mod follow_ups;
 mod stats;
@@ -12,7 +12,7 @@ pub use self::follow_ups::{Window, describe, follow_ups};
 pub use self::stats::{Goals, Stats, goals, stats};
 pub use self::suggestions::{Suggestion, suggestions};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::contact;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
@@ -78,7 +78,6 @@ struct RosterRow {
     gives: i64,
     asks: i64,
     refresh_at: Option<DateTime<Utc>>,
-    next_check_in_on: Option<NaiveDate>,
 }
 
 impl RosterRow {
@@ -113,28 +112,10 @@ async fn current_contacts(
             C::Gives,
             C::Asks,
             C::RefreshAt,
-            C::NextCheckInOn,
         ])
         .filter(C::OwnerId.eq(owner_id))
         .filter(C::ArchivedAt.is_null())
         .into_model::<RosterRow>()
         .all(conn)
         .await?)
-}
-
-/// The owner's current contacts, each with the date it is next due a check-in (stored by the
-/// ledger, which the caller brings up to date first): all that the follow-up list needs of
-/// the network. One statement, one row per contact.
-async fn roster(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-) -> Result<Vec<(Member, Option<NaiveDate>)>, ApiError> {
-    Ok(current_contacts(conn, owner_id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let next = row.next_check_in_on;
-            (row.member(), next)
-        })
-        .collect())
 }
