@@ -16,7 +16,7 @@ use sea_orm_migration::sea_orm::prelude::ChronoDateTimeUtc;
 pub struct Migration;
 
 /// Index name and columns after `owner_id`.
-const INDEXES: [(&str, &[Contact]); 4] = [
+const INDEXES: [(&str, &[Contact]); 5] = [
     (
         "idx_contact_owner_next_check_in",
         &[Contact::NextCheckInOn, Contact::Id],
@@ -27,6 +27,10 @@ const INDEXES: [(&str, &[Contact]); 4] = [
     ),
     ("idx_contact_owner_refresh", &[Contact::RefreshAt]),
     ("idx_contact_owner_one_off", &[Contact::OneOffOn]),
+    (
+        "idx_contact_owner_first_conversation",
+        &[Contact::FirstConversationAt],
+    ),
 ];
 
 fn columns() -> Vec<ColumnDef> {

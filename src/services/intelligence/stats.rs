@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{ask, conversation_participant, user, value_offer};
+use entity::{ask, contact, conversation_participant, user, value_offer};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::{self, Today};
 use crate::domain::stats::{self, Granularity, Held, Tally};
 use crate::error::ApiError;
-use crate::services::relationships::first_conversations;
+use crate::services::ledger;
 
 /// Statistics of a range: one tally per bucket, then the whole range.
 pub struct Stats {
@@ -60,6 +60,7 @@ impl Activity {
         to: NaiveDate,
     ) -> Result<Self, ApiError> {
         let _permit = db.whole_network().await?;
+        ledger::catch_up(db, owner_id, today.now).await?;
         let conn = db.reader();
         let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let start = start.checked_sub_signed(Duration::days(1)).unwrap_or(start);
@@ -103,7 +104,7 @@ impl Activity {
             .all(conn);
         let (rows, first, offered, asked) = tokio::try_join!(
             async { Ok::<_, ApiError>(rows.await?) },
-            first_conversations(conn, owner_id, today.now),
+            first_met_between(conn, owner_id, start, end),
             async { Ok::<_, ApiError>(offered.await?) },
             async { Ok::<_, ApiError>(asked.await?) },
         )?;
@@ -195,4 +196,26 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
         this_week: activity.tally(this_week, date),
         streak_weeks: stats::streak(&by_week, this_week, first_week, conversation_goal),
     })
+}
+
+/// Each contact whose first past conversation falls between `start` and `end`, with it: a
+/// range of the ledger's index `(owner_id, first_conversation_at)`.
+async fn first_met_between(
+    conn: &impl sea_orm::ConnectionTrait,
+    owner_id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, ApiError> {
+    use contact::Column as C;
+
+    let rows: Vec<(Uuid, DateTime<Utc>)> = contact::Entity::find()
+        .select_only()
+        .columns([C::Id, C::FirstConversationAt])
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(C::FirstConversationAt.gte(start))
+        .filter(C::FirstConversationAt.lte(end))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
