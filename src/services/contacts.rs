@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::ledger;
-use super::relationships::histories_of;
+use super::relationships::ledger_histories;
 use super::{Versioned, beyond};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
@@ -649,7 +649,7 @@ pub async fn relationship_of(
     let m = &contact.model;
     let stored = ledger::stored(m);
     let history = if stored.is_stale(today.now) {
-        histories_of(db.reader(), owner_id, &[m.id], today.now)
+        ledger_histories(db.reader(), owner_id, Some(&[m.id]), today.now)
             .await?
             .remove(&m.id)
             .unwrap_or_default()

@@ -55,34 +55,6 @@ type UnionRow = (
     i64,
 );
 
-/// The history of each of the owner's contacts in `contacts` as of `now`, in one statement.
-/// Meant for a page of contacts or fewer. Contacts with no record at all are absent.
-pub async fn histories_of(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    contacts: &[Uuid],
-    now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, History>, ApiError> {
-    let mut union = held_by_contact(owner_id, Some(contacts), now);
-    union
-        .union(UnionType::All, gives_by_contact(owner_id, Some(contacts)))
-        .union(UnionType::All, asks_by_contact(owner_id, Some(contacts)));
-    collect(conn, &union).await
-}
-
-/// Each contact's first past conversation, among all of the owner's contacts.
-pub async fn first_conversations(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, DateTime<Utc>>, ApiError> {
-    Ok(collect(conn, &held_by_contact(owner_id, None, now))
-        .await?
-        .into_iter()
-        .filter_map(|(contact, h)| Some((contact, h.first_conversation_at?)))
-        .collect())
-}
-
 /// The history of each of the owner's `contacts` (all of them when `None`) as of `now`,
 /// with each one's first planned conversation, in one statement: the ledger's input.
 pub async fn ledger_histories(
