@@ -96,7 +96,8 @@ pub async fn follow_ups(
 }
 
 /// The names of those of `ids` that are current (not archived) contacts of the owner, one
-/// statement per thousand ids.
+/// statement per thousand ids. Looked up by primary key, the owner checked on each row: with
+/// `owner_id = ?` in the statement, SQLite's planner walked all of the owner's contacts.
 async fn current_names(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
@@ -108,16 +109,18 @@ async fn current_names(
     ids.dedup();
     let mut names = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
+        let rows: Vec<(Uuid, Uuid, String)> = contact::Entity::find()
+            .select_only()
+            .columns([C::Id, C::OwnerId, C::FullName])
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .filter(C::ArchivedAt.is_null())
+            .into_tuple()
+            .all(conn)
+            .await?;
         names.extend(
-            contact::Entity::find()
-                .select_only()
-                .columns([C::Id, C::FullName])
-                .filter(C::OwnerId.eq(owner_id))
-                .filter(C::Id.is_in(chunk.iter().copied()))
-                .filter(C::ArchivedAt.is_null())
-                .into_tuple::<(Uuid, String)>()
-                .all(conn)
-                .await?,
+            rows.into_iter()
+                .filter(|(_, owner, _)| *owner == owner_id)
+                .map(|(id, _, name)| (id, name)),
         );
     }
     Ok(names)
@@ -208,6 +211,9 @@ impl Stream<'_> {
         loop {
             let mut rows = read(Some(limit)).await?;
             if (rows.len() as u64) < limit {
+                rows.retain(|r| window.after.is_none_or(|after| key(r) > after));
+                rows.sort_by_key(&key);
+                rows.truncate(window.limit + 1);
                 return Ok(rows);
             }
             let last_due = rows.last().map(|r| key(r).0);
@@ -217,7 +223,10 @@ impl Stream<'_> {
                 .filter(|r| complete(r) && window.after.is_none_or(|after| key(r) > after))
                 .count();
             if settled > window.limit {
-                rows.retain(complete);
+                // The stream's part of the window: its first `limit + 1` items past the cursor.
+                rows.retain(|r| complete(r) && window.after.is_none_or(|after| key(r) > after));
+                rows.sort_by_key(&key);
+                rows.truncate(window.limit + 1);
                 return Ok(rows);
             }
             limit = limit.saturating_mul(2);
