@@ -151,10 +151,12 @@ async fn recompute(
         .collect())
 }
 
-/// Rows per `UPDATE` when storing many ledgers: each row adds two parameters per column.
-const STORE_CHUNK: usize = 100;
+/// Rows per `UPDATE` when storing many ledgers. Each row of a chunk adds a `WHEN` to every
+/// column's `CASE`, which the database tries in turn for each row: the work per row grows
+/// with the chunk. At 100 a rebuild of 100,000 contacts took 13.7 s on SQLite, mostly there.
+const STORE_CHUNK: usize = 16;
 
-/// Writes `rows` with one `UPDATE` per hundred contacts: each column set to a `CASE` on the
+/// Writes `rows` with one `UPDATE` per chunk of contacts: each column set to a `CASE` on the
 /// id, so that a write touching three participants costs one statement, not three.
 async fn store(
     conn: &impl ConnectionTrait,
