@@ -71,11 +71,15 @@ pub async fn page(
         .into_tuple()
         .all(conn)
         .await?;
-    let conversations = conversation::Entity::find()
-        .filter(Cv::OwnerId.eq(owner_id))
+    // By primary key, the owner checked on each row: with `owner_id = ?` in the statement,
+    // SQLite's planner walked all of the owner's conversations (50 ms at 100,000 contacts).
+    let conversations: Vec<conversation::Model> = conversation::Entity::find()
         .filter(Cv::Id.is_in(ids))
         .all(conn)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|c| c.owner_id == owner_id)
+        .collect();
     use value_offer::Column as O;
     let offers = value_offer::Entity::find()
         .filter(O::OwnerId.eq(owner_id))
