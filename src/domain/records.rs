@@ -73,6 +73,26 @@ vocabulary!(
     }
 );
 
+impl OfferStatus {
+    /// The statuses that count as given in a relationship's balance.
+    pub const GIVEN: [Self; 2] = [Self::Offered, Self::Acknowledged];
+
+    /// Whether the stored status `text` counts as given.
+    pub fn is_given(text: &str) -> bool {
+        Self::GIVEN.iter().any(|s| s.as_str() == text)
+    }
+}
+
+impl AskStatus {
+    /// The statuses that count as asked in a relationship's balance.
+    pub const ASKED: [Self; 2] = [Self::Asked, Self::Granted];
+
+    /// Whether the stored status `text` counts as asked.
+    pub fn is_asked(text: &str) -> bool {
+        Self::ASKED.iter().any(|s| s.as_str() == text)
+    }
+}
+
 /// A status with a stage: 0 before it happens, 1 once it happened, 2 once it was answered.
 pub trait Stage: Copy + PartialEq {
     fn stage(self) -> u8;

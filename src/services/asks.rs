@@ -117,7 +117,9 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+            if AskStatus::is_asked(&model.status) {
+                ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+            }
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -165,7 +167,11 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
-            if fields.status.as_str() != current.status || fields.contact_id != current.contact_id {
+            let (was, is) = (
+                AskStatus::is_asked(&current.status),
+                AskStatus::is_asked(fields.status.as_str()),
+            );
+            if was != is || (fields.contact_id != current.contact_id && (was || is)) {
                 let touched = [current.contact_id, fields.contact_id];
                 ledger::refresh(txn, owner_id, &touched, now).await?;
             }
@@ -192,7 +198,10 @@ pub async fn delete(
             VERSION
                 .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            ledger::refresh(txn, owner_id, &[current.contact_id], now).await
+            if AskStatus::is_asked(&current.status) {
+                ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
+            }
+            Ok(())
         })
     })
     .await

@@ -144,7 +144,9 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+            if OfferStatus::is_given(&model.status) {
+                ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+            }
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -192,7 +194,11 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
-            if fields.status.as_str() != current.status || fields.contact_id != current.contact_id {
+            let (was, is) = (
+                OfferStatus::is_given(&current.status),
+                OfferStatus::is_given(fields.status.as_str()),
+            );
+            if was != is || (fields.contact_id != current.contact_id && (was || is)) {
                 let touched = [current.contact_id, fields.contact_id];
                 ledger::refresh(txn, owner_id, &touched, now).await?;
             }
@@ -219,7 +225,10 @@ pub async fn delete(
             VERSION
                 .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            ledger::refresh(txn, owner_id, &[current.contact_id], now).await
+            if OfferStatus::is_given(&current.status) {
+                ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
+            }
+            Ok(())
         })
     })
     .await

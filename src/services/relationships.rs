@@ -174,10 +174,7 @@ fn gives_by_contact(owner_id: Uuid, contacts: Option<&[Uuid]>) -> SelectStatemen
         .column_as(Expr::val(None::<DateTime<Utc>>), "last_at")
         .column_as(Expr::val(0i64), "owed")
         .filter(O::OwnerId.eq(owner_id))
-        .filter(O::Status.is_in([
-            OfferStatus::Offered.as_str(),
-            OfferStatus::Acknowledged.as_str(),
-        ]))
+        .filter(O::Status.is_in(OfferStatus::GIVEN.map(OfferStatus::as_str)))
         .group_by(O::ContactId);
     if let Some(ids) = contacts {
         query = query.filter(O::ContactId.is_in(ids.iter().copied()));
@@ -198,7 +195,7 @@ fn asks_by_contact(owner_id: Uuid, contacts: Option<&[Uuid]>) -> SelectStatement
         .column_as(Expr::val(None::<DateTime<Utc>>), "last_at")
         .column_as(Expr::val(0i64), "owed")
         .filter(A::OwnerId.eq(owner_id))
-        .filter(A::Status.is_in([AskStatus::Asked.as_str(), AskStatus::Granted.as_str()]))
+        .filter(A::Status.is_in(AskStatus::ASKED.map(AskStatus::as_str)))
         .group_by(A::ContactId);
     if let Some(ids) = contacts {
         query = query.filter(A::ContactId.is_in(ids.iter().copied()));
