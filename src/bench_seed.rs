@@ -3,6 +3,8 @@
 //! 1 ask. Rows go straight in with multi-row inserts, one transaction per user, through the
 //! same entities the services use; the users can log in with `PASSWORD`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::{
     ask, contact, contact_tag, conversation, conversation_participant, user, value_offer,
@@ -13,9 +15,14 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::db::Db;
 use crate::domain::labels::search_text;
+use crate::domain::records::{AskStatus, OfferStatus};
+use crate::domain::relationship::{History, Ledger};
 use crate::services::ledger;
 
 pub const PASSWORD: &str = "rapport-bench-2026";
+
+/// The bench users' time zone.
+const ZONE: chrono_tz::Tz = chrono_tz::Europe::London;
 
 /// The email of bench user `i` (0-based).
 pub fn email(i: usize) -> String {
@@ -137,7 +144,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
             email: Set(email(u)),
             password_hash: Set(hash.clone()),
             display_name: Set(format!("Bench User {u}")),
-            time_zone: Set("Europe/London".into()),
+            time_zone: Set(ZONE.name().into()),
             weekly_conversation_goal: Set(5),
             weekly_new_people_goal: Set(1),
             created_at: Set(joined),
@@ -150,6 +157,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         let mut contacts = Vec::with_capacity(size.contacts_per_user);
         let mut tags = Vec::new();
         let mut ids = Vec::with_capacity(size.contacts_per_user);
+        let mut inputs = Vec::with_capacity(size.contacts_per_user);
         for c in 0..size.contacts_per_user {
             let id = Uuid::now_v7();
             ids.push(id);
@@ -161,6 +169,8 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
             let company = COMPANIES[rng.below(COMPANIES.len())];
             let topic = TOPICS[rng.below(TOPICS.len())];
             let added = now - Duration::days(30 + rng.below(360) as i64);
+            let cadence = [None, Some(14), Some(30), Some(90)][rng.below(4)];
+            inputs.push((cadence, added));
             contacts.push(contact::ActiveModel {
                 id: Set(id),
                 owner_id: Set(owner),
@@ -177,7 +187,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 introduced_by_id: Set(None),
                 interests: Set(serde_json::json!([topic])),
                 notes: Set(None),
-                cadence_days: Set([None, Some(14), Some(30), Some(90)][rng.below(4)]),
+                cadence_days: Set(cadence),
                 archived_at: Set(None),
                 search_text: Set(search_text([
                     Some(name.as_str()),
@@ -186,7 +196,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 ])),
                 created_at: Set(added),
                 updated_at: Set(added),
-                // The ledger is computed once the records are in, below.
+                // The ledger is set below, from the records generated for the contact.
                 ..Default::default()
             });
             tags.push(contact_tag::ActiveModel {
@@ -195,10 +205,8 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 owner_id: Set(owner),
             });
         }
-        written.contacts += contacts.len();
-        insert_chunks(&txn, contacts).await?;
-        insert_chunks(&txn, tags).await?;
 
+        let mut histories: HashMap<Uuid, History> = HashMap::new();
         let mut conversations = Vec::new();
         let mut participants = Vec::new();
         let mut offers = Vec::new();
@@ -236,6 +244,12 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                     }
                 }
                 for contact_id in with {
+                    // Every conversation is in the past: the contact's history grows.
+                    let h = histories.entry(contact_id).or_default();
+                    h.conversation_count += 1;
+                    h.first_conversation_at = h.first_conversation_at.min(Some(at)).or(Some(at));
+                    h.last_conversation_at = h.last_conversation_at.max(Some(at));
+                    h.thank_yous_owed += i64::from(thanks == "owed");
                     participants.push(conversation_participant::ActiveModel {
                         conversation_id: Set(conversation_id),
                         contact_id: Set(contact_id),
@@ -247,6 +261,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
             }
             for _ in 0..2 {
                 let status = OFFER_STATUSES[rng.below(OFFER_STATUSES.len())];
+                histories.entry(id).or_default().gives += i64::from(OfferStatus::is_given(status));
                 let created = now - Duration::days(rng.below(200) as i64);
                 offers.push(value_offer::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -269,6 +284,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 });
             }
             let status = ASK_STATUSES[rng.below(ASK_STATUSES.len())];
+            histories.entry(id).or_default().asks += i64::from(AskStatus::is_asked(status));
             let created = now - Duration::days(rng.below(200) as i64);
             asks.push(ask::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -285,6 +301,13 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 updated_at: Set(created),
             });
         }
+        for ((model, id), (cadence, added)) in contacts.iter_mut().zip(&ids).zip(inputs) {
+            let history = histories.remove(id).unwrap_or_default();
+            ledger::set(model, &Ledger::of(history, cadence, added, ZONE));
+        }
+        written.contacts += contacts.len();
+        insert_chunks(&txn, contacts).await?;
+        insert_chunks(&txn, tags).await?;
         written.conversations += conversations.len();
         written.participants += participants.len();
         written.offers += offers.len();
@@ -293,7 +316,6 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         insert_chunks(&txn, participants).await?;
         insert_chunks(&txn, offers).await?;
         insert_chunks(&txn, asks).await?;
-        ledger::refresh_all(&txn, owner, now).await?;
         txn.commit().await?;
         written.users += 1;
     }

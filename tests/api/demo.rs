@@ -15,6 +15,10 @@ async fn the_demo_network_fills_follow_ups_suggestions_and_stats_and_reseeds_cle
     let again = rapport::demo::seed(&app.db, app.clock.now()).await.unwrap();
     assert_ne!(again.user_id, login.user_id);
     assert_eq!(app.table_counts().await, counts);
+    let differences = rapport::services::ledger::verify(&app.db, app.clock.now())
+        .await
+        .unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
 
     let tokens: Value = app
         .login(again.email, again.password)
@@ -111,6 +115,11 @@ async fn the_bench_data_set_has_the_documented_shape_and_reseeds_cleanly() {
         (300..=900).contains(&participants),
         "1–3 per conversation: {participants}"
     );
+    // The ledger it writes alongside the records is the one they give.
+    let differences = rapport::services::ledger::verify(&app.db, app.clock.now())
+        .await
+        .unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
     // Seeding again replaces the bench users rather than adding to them.
     bench_seed::seed(&app.db, size, app.clock.now())
         .await
