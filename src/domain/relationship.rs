@@ -38,6 +38,21 @@ pub fn local_date(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
+/// The first instant of `date` on a wall calendar in `zone`: its midnight, or the first hour
+/// after it when a clock change skips midnight.
+pub fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+
+    let mut local = date.and_time(chrono::NaiveTime::MIN);
+    for _ in 0..3 {
+        if let Some(at) = zone.from_local_datetime(&local).earliest() {
+            return at.to_utc();
+        }
+        local += chrono::Duration::hours(1);
+    }
+    local.and_utc()
+}
+
 /// `date` plus `days` (saturating at the end of the calendar).
 pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
     if days >= 0 {
@@ -368,6 +383,27 @@ mod tests {
             &Today::new(on_the_day, "Europe/Berlin"),
         );
         assert_eq!(r.health, Health::Due);
+    }
+
+    #[test]
+    fn a_day_starts_at_local_midnight_or_after_a_skipped_one() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        assert_eq!(
+            start_of_day(date("2026-03-29"), berlin),
+            at("2026-03-28T23:00:00Z")
+        );
+        assert_eq!(
+            start_of_day(date("2026-03-30"), berlin),
+            at("2026-03-29T22:00:00Z")
+        );
+        // Santiago springs forward at midnight: 6 September 2026 begins at 01:00.
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let first = start_of_day(date("2026-09-06"), santiago);
+        assert_eq!(local_date(first, santiago), date("2026-09-06"));
+        assert_eq!(
+            local_date(first - chrono::Duration::seconds(1), santiago),
+            date("2026-09-05")
+        );
     }
 
     #[test]

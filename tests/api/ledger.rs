@@ -776,3 +776,61 @@ async fn follow_up_pages_of_every_size_list_what_one_page_lists() {
         assert_eq!(paged, everything, "pages of {limit}");
     }
 }
+
+#[tokio::test]
+async fn a_goal_streak_longer_than_one_read_of_weeks_counts_every_week() {
+    let app = spawn_app().await;
+    let now = app.clock.now();
+    // The account must be older than the streak: weeks before it never count.
+    app.clock.set(now - Duration::weeks(20));
+    let user = app.create_user().await;
+    app.clock.set(now);
+    let zone = "Pacific/Auckland";
+    app.send(
+        &user,
+        Method::PATCH,
+        "/v1/me",
+        json!({"time_zone": zone, "weekly_conversation_goal": 2}),
+    )
+    .await;
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada"}),
+        )
+        .await;
+    let tz: chrono_tz::Tz = zone.parse().expect("a zone");
+    let today = now.with_timezone(&tz).date_naive();
+    let this_week = rapport::domain::stats::week_start(today);
+    // Two conversations in each of the 11 weeks before this one, on the first and the last
+    // local minute of the week; one in the 12th; two again before that. None this week.
+    for weeks_back in 1..=14_i64 {
+        let monday = rapport::domain::relationship::add_days(this_week, -7 * weeks_back);
+        let start = rapport::domain::relationship::start_of_day(monday, tz);
+        let end = start + Duration::weeks(1) - Duration::minutes(1);
+        let times = if weeks_back == 12 {
+            vec![start]
+        } else {
+            vec![start, end]
+        };
+        for at_time in times {
+            let body = json!({"occurred_at": at(at_time), "channel": "call", "summary": "Call",
+                "participant_ids": [ada["id"]]});
+            app.send(&user, Method::POST, "/v1/conversations", body)
+                .await;
+        }
+    }
+    let goals = app.send(&user, Method::GET, "/v1/goals", Value::Null).await;
+    assert_eq!(goals["streak_weeks"], 11, "{goals}");
+    // Meeting the goal this week extends the streak to this week.
+    for _ in 0..2 {
+        let body = json!({"occurred_at": at(now - Duration::minutes(1)), "channel": "call",
+            "summary": "Call", "participant_ids": [ada["id"]]});
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+    }
+    let goals = app.send(&user, Method::GET, "/v1/goals", Value::Null).await;
+    assert_eq!(goals["streak_weeks"], 12, "{goals}");
+}

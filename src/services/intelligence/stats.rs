@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{ask, contact, conversation_participant, user, value_offer};
+use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -183,12 +183,17 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
     let this_week = stats::week_start(date);
     let earliest = relationship::add_days(this_week, -7 * 104);
     let first_week = stats::week_start(today.date_of(account.created_at)).max(earliest);
-    let activity = Activity::load(db, owner_id, today, earliest, date).await?;
-    let mut by_week: BTreeMap<NaiveDate, u32> = BTreeMap::new();
-    for held in &activity.held {
-        *by_week.entry(stats::week_start(held.on)).or_default() += 1;
-    }
+    let activity = Activity::load(db, owner_id, today, this_week, date).await?;
     let conversation_goal = u32::try_from(account.weekly_conversation_goal).unwrap_or(0);
+    let by_week = weeks_meeting(
+        conn,
+        owner_id,
+        today,
+        this_week,
+        first_week,
+        conversation_goal,
+    )
+    .await?;
     Ok(Goals {
         week_starts_on: this_week,
         conversation_goal,
@@ -218,4 +223,74 @@ async fn first_met_between(
         .all(conn)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Weeks per statement of [`weeks_meeting`].
+const WEEKS_PER_READ: i64 = 8;
+
+/// Each week's past conversations counted up to `goal` (all the streak needs to know), from
+/// this week back to the first earlier week that falls short, or to `first_week`. Each week
+/// is a scan of the conversation index `(owner_id, occurred_at, …)` stopped at `goal` rows,
+/// eight weeks to a statement: the cost follows the streak and the goal, not the network.
+async fn weeks_meeting(
+    conn: &impl sea_orm::ConnectionTrait,
+    owner_id: Uuid,
+    today: &Today,
+    this_week: NaiveDate,
+    first_week: NaiveDate,
+    goal: u32,
+) -> Result<BTreeMap<NaiveDate, u32>, ApiError> {
+    use conversation::Column as C;
+    use sea_orm::QueryTrait;
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, UnionType};
+
+    let mut by_week = BTreeMap::new();
+    let mut next = this_week;
+    while goal > 0 && next >= first_week {
+        let weeks: Vec<NaiveDate> = (0..WEEKS_PER_READ)
+            .map(|i| relationship::add_days(next, -7 * i))
+            .filter(|week| *week >= first_week)
+            .collect();
+        let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+        for (i, week) in weeks.iter().enumerate() {
+            let from = relationship::start_of_day(*week, today.zone);
+            let until = relationship::start_of_day(relationship::add_days(*week, 7), today.zone);
+            let held = conversation::Entity::find()
+                .select_only()
+                .expr(Expr::val(1))
+                .filter(C::OwnerId.eq(owner_id))
+                .filter(C::OccurredAt.gte(from))
+                .filter(C::OccurredAt.lt(until))
+                .filter(C::OccurredAt.lte(today.now))
+                .limit(u64::from(goal))
+                .into_query();
+            let arm = Query::select()
+                .expr_as(Expr::val(i as i64), Alias::new("week"))
+                .expr_as(Expr::col(Asterisk).count(), Alias::new("held"))
+                .from_subquery(held, Alias::new("w"))
+                .to_owned();
+            match union.as_mut() {
+                None => union = Some(arm),
+                Some(union) => {
+                    union.union(UnionType::All, arm);
+                }
+            }
+        }
+        let Some(union) = union else { break };
+        for row in conn.query_all(&union).await? {
+            let (i, held): (i64, i64) = row.try_get_many_by_index()?;
+            if let Some(week) = usize::try_from(i).ok().and_then(|i| weeks.get(i)) {
+                by_week.insert(*week, u32::try_from(held).unwrap_or(u32::MAX));
+            }
+        }
+        // This week may still be under way; any earlier week short of the goal ends a streak.
+        let short = weeks
+            .iter()
+            .any(|week| *week != this_week && by_week.get(week).copied().unwrap_or(0) < goal);
+        match weeks.last() {
+            Some(last) if !short => next = relationship::add_days(*last, -7),
+            _ => break,
+        }
+    }
+    Ok(by_week)
 }
