@@ -142,8 +142,8 @@ pub async fn check_references(
     let found: Vec<Uuid> = contact::Entity::find()
         .select_only()
         .column(contact::Column::Id)
-        .filter(contact::Column::OwnerId.eq(owner_id))
         .filter(contact::Column::Id.is_in(ids.iter().copied()))
+        .filter(super::unindexed(contact::Column::OwnerId).eq(owner_id))
         .into_tuple()
         .all(conn)
         .await?;
@@ -451,9 +451,11 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
     // Health and reciprocity match a large share of a network: compared through an expression,
     // so that the planner walks the sort's index and the page fills after a few rows, rather
     // than collecting every match through the filter column's index and sorting them all.
-    let unindexed = |column: C| Expr::expr(Func::coalesce([Expr::col(column), Expr::col(column)]));
     if let Some(health) = filter.health {
-        let (next, cold) = (unindexed(C::NextCheckInOn), unindexed(C::ColdOn));
+        let (next, cold) = (
+            super::unindexed(C::NextCheckInOn),
+            super::unindexed(C::ColdOn),
+        );
         query = query.filter(match health {
             Health::None => Condition::all().add(next.is_null()),
             Health::Ok => Condition::all().add(next.gt(today)),
@@ -462,7 +464,7 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
         });
     }
     if let Some(reciprocity) = filter.reciprocity {
-        let balance = unindexed(C::Balance);
+        let balance = super::unindexed(C::Balance);
         query = query.filter(match reciprocity {
             Reciprocity::Giving => balance.gt(0),
             Reciprocity::Balanced => balance.eq(0),
@@ -474,7 +476,7 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
     match filter.one_off {
         Some(true) => query = query.filter(C::OneOffOn.lte(today)),
         Some(false) => {
-            let one_off_on = unindexed(C::OneOffOn);
+            let one_off_on = super::unindexed(C::OneOffOn);
             query = query.filter(
                 Condition::any()
                     .add(one_off_on.clone().is_null())

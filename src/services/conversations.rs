@@ -218,8 +218,8 @@ async fn add_own_participants(
         .expr(Expr::val(fields.occurred_at))
         .expr(Expr::val(fields.thank_you_status.as_str()))
         .from(contact::Entity)
-        .and_where(contact::Column::OwnerId.eq(owner_id))
         .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
+        .and_where(super::unindexed(contact::Column::OwnerId).eq(owner_id))
         .to_owned();
     let insert = Query::insert()
         .into_table(conversation_participant::Entity)

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{contact, user};
-use sea_orm::sea_query::LockType;
+use sea_orm::sea_query::{ExprTrait, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -133,13 +133,17 @@ async fn recompute(
 ) -> Result<Vec<(Uuid, Ledger)>, ApiError> {
     use contact::Column as C;
 
-    let mut query = contact::Entity::find()
-        .select_only()
-        .columns([C::Id, C::CadenceDays, C::CreatedAt])
-        .filter(C::OwnerId.eq(owner_id));
-    if let Some(ids) = contacts {
-        query = query.filter(C::Id.is_in(ids.iter().copied()));
-    }
+    let mut query =
+        contact::Entity::find()
+            .select_only()
+            .columns([C::Id, C::CadenceDays, C::CreatedAt]);
+    query = match contacts {
+        // By primary key, the owner checked on those rows (see `unindexed`).
+        Some(ids) => query
+            .filter(C::Id.is_in(ids.iter().copied()))
+            .filter(super::unindexed(C::OwnerId).eq(owner_id)),
+        None => query.filter(C::OwnerId.eq(owner_id)),
+    };
     let inputs: Vec<Inputs> = query.order_by_asc(C::Id).into_tuple().all(conn).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
     Ok(inputs
@@ -164,7 +168,7 @@ async fn store(
     rows: &[(Uuid, Ledger)],
 ) -> Result<(), ApiError> {
     use contact::Column as C;
-    use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, SimpleExpr};
+    use sea_orm::sea_query::{CaseStatement, Expr, SimpleExpr};
 
     for chunk in rows.chunks(STORE_CHUNK) {
         let column = |col: C, value: &dyn Fn(&Ledger) -> sea_orm::Value| -> (C, SimpleExpr) {
@@ -197,9 +201,10 @@ async fn store(
         for (col, value) in values {
             update = update.col_expr(col, value);
         }
+        // Found by primary key; the owner only checked on those rows (see `unindexed`).
         update
-            .filter(C::OwnerId.eq(owner_id))
             .filter(C::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .filter(super::unindexed(C::OwnerId).eq(owner_id))
             .exec(conn)
             .await?;
     }

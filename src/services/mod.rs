@@ -72,6 +72,19 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// `column` as an expression no index serves (`COALESCE(column, column)`, the same value), for
+/// a condition that must be checked on the rows another condition finds rather than tempt the
+/// planner to walk its own index. Without statistics SQLite's planner judges an equality on
+/// `owner_id`, or a short `IN` on a status, as selective as a few primary keys, and then reads
+/// every row of the owner.
+pub fn unindexed<C: sea_orm::sea_query::IntoColumnRef + Copy>(
+    column: C,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Func};
+
+    Expr::expr(Func::coalesce([Expr::col(column), Expr::col(column)]))
+}
+
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{contact, value_offer};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -70,8 +71,8 @@ pub async fn suggestions(
     let interests: HashMap<Uuid, serde_json::Value> = contact::Entity::find()
         .select_only()
         .columns([contact::Column::Id, contact::Column::Interests])
-        .filter(contact::Column::OwnerId.eq(owner_id))
         .filter(contact::Column::Id.is_in(scored.iter().map(|(m, ..)| m.id)))
+        .filter(crate::services::unindexed(contact::Column::OwnerId).eq(owner_id))
         .into_tuple::<(Uuid, serde_json::Value)>()
         .all(conn)
         .await?
