@@ -303,7 +303,16 @@ pub async fn create(
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields).await?;
-            ledger::refresh(txn, owner_id, &participant_ids, now).await?;
+            let owed = fields.thank_you_status == ThankYouStatus::Owed;
+            ledger::add_conversation(
+                txn,
+                owner_id,
+                &participant_ids,
+                fields.occurred_at,
+                owed,
+                now,
+            )
+            .await?;
             let conversation = Conversation {
                 model,
                 participant_ids: participant_ids.as_ref().clone(),

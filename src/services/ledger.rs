@@ -211,6 +211,55 @@ async fn store(
     Ok(())
 }
 
+/// Adds a new conversation at `at` with `participants` to their ledgers, in the caller's
+/// transaction: the stored counts moved by one and the first, last and next planned instants
+/// compared with `at`, so that the cost does not grow with a contact's history. A row out of
+/// date at `now` is recomputed from its records instead, as [`refresh`] does.
+pub async fn add_conversation(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    participants: &[Uuid],
+    at: DateTime<Utc>,
+    owed: bool,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use contact::Column as C;
+
+    if participants.is_empty() {
+        return Ok(());
+    }
+    let zone = lock_owner(conn, owner_id).await?;
+    // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
+    let rows = contact::Entity::find()
+        .filter(C::Id.is_in(participants.iter().copied()))
+        .filter(super::unindexed(C::OwnerId).eq(owner_id))
+        .all(conn)
+        .await?;
+    let mut stale = Vec::new();
+    let mut moved = Vec::with_capacity(rows.len());
+    for m in rows {
+        let current = stored(&m);
+        if current.is_stale(now) {
+            stale.push(m.id);
+            continue;
+        }
+        let mut h = current.history;
+        if at <= now {
+            h.conversation_count += 1;
+            h.thank_yous_owed += i64::from(owed);
+            h.first_conversation_at = Some(h.first_conversation_at.map_or(at, |f| Ord::min(f, at)));
+            h.last_conversation_at = Some(h.last_conversation_at.map_or(at, |l| Ord::max(l, at)));
+        } else {
+            h.next_planned_at = Some(h.next_planned_at.map_or(at, |p| Ord::min(p, at)));
+        }
+        moved.push((m.id, Ledger::of(h, m.cadence_days, m.created_at, zone)));
+    }
+    if !stale.is_empty() {
+        moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?);
+    }
+    store(conn, owner_id, &moved).await
+}
+
 /// Recomputes the ledger of the owner's `contacts` as of `now`, in the caller's transaction.
 /// Ids that are not (or no longer) the owner's contacts are skipped.
 pub async fn refresh(
