@@ -61,6 +61,25 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// Every item of a list, following `next_cursor` from `path` (which has a query string).
+    async fn all_items(&self, user: &TestUser, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(cursor) => format!("{path}&cursor={cursor}"),
+                None => path.to_owned(),
+            };
+            let page = self.send(user, Method::GET, &page_path, Value::Null).await;
+            assert!(!page.is_null(), "GET {page_path} failed");
+            items.extend(page["data"].as_array().expect("a page").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
     /// Asserts that the stored ledger of every contact of `user` equals its records.
     async fn assert_ledger_exact(&self, user: &TestUser, step: &str) {
         let differences = ledger::verify_owner(self.db.reader(), owner(user), self.clock.now())
@@ -98,51 +117,32 @@ impl TestApp {
     /// The relationship of each of the user's contacts, read one by one.
     async fn relationships(&self, user: &TestUser) -> BTreeMap<String, Value> {
         let mut all = BTreeMap::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = "/v1/contacts?archived=all&limit=100".to_owned();
-            if let Some(cursor) = &cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let page = self.send(user, Method::GET, &path, Value::Null).await;
-            for item in page["data"].as_array().expect("a page") {
-                let id = item["id"].as_str().expect("an id");
-                let one = self
-                    .send(
-                        user,
-                        Method::GET,
-                        &format!("/v1/contacts/{id}"),
-                        Value::Null,
-                    )
-                    .await;
-                all.insert(id.to_owned(), one["relationship"].clone());
-            }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return all,
-            }
+        for item in self
+            .all_items(user, "/v1/contacts?archived=all&limit=100")
+            .await
+        {
+            let id = item["id"].as_str().expect("an id");
+            let one = self
+                .send(
+                    user,
+                    Method::GET,
+                    &format!("/v1/contacts/{id}"),
+                    Value::Null,
+                )
+                .await;
+            all.insert(id.to_owned(), one["relationship"].clone());
         }
+        all
     }
 
     /// Every id of a list, following cursors `limit` items at a time.
     async fn list_ids(&self, user: &TestUser, query: &str, limit: usize) -> Vec<String> {
-        let mut ids = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/contacts?archived=all&limit={limit}&{query}");
-            if let Some(cursor) = &cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let page = self.send(user, Method::GET, &path, Value::Null).await;
-            assert!(!page.is_null(), "GET {path} failed");
-            for item in page["data"].as_array().expect("a page") {
-                ids.push(item["id"].as_str().expect("an id").to_owned());
-            }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return ids,
-            }
-        }
+        let path = format!("/v1/contacts?archived=all&limit={limit}&{query}");
+        self.all_items(user, &path)
+            .await
+            .iter()
+            .map(|item| item["id"].as_str().expect("an id").to_owned())
+            .collect()
     }
 
     /// Asserts that every relationship filter and derived sort of the list agrees with the
@@ -759,20 +759,8 @@ async fn follow_up_pages_of_every_size_list_what_one_page_lists() {
         "archived contacts have no follow-ups"
     );
     for limit in [1, 2, 3, 7] {
-        let mut paged = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/follow-ups?within_days=30&limit={limit}");
-            if let Some(cursor) = &cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let page = app.send(&user, Method::GET, &path, Value::Null).await;
-            paged.extend(page["data"].as_array().expect("a page").iter().map(key));
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let path = format!("/v1/follow-ups?within_days=30&limit={limit}");
+        let paged: Vec<String> = app.all_items(&user, &path).await.iter().map(key).collect();
         assert_eq!(paged, everything, "pages of {limit}");
     }
 }
