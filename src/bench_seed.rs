@@ -174,6 +174,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
             contacts.push(contact::ActiveModel {
                 id: Set(id),
                 owner_id: Set(owner),
+                name_key: Set(crate::domain::suggestions::name_key(&name)),
                 full_name: Set(name.clone()),
                 preferred_name: Set(None),
                 email: Set(Some(format!("contact{c}@example.com"))),

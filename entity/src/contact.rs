@@ -49,6 +49,10 @@ pub struct Model {
     pub cold_on: Option<Date>,
     /// First day the contact counts as a one-off.
     pub one_off_on: Option<Date>,
+    /// The suggestion points that do not depend on the date: thank-yous owed and taking.
+    pub suggestion_base: i64,
+    /// `full_name` lower-cased, the order of equal suggestions; compared byte by byte.
+    pub name_key: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261130_000008_create_writer_probe;
 mod m20261130_000009_add_idempotency_claim;
 mod m20261201_000010_contact_ledger;
 mod m20261201_000011_index_follow_up_streams;
+mod m20261201_000012_suggestion_rank;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_add_idempotency_claim::Migration),
             Box::new(m20261201_000010_contact_ledger::Migration),
             Box::new(m20261201_000011_index_follow_up_streams::Migration),
+            Box::new(m20261201_000012_suggestion_rank::Migration),
         ]
     }
 }

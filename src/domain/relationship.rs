@@ -93,6 +93,8 @@ pub struct Ledger {
     pub cold_on: Option<NaiveDate>,
     /// The first day the contact is a one-off; none unless exactly one past conversation.
     pub one_off_on: Option<NaiveDate>,
+    /// The suggestion points that do not depend on the date (`suggestions::base_points`).
+    pub suggestion_base: i64,
 }
 
 impl Ledger {
@@ -115,8 +117,10 @@ impl Ledger {
             Some(last) if history.conversation_count == 1 => Some(add_days(last, window + 1)),
             _ => None,
         };
+        let balance = history.gives - history.asks;
         Self {
-            balance: history.gives - history.asks,
+            suggestion_base: super::suggestions::base_points(history.thank_yous_owed, balance),
+            balance,
             history,
             next_check_in_on: next,
             cold_on,

@@ -38,15 +38,8 @@ pub struct Score {
 }
 
 pub fn score(r: &Relationship, cadence_days: Option<i32>, today: NaiveDate) -> Option<Score> {
-    let overdue = match (r.health, cadence_days) {
-        (Health::Due | Health::Cold, Some(cadence)) => {
-            10 + (100 * r.overdue_days(today) / i64::from(cadence.max(1))).min(200)
-        }
-        _ => 0,
-    };
-    let thanks = 40 * r.thank_yous_owed.clamp(0, 3);
-    let taking = 15 * (-r.balance).clamp(0, 4);
-    let points = overdue + thanks + taking;
+    let points = overdue_points(r.next_check_in_on, cadence_days, today)
+        + base_points(r.thank_yous_owed, r.balance);
     let reason = if r.thank_yous_owed > 0 {
         Reason::ThankYouOwed
     } else if r.reciprocity == Reciprocity::Taking {
@@ -59,6 +52,44 @@ pub fn score(r: &Relationship, cadence_days: Option<i32>, today: NaiveDate) -> O
     (points > 0).then_some(Score { points, reason })
 }
 
+/// The points that do not depend on the date: thank-yous owed and taking. The ledger stores
+/// them, so suggestions find the best contacts with an index.
+pub fn base_points(thank_yous_owed: i64, balance: i64) -> i64 {
+    40 * thank_yous_owed.clamp(0, 3) + 15 * (-balance).clamp(0, 4)
+}
+
+/// Every value [`base_points`] can take, highest first.
+pub fn base_levels() -> Vec<i64> {
+    let mut levels: Vec<i64> = (0..=3)
+        .flat_map(|owed| (0..=4).map(move |taking| base_points(owed, -taking)))
+        .collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    levels
+}
+
+/// The points of an overdue check-in: once due (health `due` or `cold`), 10 plus 100 per full
+/// cadence overdue, at most 210. For one cadence they never fall as `next_check_in_on` moves
+/// earlier, which is what lets suggestions read each cadence's contacts in that order.
+pub fn overdue_points(
+    next_check_in_on: Option<NaiveDate>,
+    cadence_days: Option<i32>,
+    today: NaiveDate,
+) -> i64 {
+    match (next_check_in_on, cadence_days) {
+        (Some(next), Some(cadence)) if next <= today => {
+            10 + (100 * (today - next).num_days() / i64::from(cadence.max(1))).min(200)
+        }
+        _ => 0,
+    }
+}
+
+/// The name as suggestions order it: lower-cased. The ledger stores it (`contact.name_key`),
+/// compared byte by byte.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// The sort key of a suggestion: best first, deterministic for equal scores.
 pub fn rank_key(
     score: &Score,
@@ -69,7 +100,7 @@ pub fn rank_key(
     (
         Reverse(score.points),
         Reverse(overdue_days),
-        name.to_lowercase(),
+        name_key(name),
         id,
     )
 }
@@ -184,6 +215,37 @@ mod tests {
         assert_eq!(s(Health::Ok, -1, 0, -1).unwrap().points, 15);
         assert_eq!(s(Health::Ok, -1, 0, -9).unwrap().points, 60);
         assert_eq!(s(Health::Cold, 30, 1, -2).unwrap().points, 110 + 40 + 30);
+    }
+
+    #[test]
+    fn base_levels_are_every_sum_of_the_dateless_parts() {
+        let levels = base_levels();
+        assert_eq!(levels.len(), 20);
+        assert_eq!(levels.first(), Some(&180));
+        assert_eq!(levels.last(), Some(&0));
+        for owed in 0..6 {
+            for balance in -6..3 {
+                assert!(levels.contains(&base_points(owed, balance)));
+            }
+        }
+    }
+
+    #[test]
+    fn overdue_points_never_fall_as_the_check_in_moves_earlier() {
+        for cadence in [1, 7, 30, 99, 101, 365] {
+            let mut last = 0;
+            // Days overdue growing: the check-in moving earlier.
+            for days in -5..(3 * cadence + 5) {
+                let next = today() - Duration::days(i64::from(days));
+                let points = overdue_points(Some(next), Some(cadence), today());
+                assert!(points >= last, "cadence {cadence}, {days} days");
+                last = points;
+            }
+            let capped = today() - Duration::days(2 * i64::from(cadence));
+            assert_eq!(overdue_points(Some(capped), Some(cadence), today()), 210);
+            let before = capped + Duration::days(1);
+            assert!(overdue_points(Some(before), Some(cadence), today()) < 210);
+        }
     }
 
     #[test]

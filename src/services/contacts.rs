@@ -110,6 +110,7 @@ fn search_text_of(f: &ContactFields) -> String {
 fn active_model(f: &ContactFields) -> contact::ActiveModel {
     contact::ActiveModel {
         full_name: Set(f.full_name.clone()),
+        name_key: Set(crate::domain::suggestions::name_key(&f.full_name)),
         preferred_name: Set(f.preferred_name.clone()),
         email: Set(f.email.clone()),
         phone: Set(f.phone.clone()),

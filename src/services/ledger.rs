@@ -35,19 +35,34 @@ use uuid::Uuid;
 use super::relationships::ledger_histories;
 use crate::db::Db;
 use crate::domain::relationship::{History, Ledger};
+use crate::domain::suggestions::name_key;
 use crate::error::ApiError;
 
-/// The migration that adds the ledger and marks every existing row out of date.
-pub const MIGRATION: &str = "m20261201_000010_contact_ledger";
+/// The migrations that add ledger columns and mark every existing row out of date; the
+/// second also fills `name_key` with SQL's ASCII-only `lower`.
+pub const MIGRATIONS: [&str; 2] = [
+    "m20261201_000010_contact_ledger",
+    "m20261201_000012_suggestion_rank",
+];
 
-/// Applies pending migrations; when they include [`MIGRATION`], fills in the ledger of every
-/// existing contact. A process stopped in between leaves rows marked out of date, which the
-/// next read of each owner (or `rapport ledger rebuild`) brings up to date.
+/// Applies pending migrations; when they include one of [`MIGRATIONS`], fills in the ledger
+/// and the name keys of every existing contact. A process stopped in between leaves rows
+/// marked out of date, which the next read of each owner brings up to date, and name keys
+/// that `rapport ledger verify` reports and `rapport ledger rebuild` repairs.
 pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let applied = crate::db::migrate_up(db).await?;
-    if applied.iter().any(|name| name == MIGRATION) {
+    if applied
+        .iter()
+        .any(|name| MIGRATIONS.contains(&name.as_str()))
+    {
         let rows = catch_up_everyone(db, now).await?;
-        tracing::info!(rows, "filled in the relationship ledger");
+        let mut names = 0;
+        for owner_id in owners(db.reader()).await? {
+            names += db
+                .write(move |txn| Box::pin(fix_name_keys(txn, owner_id)))
+                .await?;
+        }
+        tracing::info!(rows, names, "filled in the relationship ledger");
     }
     Ok(())
 }
@@ -93,6 +108,7 @@ pub fn set(model: &mut contact::ActiveModel, ledger: &Ledger) {
     model.next_check_in_on = Set(ledger.next_check_in_on);
     model.cold_on = Set(ledger.cold_on);
     model.one_off_on = Set(ledger.one_off_on);
+    model.suggestion_base = Set(ledger.suggestion_base);
 }
 
 /// The history the row stores (as of its last refresh).
@@ -116,6 +132,7 @@ pub fn stored(m: &contact::Model) -> Ledger {
         next_check_in_on: m.next_check_in_on,
         cold_on: m.cold_on,
         one_off_on: m.one_off_on,
+        suggestion_base: m.suggestion_base,
     }
 }
 
@@ -196,6 +213,7 @@ async fn store(
             column(C::NextCheckInOn, &|l| l.next_check_in_on.into()),
             column(C::ColdOn, &|l| l.cold_on.into()),
             column(C::OneOffOn, &|l| l.one_off_on.into()),
+            column(C::SuggestionBase, &|l| l.suggestion_base.into()),
         ];
         let mut update = contact::Entity::update_many();
         for (col, value) in values {
@@ -354,22 +372,91 @@ pub async fn catch_up_everyone(db: &Db, now: DateTime<Utc>) -> Result<usize, Api
     Ok(caught_up)
 }
 
-/// A stored ledger that differs from the one its records give.
+/// The owner's contacts whose stored `name_key` is not their name's, with the right one.
+async fn wrong_name_keys(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+) -> Result<Vec<(Uuid, String, String)>, ApiError> {
+    use contact::Column as C;
+
+    let rows: Vec<(Uuid, String, String)> = contact::Entity::find()
+        .select_only()
+        .columns([C::Id, C::FullName, C::NameKey])
+        .filter(C::OwnerId.eq(owner_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name, stored)| {
+            let expected = name_key(&name);
+            (stored != expected).then_some((id, stored, expected))
+        })
+        .collect())
+}
+
+/// Rewrites the owner's wrong name keys, in the caller's transaction; returns how many.
+async fn fix_name_keys(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<usize, ApiError> {
+    use contact::Column as C;
+    use sea_orm::sea_query::{CaseStatement, Expr};
+
+    let wrong = wrong_name_keys(conn, owner_id).await?;
+    for chunk in wrong.chunks(STORE_CHUNK) {
+        let mut case = CaseStatement::new();
+        for (id, _, expected) in chunk {
+            case = case.case(Expr::col(C::Id).eq(*id), Expr::val(expected.as_str()));
+        }
+        contact::Entity::update_many()
+            .col_expr(C::NameKey, case.finally(Expr::col(C::NameKey)).into())
+            .filter(C::Id.is_in(chunk.iter().map(|(id, ..)| *id)))
+            .filter(super::unindexed(C::OwnerId).eq(owner_id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(wrong.len())
+}
+
+/// A stored ledger that differs from the one its records give, or a stored name key that
+/// differs from the one the name gives.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Difference {
-    pub owner_id: Uuid,
-    pub contact_id: Uuid,
-    pub stored: Ledger,
-    pub expected: Ledger,
+pub enum Difference {
+    Ledger {
+        owner_id: Uuid,
+        contact_id: Uuid,
+        stored: Box<Ledger>,
+        expected: Box<Ledger>,
+    },
+    NameKey {
+        owner_id: Uuid,
+        contact_id: Uuid,
+        stored: String,
+        expected: String,
+    },
 }
 
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "owner {} contact {}: stored {:?}, expected {:?}",
-            self.owner_id, self.contact_id, self.stored, self.expected
-        )
+        match self {
+            Self::Ledger {
+                owner_id,
+                contact_id,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "owner {owner_id} contact {contact_id}: stored {stored:?}, expected {expected:?}"
+            ),
+            Self::NameKey {
+                owner_id,
+                contact_id,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "owner {owner_id} contact {contact_id}: stored name key {stored:?}, expected \
+                 {expected:?}"
+            ),
+        }
     }
 }
 
@@ -390,18 +477,26 @@ pub async fn verify_owner(
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
-    Ok(expected
-        .into_iter()
-        .filter_map(|(contact_id, expected)| {
-            let stored = self::stored(stored.get(&contact_id)?);
-            (!stored.is_stale(now) && stored != expected).then_some(Difference {
+    let ledgers = expected.into_iter().filter_map(|(contact_id, expected)| {
+        let stored = self::stored(stored.get(&contact_id)?);
+        (!stored.is_stale(now) && stored != expected).then(|| Difference::Ledger {
+            owner_id,
+            contact_id,
+            stored: Box::new(stored),
+            expected: Box::new(expected),
+        })
+    });
+    let names =
+        wrong_name_keys(conn, owner_id)
+            .await?
+            .into_iter()
+            .map(|(contact_id, stored, expected)| Difference::NameKey {
                 owner_id,
                 contact_id,
                 stored,
                 expected,
-            })
-        })
-        .collect())
+            });
+    Ok(ledgers.chain(names).collect())
 }
 
 /// Every owner's ids, oldest first.
@@ -424,13 +519,19 @@ pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiE
     Ok(differences)
 }
 
-/// `rapport ledger rebuild`: every owner's ledger recomputed, one transaction per owner.
-/// Returns the number of contacts rewritten.
+/// `rapport ledger rebuild`: every owner's ledger recomputed and wrong name keys rewritten,
+/// one transaction per owner. Returns the number of contacts rewritten.
 pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let mut rewritten = 0;
     for owner_id in owners(db.reader()).await? {
         rewritten += db
-            .write(move |txn| Box::pin(refresh_all(txn, owner_id, now)))
+            .write(move |txn| {
+                Box::pin(async move {
+                    let rows = refresh_all(txn, owner_id, now).await?;
+                    fix_name_keys(txn, owner_id).await?;
+                    Ok(rows)
+                })
+            })
             .await?;
     }
     Ok(rewritten)

@@ -759,6 +759,60 @@ async fn suggestions_rank_by_score_give_reasons_and_bring_an_idea() {
 }
 
 #[tokio::test]
+async fn equal_scores_rank_by_lower_cased_name_whether_due_or_not_at_every_page_size() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let long_ago = t0 - days(100);
+    // Cold (210 points) ranks first.
+    let cy = net
+        .contact("Cy", json!({"cadence_days": 10}), long_ago)
+        .await;
+    // Due today (10) and taking (2 asks: 30): 40 points, overdue by 0 days.
+    let mut due = Vec::new();
+    for name in ["Zed", "Yan"] {
+        let id = net
+            .contact(name, json!({"cadence_days": 7}), long_ago)
+            .await;
+        net.conversation(t0 - days(7), &[&id], json!({"thank_you_status": "sent"}))
+            .await;
+        net.ask(&id, json!({"status": "asked"})).await;
+        net.ask(&id, json!({"status": "granted"})).await;
+        due.push(id);
+    }
+    // Nothing due, one thank-you owed: 40 points too.
+    let mut owed = Vec::new();
+    for name in ["Émile", "Bob", "ada"] {
+        let id = net.contact(name, json!({}), long_ago).await;
+        net.conversation(t0 - days(2), &[&id], json!({})).await;
+        owed.push(id);
+    }
+    let (zed, yan) = (&due[0], &due[1]);
+    let (emile, bob, ada) = (&owed[0], &owed[1], &owed[2]);
+    // Lower-cased and compared byte by byte: ada, bob, yan, zed, émile.
+    let expected = [cy.as_str(), ada, bob, yan, zed, emile];
+    for limit in 1..=7 {
+        let page = net.get(&format!("/v1/suggestions?limit={limit}")).await;
+        let got: Vec<&str> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["contact_id"].as_str().unwrap())
+            .collect();
+        let wanted: Vec<&str> = expected.iter().take(limit).copied().collect();
+        assert_eq!(got, wanted, "limit {limit}");
+        assert_eq!(page["has_more"], limit < expected.len(), "limit {limit}");
+        let scores: Vec<i64> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["score"].as_i64().unwrap())
+            .collect();
+        assert!(scores.iter().skip(1).all(|s| *s == 40), "{scores:?}");
+    }
+}
+
+#[tokio::test]
 async fn stats_count_per_local_week_and_month_and_refuse_long_ranges() {
     let app = spawn_app().await;
     let net = Net::new(&app).await;

@@ -135,6 +135,89 @@ impl TestApp {
         all
     }
 
+    /// Every contact that scores, best first, ranked by brute force from each contact's
+    /// relationship as shown one by one: (id, score).
+    async fn suggestions_by_brute_force(&self, user: &TestUser) -> Vec<(String, i64)> {
+        use rapport::domain::relationship::{Relationship, Today};
+        use rapport::domain::suggestions::{rank_key, score};
+
+        let me = self.send(user, Method::GET, "/v1/me", Value::Null).await;
+        let zone = me["time_zone"].as_str().unwrap_or("UTC");
+        let today = Today::new(self.clock.now(), zone).date();
+        let all = self.relationships(user).await;
+        let contacts = self
+            .all_items(user, "/v1/contacts?archived=all&limit=100")
+            .await;
+        let mut ranked = Vec::new();
+        for contact in contacts.iter().filter(|c| c["archived_at"].is_null()) {
+            let id = contact["id"].as_str().expect("an id");
+            let r = &all[id];
+            fn field<T: serde::de::DeserializeOwned>(r: &Value, name: &str) -> T {
+                serde_json::from_value(r[name].clone()).expect(name)
+            }
+            let relationship = Relationship {
+                conversation_count: field(r, "conversation_count"),
+                first_conversation_at: field(r, "first_conversation_at"),
+                last_conversation_at: field(r, "last_conversation_at"),
+                next_check_in_on: field(r, "next_check_in_on"),
+                health: field(r, "health"),
+                gives: field(r, "gives"),
+                asks: field(r, "asks"),
+                balance: field(r, "balance"),
+                reciprocity: field(r, "reciprocity"),
+                thank_yous_owed: field(r, "thank_yous_owed"),
+                one_off: field(r, "one_off"),
+            };
+            let cadence = contact["cadence_days"].as_i64().map(|c| c as i32);
+            if let Some(score) = score(&relationship, cadence, today) {
+                let name = contact["full_name"].as_str().expect("a name");
+                let key = rank_key(
+                    &score,
+                    relationship.overdue_days(today),
+                    name,
+                    id.parse().expect("a uuid"),
+                );
+                ranked.push((key, id.to_owned(), score.points));
+            }
+        }
+        ranked.sort();
+        ranked
+            .into_iter()
+            .map(|(_, id, points)| (id, points))
+            .collect()
+    }
+
+    /// Asserts that `/v1/suggestions` answers, at several page sizes, the brute-force ranking.
+    async fn assert_suggestions_agree(&self, user: &TestUser, step: &str) {
+        let expected = self.suggestions_by_brute_force(user).await;
+        for limit in [1, 2, 5, 50] {
+            let page = self
+                .send(
+                    user,
+                    Method::GET,
+                    &format!("/v1/suggestions?limit={limit}"),
+                    Value::Null,
+                )
+                .await;
+            let shown: Vec<(String, i64)> = page["data"]
+                .as_array()
+                .expect("a page")
+                .iter()
+                .map(|s| {
+                    let id = s["contact_id"].as_str().expect("an id").to_owned();
+                    (id, s["score"].as_i64().expect("a score"))
+                })
+                .collect();
+            let top: Vec<(String, i64)> = expected.iter().take(limit).cloned().collect();
+            assert_eq!(shown, top, "after {step}: suggestions, limit {limit}");
+            assert_eq!(
+                page["has_more"],
+                expected.len() > limit,
+                "after {step}: has_more, limit {limit}"
+            );
+        }
+    }
+
     /// Every id of a list, following cursors `limit` items at a time.
     async fn list_ids(&self, user: &TestUser, query: &str, limit: usize) -> Vec<String> {
         let path = format!("/v1/contacts?archived=all&limit={limit}&{query}");
@@ -229,10 +312,22 @@ async fn random_step(
         }
         1 => {
             let id = rng.pick(contacts).cloned().unwrap_or_default();
-            let body = json!({"cadence_days": rng.pick(&cadences).cloned()});
-            app.send(user, Method::PATCH, &format!("/v1/contacts/{id}"), body)
-                .await;
-            "change a cadence".into()
+            let body = match rng.below(3) {
+                0 => json!({"cadence_days": rng.pick(&cadences).cloned()}),
+                // Names that sort differently lower-cased, and beyond ASCII.
+                1 => {
+                    json!({"full_name": rng.pick(&["ada", "Bob", "Émile", "émile", "Zoë", "zed"])})
+                }
+                _ => json!({"archived_at": rng.pick(&[Value::Null, json!(at(now))])}),
+            };
+            app.send(
+                user,
+                Method::PATCH,
+                &format!("/v1/contacts/{id}"),
+                body.clone(),
+            )
+            .await;
+            format!("PATCH a contact {body}")
         }
         2..=4 => {
             let mut with = Vec::new();
@@ -352,6 +447,7 @@ async fn random_writes_and_clock_moves_keep_the_ledger_equal_to_the_records() {
         if i % 10 == 9 || did.ends_with(" back") {
             // Straight after the step: the lists bring rows out of date up to date first.
             app.assert_lists_agree(&user, &step).await;
+            app.assert_suggestions_agree(&user, &step).await;
         }
         // A read brings rows a clock move made out of date up to date first.
         app.send(&user, Method::GET, "/v1/contacts?limit=1", Value::Null)
@@ -360,6 +456,7 @@ async fn random_writes_and_clock_moves_keep_the_ledger_equal_to_the_records() {
         app.assert_nothing_stale(&user, &step).await;
     }
     app.assert_lists_agree(&user, "the last step").await;
+    app.assert_suggestions_agree(&user, "the last step").await;
     // The other user's contacts were never touched, and verify sees every owner.
     app.send(
         &other,
@@ -396,18 +493,36 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
 
     app.db
         .writer()
-        .execute_unprepared("UPDATE contact SET conversation_count = 5, cold_on = NULL")
+        .execute_unprepared(
+            "UPDATE contact SET conversation_count = 5, cold_on = NULL, name_key = 'zzz'",
+        )
         .await
         .expect("tamper");
     let differences = ledger::verify(&app.db, app.clock.now())
         .await
         .expect("verify");
-    assert_eq!(differences.len(), 1, "{differences:?}");
-    assert_eq!(differences[0].stored.history.conversation_count, 5);
-    assert_eq!(differences[0].expected.history.conversation_count, 1);
-    assert_eq!(
-        differences[0].contact_id.to_string(),
-        ada["id"].as_str().unwrap_or_default()
+    assert_eq!(differences.len(), 2, "{differences:?}");
+    let ada_id = ada["id"].as_str().unwrap_or_default();
+    let ledger = differences.iter().find_map(|d| match d {
+        ledger::Difference::Ledger {
+            contact_id,
+            stored,
+            expected,
+            ..
+        } => Some((contact_id.to_string(), stored, expected)),
+        ledger::Difference::NameKey { .. } => None,
+    });
+    let Some((contact_id, stored, expected)) = ledger else {
+        panic!("a ledger difference: {differences:?}");
+    };
+    assert_eq!(stored.history.conversation_count, 5);
+    assert_eq!(expected.history.conversation_count, 1);
+    assert_eq!(contact_id, ada_id);
+    assert!(
+        differences.iter().any(|d| matches!(d,
+            ledger::Difference::NameKey { contact_id, stored, expected, .. }
+                if contact_id.to_string() == ada_id && stored == "zzz" && expected == "ada")),
+        "{differences:?}"
     );
 
     let rebuilt = ledger::rebuild(&app.db, app.clock.now())
@@ -415,6 +530,10 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
         .expect("rebuild");
     assert_eq!(rebuilt, 1);
     app.assert_ledger_exact(&user, "the rebuild").await;
+    let after = ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(after.is_empty(), "{after:?}");
 }
 
 #[tokio::test]
@@ -494,10 +613,19 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
             json!({"full_name": "Bob"}),
         )
         .await;
+    // SQL's `lower` leaves the É as it is; the application's name key does not.
+    let emile = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Émile Zola", "cadence_days": 7}),
+        )
+        .await;
     for (when, with) in [
         ("2026-01-10T10:00:00Z", json!([ada["id"], bob["id"]])),
         ("2026-02-20T10:00:00Z", json!([ada["id"]])),
-        ("2026-03-10T10:00:00Z", json!([bob["id"]])),
+        ("2026-03-10T10:00:00Z", json!([bob["id"], emile["id"]])),
     ] {
         let body = json!({"occurred_at": when, "channel": "call", "summary": "Call",
             "participant_ids": with});
@@ -513,7 +641,7 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
     // Back to the schema before the ledger: its columns go, the records stay.
     let position = Migrator::migrations()
         .iter()
-        .position(|m| m.name() == ledger::MIGRATION)
+        .position(|m| m.name() == ledger::MIGRATIONS[0])
         .expect("the ledger migration");
     let later = (Migrator::migrations().len() - position) as u32;
     Migrator::down(app.db.writer(), Some(later))
@@ -821,4 +949,62 @@ async fn a_goal_streak_longer_than_one_read_of_weeks_counts_every_week() {
     }
     let goals = app.send(&user, Method::GET, "/v1/goals", Value::Null).await;
     assert_eq!(goals["streak_weeks"], 12, "{goals}");
+}
+
+#[tokio::test]
+async fn every_suggestion_read_is_an_ordered_index_search() {
+    use chrono::NaiveDate;
+    use rapport::domain::suggestions::base_levels;
+    use rapport::services::intelligence::suggestions::{due_in_group, groups, nothing_due};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    for (name, cadence) in [("Ada", json!(7)), ("Bob", json!(30)), ("Cy", json!(null))] {
+        app.send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": name, "cadence_days": cadence}),
+        )
+        .await;
+    }
+    let today = NaiveDate::from_ymd_opt(2026, 3, 4).expect("a date");
+    let backend = app.db.backend();
+    let statements = [
+        ("idx_contact_suggest_due", groups(backend, owner(&user))),
+        (
+            "idx_contact_suggest_due",
+            backend.build(&due_in_group(owner(&user), 40, 7, today, 11)),
+        ),
+        (
+            "idx_contact_suggest_name",
+            backend.build(&nothing_due(owner(&user), &base_levels(), today, 11).expect("levels")),
+        ),
+    ];
+    for (index, statement) in statements {
+        let plan = plan_of(&app, statement.clone()).await;
+        let text = plan.join("\n");
+        // SQLite scans only the recursive table `g`, its seed rows and the subqueries `levelN`;
+        // every read of `contact` is a search.
+        let scan = plan.iter().any(|line| {
+            let line = line.trim_start();
+            let allowed = ["SCAN g", "SCAN CONSTANT ROW", "SCAN level"];
+            (line.starts_with("SCAN ") && !allowed.iter().any(|ok| line.starts_with(ok)))
+                || line.contains("Seq Scan on contact")
+        });
+        // PostgreSQL: an index scan of `contact` without a condition reads the whole index.
+        let unbounded = plan.iter().zip(plan.iter().skip(1)).any(|(line, next)| {
+            line.contains("Scan using")
+                && line.contains(" on contact")
+                && !next.contains("Index Cond")
+        });
+        let sorted = plan
+            .iter()
+            .any(|line| line.contains("TEMP B-TREE") || line.trim_start().starts_with("Sort"));
+        assert!(
+            !scan && !unbounded && !sorted && text.contains(index),
+            "{}\n{text}",
+            statement.sql
+        );
+    }
 }

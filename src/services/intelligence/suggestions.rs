@@ -1,21 +1,37 @@
 //! The next best gestures: contacts ranked, each with an idea to bring.
+//!
+//! **Top k from the ledger.** A contact's score is `suggestion_base` (thank-yous owed and
+//! taking, stored by the ledger) plus the overdue points of its check-in, which depend on
+//! today, `next_check_in_on` and the cadence. Among the due contacts of one base and one
+//! cadence, an earlier `next_check_in_on` never scores less and always ranks first on equal
+//! scores, so the partial index `(owner_id, suggestion_base, cadence_days, next_check_in_on,
+//! name_key, id)` lists each such group in rank order. One statement walks that index from
+//! group to group (a loose index scan: two index searches per group, plus one per base
+//! level) and returns each group's most overdue contact, hence the group's best score; groups are then read best first, `limit + 1` rows each, until the
+//! next group's best is below the `limit + 1`-th score found. Contacts with nothing due score
+//! their base alone and rank by name: one more statement reads, for each base that can still
+//! enter, its first `limit + 1` by `(suggestion_base, name_key, id)`. That read skips only due
+//! contacts of the same base, fewer than `limit + 1` of them (with more, they would all
+//! outrank the base and it would not be read). The cost follows the number of distinct
+//! (base, cadence) groups and the page, not the network.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{contact, value_offer};
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Alias, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
+};
 use uuid::Uuid;
 
 use crate::db::Db;
 use crate::domain::records::OfferStatus;
-use crate::domain::relationship::{Relationship, Today};
+use crate::domain::relationship::{self, History, Relationship, Today};
 use crate::domain::suggestions::{self, Idea, Score};
 use crate::error::ApiError;
-use crate::services::ledger;
-
-use super::{Member, Network};
+use crate::services::{ledger, unindexed};
 
 /// A suggested gesture.
 pub struct Suggestion {
@@ -26,9 +42,9 @@ pub struct Suggestion {
     pub offer: Option<value_offer::Model>,
 }
 
-/// The best `limit` gestures and whether more were found. The network's statements and the
-/// `idea` offers' few columns run together, then the picked contacts' interests and the
-/// offers chosen for them, whole.
+/// The best `limit` gestures and whether more were found: the ranked contacts from the
+/// ledger (see the module comment), then their rows by primary key, the `idea` offers' few
+/// columns, and the offers chosen, whole.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -39,6 +55,10 @@ pub async fn suggestions(
     ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
     let date = today.date();
+    let mut ranked = best(conn, owner_id, date, limit + 1).await?;
+    let has_more = ranked.len() > limit;
+    ranked.truncate(limit);
+
     // What choosing an offer needs of every idea; the chosen ones are read whole below.
     let ideas = value_offer::Entity::find()
         .select_only()
@@ -53,31 +73,24 @@ pub async fn suggestions(
         .into_tuple::<(Uuid, Uuid, serde_json::Value, DateTime<Utc>)>()
         .all(conn);
     let ideas = async { Ok::<_, ApiError>(ideas.await?) };
-    let (network, ideas) = tokio::try_join!(Network::load(conn, owner_id, today), ideas)?;
-    let mut scored: Vec<(Member, Relationship, Score)> = network
-        .contacts
-        .into_iter()
-        .filter_map(|(m, r)| {
-            let score = suggestions::score(&r, m.cadence_days, date)?;
-            Some((m, r, score))
-        })
-        .collect();
-    scored.sort_by_cached_key(|(m, r, score)| {
-        suggestions::rank_key(score, r.overdue_days(date), &m.full_name, m.id)
+    let ids: Vec<Uuid> = ranked.iter().map(|c| c.id).collect();
+    let (rows, ideas) = tokio::try_join!(picked_rows(conn, owner_id, &ids), ideas)?;
+    let mut rows: HashMap<Uuid, PickedRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+    let mut scored = Vec::with_capacity(ranked.len());
+    for candidate in &ranked {
+        let Some(row) = rows.remove(&candidate.id) else {
+            continue;
+        };
+        let relationship =
+            relationship::derive(&row.history(), row.cadence_days, row.created_at, today);
+        if let Some(score) = suggestions::score(&relationship, row.cadence_days, date) {
+            scored.push((row, relationship, score));
+        }
+    }
+    scored.sort_by_cached_key(|(row, r, score)| {
+        suggestions::rank_key(score, r.overdue_days(date), &row.full_name, row.id)
     });
-    let has_more = scored.len() > limit;
-    scored.truncate(limit);
 
-    let interests: HashMap<Uuid, serde_json::Value> = contact::Entity::find()
-        .select_only()
-        .columns([contact::Column::Id, contact::Column::Interests])
-        .filter(contact::Column::Id.is_in(scored.iter().map(|(m, ..)| m.id)))
-        .filter(crate::services::unindexed(contact::Column::OwnerId).eq(owner_id))
-        .into_tuple::<(Uuid, serde_json::Value)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
     let summaries: Vec<Idea> = ideas
         .into_iter()
         .map(|(id, contact_id, topics, created_at)| {
@@ -91,15 +104,10 @@ pub async fn suggestions(
         .collect::<Result<_, ApiError>>()?;
     let chosen: Vec<Option<Uuid>> = scored
         .iter()
-        .map(|(contact, ..)| {
-            let interests: Vec<String> = match interests.get(&contact.id) {
-                Some(stored) => crate::services::decode_json("contact.interests", stored)?,
-                None => Vec::new(),
-            };
-            Ok(
-                suggestions::suggested_offer(contact.id, &interests, &summaries)
-                    .map(|idea| idea.id),
-            )
+        .map(|(row, ..)| {
+            let interests: Vec<String> =
+                crate::services::decode_json("contact.interests", &row.interests)?;
+            Ok(suggestions::suggested_offer(row.id, &interests, &summaries).map(|idea| idea.id))
         })
         .collect::<Result<_, ApiError>>()?;
     let chosen_ids: Vec<Uuid> = chosen.iter().flatten().copied().collect();
@@ -121,9 +129,9 @@ pub async fn suggestions(
     let picked = scored
         .into_iter()
         .zip(chosen)
-        .map(|((contact, relationship, score), offer)| Suggestion {
-            contact_id: contact.id,
-            contact_name: contact.full_name,
+        .map(|((row, relationship, score), offer)| Suggestion {
+            contact_id: row.id,
+            contact_name: row.full_name,
             relationship,
             score,
             // Two contacts may be offered the same idea.
@@ -131,4 +139,291 @@ pub async fn suggestions(
         })
         .collect();
     Ok((picked, has_more))
+}
+
+/// A contact as the ranking sees it: the ledger columns its score and order need.
+#[derive(Clone, Debug, FromQueryResult)]
+struct Candidate {
+    id: Uuid,
+    suggestion_base: i64,
+    cadence_days: Option<i32>,
+    next_check_in_on: Option<NaiveDate>,
+    name_key: String,
+}
+
+impl Candidate {
+    fn points(&self, today: NaiveDate) -> i64 {
+        self.suggestion_base
+            + suggestions::overdue_points(self.next_check_in_on, self.cadence_days, today)
+    }
+
+    /// `suggestions::rank_key` from the stored columns.
+    fn rank(&self, today: NaiveDate) -> (std::cmp::Reverse<i64>, std::cmp::Reverse<i64>) {
+        let overdue_days = self
+            .next_check_in_on
+            .map_or(0, |next| Ord::max((today - next).num_days(), 0));
+        (
+            std::cmp::Reverse(self.points(today)),
+            std::cmp::Reverse(overdue_days),
+        )
+    }
+}
+
+/// A (base, cadence) group of contacts, with its earliest check-in: its best score.
+#[derive(Debug, FromQueryResult)]
+struct Group {
+    suggestion_base: i64,
+    cadence_days: i32,
+    next_check_in_on: Option<NaiveDate>,
+}
+
+impl Group {
+    fn points(&self, today: NaiveDate) -> i64 {
+        self.suggestion_base
+            + suggestions::overdue_points(self.next_check_in_on, Some(self.cadence_days), today)
+    }
+}
+
+/// The best `wanted` contacts scoring above 0, best first (see the module comment).
+async fn best(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    today: NaiveDate,
+    wanted: usize,
+) -> Result<Vec<Candidate>, ApiError> {
+    let backend = conn.get_database_backend();
+    let mut groups: Vec<Group> = Group::find_by_statement(groups(backend, owner_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        // A group whose most overdue contact is not due yet has nobody due.
+        .filter(|g| g.points(today) > g.suggestion_base)
+        .collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.points(today)));
+
+    let mut found: Vec<Candidate> = Vec::new();
+    let order = |found: &mut Vec<Candidate>| {
+        found.sort_by(|a, b| {
+            (a.rank(today), &a.name_key, a.id).cmp(&(b.rank(today), &b.name_key, b.id))
+        });
+        found.truncate(wanted);
+    };
+    // The score a newcomer must reach to enter, once `wanted` are found.
+    let bar = |found: &[Candidate]| {
+        (found.len() >= wanted)
+            .then(|| found.last().map(|c| c.points(today)))
+            .flatten()
+    };
+    for group in &groups {
+        if bar(&found).is_some_and(|bar| group.points(today) < bar) {
+            break;
+        }
+        found.extend(
+            Candidate::find_by_statement(backend.build(&due_in_group(
+                owner_id,
+                group.suggestion_base,
+                group.cadence_days,
+                today,
+                wanted,
+            )))
+            .all(conn)
+            .await?,
+        );
+        order(&mut found);
+    }
+    let bar = bar(&found);
+    let levels: Vec<i64> = suggestions::base_levels()
+        .into_iter()
+        .filter(|base| *base > 0 && bar.is_none_or(|bar| *base >= bar))
+        .collect();
+    if let Some(statement) = nothing_due(owner_id, &levels, today, wanted) {
+        found.extend(
+            Candidate::find_by_statement(backend.build(&statement))
+                .all(conn)
+                .await?,
+        );
+        order(&mut found);
+    }
+    Ok(found)
+}
+
+/// The columns of [`Candidate`].
+fn candidate_columns() -> [contact::Column; 5] {
+    use contact::Column as C;
+    [
+        C::Id,
+        C::SuggestionBase,
+        C::CadenceDays,
+        C::NextCheckInOn,
+        C::NameKey,
+    ]
+}
+
+/// One row per (base, cadence) group of the owner's contacts that are not archived and have
+/// a cadence, with the group's earliest `next_check_in_on` ([`Group`]). A recursive walk of
+/// the index `idx_contact_suggest_due`: from each base level (cadence 0), one index search
+/// finds the next cadence of that base, then one more the group's earliest date.
+pub fn groups(backend: DbBackend, owner_id: Uuid) -> Statement {
+    // The levels are the domain's own integers, not input.
+    let seeds = suggestions::base_levels()
+        .iter()
+        .map(|base| format!("({base}, 0)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH RECURSIVE g(b, c) AS ( \
+           VALUES {seeds} \
+           UNION ALL \
+           SELECT g.b, (SELECT n.cadence_days FROM contact AS n \
+             WHERE n.owner_id = $1 AND n.archived_at IS NULL AND n.suggestion_base = g.b \
+               AND n.cadence_days > g.c \
+             ORDER BY n.cadence_days LIMIT 1) \
+           FROM g WHERE g.c IS NOT NULL \
+         ) \
+         SELECT CAST(g.b AS BIGINT) AS suggestion_base, g.c AS cadence_days, \
+           (SELECT MIN(m.next_check_in_on) FROM contact AS m \
+             WHERE m.owner_id = $1 AND m.archived_at IS NULL AND m.suggestion_base = g.b \
+               AND m.cadence_days = g.c) AS next_check_in_on \
+         FROM g \
+         WHERE g.c > 0"
+    );
+    let sql = match backend {
+        DbBackend::Postgres => sql,
+        // SQLite numbers its parameters `?1`.
+        _ => sql.replace('$', "?"),
+    };
+    Statement::from_sql_and_values(backend, sql, [owner_id.into()])
+}
+
+/// The first `wanted` due contacts of one (base, cadence) group, in rank order.
+pub fn due_in_group(
+    owner_id: Uuid,
+    base: i64,
+    cadence_days: i32,
+    today: NaiveDate,
+    wanted: usize,
+) -> SelectStatement {
+    use contact::Column as C;
+
+    contact::Entity::find()
+        .select_only()
+        .columns(candidate_columns())
+        .filter(C::OwnerId.eq(owner_id))
+        .filter(C::ArchivedAt.is_null())
+        .filter(C::SuggestionBase.eq(base))
+        .filter(C::CadenceDays.eq(cadence_days))
+        .filter(C::NextCheckInOn.lte(today))
+        .order_by_asc(C::NextCheckInOn)
+        .order_by_asc(C::NameKey)
+        .order_by_asc(C::Id)
+        .limit(wanted as u64)
+        .into_query()
+}
+
+/// For each of `levels`, the first `wanted` contacts of that base with nothing due, by name:
+/// one statement, none when there is no level.
+pub fn nothing_due(
+    owner_id: Uuid,
+    levels: &[i64],
+    today: NaiveDate,
+    wanted: usize,
+) -> Option<SelectStatement> {
+    use contact::Column as C;
+    use sea_orm::Condition;
+
+    let mut union: Option<SelectStatement> = None;
+    for (i, base) in levels.iter().enumerate() {
+        let arm = contact::Entity::find()
+            .select_only()
+            .columns(candidate_columns())
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(C::ArchivedAt.is_null())
+            .filter(C::SuggestionBase.eq(*base))
+            .filter(
+                Condition::any()
+                    .add(unindexed(C::CadenceDays).is_null())
+                    .add(unindexed(C::NextCheckInOn).gt(today)),
+            )
+            .order_by_asc(C::NameKey)
+            .order_by_asc(C::Id)
+            .limit(wanted as u64)
+            .into_query();
+        // SQLite orders and limits an arm of a UNION only inside a subquery.
+        let arm = Query::select()
+            .column(sea_orm::sea_query::Asterisk)
+            .from_subquery(arm, Alias::new(format!("level{i}")))
+            .to_owned();
+        match union.as_mut() {
+            None => union = Some(arm),
+            Some(union) => {
+                union.union(UnionType::All, arm);
+            }
+        }
+    }
+    union
+}
+
+/// What a suggestion shows of a picked contact.
+#[derive(FromQueryResult)]
+struct PickedRow {
+    id: Uuid,
+    full_name: String,
+    cadence_days: Option<i32>,
+    created_at: DateTime<Utc>,
+    interests: serde_json::Value,
+    conversation_count: i64,
+    first_conversation_at: Option<DateTime<Utc>>,
+    last_conversation_at: Option<DateTime<Utc>>,
+    thank_yous_owed: i64,
+    gives: i64,
+    asks: i64,
+    refresh_at: Option<DateTime<Utc>>,
+}
+
+impl PickedRow {
+    fn history(&self) -> History {
+        History {
+            conversation_count: self.conversation_count,
+            first_conversation_at: self.first_conversation_at,
+            last_conversation_at: self.last_conversation_at,
+            thank_yous_owed: self.thank_yous_owed,
+            gives: self.gives,
+            asks: self.asks,
+            next_planned_at: self.refresh_at,
+        }
+    }
+}
+
+/// The picked contacts' rows, by primary key with the owner checked on them.
+async fn picked_rows(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<PickedRow>, ApiError> {
+    use contact::Column as C;
+
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(contact::Entity::find()
+        .select_only()
+        .columns([
+            C::Id,
+            C::FullName,
+            C::CadenceDays,
+            C::CreatedAt,
+            C::Interests,
+            C::ConversationCount,
+            C::FirstConversationAt,
+            C::LastConversationAt,
+            C::ThankYousOwed,
+            C::Gives,
+            C::Asks,
+            C::RefreshAt,
+        ])
+        .filter(C::Id.is_in(ids.iter().copied()))
+        .filter(unindexed(C::OwnerId).eq(owner_id))
+        .into_model::<PickedRow>()
+        .all(conn)
+        .await?)
 }
