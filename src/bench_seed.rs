@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    ask, contact, contact_tag, conversation, conversation_participant, user, value_offer,
+    ask, contact, contact_tag, conversation, conversation_participant, idea_topic, user,
+    value_offer,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
@@ -211,6 +212,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         let mut conversations = Vec::new();
         let mut participants = Vec::new();
         let mut offers = Vec::new();
+        let mut idea_topics = Vec::new();
         let mut asks = Vec::new();
         for (c, &id) in ids.iter().enumerate() {
             for _ in 0..5 {
@@ -264,8 +266,17 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 let status = OFFER_STATUSES[rng.below(OFFER_STATUSES.len())];
                 histories.entry(id).or_default().gives += i64::from(OfferStatus::is_given(status));
                 let created = now - Duration::days(rng.below(200) as i64);
+                let (offer_id, topic) = (Uuid::now_v7(), TOPICS[rng.below(TOPICS.len())]);
+                if status == "idea" {
+                    idea_topics.push(idea_topic::ActiveModel {
+                        offer_id: Set(offer_id),
+                        topic: Set(topic.into()),
+                        owner_id: Set(owner),
+                        created_at: Set(created),
+                    });
+                }
                 offers.push(value_offer::ActiveModel {
-                    id: Set(Uuid::now_v7()),
+                    id: Set(offer_id),
                     owner_id: Set(owner),
                     contact_id: Set(id),
                     conversation_id: Set(None),
@@ -274,7 +285,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                     details: Set(None),
                     status: Set(status.into()),
                     url: Set(None),
-                    topics: Set(serde_json::json!([TOPICS[rng.below(TOPICS.len())]])),
+                    topics: Set(serde_json::json!([topic])),
                     introduced_contact_id: Set(None),
                     offered_at: Set((status != "idea").then_some(created)),
                     responded_at: Set(
@@ -316,6 +327,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         insert_chunks(&txn, conversations).await?;
         insert_chunks(&txn, participants).await?;
         insert_chunks(&txn, offers).await?;
+        insert_chunks(&txn, idea_topics).await?;
         insert_chunks(&txn, asks).await?;
         txn.commit().await?;
         written.users += 1;

@@ -13,6 +13,9 @@ pub mod contact_tag;
 pub mod conversation;
 /// Who took part in a conversation (1–50 of the user's contacts).
 pub mod conversation_participant;
+/// The topics of each value offer still at the `idea` stage, one row each, so suggestions
+/// find the oldest ideas on a contact's interests with an index.
+pub mod idea_topic;
 /// Replayable responses of `POST` requests sent with an `Idempotency-Key`.
 pub mod idempotency_key;
 /// Long-lived tokens (`rpt_…`) for scripts, stored as SHA-256 hashes.

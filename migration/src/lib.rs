@@ -15,6 +15,7 @@ mod m20261130_000009_add_idempotency_claim;
 mod m20261201_000010_contact_ledger;
 mod m20261201_000011_index_follow_up_streams;
 mod m20261201_000012_suggestion_rank;
+mod m20261201_000013_idea_topics;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_contact_ledger::Migration),
             Box::new(m20261201_000011_index_follow_up_streams::Migration),
             Box::new(m20261201_000012_suggestion_rank::Migration),
+            Box::new(m20261201_000013_idea_topics::Migration),
         ]
     }
 }

@@ -416,8 +416,8 @@ async fn fix_name_keys(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<us
     Ok(wrong.len())
 }
 
-/// A stored ledger that differs from the one its records give, or a stored name key that
-/// differs from the one the name gives.
+/// A stored ledger that differs from the one its records give, a stored name key that differs
+/// from the one the name gives, or an idea's topic rows that differ from its topics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Difference {
     Ledger {
@@ -431,6 +431,13 @@ pub enum Difference {
         contact_id: Uuid,
         stored: String,
         expected: String,
+    },
+    /// An idea's `idea_topic` rows, as (topic, offer's creation instant).
+    IdeaTopics {
+        owner_id: Uuid,
+        offer_id: Uuid,
+        stored: super::idea_topics::Rows,
+        expected: super::idea_topics::Rows,
     },
 }
 
@@ -454,6 +461,16 @@ impl std::fmt::Display for Difference {
             } => write!(
                 f,
                 "owner {owner_id} contact {contact_id}: stored name key {stored:?}, expected \
+                 {expected:?}"
+            ),
+            Self::IdeaTopics {
+                owner_id,
+                offer_id,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "owner {owner_id} offer {offer_id}: stored idea topics {stored:?}, expected \
                  {expected:?}"
             ),
         }
@@ -496,7 +513,16 @@ pub async fn verify_owner(
                 stored,
                 expected,
             });
-    Ok(ledgers.chain(names).collect())
+    let topics = super::idea_topics::wrong(conn, owner_id)
+        .await?
+        .into_iter()
+        .map(|(offer_id, stored, expected)| Difference::IdeaTopics {
+            owner_id,
+            offer_id,
+            stored,
+            expected,
+        });
+    Ok(ledgers.chain(names).chain(topics).collect())
 }
 
 /// Every owner's ids, oldest first.
@@ -519,8 +545,8 @@ pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiE
     Ok(differences)
 }
 
-/// `rapport ledger rebuild`: every owner's ledger recomputed and wrong name keys rewritten,
-/// one transaction per owner. Returns the number of contacts rewritten.
+/// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys and idea topics
+/// rewritten, one transaction per owner. Returns the number of contacts rewritten.
 pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let mut rewritten = 0;
     for owner_id in owners(db.reader()).await? {
@@ -529,6 +555,7 @@ pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
                 Box::pin(async move {
                     let rows = refresh_all(txn, owner_id, now).await?;
                     fix_name_keys(txn, owner_id).await?;
+                    super::idea_topics::fix(txn, owner_id).await?;
                     Ok(rows)
                 })
             })

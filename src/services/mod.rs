@@ -11,6 +11,8 @@ pub mod calendar_feeds;
 pub mod contacts;
 /// Conversations and their participants.
 pub mod conversations;
+/// The topics of the ideas, one row each, kept on every offer write.
+pub mod idea_topics;
 /// Stored responses for `Idempotency-Key` replays.
 pub mod idempotency;
 /// Follow-ups, suggestions, statistics and goals.

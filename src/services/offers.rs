@@ -12,8 +12,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::ledger;
 use super::{Versioned, beyond, decode, decode_json};
+use super::{idea_topics, ledger};
 use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -144,6 +144,8 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
+            let topics = (fields.status == OfferStatus::Idea).then_some(&fields.topics[..]);
+            idea_topics::replace(txn, &model, topics).await?;
             if OfferStatus::is_given(&model.status) {
                 ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
             }
@@ -184,7 +186,8 @@ pub async fn update(
         let (change, precondition) = (change.clone(), precondition.clone());
         Box::pin(async move {
             let current = find_in(txn, owner_id, id).await?;
-            let fields = change(fields_of(&current)?)?;
+            let before = fields_of(&current)?;
+            let fields = change(before.clone())?;
             check(txn, owner_id, &fields).await?;
             // The precondition is checked last: a request that fails for another reason
             // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
@@ -201,6 +204,10 @@ pub async fn update(
             if was != is || (fields.contact_id != current.contact_id && (was || is)) {
                 let touched = [current.contact_id, fields.contact_id];
                 ledger::refresh(txn, owner_id, &touched, now).await?;
+            }
+            let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
+            if idea(&before) != idea(&fields) {
+                idea_topics::replace(txn, &current, idea(&fields).as_deref()).await?;
             }
             find_in(txn, owner_id, id).await
         })

@@ -136,10 +136,27 @@ impl TestApp {
     }
 
     /// Every contact that scores, best first, ranked by brute force from each contact's
-    /// relationship as shown one by one: (id, score).
-    async fn suggestions_by_brute_force(&self, user: &TestUser) -> Vec<(String, i64)> {
+    /// relationship as shown one by one, with the idea chosen from every idea listed:
+    /// (id, score, idea).
+    async fn suggestions_by_brute_force(&self, user: &TestUser) -> Vec<(String, i64, Value)> {
         use rapport::domain::relationship::{Relationship, Today};
-        use rapport::domain::suggestions::{rank_key, score};
+        use rapport::domain::suggestions::{Idea, rank_key, score, suggested_offer};
+
+        let ideas: Vec<Idea> = self
+            .all_items(user, "/v1/value-offers?status=idea&limit=100")
+            .await
+            .iter()
+            .map(|o| Idea {
+                id: o["id"].as_str().expect("an id").parse().expect("a uuid"),
+                contact_id: o["contact_id"]
+                    .as_str()
+                    .expect("an id")
+                    .parse()
+                    .expect("a uuid"),
+                topics: serde_json::from_value(o["topics"].clone()).expect("topics"),
+                created_at: serde_json::from_value(o["created_at"].clone()).expect("an instant"),
+            })
+            .collect();
 
         let me = self.send(user, Method::GET, "/v1/me", Value::Null).await;
         let zone = me["time_zone"].as_str().unwrap_or("UTC");
@@ -177,13 +194,17 @@ impl TestApp {
                     name,
                     id.parse().expect("a uuid"),
                 );
-                ranked.push((key, id.to_owned(), score.points));
+                let interests: Vec<String> =
+                    serde_json::from_value(contact["interests"].clone()).expect("interests");
+                let idea = suggested_offer(key.3, &interests, &ideas)
+                    .map_or(Value::Null, |idea| json!(idea.id.to_string()));
+                ranked.push((key, id.to_owned(), score.points, idea));
             }
         }
-        ranked.sort();
+        ranked.sort_by(|a, b| a.0.cmp(&b.0));
         ranked
             .into_iter()
-            .map(|(_, id, points)| (id, points))
+            .map(|(_, id, points, idea)| (id, points, idea))
             .collect()
     }
 
@@ -199,16 +220,17 @@ impl TestApp {
                     Value::Null,
                 )
                 .await;
-            let shown: Vec<(String, i64)> = page["data"]
+            let shown: Vec<(String, i64, Value)> = page["data"]
                 .as_array()
                 .expect("a page")
                 .iter()
                 .map(|s| {
                     let id = s["contact_id"].as_str().expect("an id").to_owned();
-                    (id, s["score"].as_i64().expect("a score"))
+                    let idea = s["suggested_offer"]["id"].clone();
+                    (id, s["score"].as_i64().expect("a score"), idea)
                 })
                 .collect();
-            let top: Vec<(String, i64)> = expected.iter().take(limit).cloned().collect();
+            let top: Vec<(String, i64, Value)> = expected.iter().take(limit).cloned().collect();
             assert_eq!(shown, top, "after {step}: suggestions, limit {limit}");
             assert_eq!(
                 page["has_more"],
@@ -291,6 +313,16 @@ fn at(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Up to three of a few topics, for interests and ideas.
+fn topics(rng: &mut Rng) -> Vec<&'static str> {
+    let mut picked: Vec<&str> = (0..rng.below(4))
+        .filter_map(|_| rng.pick(&["ai", "golf", "rust", "web"]).copied())
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    picked
+}
+
 /// One random write (or clock move) of `user`; returns what it did.
 async fn random_step(
     app: &TestApp,
@@ -305,20 +337,22 @@ async fn random_step(
     match choice {
         0 => {
             let body = json!({"full_name": format!("Contact {}", contacts.len()),
-                "cadence_days": rng.pick(&cadences).cloned()});
+                "cadence_days": rng.pick(&cadences).cloned(),
+                "interests": topics(rng)});
             let created = app.send(user, Method::POST, "/v1/contacts", body).await;
             contacts.push(created["id"].as_str().expect("an id").to_owned());
             "create a contact".into()
         }
         1 => {
             let id = rng.pick(contacts).cloned().unwrap_or_default();
-            let body = match rng.below(3) {
+            let body = match rng.below(4) {
                 0 => json!({"cadence_days": rng.pick(&cadences).cloned()}),
                 // Names that sort differently lower-cased, and beyond ASCII.
                 1 => {
                     json!({"full_name": rng.pick(&["ada", "Bob", "Émile", "émile", "Zoë", "zed"])})
                 }
-                _ => json!({"archived_at": rng.pick(&[Value::Null, json!(at(now))])}),
+                2 => json!({"archived_at": rng.pick(&[Value::Null, json!(at(now))])}),
+                _ => json!({"interests": topics(rng)}),
             };
             app.send(
                 user,
@@ -356,7 +390,7 @@ async fn random_step(
                 (
                     "/v1/value-offers",
                     json!({"contact_id": contact_id, "kind": "article", "title": "A read",
-                        "status": status}),
+                        "status": status, "topics": topics(rng)}),
                 )
             } else {
                 let status = rng.pick(&["planned", "asked", "granted", "declined"]);
@@ -388,6 +422,8 @@ async fn random_step(
             } else if path.starts_with("/v1/asks") {
                 json!({"status": rng.pick(&["asked", "granted", "declined"]),
                     "contact_id": rng.pick(contacts)})
+            } else if rng.below(2) == 0 {
+                json!({"topics": topics(rng)})
             } else {
                 json!({"status": rng.pick(&["offered", "acknowledged", "declined"]),
                     "contact_id": rng.pick(contacts)})
@@ -489,6 +525,10 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
         "summary": "Call", "participant_ids": [ada["id"]]});
     app.send(&user, Method::POST, "/v1/conversations", body)
         .await;
+    let idea = json!({"contact_id": ada["id"], "kind": "article", "title": "A read",
+        "topics": ["ai"]});
+    app.send(&user, Method::POST, "/v1/value-offers", idea)
+        .await;
     app.assert_ledger_exact(&user, "a conversation").await;
 
     app.db
@@ -498,10 +538,21 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
         )
         .await
         .expect("tamper");
+    app.db
+        .writer()
+        .execute_unprepared("DELETE FROM idea_topic")
+        .await
+        .expect("tamper");
     let differences = ledger::verify(&app.db, app.clock.now())
         .await
         .expect("verify");
-    assert_eq!(differences.len(), 2, "{differences:?}");
+    assert_eq!(differences.len(), 3, "{differences:?}");
+    assert!(
+        differences.iter().any(|d| matches!(d,
+            ledger::Difference::IdeaTopics { stored, expected, .. }
+                if stored.is_empty() && expected.len() == 1 && expected[0].0 == "ai")),
+        "{differences:?}"
+    );
     let ada_id = ada["id"].as_str().unwrap_or_default();
     let ledger = differences.iter().find_map(|d| match d {
         ledger::Difference::Ledger {
@@ -510,7 +561,7 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
             expected,
             ..
         } => Some((contact_id.to_string(), stored, expected)),
-        ledger::Difference::NameKey { .. } => None,
+        _ => None,
     });
     let Some((contact_id, stored, expected)) = ledger else {
         panic!("a ledger difference: {differences:?}");
@@ -635,6 +686,10 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
     let offer = json!({"contact_id": ada["id"], "kind": "article", "title": "A read",
         "status": "offered"});
     app.send(&user, Method::POST, "/v1/value-offers", offer)
+        .await;
+    let idea = json!({"contact_id": bob["id"], "kind": "article", "title": "An idea",
+        "topics": ["ai", "web"]});
+    app.send(&user, Method::POST, "/v1/value-offers", idea)
         .await;
     let before = app.relationships(&user).await;
 
@@ -955,7 +1010,9 @@ async fn a_goal_streak_longer_than_one_read_of_weeks_counts_every_week() {
 async fn every_suggestion_read_is_an_ordered_index_search() {
     use chrono::NaiveDate;
     use rapport::domain::suggestions::base_levels;
-    use rapport::services::intelligence::suggestions::{due_in_group, groups, nothing_due};
+    use rapport::services::intelligence::suggestions::{
+        due_in_group, groups, nothing_due, topic_pages,
+    };
 
     let app = spawn_app().await;
     let user = app.create_user().await;
@@ -980,15 +1037,29 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             "idx_contact_suggest_name",
             backend.build(&nothing_due(owner(&user), &base_levels(), today, 11).expect("levels")),
         ),
+        (
+            "idx_idea_topic_owner_topic",
+            backend.build(
+                &topic_pages(
+                    owner(&user),
+                    &[
+                        ("ai".to_owned(), None),
+                        ("web".to_owned(), Some((app.clock.now(), Uuid::now_v7()))),
+                    ],
+                    32,
+                )
+                .expect("topics"),
+            ),
+        ),
     ];
     for (index, statement) in statements {
         let plan = plan_of(&app, statement.clone()).await;
         let text = plan.join("\n");
-        // SQLite scans only the recursive table `g`, its seed rows and the subqueries `levelN`;
+        // SQLite scans only the recursive table `g`, its seed rows and the subqueries;
         // every read of `contact` is a search.
         let scan = plan.iter().any(|line| {
             let line = line.trim_start();
-            let allowed = ["SCAN g", "SCAN CONSTANT ROW", "SCAN level"];
+            let allowed = ["SCAN g", "SCAN CONSTANT ROW", "SCAN level", "SCAN topic"];
             (line.starts_with("SCAN ") && !allowed.iter().any(|ok| line.starts_with(ok)))
                 || line.contains("Seq Scan on contact")
         });
@@ -1007,4 +1078,79 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             statement.sql
         );
     }
+}
+
+#[tokio::test]
+async fn the_idea_suggested_is_the_one_a_search_of_every_idea_finds() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let start = app.clock.now();
+    let mut rng = Rng(0x1dea5);
+    let all_topics = ["ai", "golf", "rust", "space", "web"];
+    let pick_topics = |rng: &mut Rng, most: usize| -> Vec<&str> {
+        let mut picked: Vec<&str> = (0..=rng.below(most))
+            .filter_map(|_| rng.pick(&all_topics).copied())
+            .collect();
+        picked.sort_unstable();
+        picked.dedup();
+        picked
+    };
+    // Due contacts (cadence 1, added long ago), each with interests: all are suggested. Ideas
+    // have at most two topics, so no idea covers a contact with more interests, whose choice
+    // then reads every idea on them.
+    app.clock.set(start - Duration::days(30));
+    let mut due = Vec::new();
+    for i in 0..12 {
+        let body = json!({"full_name": format!("Due {i}"), "cadence_days": 1,
+            "interests": pick_topics(&mut rng, 6)});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        due.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    // Contacts with nothing due, who hold most of the ideas.
+    let mut holders = Vec::new();
+    for i in 0..4 {
+        let body = json!({"full_name": format!("Holder {i}")});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        holders.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    // 150 ideas, more than one read of a topic, some created at the same instant.
+    let mut ideas = Vec::new();
+    for i in 0..150_i64 {
+        app.clock
+            .set(start - Duration::days(20) + Duration::minutes(i / 2));
+        let owner_contact = if i % 25 == 0 {
+            due[rng.below(due.len())].clone()
+        } else {
+            holders[rng.below(holders.len())].clone()
+        };
+        let body = json!({"contact_id": owner_contact, "kind": "article",
+            "title": format!("Idea {i}"), "topics": pick_topics(&mut rng, 2)});
+        let created = app
+            .send(&user, Method::POST, "/v1/value-offers", body)
+            .await;
+        ideas.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    app.clock.set(start);
+    app.assert_suggestions_agree(&user, "150 ideas").await;
+    // Ideas given, or their topics changed, stop or start matching.
+    for (i, idea) in ideas.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+        let body = if i % 2 == 0 {
+            json!({"status": "offered"})
+        } else {
+            json!({"topics": pick_topics(&mut rng, 4)})
+        };
+        app.send(
+            &user,
+            Method::PATCH,
+            &format!("/v1/value-offers/{idea}"),
+            body,
+        )
+        .await;
+    }
+    app.assert_suggestions_agree(&user, "changes to a third of the ideas")
+        .await;
+    let differences = ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(differences.is_empty(), "{differences:?}");
 }

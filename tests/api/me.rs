@@ -242,7 +242,8 @@ async fn deleting_the_account_removes_every_row_it_owns_and_nothing_else() {
             .unwrap();
         let conversation = json!({"occurred_at": "2026-11-20T08:30:00Z", "channel": "call",
             "summary": "Call", "participant_ids": [contact["id"]]});
-        let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News"});
+        let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News",
+            "topics": ["launches"]});
         let ask = json!({"contact_id": contact["id"], "kind": "advice", "title": "Advice"});
         for (path, body) in [
             ("/v1/conversations", conversation),
