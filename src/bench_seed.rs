@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    ask, contact, contact_tag, conversation, conversation_participant, idea_topic, user,
+    ask, contact, contact_tag, conversation, conversation_participant, idea_topic, tag_count, user,
     value_offer,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
@@ -157,6 +157,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
 
         let mut contacts = Vec::with_capacity(size.contacts_per_user);
         let mut tags = Vec::new();
+        let mut tag_counts: HashMap<&str, i64> = HashMap::new();
         let mut ids = Vec::with_capacity(size.contacts_per_user);
         let mut inputs = Vec::with_capacity(size.contacts_per_user);
         for c in 0..size.contacts_per_user {
@@ -206,6 +207,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 tag: Set(topic.into()),
                 owner_id: Set(owner),
             });
+            *tag_counts.entry(topic).or_insert(0_i64) += 1;
         }
 
         let mut histories: HashMap<Uuid, History> = HashMap::new();
@@ -320,6 +322,14 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         written.contacts += contacts.len();
         insert_chunks(&txn, contacts).await?;
         insert_chunks(&txn, tags).await?;
+        let counts = tag_counts
+            .into_iter()
+            .map(|(tag, contacts)| tag_count::ActiveModel {
+                owner_id: Set(owner),
+                tag: Set(tag.into()),
+                contacts: Set(contacts),
+            });
+        insert_chunks(&txn, counts.collect()).await?;
         written.conversations += conversations.len();
         written.participants += participants.len();
         written.offers += offers.len();

@@ -22,6 +22,8 @@ pub mod idempotency_key;
 pub mod personal_token;
 /// Rotating refresh tokens, stored as SHA-256 hashes, grouped in families.
 pub mod refresh_token;
+/// How many contacts carry each tag, per owner, kept on every tag write.
+pub mod tag_count;
 /// Accounts: one row per person using Rapport.
 pub mod user;
 /// What a user gives: articles, news, analysis, introductions, help.

@@ -16,6 +16,7 @@ mod m20261201_000010_contact_ledger;
 mod m20261201_000011_index_follow_up_streams;
 mod m20261201_000012_suggestion_rank;
 mod m20261201_000013_idea_topics;
+mod m20261201_000014_tag_counts;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_index_follow_up_streams::Migration),
             Box::new(m20261201_000012_suggestion_rank::Migration),
             Box::new(m20261201_000013_idea_topics::Migration),
+            Box::new(m20261201_000014_tag_counts::Migration),
         ]
     }
 }

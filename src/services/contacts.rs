@@ -165,12 +165,25 @@ pub async fn check_references(
     }
 }
 
+/// Sets the contact's tags from `before` to `tags`, and their counts.
 async fn replace_tags(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     contact_id: Uuid,
+    before: &[String],
     tags: &[String],
 ) -> Result<(), ApiError> {
+    let added: Vec<String> = tags
+        .iter()
+        .filter(|t| !before.contains(t))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|t| !tags.contains(t))
+        .cloned()
+        .collect();
+    super::tag_counts::adjust(conn, owner_id, &added, &removed).await?;
     contact_tag::Entity::delete_many()
         .filter(contact_tag::Column::ContactId.eq(contact_id))
         .exec(conn)
@@ -208,7 +221,7 @@ pub async fn create(
             model.updated_at = Set(now);
             ledger::set(&mut model, &ledger::fresh(fields.cadence_days, now, zone));
             let model = model.insert(txn).await?;
-            replace_tags(txn, owner_id, model.id, &fields.tags).await?;
+            replace_tags(txn, owner_id, model.id, &[], &fields.tags).await?;
             let contact = Contact {
                 model,
                 tags: fields.tags.clone(),
@@ -305,7 +318,7 @@ pub async fn update(
                 .update(txn, model, id, owner_id, current.model.updated_at)
                 .await?;
             if fields.tags != current.tags {
-                replace_tags(txn, owner_id, id, &fields.tags).await?;
+                replace_tags(txn, owner_id, id, &current.tags, &fields.tags).await?;
             }
             if fields.cadence_days != current.model.cadence_days {
                 ledger::refresh(txn, owner_id, &[id], now).await?;
@@ -334,9 +347,11 @@ pub async fn delete(
                 .await?;
             let conversations =
                 super::conversations::ids_with_participant(txn, owner_id, id).await?;
+            let tags = tags_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
             VERSION
                 .delete::<contact::Entity>(txn, id, owner_id, version)
                 .await?;
+            super::tag_counts::adjust(txn, owner_id, &[], &tags).await?;
             super::conversations::delete_if_empty(txn, owner_id, &conversations).await?;
             Ok(())
         })
@@ -669,19 +684,5 @@ pub async fn relationship_of(
 
 /// The owner's tags with how many contacts carry each, most used first.
 pub async fn tag_counts(db: &Db, owner_id: Uuid) -> Result<Vec<(String, i64)>, ApiError> {
-    let rows: Vec<(String, i64)> = contact_tag::Entity::find()
-        .select_only()
-        .column(contact_tag::Column::Tag)
-        .column_as(
-            Expr::col(contact_tag::Column::ContactId).count(),
-            "contacts",
-        )
-        .filter(contact_tag::Column::OwnerId.eq(owner_id))
-        .group_by(contact_tag::Column::Tag)
-        .order_by_desc(Expr::col(contact_tag::Column::ContactId).count())
-        .order_by_asc(contact_tag::Column::Tag)
-        .into_tuple()
-        .all(db.reader())
-        .await?;
-    Ok(rows)
+    super::tag_counts::list(db.reader(), owner_id).await
 }

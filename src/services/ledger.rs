@@ -417,7 +417,8 @@ async fn fix_name_keys(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<us
 }
 
 /// A stored ledger that differs from the one its records give, a stored name key that differs
-/// from the one the name gives, or an idea's topic rows that differ from its topics.
+/// from the one the name gives, a tag count or an idea's topic rows that differ from the
+/// records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Difference {
     Ledger {
@@ -431,6 +432,13 @@ pub enum Difference {
         contact_id: Uuid,
         stored: String,
         expected: String,
+    },
+    /// How many contacts carry a tag.
+    TagCount {
+        owner_id: Uuid,
+        tag: String,
+        stored: i64,
+        expected: i64,
     },
     /// An idea's `idea_topic` rows, as (topic, offer's creation instant).
     IdeaTopics {
@@ -462,6 +470,15 @@ impl std::fmt::Display for Difference {
                 f,
                 "owner {owner_id} contact {contact_id}: stored name key {stored:?}, expected \
                  {expected:?}"
+            ),
+            Self::TagCount {
+                owner_id,
+                tag,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "owner {owner_id} tag {tag:?}: stored count {stored}, expected {expected}"
             ),
             Self::IdeaTopics {
                 owner_id,
@@ -522,7 +539,16 @@ pub async fn verify_owner(
             stored,
             expected,
         });
-    Ok(ledgers.chain(names).chain(topics).collect())
+    let tags = super::tag_counts::wrong(conn, owner_id)
+        .await?
+        .into_iter()
+        .map(|(tag, stored, expected)| Difference::TagCount {
+            owner_id,
+            tag,
+            stored,
+            expected,
+        });
+    Ok(ledgers.chain(names).chain(topics).chain(tags).collect())
 }
 
 /// Every owner's ids, oldest first.
@@ -545,8 +571,8 @@ pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiE
     Ok(differences)
 }
 
-/// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys and idea topics
-/// rewritten, one transaction per owner. Returns the number of contacts rewritten.
+/// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys, idea topics
+/// and tag counts rewritten, one transaction per owner. Returns the number of contacts rewritten.
 pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let mut rewritten = 0;
     for owner_id in owners(db.reader()).await? {
@@ -556,6 +582,7 @@ pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
                     let rows = refresh_all(txn, owner_id, now).await?;
                     fix_name_keys(txn, owner_id).await?;
                     super::idea_topics::fix(txn, owner_id).await?;
+                    super::tag_counts::fix(txn, owner_id).await?;
                     Ok(rows)
                 })
             })

@@ -27,6 +27,8 @@ pub mod personal_tokens;
 pub mod relationships;
 /// Refresh-token families: issue, rotate with reuse detection, revoke.
 pub mod sessions;
+/// How many contacts carry each tag, kept on every tag write.
+pub mod tag_counts;
 /// A contact's conversations, offers and asks as one list.
 pub mod timeline;
 

@@ -605,7 +605,7 @@ async fn every_problem_code_is_answered_by_a_real_route() {
     // A failure the server cannot answer otherwise: a table gone from under it.
     app.db
         .writer()
-        .execute_unprepared("DROP TABLE contact_tag")
+        .execute_unprepared("DROP TABLE tag_count")
         .await
         .unwrap();
     assert_problem(

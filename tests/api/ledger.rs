@@ -338,7 +338,7 @@ async fn random_step(
         0 => {
             let body = json!({"full_name": format!("Contact {}", contacts.len()),
                 "cadence_days": rng.pick(&cadences).cloned(),
-                "interests": topics(rng)});
+                "interests": topics(rng), "tags": topics(rng)});
             let created = app.send(user, Method::POST, "/v1/contacts", body).await;
             contacts.push(created["id"].as_str().expect("an id").to_owned());
             "create a contact".into()
@@ -352,7 +352,7 @@ async fn random_step(
                     json!({"full_name": rng.pick(&["ada", "Bob", "Émile", "émile", "Zoë", "zed"])})
                 }
                 2 => json!({"archived_at": rng.pick(&[Value::Null, json!(at(now))])}),
-                _ => json!({"interests": topics(rng)}),
+                _ => json!({"interests": topics(rng), "tags": topics(rng)}),
             };
             app.send(
                 user,
@@ -642,6 +642,58 @@ async fn concurrent_conversations_with_one_contact_lose_no_count() {
         shown["relationship"]["last_conversation_at"],
         "2026-02-24T10:00:00Z"
     );
+}
+
+#[tokio::test]
+async fn concurrent_tag_writes_lose_no_count() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let creates = (0..16).map(|i| {
+        let body =
+            json!({"full_name": format!("Contact {i}"), "tags": ["vip", format!("t{}", i % 2)]});
+        let (app, user) = (&app, &user);
+        async move { app.send(user, Method::POST, "/v1/contacts", body).await }
+    });
+    let created = futures_util::future::join_all(creates).await;
+    let ids: Vec<String> = created
+        .iter()
+        .map(|c| c["id"].as_str().expect("created").to_owned())
+        .collect();
+    let changes = ids.iter().enumerate().map(|(i, id)| {
+        let (app, user) = (&app, &user);
+        async move {
+            if i % 2 == 0 {
+                app.send(
+                    user,
+                    Method::DELETE,
+                    &format!("/v1/contacts/{id}"),
+                    Value::Null,
+                )
+                .await
+            } else {
+                let body = json!({"tags": ["vip", "new"]});
+                app.send(user, Method::PATCH, &format!("/v1/contacts/{id}"), body)
+                    .await
+            }
+        }
+    });
+    futures_util::future::join_all(changes).await;
+    let tags = app.send(&user, Method::GET, "/v1/tags", Value::Null).await;
+    let counts: Vec<(String, i64)> = tags["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| {
+            (
+                t["tag"].as_str().expect("a tag").to_owned(),
+                t["contacts"].as_i64().expect("a count"),
+            )
+        })
+        .collect();
+    // Eight left, all `vip` and `new`; `t0` went with the deleted, `t1` with the change.
+    assert_eq!(counts, [("new".to_owned(), 8), ("vip".to_owned(), 8)]);
+    app.assert_ledger_exact(&user, "the concurrent tag writes")
+        .await;
 }
 
 #[tokio::test]
