@@ -5,7 +5,8 @@ For each size N (default 1,000, 10,000 and 100,000 contacts), seeds a fresh data
 user (`rapport seed-bench --users 1 --contacts N`: 5 conversations, 2 offers and 1 ask per
 contact), starts the release server on it, and measures each read with wrk over one keep-alive
 connection for a few seconds: sequential requests, p50 and p99. Prints a Markdown table with
-the seeding time and the growth from the smallest to the largest size.
+the seeding time and the growth from the smallest to the largest size, then the throughput of
+follow-ups and suggestions at 8 connections (`THROUGHPUT_CONNECTIONS`) for each size.
 
     python3 scripts/network_bench.py                     # SQLite
     RAPPORT_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
@@ -25,6 +26,8 @@ from bench import wrk
 from harness import Server, binary, drop_postgres, request, scratch_postgres_url
 
 DURATION = 3
+THROUGHPUT_CONNECTIONS = 8
+THROUGHPUT = ["GET /v1/follow-ups?limit=25", "GET /v1/suggestions?limit=10"]
 POSTGRES = "--postgres" in sys.argv
 SIZES = [1000, 10000, 100000]
 if "--sizes" in sys.argv:
@@ -71,11 +74,14 @@ def measure(contacts):
                                         {"email": "bench-000@rapport.example", "password": "rapport-bench-2026"})
             assert status == 200, tokens
             token = tokens["access_token"]
-            results = {}
+            results, rates = {}, {}
+            auth = [f"Authorization: Bearer {token}"]
             for label, path in reads(server.base, token):
-                result = wrk(server.base + path, 1, [f"Authorization: Bearer {token}"], duration=DURATION)
+                result = wrk(server.base + path, 1, auth, duration=DURATION)
                 results[label] = (result["p50_us"] / 1000, result["p99_us"] / 1000)
-            return seconds, results
+                if label in THROUGHPUT:
+                    rates[label] = wrk(server.base + path, THROUGHPUT_CONNECTIONS, auth, duration=DURATION)["rps"]
+            return seconds, results, rates
         finally:
             server.stop()
     finally:
@@ -97,6 +103,11 @@ def main():
         growth = measured[SIZES[-1]][1][label][0] / max(measured[SIZES[0]][1][label][0], 0.001)
         print(f"| `{label}` | " + " | ".join(cells) + f" | {growth:.1f}x |")
     print("| seeding (`seed-bench`) | " + " | ".join(f"{measured[n][0]:.1f} s" for n in SIZES) + " | |")
+    print(f"\nThroughput at {THROUGHPUT_CONNECTIONS} connections, {DURATION} s each\n")
+    print("| endpoint | " + " | ".join(f"{n:,} contacts" for n in SIZES) + " |")
+    print("|---|" + "---|" * len(SIZES))
+    for label in THROUGHPUT:
+        print(f"| `{label}` | " + " | ".join(f"{measured[n][2][label]:,.0f} req/s" for n in SIZES) + " |")
 
 
 if __name__ == "__main__":

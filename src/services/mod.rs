@@ -89,6 +89,30 @@ pub fn unindexed<C: sea_orm::sea_query::IntoColumnRef + Copy>(
     Expr::expr(Func::coalesce([Expr::col(column), Expr::col(column)]))
 }
 
+/// The `arms` (each ordered and limited) as one `UNION ALL`, each wrapped in a subquery named
+/// `{name}{i}`: SQLite orders and limits an arm of a union only inside one. None without arms.
+pub fn union_all(
+    name: &str,
+    arms: impl IntoIterator<Item = sea_orm::sea_query::SelectStatement>,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    use sea_orm::sea_query::{Alias, Asterisk, Query, UnionType};
+
+    let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+    for (i, arm) in arms.into_iter().enumerate() {
+        let arm = Query::select()
+            .column(Asterisk)
+            .from_subquery(arm, Alias::new(format!("{name}{i}")))
+            .to_owned();
+        match union.as_mut() {
+            None => union = Some(arm),
+            Some(union) => {
+                union.union(UnionType::All, arm);
+            }
+        }
+    }
+    union
+}
+
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

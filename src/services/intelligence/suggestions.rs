@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{contact, value_offer};
-use sea_orm::sea_query::{Alias, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Statement,
@@ -31,7 +31,7 @@ use crate::domain::records::OfferStatus;
 use crate::domain::relationship::{self, History, Relationship, Today};
 use crate::domain::suggestions::{self, Score};
 use crate::error::ApiError;
-use crate::services::{ledger, unindexed};
+use crate::services::{ledger, unindexed, union_all};
 
 /// A suggested gesture.
 pub struct Suggestion {
@@ -307,9 +307,8 @@ pub fn nothing_due(
     use contact::Column as C;
     use sea_orm::Condition;
 
-    let mut union: Option<SelectStatement> = None;
-    for (i, base) in levels.iter().enumerate() {
-        let arm = contact::Entity::find()
+    let arms = levels.iter().map(|base| {
+        contact::Entity::find()
             .select_only()
             .columns(candidate_columns())
             .filter(C::OwnerId.eq(owner_id))
@@ -323,20 +322,9 @@ pub fn nothing_due(
             .order_by_asc(C::NameKey)
             .order_by_asc(C::Id)
             .limit(wanted as u64)
-            .into_query();
-        // SQLite orders and limits an arm of a UNION only inside a subquery.
-        let arm = Query::select()
-            .column(sea_orm::sea_query::Asterisk)
-            .from_subquery(arm, Alias::new(format!("level{i}")))
-            .to_owned();
-        match union.as_mut() {
-            None => union = Some(arm),
-            Some(union) => {
-                union.union(UnionType::All, arm);
-            }
-        }
-    }
-    union
+            .into_query()
+    });
+    union_all("level", arms)
 }
 
 /// What a suggestion shows of a picked contact.
@@ -584,8 +572,7 @@ pub fn topic_pages(
     use entity::idea_topic::{Column as T, Entity};
     use sea_orm::sea_query::Expr;
 
-    let mut union: Option<SelectStatement> = None;
-    for (i, (topic, after)) in topics.iter().enumerate() {
+    let arms = topics.iter().map(|(topic, after)| {
         let mut arm = Entity::find()
             .select_only()
             .columns([T::Topic, T::CreatedAt, T::OfferId])
@@ -597,22 +584,10 @@ pub fn topic_pages(
                     .gt(Expr::tuple([Expr::val(*created_at), Expr::val(*id)])),
             );
         }
-        let arm = arm
-            .order_by_asc(T::CreatedAt)
+        arm.order_by_asc(T::CreatedAt)
             .order_by_asc(T::OfferId)
             .limit(page)
-            .into_query();
-        // SQLite orders and limits an arm of a UNION only inside a subquery.
-        let arm = Query::select()
-            .column(sea_orm::sea_query::Asterisk)
-            .from_subquery(arm, Alias::new(format!("topic{i}")))
-            .to_owned();
-        match union.as_mut() {
-            None => union = Some(arm),
-            Some(union) => {
-                union.union(UnionType::All, arm);
-            }
-        }
-    }
-    union
+            .into_query()
+    });
+    union_all("topic", arms)
 }
