@@ -7,8 +7,9 @@
 //! scores, so the partial index `(owner_id, suggestion_base, cadence_days, next_check_in_on,
 //! name_key, id)` lists each such group in rank order. One statement walks that index from
 //! group to group (a loose index scan: two index searches per group, plus one per base
-//! level) and returns each group's most overdue contact, hence the group's best score; groups are then read best first, `limit + 1` rows each, until the
-//! next group's best is below the `limit + 1`-th score found. Contacts with nothing due score
+//! level) and returns each group's earliest `next_check_in_on`, hence the group's best score;
+//! groups are then read best first, `limit + 1` rows each, until the next group's best is
+//! below the `limit + 1`-th score found. Contacts with nothing due score
 //! their base alone and rank by name: one more statement reads, for each base that can still
 //! enter, its first `limit + 1` by `(suggestion_base, name_key, id)`. That read skips only due
 //! contacts of the same base, fewer than `limit + 1` of them (with more, they would all
@@ -133,7 +134,7 @@ impl Candidate {
             + suggestions::overdue_points(self.next_check_in_on, self.cadence_days, today)
     }
 
-    /// `suggestions::rank_key` from the stored columns.
+    /// The score and overdue parts of `suggestions::rank_key`, from the stored columns.
     fn rank(&self, today: NaiveDate) -> (std::cmp::Reverse<i64>, std::cmp::Reverse<i64>) {
         let overdue_days = self
             .next_check_in_on
