@@ -18,7 +18,7 @@ use crate::error::ApiError;
 pub type Rows = Vec<(String, DateTime<Utc>)>;
 
 /// Sets the rows of `offer` to `topics` (none when it is no longer an idea), in the caller's
-/// transaction: a delete, then one insert when there are topics.
+/// transaction: a delete, then [`insert`].
 pub async fn replace(
     conn: &impl ConnectionTrait,
     offer: &value_offer::Model,
@@ -28,14 +28,32 @@ pub async fn replace(
         .filter(idea_topic::Column::OfferId.eq(offer.id))
         .exec(conn)
         .await?;
+    insert(
+        conn,
+        offer.id,
+        offer.owner_id,
+        offer.created_at,
+        topics.unwrap_or_default(),
+    )
+    .await
+}
+
+/// Stores a row per topic of the idea `offer_id` that has none yet: one statement, none
+/// without topics.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    offer_id: Uuid,
+    owner_id: Uuid,
+    created_at: DateTime<Utc>,
+    topics: &[String],
+) -> Result<(), ApiError> {
     let rows: Vec<idea_topic::ActiveModel> = topics
-        .unwrap_or_default()
         .iter()
         .map(|topic| idea_topic::ActiveModel {
-            offer_id: Set(offer.id),
+            offer_id: Set(offer_id),
             topic: Set(topic.clone()),
-            owner_id: Set(offer.owner_id),
-            created_at: Set(offer.created_at),
+            owner_id: Set(owner_id),
+            created_at: Set(created_at),
         })
         .collect();
     if !rows.is_empty() {
@@ -106,17 +124,9 @@ pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<usize, A
             .filter(idea_topic::Column::OfferId.eq(*offer_id))
             .exec(conn)
             .await?;
-        let rows: Vec<idea_topic::ActiveModel> = expected
-            .iter()
-            .map(|(topic, created_at)| idea_topic::ActiveModel {
-                offer_id: Set(*offer_id),
-                topic: Set(topic.clone()),
-                owner_id: Set(owner_id),
-                created_at: Set(*created_at),
-            })
-            .collect();
-        if !rows.is_empty() {
-            idea_topic::Entity::insert_many(rows).exec(conn).await?;
+        let topics: Vec<String> = expected.iter().map(|(topic, _)| topic.clone()).collect();
+        if let Some((_, created_at)) = expected.first() {
+            insert(conn, *offer_id, owner_id, *created_at, &topics).await?;
         }
     }
     Ok(wrong.len())

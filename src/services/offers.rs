@@ -144,8 +144,9 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            let topics = (fields.status == OfferStatus::Idea).then_some(&fields.topics[..]);
-            idea_topics::replace(txn, &model, topics).await?;
+            if fields.status == OfferStatus::Idea {
+                idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
+            }
             if OfferStatus::is_given(&model.status) {
                 ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
             }
