@@ -962,41 +962,46 @@ async fn follow_up_pages_of_every_size_list_what_one_page_lists() {
             item["due_on"], item["kind"], item["source_id"], item["contact_id"]
         )
     };
-    let one_page = app
-        .send(
-            &user,
-            Method::GET,
-            "/v1/follow-ups?within_days=30&limit=100",
-            Value::Null,
-        )
-        .await;
-    assert_eq!(one_page["has_more"], false);
-    let everything: Vec<String> = one_page["data"]
-        .as_array()
-        .expect("a page")
-        .iter()
-        .map(key)
-        .collect();
-    let kinds: BTreeSet<&str> = one_page["data"]
-        .as_array()
-        .expect("a page")
-        .iter()
-        .filter_map(|item| item["kind"].as_str())
-        .collect();
-    assert_eq!(kinds.len(), 5, "every kind is listed: {kinds:?}");
-    assert!(
-        one_page["data"]
+    // Local dates that are UTC dates, then ones 12:45 or 13:45 ahead, then 8 or 7 behind.
+    for zone in ["UTC", "Pacific/Chatham", "America/Los_Angeles"] {
+        app.send(&user, Method::PATCH, "/v1/me", json!({"time_zone": zone}))
+            .await;
+        let one_page = app
+            .send(
+                &user,
+                Method::GET,
+                "/v1/follow-ups?within_days=30&limit=100",
+                Value::Null,
+            )
+            .await;
+        assert_eq!(one_page["has_more"], false);
+        let everything: Vec<String> = one_page["data"]
             .as_array()
             .expect("a page")
             .iter()
-            .all(|item| !contacts[..2]
-                .contains(&item["contact_id"].as_str().unwrap_or_default().to_owned())),
-        "archived contacts have no follow-ups"
-    );
-    for limit in [1, 2, 3, 7] {
-        let path = format!("/v1/follow-ups?within_days=30&limit={limit}");
-        let paged: Vec<String> = app.all_items(&user, &path).await.iter().map(key).collect();
-        assert_eq!(paged, everything, "pages of {limit}");
+            .map(key)
+            .collect();
+        let kinds: BTreeSet<&str> = one_page["data"]
+            .as_array()
+            .expect("a page")
+            .iter()
+            .filter_map(|item| item["kind"].as_str())
+            .collect();
+        assert_eq!(kinds.len(), 5, "every kind is listed in {zone}: {kinds:?}");
+        assert!(
+            one_page["data"]
+                .as_array()
+                .expect("a page")
+                .iter()
+                .all(|item| !contacts[..2]
+                    .contains(&item["contact_id"].as_str().unwrap_or_default().to_owned())),
+            "archived contacts have no follow-ups"
+        );
+        for limit in [1, 2, 3, 7] {
+            let path = format!("/v1/follow-ups?within_days=30&limit={limit}");
+            let paged: Vec<String> = app.all_items(&user, &path).await.iter().map(key).collect();
+            assert_eq!(paged, everything, "pages of {limit} in {zone}");
+        }
     }
 }
 

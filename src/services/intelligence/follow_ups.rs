@@ -7,7 +7,7 @@ use entity::{ask, contact, conversation, conversation_participant, value_offer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -148,10 +148,11 @@ fn of_current_contact(column: impl sea_orm::sea_query::IntoColumnRef) -> Conditi
 /// - **By instant** (thank-yous: the conversation's time; ideas: creation; asks: the time
 ///   they were made): the due date is the instant's local date plus a delay, so the order of
 ///   instants is the order of due dates, but within a date the list orders by id. A read of
-///   `k` rows from the cursor's date is complete up to the date of its last row; when that
-///   holds fewer than `limit + 1` items past the cursor, the read is repeated with twice `k`
-///   (a date with more items than a page is rare, and the total stays under twice the
-///   last read).
+///   `2 × (limit + 1)` rows in instant order from the cursor's date is complete up to the
+///   date of its last row; when that holds fewer than `limit + 1` items past the cursor, the
+///   rest of the page comes from that last date in list order (its instant range, ordered
+///   by id in the statement, `LIMIT` what is missing), and when that date runs out before
+///   the page is full, the same two reads go on from the next date (see [`Instants`]).
 struct Stream<'a> {
     owner_id: Uuid,
     today: &'a Today,
@@ -161,9 +162,9 @@ struct Stream<'a> {
 }
 
 impl Stream<'_> {
-    /// How many rows a first read takes: twice a page, or all without a window.
-    fn first_read(&self) -> Option<u64> {
-        self.window.map(|w| 2 * (w.limit as u64 + 1))
+    /// How many rows a read in instant order takes: twice a page.
+    fn first_read(window: Window) -> u64 {
+        2 * (window.limit as u64 + 1)
     }
 
     /// The condition that keeps a date-then-id stream of `kind` after the cursor.
@@ -192,45 +193,71 @@ impl Stream<'_> {
         bounds.add(column.lt(until))
     }
 
-    /// Reads an instant stream with `read(limit)` (rows in instant order), growing the read
-    /// until it settles the window (see the type's comment). `key` gives a row's due date and
-    /// list key.
-    async fn by_instant<R, F, Fut>(
+    /// Reads an instant stream (see the type's comment): every row without a window; with
+    /// one, the stream's first `limit + 1` items past the cursor in list order. `key` gives a
+    /// row's due date and list key.
+    async fn by_instant<E, R>(
         &self,
-        read: F,
+        conn: &impl ConnectionTrait,
+        stream: Instants<E>,
         key: impl Fn(&R) -> FollowUpKey,
     ) -> Result<Vec<R>, ApiError>
     where
-        F: Fn(Option<u64>) -> Fut,
-        Fut: Future<Output = Result<Vec<R>, DbErr>>,
+        E: EntityTrait,
+        R: sea_orm::TryGetableMany,
     {
         let Some(window) = self.window else {
-            return Ok(read(None).await?);
+            return Ok(stream.in_order(None, None).into_tuple().all(conn).await?);
         };
-        let mut limit = self.first_read().unwrap_or(u64::MAX);
+        let wanted = window.limit + 1;
+        let past = |r: &R| window.after.is_none_or(|after| key(r) > after);
+        let first_read = Self::first_read(window);
+        let mut found: Vec<R> = Vec::new();
+        let mut from = None;
         loop {
-            let mut rows = read(Some(limit)).await?;
-            if (rows.len() as u64) < limit {
-                rows.retain(|r| window.after.is_none_or(|after| key(r) > after));
-                rows.sort_by_key(&key);
-                rows.truncate(window.limit + 1);
-                return Ok(rows);
+            let rows: Vec<R> = stream
+                .in_order(from, Some(first_read))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            let last_due = match rows.last() {
+                Some(last) if rows.len() as u64 == first_read => key(last).0,
+                _ => {
+                    found.extend(rows.into_iter().filter(past));
+                    break;
+                }
+            };
+            // Every date before the last row's is read whole.
+            found.extend(rows.into_iter().filter(|r| key(r).0 < last_due && past(r)));
+            if found.len() >= wanted {
+                break;
             }
-            let last_due = rows.last().map(|r| key(r).0);
-            let complete = |r: &R| Some(key(r).0) < last_due;
-            let settled = rows
-                .iter()
-                .filter(|r| complete(r) && window.after.is_none_or(|after| key(r) > after))
-                .count();
-            if settled > window.limit {
-                // The stream's part of the window: its first `limit + 1` items past the cursor.
-                rows.retain(|r| complete(r) && window.after.is_none_or(|after| key(r) > after));
-                rows.sort_by_key(&key);
-                rows.truncate(window.limit + 1);
-                return Ok(rows);
+            // The last row's date in list order, past the cursor: none of it when the cursor
+            // is beyond it, from the cursor on when the cursor is inside it.
+            let need = wanted - found.len();
+            let on_date: Vec<R> = match window.after {
+                Some((due, kind, ..)) if (due, kind) > (last_due, stream.kind) => Vec::new(),
+                after => {
+                    let inside = after
+                        .filter(|(due, kind, ..)| (*due, *kind) == (last_due, stream.kind))
+                        .map(|(_, _, source, contact)| (source, contact));
+                    stream
+                        .on_date(self.today, last_due, inside, need as u64)
+                        .into_tuple()
+                        .all(conn)
+                        .await?
+                }
+            };
+            let date_ran_out = on_date.len() < need;
+            found.extend(on_date.into_iter().filter(past));
+            if !date_ran_out {
+                break;
             }
-            limit = limit.saturating_mul(2);
+            from = Some(stream.first_instant(self.today, relationship::add_days(last_due, 1)));
         }
+        found.sort_by_key(&key);
+        found.truncate(wanted);
+        Ok(found)
     }
 
     /// Contacts whose check-in falls due by the last day: id, name, `next_check_in_on`.
@@ -318,21 +345,29 @@ impl Stream<'_> {
     ) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, ApiError> {
         use conversation_participant::Column as P;
 
+        let delay = 1;
         let query = conversation_participant::Entity::find()
             .select_only()
             .columns([P::ConversationId, P::ContactId, P::OccurredAt])
             .filter(P::OwnerId.eq(self.owner_id))
             .filter(P::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
             .filter(P::OccurredAt.lte(self.today.now))
-            .filter(self.instant_bounds(P::OccurredAt, 1))
+            .filter(self.instant_bounds(P::OccurredAt, delay))
             .filter(of_current_contact((
                 conversation_participant::Entity,
                 P::ContactId,
-            )))
-            .order_by_asc(P::OccurredAt);
+            )));
+        let stream = Instants {
+            kind: FollowUpKind::ThankYou,
+            query,
+            instant: P::OccurredAt,
+            within_date: (P::ConversationId, Some(P::ContactId)),
+            delay,
+        };
         let today = self.today;
         self.by_instant(
-            |limit| query.clone().limit(limit).into_tuple().all(conn),
+            conn,
+            stream,
             |(conversation, contact, at): &(Uuid, Uuid, DateTime<Utc>)| {
                 let due = follow_ups::thank_you_due(today.date_of(*at));
                 (due, FollowUpKind::ThankYou, *conversation, *contact)
@@ -348,17 +383,25 @@ impl Stream<'_> {
     ) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>, String)>, ApiError> {
         use value_offer::Column as O;
 
+        let delay = follow_ups::DELIVER_OFFER_AFTER_DAYS;
         let query = value_offer::Entity::find()
             .select_only()
             .columns([O::Id, O::ContactId, O::CreatedAt, O::Title])
             .filter(O::OwnerId.eq(self.owner_id))
             .filter(O::Status.eq(OfferStatus::Idea.as_str()))
-            .filter(self.instant_bounds(O::CreatedAt, follow_ups::DELIVER_OFFER_AFTER_DAYS))
-            .filter(of_current_contact((value_offer::Entity, O::ContactId)))
-            .order_by_asc(O::CreatedAt);
+            .filter(self.instant_bounds(O::CreatedAt, delay))
+            .filter(of_current_contact((value_offer::Entity, O::ContactId)));
+        let stream = Instants {
+            kind: FollowUpKind::DeliverOffer,
+            query,
+            instant: O::CreatedAt,
+            within_date: (O::Id, None),
+            delay,
+        };
         let today = self.today;
         self.by_instant(
-            |limit| query.clone().limit(limit).into_tuple().all(conn),
+            conn,
+            stream,
             |(id, contact, created_at, _): &(Uuid, Uuid, DateTime<Utc>, String)| {
                 let due = follow_ups::deliver_offer_due(today.date_of(*created_at));
                 (due, FollowUpKind::DeliverOffer, *id, *contact)
@@ -379,14 +422,19 @@ impl Stream<'_> {
             .filter(A::OwnerId.eq(self.owner_id))
             .filter(A::Status.eq(AskStatus::Asked.as_str()))
             .filter(of_current_contact((ask::Entity, A::ContactId)));
-        let query = open
-            .clone()
-            .filter(self.instant_bounds(A::AskedAt, follow_ups::ASK_FOLLOW_UP_AFTER_DAYS))
-            .order_by_asc(A::AskedAt);
+        let delay = follow_ups::ASK_FOLLOW_UP_AFTER_DAYS;
+        let stream = Instants {
+            kind: FollowUpKind::AskFollowUp,
+            query: open.clone().filter(self.instant_bounds(A::AskedAt, delay)),
+            instant: A::AskedAt,
+            within_date: (A::Id, None),
+            delay,
+        };
         let today = self.today;
         let mut asks = self
             .by_instant(
-                |limit| query.clone().limit(limit).into_tuple().all(conn),
+                conn,
+                stream,
                 |(id, contact, asked_at, created_at, _): &OpenAsk| {
                     let on = today.date_of(asked_at.unwrap_or(*created_at));
                     (
@@ -405,6 +453,65 @@ impl Stream<'_> {
                 .await?,
         );
         Ok(asks)
+    }
+}
+
+/// One kind's rows of an instant stream of [`Stream`]: `query` (every condition but the
+/// ones below), its instant column, the columns that order the rows of one due date as the
+/// list does (the item's source id, then its contact's when a source has several items),
+/// and the days from an instant's local date to its item's due date.
+struct Instants<E: EntityTrait> {
+    kind: FollowUpKind,
+    query: Select<E>,
+    instant: E::Column,
+    within_date: (E::Column, Option<E::Column>),
+    delay: i64,
+}
+
+impl<E: EntityTrait> Instants<E> {
+    /// The rows from instant `from` on, in instant order.
+    fn in_order(&self, from: Option<DateTime<Utc>>, limit: Option<u64>) -> Select<E> {
+        let mut query = self.query.clone();
+        if let Some(from) = from {
+            query = query.filter(self.instant.gte(from));
+        }
+        query.order_by_asc(self.instant).limit(limit)
+    }
+
+    /// The first instant whose item is due on `due`.
+    fn first_instant(&self, today: &Today, due: NaiveDate) -> DateTime<Utc> {
+        relationship::start_of_day(relationship::add_days(due, -self.delay), today.zone)
+    }
+
+    /// The rows whose items are due on `due`, in list order: after the item `after`
+    /// (source, contact) when given, `limit` of them.
+    fn on_date(
+        &self,
+        today: &Today,
+        due: NaiveDate,
+        after: Option<(Uuid, Uuid)>,
+        limit: u64,
+    ) -> Select<E> {
+        let (source, contact) = self.within_date;
+        let mut query = self
+            .query
+            .clone()
+            .filter(self.instant.gte(self.first_instant(today, due)))
+            .filter(
+                self.instant
+                    .lt(self.first_instant(today, relationship::add_days(due, 1))),
+            );
+        if let Some((after_source, after_contact)) = after {
+            query = query.filter(match contact {
+                Some(contact) => beyond(source, contact, after_source, after_contact, true),
+                None => Condition::all().add(source.gt(after_source)),
+            });
+        }
+        query = query.order_by_asc(source);
+        if let Some(contact) = contact {
+            query = query.order_by_asc(contact);
+        }
+        query.limit(limit)
     }
 }
 
