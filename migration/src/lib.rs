@@ -17,6 +17,7 @@ mod m20261201_000011_index_follow_up_streams;
 mod m20261201_000012_suggestion_rank;
 mod m20261201_000013_idea_topics;
 mod m20261201_000014_tag_counts;
+mod m20261201_000015_index_activity_ranges;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_suggestion_rank::Migration),
             Box::new(m20261201_000013_idea_topics::Migration),
             Box::new(m20261201_000014_tag_counts::Migration),
+            Box::new(m20261201_000015_index_activity_ranges::Migration),
         ]
     }
 }

@@ -1,15 +1,12 @@
 //! Activity over time: buckets of the user's calendar (weeks start on Monday), the tallies in
 //! each, and streaks of weeks that met a goal.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
+use super::relationship::add_days;
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
-
-use super::records::ThankYouStatus;
-use super::relationship::add_days;
 
 /// The longest range `/v1/stats` answers.
 /// The dates the API accepts, 0001-01-01 to 9999-12-31: RFC 3339's four-digit years.
@@ -81,14 +78,6 @@ pub fn thank_you_rate(sent: u32, owed: u32) -> Option<f64> {
     (total > 0).then(|| f64::from(sent) / f64::from(total))
 }
 
-/// A past conversation as the statistics see it.
-#[derive(Clone, Debug)]
-pub struct Held {
-    pub on: NaiveDate,
-    pub thank_you: ThankYouStatus,
-    pub participants: Vec<Uuid>,
-}
-
 /// Counts of a bucket or of the whole range.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 #[schema(as = Counts)]
@@ -107,36 +96,34 @@ pub struct Tally {
     pub thank_you_rate: Option<f64>,
 }
 
-/// Counts everything dated within `from..=to`. `first_met` is each contact's first ever
-/// conversation date; `offered` and `asked` are the dates offers were given and asks made.
-pub fn tally(
-    from: NaiveDate,
-    to: NaiveDate,
-    held: &[Held],
-    first_met: &HashMap<Uuid, NaiveDate>,
-    offered: &[NaiveDate],
-    asked: &[NaiveDate],
-) -> Tally {
-    let inside = |d: &NaiveDate| (from..=to).contains(d);
-    let mut people = HashSet::new();
-    let (mut conversations, mut sent, mut owed) = (0, 0, 0);
-    for c in held.iter().filter(|c| inside(&c.on)) {
-        conversations += 1;
-        people.extend(c.participants.iter().copied());
-        match c.thank_you {
-            ThankYouStatus::Sent => sent += 1,
-            ThankYouStatus::Owed => owed += 1,
-            ThankYouStatus::NotNeeded => {}
+/// What the database counts in a range of local dates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Past conversations with at least one participant.
+    pub conversations: i64,
+    /// Those of them whose thank-you was sent.
+    pub thank_yous_sent: i64,
+    /// Those of them whose thank-you is owed.
+    pub thank_yous_owed: i64,
+    /// Contacts who took part in them.
+    pub distinct_people: i64,
+    /// Contacts whose first past conversation falls in the range.
+    pub new_people: i64,
+    pub offers_given: i64,
+    pub asks_made: i64,
+}
+
+impl From<Counts> for Tally {
+    fn from(c: Counts) -> Self {
+        let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        Tally {
+            conversations: count(c.conversations),
+            distinct_people: count(c.distinct_people),
+            new_people: count(c.new_people),
+            offers_given: count(c.offers_given),
+            asks_made: count(c.asks_made),
+            thank_you_rate: thank_you_rate(count(c.thank_yous_sent), count(c.thank_yous_owed)),
         }
-    }
-    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Tally {
-        conversations,
-        distinct_people: count(people.len()),
-        new_people: count(first_met.values().filter(|d| inside(d)).count()),
-        offers_given: count(offered.iter().filter(|d| inside(d)).count()),
-        asks_made: count(asked.iter().filter(|d| inside(d)).count()),
-        thank_you_rate: thank_you_rate(sent, owed),
     }
 }
 
@@ -257,66 +244,32 @@ mod tests {
     }
 
     #[test]
-    fn tallies_count_only_inside_the_range() {
-        let (ada, bob, cy) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        let held = vec![
-            Held {
-                on: date("2026-03-02"),
-                thank_you: ThankYouStatus::Sent,
-                participants: vec![ada, bob],
-            },
-            Held {
-                on: date("2026-03-03"),
-                thank_you: ThankYouStatus::Owed,
-                participants: vec![ada],
-            },
-            Held {
-                on: date("2026-03-04"),
-                thank_you: ThankYouStatus::NotNeeded,
-                participants: vec![bob],
-            },
-            Held {
-                on: date("2026-03-09"),
-                thank_you: ThankYouStatus::Owed,
-                participants: vec![cy],
-            },
-        ];
-        let first_met = HashMap::from([
-            (ada, date("2026-02-01")),
-            (bob, date("2026-03-02")),
-            (cy, date("2026-03-09")),
-        ]);
-        let offered = [date("2026-03-02"), date("2026-03-10")];
-        let asked = [date("2026-03-08")];
-        let t = tally(
-            date("2026-03-02"),
-            date("2026-03-08"),
-            &held,
-            &first_met,
-            &offered,
-            &asked,
-        );
+    fn a_tally_rates_thank_yous_sent_of_those_sent_or_owed() {
+        let counts = Counts {
+            conversations: 4,
+            thank_yous_sent: 1,
+            thank_yous_owed: 3,
+            distinct_people: 2,
+            new_people: 1,
+            offers_given: 5,
+            asks_made: 6,
+        };
         assert_eq!(
-            t,
+            Tally::from(counts),
             Tally {
-                conversations: 3,
+                conversations: 4,
                 distinct_people: 2,
                 new_people: 1,
-                offers_given: 1,
-                asks_made: 1,
-                thank_you_rate: Some(0.5),
+                offers_given: 5,
+                asks_made: 6,
+                thank_you_rate: Some(0.25),
             }
         );
-        let empty = tally(
-            date("2026-04-01"),
-            date("2026-04-30"),
-            &held,
-            &first_met,
-            &offered,
-            &asked,
-        );
-        assert_eq!(empty.thank_you_rate, None);
-        assert_eq!(empty.conversations, 0);
+        let none_needed = Counts {
+            conversations: 2,
+            ..Counts::default()
+        };
+        assert_eq!(Tally::from(none_needed).thank_you_rate, None);
     }
 
     #[test]

@@ -1211,3 +1211,228 @@ async fn the_idea_suggested_is_the_one_a_search_of_every_idea_finds() {
         .expect("verify");
     assert!(differences.is_empty(), "{differences:?}");
 }
+
+#[tokio::test]
+async fn every_statistics_count_is_an_index_range_search() {
+    use rapport::services::intelligence::stats::counters;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let now = app.clock.now();
+    let bounds = [
+        (now - Duration::days(14), now - Duration::days(7)),
+        (now - Duration::days(7), now + Duration::days(1)),
+    ];
+    let backend = app.db.backend();
+    let expected = [
+        ("idx_participant_owner_occurred", "occurred_at"),
+        (
+            "idx_contact_owner_first_conversation",
+            "first_conversation_at",
+        ),
+        ("idx_value_offer_owner_offered", "offered_at"),
+        ("idx_ask_owner_asked", "asked_at"),
+    ];
+    for (counter, (index, instant)) in counters(owner(&user), now).iter().zip(expected) {
+        let statement = backend.build(&counter.statement(&bounds).expect("ranges"));
+        let plan = plan_of(&app, statement.clone()).await;
+        let text = plan.join("\n");
+        // SQLite: every read of a table is a search of the index by owner and instant (the
+        // union's arms are scanned as subqueries, `range0`, `range1`). PostgreSQL: the index
+        // condition bounds the instant.
+        let scan = plan.iter().any(|line| {
+            let line = line.trim_start();
+            (line.starts_with("SCAN ") && !line.starts_with("SCAN range"))
+                || line.contains("Seq Scan")
+        });
+        let searched = match backend {
+            sea_orm::DbBackend::Postgres => plan
+                .iter()
+                .filter(|line| line.contains("Index Cond"))
+                .all(|line| line.contains(instant)),
+            _ => plan
+                .iter()
+                .filter(|line| line.trim_start().starts_with("SEARCH "))
+                .all(|line| line.contains(&format!("{instant}>"))),
+        };
+        assert!(
+            !scan && searched && text.contains(index),
+            "{}\n{text}",
+            statement.sql
+        );
+    }
+}
+
+/// Statistics over ranges and granularities in a zone 12:45 or 13:45 ahead of UTC, checked
+/// against counts made here from every conversation, offer and ask the API lists, after a
+/// contact with history is deleted and another archived, and again after planned
+/// conversations have become past.
+#[tokio::test]
+async fn statistics_of_any_range_count_what_the_records_hold() {
+    use chrono::NaiveDate;
+    use std::collections::{HashMap, HashSet};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let zone = "Pacific/Chatham";
+    app.send(&user, Method::PATCH, "/v1/me", json!({"time_zone": zone}))
+        .await;
+    let tz: chrono_tz::Tz = zone.parse().expect("a zone");
+    let start = app.clock.now();
+    let mut rng = Rng(0x57a75);
+    app.clock.set(start - Duration::days(120));
+    let mut contacts = Vec::new();
+    for i in 0..8 {
+        let body = json!({"full_name": format!("Contact {i}")});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        contacts.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    let statuses = ["owed", "sent", "not_needed"];
+    for i in 0..45 {
+        // Most in the past 100 days, some planned up to 10 days ahead.
+        let hours = rng.below(24 * 110) as i64 - 24 * 100;
+        app.clock
+            .set(start - Duration::days(101) + Duration::hours(rng.below(24) as i64));
+        let mut with: Vec<String> = (0..=rng.below(3))
+            .map(|_| contacts[rng.below(contacts.len())].clone())
+            .collect();
+        with.sort();
+        with.dedup();
+        let mut body = json!({"occurred_at": at(start + Duration::hours(hours)),
+            "channel": "call", "summary": format!("Call {i}"), "participant_ids": with});
+        if hours < 0 {
+            body["thank_you_status"] = json!(statuses[rng.below(statuses.len())]);
+        }
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+        app.clock
+            .set(start - Duration::hours(rng.below(24 * 100) as i64));
+        let contact_id = contacts[rng.below(contacts.len())].clone();
+        if i % 2 == 0 {
+            let offer = json!({"contact_id": contact_id, "kind": "article", "title": "A read",
+                "status": if i % 4 == 0 { "offered" } else { "idea" }});
+            app.send(&user, Method::POST, "/v1/value-offers", offer)
+                .await;
+        } else {
+            let ask = json!({"contact_id": contact_id, "kind": "advice", "title": "Advice",
+                "status": if i % 3 == 0 { "planned" } else { "asked" }});
+            app.send(&user, Method::POST, "/v1/asks", ask).await;
+        }
+    }
+    app.clock.set(start);
+    app.send(
+        &user,
+        Method::DELETE,
+        &format!("/v1/contacts/{}", contacts[0]),
+        Value::Null,
+    )
+    .await;
+    app.send(
+        &user,
+        Method::PATCH,
+        &format!("/v1/contacts/{}", contacts[1]),
+        json!({"archived_at": at(start)}),
+    )
+    .await;
+
+    let instant = |v: &Value| -> Option<DateTime<Utc>> { v.as_str()?.parse().ok() };
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+    for later in [0, 6] {
+        app.clock.set(start + Duration::days(later));
+        let now = app.clock.now();
+        let conversations = app.all_items(&user, "/v1/conversations?limit=100").await;
+        let offers = app.all_items(&user, "/v1/value-offers?limit=100").await;
+        let asks = app.all_items(&user, "/v1/asks?limit=100").await;
+        // Past conversations with a participant: (local date, thank-you status, people).
+        let held: Vec<(NaiveDate, String, Vec<String>)> = conversations
+            .iter()
+            .filter_map(|c| {
+                let at = instant(&c["occurred_at"]).filter(|at| *at <= now)?;
+                let people: Vec<String> = c["participant_ids"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect();
+                let status = c["thank_you_status"].as_str()?.to_owned();
+                (!people.is_empty()).then(|| (local(at), status, people))
+            })
+            .collect();
+        let mut first_met: HashMap<String, NaiveDate> = HashMap::new();
+        for (on, _, people) in &held {
+            for person in people {
+                let first = first_met.entry(person.clone()).or_insert(*on);
+                *first = (*first).min(*on);
+            }
+        }
+        let dated = |items: &[Value], field: &str| -> Vec<NaiveDate> {
+            items
+                .iter()
+                .filter_map(|item| instant(&item[field]).filter(|at| *at <= now).map(local))
+                .collect()
+        };
+        let (offered, asked) = (dated(&offers, "offered_at"), dated(&asks, "asked_at"));
+        let expect = |from: NaiveDate, to: NaiveDate| -> Value {
+            let inside = |d: &NaiveDate| (from..=to).contains(d);
+            let held: Vec<_> = held.iter().filter(|(on, ..)| inside(on)).collect();
+            let people: HashSet<&String> = held.iter().flat_map(|(_, _, p)| p).collect();
+            let count = |status: &str| held.iter().filter(|(_, s, _)| s == status).count();
+            let (sent, owed) = (count("sent"), count("owed"));
+            json!({
+                "conversations": held.len(),
+                "distinct_people": people.len(),
+                "new_people": first_met.values().filter(|d| inside(d)).count(),
+                "offers_given": offered.iter().filter(|d| inside(d)).count(),
+                "asks_made": asked.iter().filter(|d| inside(d)).count(),
+                "thank_you_rate": (sent + owed > 0).then(|| sent as f64 / (sent + owed) as f64),
+            })
+        };
+        let today = local(now);
+        let queries = [
+            String::new(),
+            format!("from={}&to={today}", today - Duration::days(100)),
+            format!(
+                "from={}&to={}&granularity=month",
+                today - Duration::days(95),
+                today - Duration::days(3)
+            ),
+            format!(
+                "from={}&to={}",
+                today - Duration::days(9),
+                today + Duration::days(5)
+            ),
+        ];
+        for query in queries {
+            let stats = app
+                .send(
+                    &user,
+                    Method::GET,
+                    &format!("/v1/stats?{query}"),
+                    Value::Null,
+                )
+                .await;
+            let date = |v: &Value| -> NaiveDate {
+                v.as_str().and_then(|s| s.parse().ok()).expect("a date")
+            };
+            let buckets = stats["buckets"].as_array().expect("buckets");
+            assert!(!buckets.is_empty());
+            for bucket in buckets {
+                let (from, to) = (date(&bucket["starts_on"]), date(&bucket["ends_on"]));
+                let mut counted = bucket.clone();
+                let counted = counted.as_object_mut().expect("a bucket");
+                counted.remove("starts_on");
+                counted.remove("ends_on");
+                assert_eq!(
+                    Value::Object(counted.clone()),
+                    expect(from, to),
+                    "{query}: {from}..{to}, {later} days on"
+                );
+            }
+            let (from, to) = (date(&stats["from"]), date(&stats["to"]));
+            assert_eq!(stats["total"], expect(from, to), "{query}, {later} days on");
+            assert!(
+                stats["total"]["conversations"].as_u64() > Some(0),
+                "{query}"
+            );
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! `follow_ups`, `suggestions` and `stats` (statistics and goals) hold one each.
 
 mod follow_ups;
-mod stats;
+pub mod stats;
 pub mod suggestions;
 
 pub use self::follow_ups::{Window, describe, follow_ups};

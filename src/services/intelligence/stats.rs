@@ -1,18 +1,19 @@
 //! Activity statistics over a range, and the weekly goals.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::Db;
 use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::{self, Today};
-use crate::domain::stats::{self, Granularity, Held, Tally};
+use crate::domain::stats::{self, Counts, Granularity, Tally};
 use crate::error::ApiError;
-use crate::services::ledger;
+use crate::services::{ledger, union_all};
 
 /// Statistics of a range: one tally per bucket, then the whole range.
 pub struct Stats {
@@ -29,137 +30,178 @@ pub async fn stats(
     to: NaiveDate,
     granularity: Granularity,
 ) -> Result<Stats, ApiError> {
-    let activity = Activity::load(db, owner_id, today, from, to).await?;
-    let buckets = stats::buckets(from, to, granularity)
-        .into_iter()
-        .map(|(start, end)| (start, end, activity.tally(start, end)))
-        .collect();
+    let buckets = stats::buckets(from, to, granularity);
+    let mut ranges = buckets.clone();
+    ranges.push((from, to));
+    let mut tallies = tallies(db, owner_id, today, &ranges).await?;
+    let total = tallies.pop().unwrap_or_default();
     Ok(Stats {
-        buckets,
-        total: activity.tally(from, to),
+        buckets: buckets
+            .into_iter()
+            .zip(tallies)
+            .map(|((start, end), tally)| (start, end, tally))
+            .collect(),
+        total,
     })
 }
 
-/// The dated records of a range of local dates.
-struct Activity {
-    held: Vec<Held>,
-    first_met: HashMap<Uuid, NaiveDate>,
-    offered: Vec<NaiveDate>,
-    asked: Vec<NaiveDate>,
+/// The tally of each range of local dates, in the order given, counted by the database:
+/// four statements run together (conversations and their people from the participant rows'
+/// copies of their conversation's time and thank-you status, new people from each contact's
+/// first past conversation, offers given, asks made), each one `UNION ALL` arm per range over
+/// an index on the owner and the instant counted. A local date's instants are found with the
+/// owner's time zone here, so the statements hold no time-zone arithmetic; instants after now
+/// (planned conversations) are not counted.
+async fn tallies(
+    db: &Db,
+    owner_id: Uuid,
+    today: &Today,
+    ranges: &[(NaiveDate, NaiveDate)],
+) -> Result<Vec<Tally>, ApiError> {
+    let _permit = db.whole_network().await?;
+    ledger::catch_up(db, owner_id, today.now).await?;
+    let conn = db.reader();
+    let bounds: Vec<(DateTime<Utc>, DateTime<Utc>)> = ranges
+        .iter()
+        .map(|(from, to)| {
+            (
+                relationship::start_of_day(*from, today.zone),
+                relationship::start_of_day(relationship::add_days(*to, 1), today.zone),
+            )
+        })
+        .collect();
+    let [held, met, offered, asked] = counters(owner_id, today.now);
+    let (held, met, offered, asked) = tokio::try_join!(
+        held.read(conn, &bounds),
+        met.read(conn, &bounds),
+        offered.read(conn, &bounds),
+        asked.read(conn, &bounds),
+    )?;
+    Ok((0..ranges.len())
+        .map(|i| {
+            let held = held.get(&i).map_or(&[][..], Vec::as_slice);
+            let nth = |counts: &[i64], n: usize| counts.get(n).copied().unwrap_or(0);
+            let first = |m: &BTreeMap<usize, Vec<i64>>| m.get(&i).map_or(0, |c| nth(c, 0));
+            Tally::from(Counts {
+                conversations: nth(held, 0),
+                thank_yous_sent: nth(held, 1),
+                thank_yous_owed: nth(held, 2),
+                distinct_people: nth(held, 3),
+                new_people: first(&met),
+                offers_given: first(&offered),
+                asks_made: first(&asked),
+            })
+        })
+        .collect())
 }
 
-impl Activity {
-    /// Reads the conversations, offers and asks of the range with a day more on each side in
-    /// UTC, and each contact's first conversation, then keeps what falls on the local dates:
-    /// no time-zone arithmetic in SQL. Four statements, run together.
-    async fn load(
-        db: &Db,
-        owner_id: Uuid,
-        today: &Today,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Self, ApiError> {
-        let _permit = db.whole_network().await?;
-        ledger::catch_up(db, owner_id, today.now).await?;
-        let conn = db.reader();
-        let start = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let start = start.checked_sub_signed(Duration::days(1)).unwrap_or(start);
-        let end = to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let end = end
-            .checked_add_signed(Duration::days(2))
-            .unwrap_or(end)
-            .min(today.now);
-        let inside = |d: &NaiveDate| (from..=to).contains(d);
+/// The four counts of [`tallies`]: conversations, thank-yous and people; new people; offers
+/// given; asks made. Instants after `now` are not counted.
+pub fn counters(owner_id: Uuid, now: DateTime<Utc>) -> [Ranges; 4] {
+    use conversation_participant::Column as P;
+    use sea_orm::sea_query::{Asterisk, ExprTrait};
 
-        let offered = value_offer::Entity::find()
-            .select_only()
-            .column(value_offer::Column::OfferedAt)
-            .filter(value_offer::Column::OwnerId.eq(owner_id))
-            .filter(value_offer::Column::OfferedAt.gte(start))
-            .filter(value_offer::Column::OfferedAt.lte(end))
-            .into_tuple::<DateTime<Utc>>()
-            .all(conn);
-        let asked = ask::Entity::find()
-            .select_only()
-            .column(ask::Column::AskedAt)
-            .filter(ask::Column::OwnerId.eq(owner_id))
-            .filter(ask::Column::AskedAt.gte(start))
-            .filter(ask::Column::AskedAt.lte(end))
-            .into_tuple::<DateTime<Utc>>()
-            .all(conn);
-        // Conversations from the participant rows' copies of their date and thank-you status.
-        use conversation_participant::Column as P;
-        let rows = conversation_participant::Entity::find()
-            .select_only()
-            .columns([
-                P::ConversationId,
-                P::ContactId,
-                P::OccurredAt,
-                P::ThankYouStatus,
-            ])
-            .filter(P::OwnerId.eq(owner_id))
-            .filter(P::OccurredAt.gte(start))
-            .filter(P::OccurredAt.lte(end))
-            .into_tuple::<(Uuid, Uuid, DateTime<Utc>, String)>()
-            .all(conn);
-        let (rows, first, offered, asked) = tokio::try_join!(
-            async { Ok::<_, ApiError>(rows.await?) },
-            first_met_between(conn, owner_id, start, end),
-            async { Ok::<_, ApiError>(offered.await?) },
-            async { Ok::<_, ApiError>(asked.await?) },
-        )?;
-        let mut by_conversation: BTreeMap<Uuid, Held> = BTreeMap::new();
-        for (conversation_id, contact_id, at, status) in rows {
-            let on = today.date_of(at);
-            if !inside(&on) {
-                continue;
-            }
-            let thank_you = crate::services::decode(
-                "conversation.thank_you_status",
-                &status,
-                ThankYouStatus::from_stored,
-            )?;
-            by_conversation
-                .entry(conversation_id)
-                .or_insert_with(|| Held {
-                    on,
-                    thank_you,
-                    participants: Vec::new(),
-                })
-                .participants
-                .push(contact_id);
-        }
-        let held = by_conversation.into_values().collect();
-        let first_met = first
-            .into_iter()
-            .map(|(id, first)| (id, today.date_of(first)))
-            .filter(|(_, on)| inside(on))
-            .collect();
+    let per_range = |table, owner, instant, counts: Vec<Expr>| Ranges {
+        table,
+        owner,
+        instant,
+        owner_id,
+        now,
+        counts,
+    };
+    let conversations_of = |status: ThankYouStatus| -> Expr {
+        Func::count_distinct(Expr::case(
+            Expr::col(P::ThankYouStatus).eq(status.as_str()),
+            Expr::col(P::ConversationId),
+        ))
+        .into()
+    };
+    let one = || vec![Expr::col(Asterisk).count()];
+    [
+        per_range(
+            conversation_participant::Entity.into_iden(),
+            P::OwnerId.into_iden(),
+            P::OccurredAt.into_iden(),
+            vec![
+                Func::count_distinct(Expr::col(P::ConversationId)).into(),
+                conversations_of(ThankYouStatus::Sent),
+                conversations_of(ThankYouStatus::Owed),
+                Func::count_distinct(Expr::col(P::ContactId)).into(),
+            ],
+        ),
+        per_range(
+            contact::Entity.into_iden(),
+            contact::Column::OwnerId.into_iden(),
+            contact::Column::FirstConversationAt.into_iden(),
+            one(),
+        ),
+        per_range(
+            value_offer::Entity.into_iden(),
+            value_offer::Column::OwnerId.into_iden(),
+            value_offer::Column::OfferedAt.into_iden(),
+            one(),
+        ),
+        per_range(
+            ask::Entity.into_iden(),
+            ask::Column::OwnerId.into_iden(),
+            ask::Column::AskedAt.into_iden(),
+            one(),
+        ),
+    ]
+}
 
-        let dates = |instants: Vec<DateTime<Utc>>| -> Vec<NaiveDate> {
-            instants
-                .into_iter()
-                .map(|at| today.date_of(at))
-                .filter(inside)
-                .collect()
-        };
-        Ok(Self {
-            held,
-            first_met,
-            offered: dates(offered),
-            asked: dates(asked),
-        })
+/// Counts over the rows of one table whose instant falls in each of a list of ranges.
+pub struct Ranges {
+    table: sea_orm::sea_query::DynIden,
+    owner: sea_orm::sea_query::DynIden,
+    instant: sea_orm::sea_query::DynIden,
+    owner_id: Uuid,
+    now: DateTime<Utc>,
+    counts: Vec<Expr>,
+}
+
+impl Ranges {
+    /// One arm per range `[start, until)`: the range's index, then the counts.
+    pub fn statement(&self, bounds: &[(DateTime<Utc>, DateTime<Utc>)]) -> Option<SelectStatement> {
+        use sea_orm::sea_query::ExprTrait;
+
+        let instant = || Expr::col(self.instant.clone());
+        union_all(
+            "range",
+            bounds.iter().enumerate().map(|(i, (start, until))| {
+                let mut arm = Query::select();
+                arm.expr_as(Expr::val(i as i64), Alias::new("range_index"));
+                for (n, count) in self.counts.iter().enumerate() {
+                    arm.expr_as(count.clone(), Alias::new(format!("count_{n}")));
+                }
+                arm.from(self.table.clone())
+                    .and_where(Expr::col(self.owner.clone()).eq(self.owner_id))
+                    .and_where(instant().gte(*start))
+                    .and_where(instant().lt(*until))
+                    .and_where(instant().lte(self.now));
+                arm
+            }),
+        )
     }
 
-    fn tally(&self, from: NaiveDate, to: NaiveDate) -> Tally {
-        stats::tally(
-            from,
-            to,
-            &self.held,
-            &self.first_met,
-            &self.offered,
-            &self.asked,
-        )
+    /// The counts of each range, by the range's index.
+    async fn read(
+        &self,
+        conn: &impl ConnectionTrait,
+        bounds: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<BTreeMap<usize, Vec<i64>>, ApiError> {
+        let Some(statement) = self.statement(bounds) else {
+            return Ok(BTreeMap::new());
+        };
+        let mut counts = BTreeMap::new();
+        for row in conn.query_all(&statement).await? {
+            let i: i64 = row.try_get_by_index(0)?;
+            let values = (1..=self.counts.len())
+                .map(|n| row.try_get_by_index::<i64>(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            counts.insert(usize::try_from(i).unwrap_or(usize::MAX), values);
+        }
+        Ok(counts)
     }
 }
 
@@ -183,7 +225,10 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
     let this_week = stats::week_start(date);
     let earliest = relationship::add_days(this_week, -7 * 104);
     let first_week = stats::week_start(today.date_of(account.created_at)).max(earliest);
-    let activity = Activity::load(db, owner_id, today, this_week, date).await?;
+    let this_week_tally = tallies(db, owner_id, today, &[(this_week, date)])
+        .await?
+        .pop()
+        .unwrap_or_default();
     let conversation_goal = u32::try_from(account.weekly_conversation_goal).unwrap_or(0);
     let by_week = weeks_meeting(
         conn,
@@ -198,31 +243,9 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
         week_starts_on: this_week,
         conversation_goal,
         new_people_goal: u32::try_from(account.weekly_new_people_goal).unwrap_or(0),
-        this_week: activity.tally(this_week, date),
+        this_week: this_week_tally,
         streak_weeks: stats::streak(&by_week, this_week, first_week, conversation_goal),
     })
-}
-
-/// Each contact whose first past conversation falls between `start` and `end`, with it: a
-/// range of the ledger's index `(owner_id, first_conversation_at)`.
-async fn first_met_between(
-    conn: &impl sea_orm::ConnectionTrait,
-    owner_id: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<HashMap<Uuid, DateTime<Utc>>, ApiError> {
-    use contact::Column as C;
-
-    let rows: Vec<(Uuid, DateTime<Utc>)> = contact::Entity::find()
-        .select_only()
-        .columns([C::Id, C::FirstConversationAt])
-        .filter(C::OwnerId.eq(owner_id))
-        .filter(C::FirstConversationAt.gte(start))
-        .filter(C::FirstConversationAt.lte(end))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// Weeks per statement of [`weeks_meeting`].
