@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, value_offer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -179,18 +179,22 @@ impl Stream<'_> {
         }
     }
 
-    /// Bounds on an instant column for a stream whose items are due `delay` days after the
-    /// instant's local date: from the cursor's date on, up to the window's last day. UTC
-    /// midnights are widened by a day either way to cover every time zone.
-    fn instant_bounds<C: ColumnTrait>(&self, column: C, delay: i64) -> Condition {
+    /// The instants of a stream whose items are due `delay` days after the instant's local
+    /// date, `[from, until)`: from the cursor's date on, up to the window's last day, and up
+    /// to `until` at most. UTC midnights are widened by a day either way to cover every time
+    /// zone.
+    fn instant_range(
+        &self,
+        delay: i64,
+        until: Option<DateTime<Utc>>,
+    ) -> (Option<DateTime<Utc>>, DateTime<Utc>) {
         let day = Duration::days(1);
-        let mut bounds = Condition::all();
-        if let Some((due, ..)) = self.window.and_then(|w| w.after) {
-            let from = midnight(relationship::add_days(due, -delay)) - day;
-            bounds = bounds.add(column.gte(from));
-        }
-        let until = midnight(relationship::add_days(self.last_day, 1 - delay)) + day;
-        bounds.add(column.lt(until))
+        let from = self
+            .window
+            .and_then(|w| w.after)
+            .map(|(due, ..)| midnight(relationship::add_days(due, -delay)) - day);
+        let last = midnight(relationship::add_days(self.last_day, 1 - delay)) + day;
+        (from, until.map_or(last, |until| std::cmp::min(until, last)))
     }
 
     /// Reads an instant stream (see the type's comment): every row without a window; with
@@ -351,16 +355,24 @@ impl Stream<'_> {
             .columns([P::ConversationId, P::ContactId, P::OccurredAt])
             .filter(P::OwnerId.eq(self.owner_id))
             .filter(P::ThankYouStatus.eq(ThankYouStatus::Owed.as_str()))
-            .filter(P::OccurredAt.lte(self.today.now))
-            .filter(self.instant_bounds(P::OccurredAt, delay))
             .filter(of_current_contact((
                 conversation_participant::Entity,
                 P::ContactId,
             )));
+        // Past conversations only: instants are stored to the microsecond.
+        let past = self
+            .today
+            .now
+            .duration_trunc(Duration::microseconds(1))
+            .ok();
+        let (from, until) =
+            self.instant_range(delay, past.map(|now| now + Duration::microseconds(1)));
         let stream = Instants {
             kind: FollowUpKind::ThankYou,
             query,
             instant: P::OccurredAt,
+            from,
+            until,
             within_date: (P::ConversationId, Some(P::ContactId)),
             delay,
         };
@@ -389,12 +401,14 @@ impl Stream<'_> {
             .columns([O::Id, O::ContactId, O::CreatedAt, O::Title])
             .filter(O::OwnerId.eq(self.owner_id))
             .filter(O::Status.eq(OfferStatus::Idea.as_str()))
-            .filter(self.instant_bounds(O::CreatedAt, delay))
             .filter(of_current_contact((value_offer::Entity, O::ContactId)));
+        let (from, until) = self.instant_range(delay, None);
         let stream = Instants {
             kind: FollowUpKind::DeliverOffer,
             query,
             instant: O::CreatedAt,
+            from,
+            until,
             within_date: (O::Id, None),
             delay,
         };
@@ -423,10 +437,13 @@ impl Stream<'_> {
             .filter(A::Status.eq(AskStatus::Asked.as_str()))
             .filter(of_current_contact((ask::Entity, A::ContactId)));
         let delay = follow_ups::ASK_FOLLOW_UP_AFTER_DAYS;
+        let (from, until) = self.instant_range(delay, None);
         let stream = Instants {
             kind: FollowUpKind::AskFollowUp,
-            query: open.clone().filter(self.instant_bounds(A::AskedAt, delay)),
+            query: open.clone(),
             instant: A::AskedAt,
+            from,
+            until,
             within_date: (A::Id, None),
             delay,
         };
@@ -457,25 +474,39 @@ impl Stream<'_> {
 }
 
 /// One kind's rows of an instant stream of [`Stream`]: `query` (every condition but the
-/// ones below), its instant column, the columns that order the rows of one due date as the
-/// list does (the item's source id, then its contact's when a source has several items),
-/// and the days from an instant's local date to its item's due date.
+/// instant's), its instant column and the range `[from, until)` of it the stream covers, the
+/// columns that order the rows of one due date as the list does (the item's source id, then
+/// its contact's when a source has several items), and the days from an instant's local date
+/// to its item's due date.
+///
+/// Each statement bounds the instant once on each side, with the tighter of the bounds that
+/// apply: SQLite's planner takes one bound per side for an index range and checks any other
+/// row by row, and cannot tell which of two parameters is tighter.
 struct Instants<E: EntityTrait> {
     kind: FollowUpKind,
     query: Select<E>,
     instant: E::Column,
+    from: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
     within_date: (E::Column, Option<E::Column>),
     delay: i64,
 }
 
 impl<E: EntityTrait> Instants<E> {
-    /// The rows from instant `from` on, in instant order.
-    fn in_order(&self, from: Option<DateTime<Utc>>, limit: Option<u64>) -> Select<E> {
+    /// The rows of `[from, until)` within the stream's range.
+    fn between(&self, from: Option<DateTime<Utc>>, until: DateTime<Utc>) -> Select<E> {
         let mut query = self.query.clone();
-        if let Some(from) = from {
+        if let Some(from) = std::cmp::max(from, self.from) {
             query = query.filter(self.instant.gte(from));
         }
-        query.order_by_asc(self.instant).limit(limit)
+        query.filter(self.instant.lt(std::cmp::min(until, self.until)))
+    }
+
+    /// The rows from instant `from` on, in instant order.
+    fn in_order(&self, from: Option<DateTime<Utc>>, limit: Option<u64>) -> Select<E> {
+        self.between(from, self.until)
+            .order_by_asc(self.instant)
+            .limit(limit)
     }
 
     /// The first instant whose item is due on `due`.
@@ -493,14 +524,10 @@ impl<E: EntityTrait> Instants<E> {
         limit: u64,
     ) -> Select<E> {
         let (source, contact) = self.within_date;
-        let mut query = self
-            .query
-            .clone()
-            .filter(self.instant.gte(self.first_instant(today, due)))
-            .filter(
-                self.instant
-                    .lt(self.first_instant(today, relationship::add_days(due, 1))),
-            );
+        let mut query = self.between(
+            Some(self.first_instant(today, due)),
+            self.first_instant(today, relationship::add_days(due, 1)),
+        );
         if let Some((after_source, after_contact)) = after {
             query = query.filter(match contact {
                 Some(contact) => beyond(source, contact, after_source, after_contact, true),

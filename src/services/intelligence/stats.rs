@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
 use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -166,6 +166,9 @@ impl Ranges {
         use sea_orm::sea_query::ExprTrait;
 
         let instant = || Expr::col(self.instant.clone());
+        // Instants are stored to the microsecond: before the next one after now is up to now.
+        let micro = chrono::Duration::microseconds(1);
+        let past = self.now.duration_trunc(micro).unwrap_or(self.now) + micro;
         union_all(
             "range",
             bounds.iter().enumerate().map(|(i, (start, until))| {
@@ -174,11 +177,12 @@ impl Ranges {
                 for (n, count) in self.counts.iter().enumerate() {
                     arm.expr_as(count.clone(), Alias::new(format!("count_{n}")));
                 }
+                // One bound on each side: SQLite's planner takes one per side for the index
+                // range and cannot tell which of two parameters is the tighter.
                 arm.from(self.table.clone())
                     .and_where(Expr::col(self.owner.clone()).eq(self.owner_id))
                     .and_where(instant().gte(*start))
-                    .and_where(instant().lt(*until))
-                    .and_where(instant().lte(self.now));
+                    .and_where(instant().lt(std::cmp::min(*until, past)));
                 arm
             }),
         )
