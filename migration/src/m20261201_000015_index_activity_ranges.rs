@@ -1,7 +1,7 @@
 //! Indexes that give the statistics each dated record of a range of time, so that a count
 //! over a range reads that range instead of all of the owner's rows: participant rows by
-//! their conversation's time (covering what the statistics count), offers by the time they
-//! were given, asks by the time they were made.
+//! their conversation's time (covering the contact, for the people of a range), offers by
+//! the time they were given, asks by the time they were made.
 
 use sea_orm_migration::prelude::*;
 
@@ -13,13 +13,7 @@ const INDEXES: [(&str, &str, &[&str]); 3] = [
     (
         "idx_participant_owner_occurred",
         "conversation_participant",
-        &[
-            "owner_id",
-            "occurred_at",
-            "thank_you_status",
-            "conversation_id",
-            "contact_id",
-        ],
+        &["owner_id", "occurred_at", "contact_id"],
     ),
     (
         "idx_value_offer_owner_offered",

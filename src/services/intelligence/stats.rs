@@ -46,12 +46,10 @@ pub async fn stats(
 }
 
 /// The tally of each range of local dates, in the order given, counted by the database:
-/// four statements run together (conversations and their people from the participant rows'
-/// copies of their conversation's time and thank-you status, new people from each contact's
-/// first past conversation, offers given, asks made), each one `UNION ALL` arm per range over
-/// an index on the owner and the instant counted. A local date's instants are found with the
-/// owner's time zone here, so the statements hold no time-zone arithmetic; instants after now
-/// (planned conversations) are not counted.
+/// one statement per count, run together, each one `UNION ALL` arm per range over an index
+/// on the owner and the instant counted (see [`counters`]). A local date's instants are found
+/// with the owner's time zone here, so the statements hold no time-zone arithmetic; instants
+/// after now (planned conversations) are not counted.
 async fn tallies(
     db: &Db,
     owner_id: Uuid,
@@ -61,44 +59,69 @@ async fn tallies(
     let _permit = db.whole_network().await?;
     ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
-    let bounds: Vec<(DateTime<Utc>, DateTime<Utc>)> = ranges
+    let bounds: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = ranges
         .iter()
-        .map(|(from, to)| {
+        .enumerate()
+        .map(|(i, (from, to))| {
             (
+                i,
                 relationship::start_of_day(*from, today.zone),
                 relationship::start_of_day(relationship::add_days(*to, 1), today.zone),
             )
         })
         .collect();
-    let [held, met, offered, asked] = counters(owner_id, today.now);
-    let (held, met, offered, asked) = tokio::try_join!(
-        held.read(conn, &bounds),
-        met.read(conn, &bounds),
-        offered.read(conn, &bounds),
-        asked.read(conn, &bounds),
+    // People of a range that reaches now are those whose last past conversation is in it.
+    let (recent, earlier): (Vec<_>, Vec<_>) = bounds
+        .iter()
+        .copied()
+        .partition(|(_, _, until)| *until > today.now);
+    let c = counters(owner_id, today.now);
+    let (held, people, recent_people, met, offered, asked) = tokio::try_join!(
+        c.held.read(conn, &bounds),
+        c.people.read(conn, &earlier),
+        c.recent_people.read(conn, &recent),
+        c.new_people.read(conn, &bounds),
+        c.offered.read(conn, &bounds),
+        c.asked.read(conn, &bounds),
     )?;
     Ok((0..ranges.len())
         .map(|i| {
-            let held = held.get(&i).map_or(&[][..], Vec::as_slice);
-            let nth = |counts: &[i64], n: usize| counts.get(n).copied().unwrap_or(0);
-            let first = |m: &BTreeMap<usize, Vec<i64>>| m.get(&i).map_or(0, |c| nth(c, 0));
+            let nth = |counts: &BTreeMap<usize, Vec<i64>>, n: usize| {
+                counts.get(&i).and_then(|c| c.get(n)).copied().unwrap_or(0)
+            };
             Tally::from(Counts {
-                conversations: nth(held, 0),
-                thank_yous_sent: nth(held, 1),
-                thank_yous_owed: nth(held, 2),
-                distinct_people: nth(held, 3),
-                new_people: first(&met),
-                offers_given: first(&offered),
-                asks_made: first(&asked),
+                conversations: nth(&held, 0),
+                thank_yous_sent: nth(&held, 1),
+                thank_yous_owed: nth(&held, 2),
+                distinct_people: nth(&people, 0) + nth(&recent_people, 0),
+                new_people: nth(&met, 0),
+                offers_given: nth(&offered, 0),
+                asks_made: nth(&asked, 0),
             })
         })
         .collect())
 }
 
-/// The four counts of [`tallies`]: conversations, thank-yous and people; new people; offers
-/// given; asks made. Instants after `now` are not counted.
-pub fn counters(owner_id: Uuid, now: DateTime<Utc>) -> [Ranges; 4] {
-    use conversation_participant::Column as P;
+/// The counts of [`tallies`], each over one table. Instants after `now` are not counted.
+pub struct Counters {
+    /// Past conversations, those whose thank-you was sent, those whose thank-you is owed
+    /// (every conversation has a participant: the API requires one, and deleting a contact
+    /// deletes the conversations it leaves empty).
+    pub held: Ranges,
+    /// Contacts who took part in them, from the participant rows: a range that ends before
+    /// now.
+    pub people: Ranges,
+    /// The same for a range that reaches now: the contacts whose last past conversation (a
+    /// ledger column, caught up before) falls in it, counted without `DISTINCT`.
+    pub recent_people: Ranges,
+    /// Contacts whose first past conversation falls in the range.
+    pub new_people: Ranges,
+    pub offered: Ranges,
+    pub asked: Ranges,
+}
+
+pub fn counters(owner_id: Uuid, now: DateTime<Utc>) -> Counters {
+    use conversation::Column as C;
     use sea_orm::sea_query::{Asterisk, ExprTrait};
 
     let per_range = |table, owner, instant, counts: Vec<Expr>| Ranges {
@@ -109,45 +132,54 @@ pub fn counters(owner_id: Uuid, now: DateTime<Utc>) -> [Ranges; 4] {
         now,
         counts,
     };
-    let conversations_of = |status: ThankYouStatus| -> Expr {
-        Func::count_distinct(Expr::case(
-            Expr::col(P::ThankYouStatus).eq(status.as_str()),
-            Expr::col(P::ConversationId),
-        ))
-        .into()
+    let held_with = |status: ThankYouStatus| -> Expr {
+        Expr::case(Expr::col(C::ThankYouStatus).eq(status.as_str()), 1).count()
     };
-    let one = || vec![Expr::col(Asterisk).count()];
-    [
-        per_range(
-            conversation_participant::Entity.into_iden(),
-            P::OwnerId.into_iden(),
-            P::OccurredAt.into_iden(),
+    let rows = || vec![Expr::col(Asterisk).count()];
+    Counters {
+        held: per_range(
+            conversation::Entity.into_iden(),
+            C::OwnerId.into_iden(),
+            C::OccurredAt.into_iden(),
             vec![
-                Func::count_distinct(Expr::col(P::ConversationId)).into(),
-                conversations_of(ThankYouStatus::Sent),
-                conversations_of(ThankYouStatus::Owed),
-                Func::count_distinct(Expr::col(P::ContactId)).into(),
+                Expr::col(Asterisk).count(),
+                held_with(ThankYouStatus::Sent),
+                held_with(ThankYouStatus::Owed),
             ],
         ),
-        per_range(
+        people: per_range(
+            conversation_participant::Entity.into_iden(),
+            conversation_participant::Column::OwnerId.into_iden(),
+            conversation_participant::Column::OccurredAt.into_iden(),
+            vec![
+                Func::count_distinct(Expr::col(conversation_participant::Column::ContactId)).into(),
+            ],
+        ),
+        recent_people: per_range(
+            contact::Entity.into_iden(),
+            contact::Column::OwnerId.into_iden(),
+            contact::Column::LastConversationAt.into_iden(),
+            rows(),
+        ),
+        new_people: per_range(
             contact::Entity.into_iden(),
             contact::Column::OwnerId.into_iden(),
             contact::Column::FirstConversationAt.into_iden(),
-            one(),
+            rows(),
         ),
-        per_range(
+        offered: per_range(
             value_offer::Entity.into_iden(),
             value_offer::Column::OwnerId.into_iden(),
             value_offer::Column::OfferedAt.into_iden(),
-            one(),
+            rows(),
         ),
-        per_range(
+        asked: per_range(
             ask::Entity.into_iden(),
             ask::Column::OwnerId.into_iden(),
             ask::Column::AskedAt.into_iden(),
-            one(),
+            rows(),
         ),
-    ]
+    }
 }
 
 /// Counts over the rows of one table whose instant falls in each of a list of ranges.
@@ -161,8 +193,12 @@ pub struct Ranges {
 }
 
 impl Ranges {
-    /// One arm per range `[start, until)`: the range's index, then the counts.
-    pub fn statement(&self, bounds: &[(DateTime<Utc>, DateTime<Utc>)]) -> Option<SelectStatement> {
+    /// One arm per range `(index, start, until)`, `[start, until)`: the index, then the
+    /// counts.
+    pub fn statement(
+        &self,
+        bounds: &[(usize, DateTime<Utc>, DateTime<Utc>)],
+    ) -> Option<SelectStatement> {
         use sea_orm::sea_query::ExprTrait;
 
         let instant = || Expr::col(self.instant.clone());
@@ -171,9 +207,9 @@ impl Ranges {
         let past = self.now.duration_trunc(micro).unwrap_or(self.now) + micro;
         union_all(
             "range",
-            bounds.iter().enumerate().map(|(i, (start, until))| {
+            bounds.iter().map(|(i, start, until)| {
                 let mut arm = Query::select();
-                arm.expr_as(Expr::val(i as i64), Alias::new("range_index"));
+                arm.expr_as(Expr::val(*i as i64), Alias::new("range_index"));
                 for (n, count) in self.counts.iter().enumerate() {
                     arm.expr_as(count.clone(), Alias::new(format!("count_{n}")));
                 }
@@ -192,7 +228,7 @@ impl Ranges {
     async fn read(
         &self,
         conn: &impl ConnectionTrait,
-        bounds: &[(DateTime<Utc>, DateTime<Utc>)],
+        bounds: &[(usize, DateTime<Utc>, DateTime<Utc>)],
     ) -> Result<BTreeMap<usize, Vec<i64>>, ApiError> {
         let Some(statement) = self.statement(bounds) else {
             return Ok(BTreeMap::new());
