@@ -21,7 +21,8 @@ pub struct Stats {
     pub total: Tally,
 }
 
-/// What happened between `from` and `to` (local dates, inclusive). Four statements.
+/// What happened between `from` and `to` (local dates, inclusive): up to six statements, run
+/// together (see [`counters`]).
 pub async fn stats(
     db: &Db,
     owner_id: Uuid,
