@@ -14,6 +14,13 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The first instant after `at` that a stored instant can hold: stored instants are whole
+/// microseconds (see [`now`]), so `instant < just_after(at)` is `instant <= at`, and a range
+/// bounded so needs no second upper bound.
+pub fn just_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6) + chrono::Duration::microseconds(1)
+}
+
 /// The time the application stamps records with and judges relationships by ("today", "due",
 /// "cold"). The server runs on the system clock; tests pin it so that no rule depends on the
 /// day they run, and move it instead of sleeping.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, value_offer};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::clock;
 use crate::db::Db;
 use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind, OpenAsk};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -359,14 +360,8 @@ impl Stream<'_> {
                 conversation_participant::Entity,
                 P::ContactId,
             )));
-        // Past conversations only: instants are stored to the microsecond.
-        let past = self
-            .today
-            .now
-            .duration_trunc(Duration::microseconds(1))
-            .ok();
-        let (from, until) =
-            self.instant_range(delay, past.map(|now| now + Duration::microseconds(1)));
+        // Past conversations only.
+        let (from, until) = self.instant_range(delay, Some(clock::just_after(self.today.now)));
         let stream = Instants {
             kind: FollowUpKind::ThankYou,
             query,

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, DurationRound, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
 use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use crate::clock;
 use crate::db::Db;
 use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::{self, Today};
@@ -203,9 +204,7 @@ impl Ranges {
         use sea_orm::sea_query::ExprTrait;
 
         let instant = || Expr::col(self.instant.clone());
-        // Instants are stored to the microsecond: before the next one after now is up to now.
-        let micro = chrono::Duration::microseconds(1);
-        let past = self.now.duration_trunc(micro).unwrap_or(self.now) + micro;
+        let past = clock::just_after(self.now);
         union_all(
             "range",
             bounds.iter().map(|(i, start, until)| {
