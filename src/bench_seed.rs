@@ -339,6 +339,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
         insert_chunks(&txn, offers).await?;
         insert_chunks(&txn, idea_topics).await?;
         insert_chunks(&txn, asks).await?;
+        crate::services::activity::rebuild_owner(&txn, owner, ZONE).await?;
         txn.commit().await?;
         written.users += 1;
     }

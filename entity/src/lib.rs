@@ -1,6 +1,8 @@
 //! Storage shapes of Rapport, one module per table. No business logic lives here: services turn
 //! these models into domain types and DTOs.
 
+/// Per-owner counts by local day, week and month, kept on every write, for statistics.
+pub mod activity;
 /// What a user requests of a contact.
 pub mod ask;
 /// Secret feed URLs for calendar apps, stored as SHA-256 hashes (one per user).

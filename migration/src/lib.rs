@@ -18,6 +18,7 @@ mod m20261201_000012_suggestion_rank;
 mod m20261201_000013_idea_topics;
 mod m20261201_000014_tag_counts;
 mod m20261201_000015_index_activity_ranges;
+mod m20261201_000016_activity;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_idea_topics::Migration),
             Box::new(m20261201_000014_tag_counts::Migration),
             Box::new(m20261201_000015_index_activity_ranges::Migration),
+            Box::new(m20261201_000016_activity::Migration),
         ]
     }
 }

@@ -8,17 +8,30 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The longest range `/v1/stats` answers.
 /// The dates the API accepts, 0001-01-01 to 9999-12-31: RFC 3339's four-digit years.
 pub fn in_calendar(date: NaiveDate) -> bool {
     (1..=9999).contains(&date.year())
 }
 
+/// The longest range `/v1/stats` answers.
 pub const MAX_RANGE_MONTHS: u32 = 24;
 /// Weeks in the default range, the current one included.
 pub const DEFAULT_WEEKS: i64 = 12;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     #[default]
@@ -38,7 +51,8 @@ pub fn bucket_start(date: NaiveDate, granularity: Granularity) -> NaiveDate {
     }
 }
 
-fn next_bucket_start(start: NaiveDate, granularity: Granularity) -> NaiveDate {
+/// The first date of the bucket after the one starting on `start`.
+pub fn next_bucket_start(start: NaiveDate, granularity: Granularity) -> NaiveDate {
     match granularity {
         Granularity::Week => add_days(start, 7),
         Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start),

@@ -125,8 +125,11 @@ pub async fn update_profile(
             }
             let updated = model.update(txn).await?;
             if zone_changed {
-                // Local dates move with the zone: every contact's due, cold and one-off dates.
+                // Local dates move with the zone: every contact's due, cold and one-off dates, and
+                // the days, weeks and months activity is counted in.
                 super::ledger::refresh_all(txn, user_id, now).await?;
+                let zone = super::ledger::lock_owner(txn, user_id).await?;
+                super::activity::rebuild_owner(txn, user_id, zone).await?;
             }
             Ok(updated)
         })

@@ -11,8 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::ledger;
 use super::{Versioned, beyond, decode};
+use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -117,6 +117,7 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
+            activity::moved(txn, owner_id, None, model.asked_at, activity::Fact::Asked).await?;
             if AskStatus::is_asked(&model.status) {
                 ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
             }
@@ -167,6 +168,8 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
+            let (before, after) = (current.asked_at, fields.asked_at);
+            activity::moved(txn, owner_id, before, after, activity::Fact::Asked).await?;
             let (was, is) = (
                 AskStatus::is_asked(&current.status),
                 AskStatus::is_asked(fields.status.as_str()),
@@ -198,6 +201,7 @@ pub async fn delete(
             VERSION
                 .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
+            activity::moved(txn, owner_id, current.asked_at, None, activity::Fact::Asked).await?;
             if AskStatus::is_asked(&current.status) {
                 ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
             }

@@ -12,11 +12,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::ledger;
 use super::relationships::ledger_histories;
 use super::{Versioned, beyond};
+use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::labels::{search_terms, search_text};
+use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError, ProblemCode};
@@ -348,12 +349,25 @@ pub async fn delete(
             let conversations =
                 super::conversations::ids_with_participant(txn, owner_id, id).await?;
             let tags = tags_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
+            let mut change = activity::facts_of_contact(txn, owner_id, id).await?;
             VERSION
                 .delete::<contact::Entity>(txn, id, owner_id, version)
                 .await?;
             super::tag_counts::adjust(txn, owner_id, &[], &tags).await?;
-            super::conversations::delete_if_empty(txn, owner_id, &conversations).await?;
-            Ok(())
+            let emptied =
+                super::conversations::delete_if_empty(txn, owner_id, &conversations).await?;
+            for conversation in emptied {
+                let thank_you = super::decode(
+                    "conversation.thank_you_status",
+                    &conversation.thank_you_status,
+                    ThankYouStatus::from_stored,
+                )?;
+                change.remove(activity::Fact::Held {
+                    at: conversation.occurred_at,
+                    thank_you,
+                });
+            }
+            activity::apply(txn, owner_id, &change).await
         })
     })
     .await

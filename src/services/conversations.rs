@@ -13,8 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::ledger;
 use super::{Versioned, beyond};
+use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
@@ -313,6 +313,14 @@ pub async fn create(
                 now,
             )
             .await?;
+            let mut change = activity::Change::default();
+            change.conversation(
+                1,
+                fields.occurred_at,
+                fields.thank_you_status,
+                participant_ids.as_slice(),
+            );
+            activity::apply(txn, owner_id, &change).await?;
             let conversation = Conversation {
                 model,
                 participant_ids: participant_ids.as_ref().clone(),
@@ -356,7 +364,8 @@ pub async fn update(
         let (change, precondition) = (change.clone(), precondition.clone());
         Box::pin(async move {
             let current = find_in(txn, owner_id, id).await?;
-            let fields = change(current.fields()?)?;
+            let before = current.fields()?;
+            let fields = change(before.clone())?;
             let new_participants = fields.participants() != current.participant_ids;
             if new_participants {
                 check_references(txn, owner_id, "participant_ids", &fields.participant_ids).await?;
@@ -380,6 +389,20 @@ pub async fn update(
                 let mut touched = current.participant_ids.clone();
                 touched.extend(fields.participants());
                 ledger::refresh(txn, owner_id, &touched, now).await?;
+                let mut change = activity::Change::default();
+                change.conversation(
+                    -1,
+                    current.model.occurred_at,
+                    before.thank_you_status,
+                    &current.participant_ids,
+                );
+                change.conversation(
+                    1,
+                    fields.occurred_at,
+                    fields.thank_you_status,
+                    &fields.participants(),
+                );
+                activity::apply(txn, owner_id, &change).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -405,7 +428,15 @@ pub async fn delete(
             VERSION
                 .delete::<conversation::Entity>(txn, id, owner_id, current.model.updated_at)
                 .await?;
-            ledger::refresh(txn, owner_id, &current.participant_ids, now).await
+            ledger::refresh(txn, owner_id, &current.participant_ids, now).await?;
+            let mut change = activity::Change::default();
+            change.conversation(
+                -1,
+                current.model.occurred_at,
+                current.fields()?.thank_you_status,
+                &current.participant_ids,
+            );
+            activity::apply(txn, owner_id, &change).await
         })
     })
     .await
@@ -492,27 +523,26 @@ pub async fn ids_with_participant(
         .await?)
 }
 
-/// Deletes those of `ids` that have no participant left.
+/// Deletes those of `ids` that have no participant left; returns them.
 pub async fn delete_if_empty(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     ids: &[Uuid],
-) -> Result<u64, ApiError> {
+) -> Result<Vec<conversation::Model>, ApiError> {
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let with_participants = Query::select()
         .column(conversation_participant::Column::ConversationId)
         .from(conversation_participant::Entity)
         .and_where(conversation_participant::Column::ConversationId.is_in(ids.iter().copied()))
         .to_owned();
-    let result = conversation::Entity::delete_many()
+    Ok(conversation::Entity::delete_many()
         .filter(conversation::Column::OwnerId.eq(owner_id))
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .filter(conversation::Column::Id.not_in_subquery(with_participants))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
+        .exec_with_returning(conn)
+        .await?)
 }
 
 /// One of the owner's conversations exists with this id (for references from offers and asks).

@@ -46,9 +46,11 @@ pub const MIGRATIONS: [&str; 2] = [
 ];
 
 /// Applies pending migrations; when they include one of [`MIGRATIONS`], fills in the ledger
-/// and the name keys of every existing contact. A process stopped in between leaves rows
+/// and the name keys of every existing contact; then counts the activity of owners the
+/// migration that added it left pending. A process stopped in between leaves rows
 /// marked out of date, which the next read of each owner brings up to date, and name keys
-/// that `rapport ledger verify` reports and `rapport ledger rebuild` repairs.
+/// that `rapport ledger verify` reports and `rapport ledger rebuild` repairs, and owners
+/// still pending, which the next start counts.
 pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let applied = crate::db::migrate_up(db).await?;
     if applied
@@ -63,6 +65,10 @@ pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
                 .await?;
         }
         tracing::info!(rows, names, "filled in the relationship ledger");
+    }
+    let counted = super::activity::count_pending(db).await?;
+    if counted > 0 {
+        tracing::info!(owners = counted, "counted activity by day, week and month");
     }
     Ok(())
 }
@@ -417,8 +423,8 @@ async fn fix_name_keys(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<us
 }
 
 /// A stored ledger that differs from the one its records give, a stored name key that differs
-/// from the one the name gives, a tag count or an idea's topic rows that differ from the
-/// records.
+/// from the one the name gives, a tag count, an idea's topic rows or activity counts that
+/// differ from the records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Difference {
     Ledger {
@@ -439,6 +445,14 @@ pub enum Difference {
         tag: String,
         stored: i64,
         expected: i64,
+    },
+    /// The activity counts of a day, week or month.
+    Activity {
+        owner_id: Uuid,
+        period: String,
+        starts_on: chrono::NaiveDate,
+        stored: super::activity::Counts,
+        expected: super::activity::Counts,
     },
     /// An idea's `idea_topic` rows, as (topic, offer's creation instant).
     IdeaTopics {
@@ -479,6 +493,17 @@ impl std::fmt::Display for Difference {
             } => write!(
                 f,
                 "owner {owner_id} tag {tag:?}: stored count {stored}, expected {expected}"
+            ),
+            Self::Activity {
+                owner_id,
+                period,
+                starts_on,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "owner {owner_id} {period} of {starts_on}: stored activity {stored:?}, expected \
+                 {expected:?}"
             ),
             Self::IdeaTopics {
                 owner_id,
@@ -548,7 +573,24 @@ pub async fn verify_owner(
             stored,
             expected,
         });
-    Ok(ledgers.chain(names).chain(topics).chain(tags).collect())
+    let activity = super::activity::wrong(conn, owner_id, zone)
+        .await?
+        .into_iter()
+        .map(
+            |(period, starts_on, stored, expected)| Difference::Activity {
+                owner_id,
+                period,
+                starts_on,
+                stored,
+                expected,
+            },
+        );
+    Ok(ledgers
+        .chain(names)
+        .chain(topics)
+        .chain(tags)
+        .chain(activity)
+        .collect())
 }
 
 /// Every owner's ids, oldest first.
@@ -572,7 +614,7 @@ pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiE
 }
 
 /// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys, idea topics
-/// and tag counts rewritten, one transaction per owner. Returns the number of contacts rewritten.
+/// and tag counts rewritten, activity counts recounted, one transaction per owner. Returns the number of contacts rewritten.
 pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let mut rewritten = 0;
     for owner_id in owners(db.reader()).await? {
@@ -583,6 +625,8 @@ pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
                     fix_name_keys(txn, owner_id).await?;
                     super::idea_topics::fix(txn, owner_id).await?;
                     super::tag_counts::fix(txn, owner_id).await?;
+                    let zone = lock_owner(txn, owner_id).await?;
+                    super::activity::rebuild_owner(txn, owner_id, zone).await?;
                     Ok(rows)
                 })
             })

@@ -3,6 +3,8 @@
 
 /// Accounts: register, look up, update, change password, delete.
 pub mod accounts;
+/// Each owner's activity counts by local day, week and month, kept on every write.
+pub mod activity;
 /// Asks: what a user requests.
 pub mod asks;
 /// Secret calendar feed tokens.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::{Versioned, beyond, decode, decode_json};
-use super::{idea_topics, ledger};
+use super::{activity, idea_topics, ledger};
 use crate::db::Db;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -144,6 +144,14 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
+            activity::moved(
+                txn,
+                owner_id,
+                None,
+                model.offered_at,
+                activity::Fact::Offered,
+            )
+            .await?;
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }
@@ -198,6 +206,8 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
+            let offered = (current.offered_at, fields.offered_at);
+            activity::moved(txn, owner_id, offered.0, offered.1, activity::Fact::Offered).await?;
             let (was, is) = (
                 OfferStatus::is_given(&current.status),
                 OfferStatus::is_given(fields.status.as_str()),
@@ -233,6 +243,14 @@ pub async fn delete(
             VERSION
                 .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
+            activity::moved(
+                txn,
+                owner_id,
+                current.offered_at,
+                None,
+                activity::Fact::Offered,
+            )
+            .await?;
             if OfferStatus::is_given(&current.status) {
                 ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
             }

@@ -1303,6 +1303,95 @@ async fn every_statistics_count_is_an_index_range_search() {
     }
 }
 
+/// The activity reads: a range of one owner's period rows is a search of the primary key, and
+/// the count of a contact's conversations in a period that a write makes is a search of the
+/// participant history index by owner, contact and instant.
+#[tokio::test]
+async fn every_activity_read_is_an_index_search() {
+    use rapport::domain::stats::Granularity;
+    use rapport::services::activity;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let now = app.clock.now();
+    // A year of weekly meetings of twenty contacts: a week holds twenty participant rows of
+    // the owner, one of each contact, so that PostgreSQL's planner, given statistics, can
+    // tell a contact's week from the owner's.
+    let mut contacts = Vec::new();
+    for i in 0..20 {
+        let body = json!({"full_name": format!("Contact {i}")});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        contacts.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    for week in 0..52 {
+        let body = json!({"occurred_at": at(now - Duration::weeks(week)), "channel": "event",
+            "summary": "Meetup", "participant_ids": contacts});
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+    }
+    if app.db.backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        app.db
+            .writer()
+            .execute_unprepared("ANALYZE")
+            .await
+            .expect("analyze");
+    }
+    let backend = app.db.backend();
+    let today = now.date_naive();
+    let periods = activity::periods_query(owner(&user), "week", today - Duration::weeks(12), today);
+    let mut presence = BTreeMap::new();
+    for contact in contacts.iter().take(2) {
+        let contact = contact.parse().expect("a uuid");
+        presence.insert((contact, Granularity::Week, today), 1);
+        presence.insert((contact, Granularity::Month, today), -1);
+    }
+    let probe = activity::presence_probe(owner(&user), chrono_tz::UTC, &presence).expect("arms");
+    use sea_orm::QueryTrait;
+    for (statement, index, searched_by) in [
+        (
+            backend.build(&periods.into_query()),
+            match backend {
+                sea_orm::DbBackend::Postgres => "activity_pkey",
+                _ => "sqlite_autoindex_activity_1",
+            },
+            "starts_on",
+        ),
+        (
+            backend.build(&probe),
+            "idx_participant_owner_contact_history",
+            "occurred_at",
+        ),
+    ] {
+        let plan = plan_of(&app, statement.clone()).await;
+        let text = plan.join("\n");
+        let scan = plan.iter().any(|line| {
+            let line = line.trim_start();
+            // SQLite scans the subqueries that wrap each arm (`r`, `presence0`, …); a scan
+            // of a table is what must not happen.
+            ["SCAN activity", "SCAN conversation_participant"]
+                .iter()
+                .any(|table| line.starts_with(table))
+                || line.contains("Seq Scan")
+        });
+        let searched = match backend {
+            sea_orm::DbBackend::Postgres => plan
+                .iter()
+                .filter(|line| line.contains("Index Cond"))
+                .all(|line| line.contains(searched_by)),
+            _ => plan
+                .iter()
+                .filter(|line| line.trim_start().starts_with("SEARCH "))
+                .all(|line| line.contains(&format!("{searched_by}>"))),
+        };
+        assert!(
+            !scan && searched && text.contains(index),
+            "{}\n{text}",
+            statement.sql
+        );
+    }
+}
+
 /// Statistics over ranges and granularities in a zone 12:45 or 13:45 ahead of UTC, checked
 /// against counts made here from every conversation, offer and ask the API lists, after a
 /// contact with history is deleted and another archived, and again after planned

@@ -14,7 +14,7 @@ use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::{self, Today};
 use crate::domain::stats::{self, Counts, Granularity, Tally};
 use crate::error::ApiError;
-use crate::services::{ledger, union_all};
+use crate::services::{activity, ledger, union_all};
 
 /// Statistics of a range: one tally per bucket, then the whole range.
 pub struct Stats {
@@ -22,8 +22,8 @@ pub struct Stats {
     pub total: Tally,
 }
 
-/// What happened between `from` and `to` (local dates, inclusive): up to six statements, run
-/// together (see [`counters`]).
+/// What happened between `from` and `to` (local dates, inclusive): up to nine statements,
+/// run together (see [`tallies`]).
 pub async fn stats(
     db: &Db,
     owner_id: Uuid,
@@ -47,11 +47,17 @@ pub async fn stats(
     })
 }
 
-/// The tally of each range of local dates, in the order given, counted by the database:
-/// one statement per count, run together, each one `UNION ALL` arm per range over an index
-/// on the owner and the instant counted (see [`counters`]). A local date's instants are found
-/// with the owner's time zone here, so the statements hold no time-zone arithmetic; instants
-/// after now (planned conversations) are not counted.
+/// The tally of each range of local dates, in the order given. The days before today come
+/// from the owner's `activity` rows (see `services::activity`): one row per day, and the
+/// people of a range that is exactly one week or month ended before today from that period's
+/// row. Today's part of a range is counted from its records up to now, one statement per
+/// count, each one `UNION ALL` arm per range over an index on the owner and the instant
+/// counted (see [`counters`]); so are the people of a range that reaches today (from the
+/// ledger's last conversation of each contact), the new people of every range, and the people
+/// of any other range ended before today (a count of distinct contacts over its participant
+/// rows). A local date's instants are found with the owner's time zone here, so the
+/// statements hold no time-zone arithmetic; instants after now (planned conversations) are
+/// not counted.
 async fn tallies(
     db: &Db,
     owner_id: Uuid,
@@ -61,47 +67,112 @@ async fn tallies(
     let _permit = db.whole_network().await?;
     ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
+    let date = today.date();
+    let start = |day: NaiveDate| relationship::start_of_day(day, today.zone);
+    let end = |day: NaiveDate| start(relationship::add_days(day, 1));
     let bounds: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = ranges
         .iter()
         .enumerate()
-        .map(|(i, (from, to))| {
-            (
-                i,
-                relationship::start_of_day(*from, today.zone),
-                relationship::start_of_day(relationship::add_days(*to, 1), today.zone),
-            )
-        })
+        .map(|(i, (from, to))| (i, start(*from), end(*to)))
         .collect();
-    // People of a range that reaches now are those whose last past conversation is in it.
-    let (recent, earlier): (Vec<_>, Vec<_>) = bounds
+    // Today's part of each range that reaches it.
+    let today_parts: Vec<_> = ranges
         .iter()
-        .copied()
-        .partition(|(_, _, until)| *until > today.now);
+        .enumerate()
+        .filter(|(_, (_, to))| *to >= date)
+        .map(|(i, (from, to))| (i, start(std::cmp::max(*from, date)), end(*to)))
+        .collect();
+    let mut recent = Vec::new();
+    let mut earlier = Vec::new();
+    let mut whole_periods: BTreeMap<usize, (Granularity, NaiveDate)> = BTreeMap::new();
+    for (i, range) in ranges.iter().enumerate() {
+        if range.1 >= date {
+            // People of a range that reaches now are those whose last past conversation is in it.
+            recent.push(bounds[i]);
+        } else if let Some(period) = whole_period(*range) {
+            whole_periods.insert(i, period);
+        } else {
+            earlier.push(bounds[i]);
+        }
+    }
+    let yesterday = relationship::add_days(date, -1);
+    let first = ranges.iter().map(|(from, _)| *from).min().unwrap_or(date);
+    let period_span = |granularity| {
+        let starts = whole_periods
+            .values()
+            .filter(|(g, _)| *g == granularity)
+            .map(|(_, starts_on)| *starts_on);
+        (starts.clone().min(), starts.max())
+    };
+    let period_rows = |granularity| {
+        let (from, to) = period_span(granularity);
+        let period = activity::period_of(granularity);
+        async move {
+            match (from, to) {
+                (Some(from), Some(to)) => activity::periods(conn, owner_id, period, from, to).await,
+                _ => Ok(BTreeMap::new()),
+            }
+        }
+    };
     let c = counters(owner_id, today.now);
-    let (held, people, recent_people, met, offered, asked) = tokio::try_join!(
-        c.held.read(conn, &bounds),
+    let (held, people, recent_people, met, offered, asked, days, weeks, months) = tokio::try_join!(
+        c.held.read(conn, &today_parts),
         c.people.read(conn, &earlier),
         c.recent_people.read(conn, &recent),
         c.new_people.read(conn, &bounds),
-        c.offered.read(conn, &bounds),
-        c.asked.read(conn, &bounds),
+        c.offered.read(conn, &today_parts),
+        c.asked.read(conn, &today_parts),
+        activity::days(conn, owner_id, first, yesterday),
+        period_rows(Granularity::Week),
+        period_rows(Granularity::Month),
     )?;
-    Ok((0..ranges.len())
-        .map(|i| {
+    Ok(ranges
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to))| {
             let nth = |counts: &BTreeMap<usize, Vec<i64>>, n: usize| {
                 counts.get(&i).and_then(|c| c.get(n)).copied().unwrap_or(0)
             };
+            let mut stored = activity::Counts::default();
+            let last_day = std::cmp::min(*to, yesterday);
+            if *from <= last_day {
+                for counts in days.range(*from..=last_day).map(|(_, counts)| counts) {
+                    stored.conversations += counts.conversations;
+                    stored.thank_yous_sent += counts.thank_yous_sent;
+                    stored.thank_yous_owed += counts.thank_yous_owed;
+                    stored.offers += counts.offers;
+                    stored.asks += counts.asks;
+                }
+            }
+            if let Some((granularity, starts_on)) = whole_periods.get(&i) {
+                let rows = match granularity {
+                    Granularity::Week => &weeks,
+                    Granularity::Month => &months,
+                };
+                stored.people = rows.get(starts_on).map_or(0, |counts| counts.people);
+            }
             Tally::from(Counts {
-                conversations: nth(&held, 0),
-                thank_yous_sent: nth(&held, 1),
-                thank_yous_owed: nth(&held, 2),
-                distinct_people: nth(&people, 0) + nth(&recent_people, 0),
+                conversations: stored.conversations + nth(&held, 0),
+                thank_yous_sent: stored.thank_yous_sent + nth(&held, 1),
+                thank_yous_owed: stored.thank_yous_owed + nth(&held, 2),
+                distinct_people: stored.people + nth(&people, 0) + nth(&recent_people, 0),
                 new_people: nth(&met, 0),
-                offers_given: nth(&offered, 0),
-                asks_made: nth(&asked, 0),
+                offers_given: stored.offers + nth(&offered, 0),
+                asks_made: stored.asks + nth(&asked, 0),
             })
         })
         .collect())
+}
+
+/// The week or month that `range` is exactly, if it is one.
+fn whole_period((from, to): (NaiveDate, NaiveDate)) -> Option<(Granularity, NaiveDate)> {
+    [Granularity::Week, Granularity::Month]
+        .into_iter()
+        .find(|granularity| {
+            stats::bucket_start(from, *granularity) == from
+                && relationship::add_days(stats::next_bucket_start(from, *granularity), -1) == to
+        })
+        .map(|granularity| (granularity, from))
 }
 
 /// The counts of [`tallies`], each over one table. Instants after `now` are not counted.
