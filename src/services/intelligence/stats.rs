@@ -67,84 +67,47 @@ async fn tallies(
     let _permit = db.whole_network().await?;
     ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
-    let date = today.date();
-    let start = |day: NaiveDate| relationship::start_of_day(day, today.zone);
-    let end = |day: NaiveDate| start(relationship::add_days(day, 1));
-    let bounds: Vec<(usize, DateTime<Utc>, DateTime<Utc>)> = ranges
-        .iter()
-        .enumerate()
-        .map(|(i, (from, to))| (i, start(*from), end(*to)))
-        .collect();
-    // Today's part of each range that reaches it.
-    let today_parts: Vec<_> = ranges
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, to))| *to >= date)
-        .map(|(i, (from, to))| (i, start(std::cmp::max(*from, date)), end(*to)))
-        .collect();
-    let mut recent = Vec::new();
-    let mut earlier = Vec::new();
-    let mut whole_periods: BTreeMap<usize, (Granularity, NaiveDate)> = BTreeMap::new();
-    for (i, range) in ranges.iter().enumerate() {
-        if range.1 >= date {
-            // People of a range that reaches now are those whose last past conversation is in it.
-            recent.push(bounds[i]);
-        } else if let Some(period) = whole_period(*range) {
-            whole_periods.insert(i, period);
-        } else {
-            earlier.push(bounds[i]);
-        }
-    }
-    let yesterday = relationship::add_days(date, -1);
-    let first = ranges.iter().map(|(from, _)| *from).min().unwrap_or(date);
-    let period_span = |granularity| {
-        let starts = whole_periods
-            .values()
-            .filter(|(g, _)| *g == granularity)
-            .map(|(_, starts_on)| *starts_on);
-        (starts.clone().min(), starts.max())
-    };
+    let plan = Plan::of(ranges, today);
     let period_rows = |granularity| {
-        let (from, to) = period_span(granularity);
-        let period = activity::period_of(granularity);
+        let span = plan.period_span(granularity);
         async move {
-            match (from, to) {
-                (Some(from), Some(to)) => activity::periods(conn, owner_id, period, from, to).await,
-                _ => Ok(BTreeMap::new()),
+            match span {
+                Some((from, to)) => {
+                    let period = activity::period_of(granularity);
+                    activity::periods(conn, owner_id, period, from, to).await
+                }
+                None => Ok(BTreeMap::new()),
             }
+        }
+    };
+    let first = ranges.iter().map(|(from, _)| *from).min();
+    let days = async {
+        match first {
+            Some(first) => activity::days(conn, owner_id, first, plan.yesterday).await,
+            None => Ok(BTreeMap::new()),
         }
     };
     let c = counters(owner_id, today.now);
     let (held, people, recent_people, met, offered, asked, days, weeks, months) = tokio::try_join!(
-        c.held.read(conn, &today_parts),
-        c.people.read(conn, &earlier),
-        c.recent_people.read(conn, &recent),
-        c.new_people.read(conn, &bounds),
-        c.offered.read(conn, &today_parts),
-        c.asked.read(conn, &today_parts),
-        activity::days(conn, owner_id, first, yesterday),
+        c.held.read(conn, &plan.today_parts),
+        c.people.read(conn, &plan.earlier),
+        c.recent_people.read(conn, &plan.recent),
+        c.new_people.read(conn, &plan.bounds),
+        c.offered.read(conn, &plan.today_parts),
+        c.asked.read(conn, &plan.today_parts),
+        days,
         period_rows(Granularity::Week),
         period_rows(Granularity::Month),
     )?;
     Ok(ranges
         .iter()
         .enumerate()
-        .map(|(i, (from, to))| {
+        .map(|(i, range)| {
             let nth = |counts: &BTreeMap<usize, Vec<i64>>, n: usize| {
                 counts.get(&i).and_then(|c| c.get(n)).copied().unwrap_or(0)
             };
-            let mut stored = activity::Counts::default();
-            let last_day = std::cmp::min(*to, yesterday);
-            if *from <= last_day {
-                for counts in days.range(*from..=last_day).map(|(_, counts)| counts) {
-                    stored.conversations += counts.conversations;
-                    stored.thank_yous_sent += counts.thank_yous_sent;
-                    stored.thank_yous_owed += counts.thank_yous_owed;
-                    stored.offers += counts.offers;
-                    stored.asks += counts.asks;
-                }
-            }
-            if let Some((granularity, starts_on)) = whole_periods.get(&i) {
+            let mut stored = plan.days_before_today(*range, &days);
+            if let Some((granularity, starts_on)) = plan.whole_periods.get(&i) {
                 let rows = match granularity {
                     Granularity::Week => &weeks,
                     Granularity::Month => &months,
@@ -162,6 +125,86 @@ async fn tallies(
             })
         })
         .collect())
+}
+
+/// An instant range `[start, until)` of the range with that index.
+type Bound = (usize, DateTime<Utc>, DateTime<Utc>);
+
+/// Which source answers each part of each range of [`tallies`].
+struct Plan {
+    yesterday: NaiveDate,
+    /// Every range's instants.
+    bounds: Vec<Bound>,
+    /// Today's part of each range that reaches it, counted from the records.
+    today_parts: Vec<Bound>,
+    /// Ranges that reach today: their people are those whose last past conversation is in
+    /// them.
+    recent: Vec<Bound>,
+    /// Ranges ended before today that are exactly one week or month: their people are that
+    /// period's row.
+    whole_periods: BTreeMap<usize, (Granularity, NaiveDate)>,
+    /// Other ranges ended before today: their people are counted from participant rows.
+    earlier: Vec<Bound>,
+}
+
+impl Plan {
+    fn of(ranges: &[(NaiveDate, NaiveDate)], today: &Today) -> Self {
+        let date = today.date();
+        let start = |day: NaiveDate| relationship::start_of_day(day, today.zone);
+        let end = |day: NaiveDate| start(relationship::add_days(day, 1));
+        let mut plan = Self {
+            yesterday: relationship::add_days(date, -1),
+            bounds: Vec::with_capacity(ranges.len()),
+            today_parts: Vec::new(),
+            recent: Vec::new(),
+            whole_periods: BTreeMap::new(),
+            earlier: Vec::new(),
+        };
+        for (i, (from, to)) in ranges.iter().copied().enumerate() {
+            let bound = (i, start(from), end(to));
+            plan.bounds.push(bound);
+            if to >= date {
+                plan.today_parts
+                    .push((i, start(std::cmp::max(from, date)), end(to)));
+                plan.recent.push(bound);
+            } else if let Some(period) = whole_period((from, to)) {
+                plan.whole_periods.insert(i, period);
+            } else {
+                plan.earlier.push(bound);
+            }
+        }
+        plan
+    }
+
+    /// The first and last start of the whole periods of `granularity`, if there are any.
+    fn period_span(&self, granularity: Granularity) -> Option<(NaiveDate, NaiveDate)> {
+        let starts = self
+            .whole_periods
+            .values()
+            .filter(|(g, _)| *g == granularity)
+            .map(|(_, starts_on)| *starts_on);
+        Some((starts.clone().min()?, starts.max()?))
+    }
+
+    /// The day counts of the part of `(from, to)` before today, summed.
+    fn days_before_today(
+        &self,
+        (from, to): (NaiveDate, NaiveDate),
+        days: &BTreeMap<NaiveDate, activity::Counts>,
+    ) -> activity::Counts {
+        let mut sum = activity::Counts::default();
+        let last = std::cmp::min(to, self.yesterday);
+        if from <= last {
+            for counts in days.range(from..=last).map(|(_, counts)| counts) {
+                sum.conversations += counts.conversations;
+                sum.thank_yous_sent += counts.thank_yous_sent;
+                sum.thank_yous_owed += counts.thank_yous_owed;
+                sum.offers += counts.offers;
+                sum.asks += counts.asks;
+            }
+        }
+        sum
+    }
 }
 
 /// The week or month that `range` is exactly, if it is one.
