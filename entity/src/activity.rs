@@ -20,6 +20,11 @@ pub struct Model {
     /// Day rows: offers given and asks made on the date.
     pub offers: i64,
     pub asks: i64,
+    /// Day rows: contacts whose first past conversation, as the ledger stores it (the
+    /// contact's `first_conversation_at`), is on the date.
+    pub firsts: i64,
+    /// Day rows: contacts whose last past conversation, as the ledger stores it, is on the date.
+    pub lasts: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

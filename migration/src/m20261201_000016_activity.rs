@@ -3,11 +3,15 @@
 //! per day, week or month instead of counting the records of a range.
 //!
 //! A `day` row counts the conversations of that local date (with their thank-yous sent and
-//! owed), the offers given and the asks made; a `week` or `month` row counts the distinct
-//! contacts who took part in a conversation in it. Planned conversations are counted on their
-//! date like the others: a read uses only periods that ended before its own day began, and by
-//! then every conversation in them is past. The application counts existing records after
-//! this migration (it needs each owner's time zone), owner by owner from `activity_pending`.
+//! owed), the offers given and the asks made, and the contacts whose first and whose last past
+//! conversation (the relationship ledger's columns) fall on it; a `week` or `month` row counts
+//! the distinct contacts who took part in a conversation in it. Planned conversations are
+//! counted on their date like the others: a read uses those counts only for periods that ended
+//! before its own day began, and by then every conversation in them is past. The first and
+//! last conversations follow the ledger, which a read brings up to date first.
+//!
+//! The application counts existing records after this migration (it needs each owner's time
+//! zone), owner by owner from `activity_pending`.
 
 use sea_orm_migration::prelude::*;
 
@@ -37,6 +41,8 @@ impl MigrationTrait for Migration {
                     .col(count(Activity::People))
                     .col(count(Activity::Offers))
                     .col(count(Activity::Asks))
+                    .col(count(Activity::Firsts))
+                    .col(count(Activity::Lasts))
                     .primary_key(
                         Index::create()
                             .col(Activity::OwnerId)
@@ -115,6 +121,8 @@ enum Activity {
     People,
     Offers,
     Asks,
+    Firsts,
+    Lasts,
 }
 
 #[derive(DeriveIden)]

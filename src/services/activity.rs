@@ -56,6 +56,8 @@ pub struct Counts {
     pub people: i64,
     pub offers: i64,
     pub asks: i64,
+    pub firsts: i64,
+    pub lasts: i64,
 }
 
 impl Counts {
@@ -71,9 +73,17 @@ impl Counts {
             people: m.people,
             offers: m.offers,
             asks: m.asks,
+            firsts: m.firsts,
+            lasts: m.lasts,
         }
     }
 }
+
+/// A contact's first and last past conversations, as the ledger stores them.
+pub type Ends = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A contact's id with its [`Ends`], as read.
+pub type ContactEnds = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// A row's key: its period (`day`, `week`, `month`) and first local date.
 pub type Key = (&'static str, NaiveDate);
@@ -92,6 +102,10 @@ pub enum Fact {
     Offered(DateTime<Utc>),
     /// An ask made at that instant.
     Asked(DateTime<Utc>),
+    /// A contact's first past conversation, as the ledger stores it.
+    First(DateTime<Utc>),
+    /// A contact's last past conversation, as the ledger stores it.
+    Last(DateTime<Utc>),
 }
 
 /// What a write changes: facts added (+1) and removed (−1).
@@ -107,6 +121,11 @@ impl Change {
 
     pub fn remove(&mut self, fact: Fact) {
         self.facts.push((-1, fact));
+    }
+
+    /// Adds the facts of `other`.
+    pub fn extend(&mut self, other: Change) {
+        self.facts.extend(other.facts);
     }
 
     /// Adds (`sign` 1) or removes (−1) a conversation with its participants.
@@ -191,6 +210,10 @@ fn deltas(change: &Change, zone: Tz) -> (BTreeMap<Key, Counts>, BTreeMap<Presenc
                 rows.entry((DAY, local_date(*at, zone))).or_default().offers += sign
             }
             Fact::Asked(at) => rows.entry((DAY, local_date(*at, zone))).or_default().asks += sign,
+            Fact::First(at) => {
+                rows.entry((DAY, local_date(*at, zone))).or_default().firsts += sign;
+            }
+            Fact::Last(at) => rows.entry((DAY, local_date(*at, zone))).or_default().lasts += sign,
         }
     }
     presence.retain(|_, net| *net != 0);
@@ -284,7 +307,7 @@ pub fn presence_probe(
     union_all("presence", arms)
 }
 
-/// Rows per `INSERT` when writing many (nine values each).
+/// Rows per `INSERT` when writing many (eleven values each).
 const INSERT_CHUNK: usize = 500;
 
 /// Adds `rows` to the owner's rows: inserted, or added to the existing row's counts.
@@ -308,6 +331,8 @@ async fn upsert(
             A::People,
             A::Offers,
             A::Asks,
+            A::Firsts,
+            A::Lasts,
         ] {
             on_conflict.value(
                 column,
@@ -334,11 +359,14 @@ fn model(owner_id: Uuid, period: &str, starts_on: NaiveDate, c: &Counts) -> acti
         people: Set(c.people),
         offers: Set(c.offers),
         asks: Set(c.asks),
+        firsts: Set(c.firsts),
+        lasts: Set(c.lasts),
     }
 }
 
-/// The facts a contact's delete removes, read before it: their part in each conversation,
-/// and their offers and asks (which the foreign keys delete with them). The conversations
+/// The facts a contact's delete removes, read before it: their first and last past
+/// conversations as the ledger stores them, their part in each conversation, and their offers
+/// and asks (which the foreign keys delete with them). The conversations
 /// the delete leaves empty are removed by the caller, which knows which they are.
 pub async fn facts_of_contact(
     conn: &impl ConnectionTrait,
@@ -348,6 +376,20 @@ pub async fn facts_of_contact(
     use conversation_participant::Column as P;
 
     let mut change = Change::default();
+    let ends: Option<Ends> = entity::contact::Entity::find_by_id(contact_id)
+        .select_only()
+        .columns([
+            entity::contact::Column::FirstConversationAt,
+            entity::contact::Column::LastConversationAt,
+        ])
+        .filter(entity::contact::Column::OwnerId.eq(owner_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    if let Some((first, last)) = ends {
+        change.replace(first, None, Fact::First);
+        change.replace(last, None, Fact::Last);
+    }
     let parts: Vec<Option<DateTime<Utc>>> = conversation_participant::Entity::find()
         .select_only()
         .column(P::OccurredAt)
@@ -391,7 +433,9 @@ fn day_of(rows: &mut BTreeMap<Key, Counts>, at: DateTime<Utc>, zone: Tz) -> &mut
     rows.entry((DAY, local_date(at, zone))).or_default()
 }
 
-/// The rows the owner's records give in `zone`, without rows of zeros. Conversations are
+/// The rows the owner's records give in `zone`, without rows of zeros (first and last
+/// conversations from the ledger's stored columns, which `ledger verify` checks against the
+/// records). Conversations are
 /// read a page at a time in the order of `(owner_id, occurred_at, …)`, participant rows a
 /// chunk of contacts at a time, so that memory holds one page and the counts.
 pub async fn recount(
@@ -462,13 +506,27 @@ pub async fn recount(
     for at in asked.into_iter().flatten() {
         day_of(&mut rows, at, zone).asks += 1;
     }
-    let contacts: Vec<Uuid> = entity::contact::Entity::find()
+    let ends: Vec<ContactEnds> = entity::contact::Entity::find()
         .select_only()
-        .column(entity::contact::Column::Id)
+        .columns([
+            entity::contact::Column::Id,
+            entity::contact::Column::FirstConversationAt,
+            entity::contact::Column::LastConversationAt,
+        ])
         .filter(entity::contact::Column::OwnerId.eq(owner_id))
         .into_tuple()
         .all(conn)
         .await?;
+    let mut contacts = Vec::with_capacity(ends.len());
+    for (id, first, last) in ends {
+        contacts.push(id);
+        if let Some(first) = first {
+            day_of(&mut rows, first, zone).firsts += 1;
+        }
+        if let Some(last) = last {
+            day_of(&mut rows, last, zone).lasts += 1;
+        }
+    }
     let per_chunk = usize::try_from(RECOUNT_PAGE / 5).unwrap_or(1_000);
     for chunk in contacts.chunks(per_chunk) {
         let parts: Vec<(Uuid, Option<DateTime<Utc>>)> = conversation_participant::Entity::find()

@@ -304,16 +304,10 @@ pub async fn create(
             let model = model.insert(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields).await?;
             let owed = fields.thank_you_status == ThankYouStatus::Owed;
-            ledger::add_conversation(
-                txn,
-                owner_id,
-                &participant_ids,
-                fields.occurred_at,
-                owed,
-                now,
-            )
-            .await?;
             let mut change = activity::Change::default();
+            let held = (fields.occurred_at, owed);
+            ledger::add_conversation(txn, owner_id, &participant_ids, held, now, &mut change)
+                .await?;
             change.conversation(
                 1,
                 fields.occurred_at,
@@ -388,8 +382,8 @@ pub async fn update(
             if new_participants || copied {
                 let mut touched = current.participant_ids.clone();
                 touched.extend(fields.participants());
-                ledger::refresh(txn, owner_id, &touched, now).await?;
                 let mut change = activity::Change::default();
+                ledger::refresh_into(txn, owner_id, &touched, now, &mut change).await?;
                 change.conversation(
                     -1,
                     current.model.occurred_at,
@@ -428,8 +422,9 @@ pub async fn delete(
             VERSION
                 .delete::<conversation::Entity>(txn, id, owner_id, current.model.updated_at)
                 .await?;
-            ledger::refresh(txn, owner_id, &current.participant_ids, now).await?;
             let mut change = activity::Change::default();
+            let touched = &current.participant_ids;
+            ledger::refresh_into(txn, owner_id, touched, now, &mut change).await?;
             change.conversation(
                 -1,
                 current.model.occurred_at,

@@ -32,6 +32,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::activity::{self, Ends};
 use super::relationships::ledger_histories;
 use crate::db::Db;
 use crate::domain::relationship::{History, Ledger};
@@ -238,14 +239,15 @@ async fn store(
 /// Adds a new conversation at `at` with `participants` to their ledgers, in the caller's
 /// transaction: the stored counts moved by one and the first, last and next planned instants
 /// compared with `at`, so that the cost does not grow with a contact's history. A row out of
-/// date at `now` is recomputed from its records instead, as [`refresh`] does.
+/// date at `now` is recomputed from its records instead, as [`refresh`] does. The moves of
+/// first and last conversations are added to `change`, for the caller to apply with its own.
 pub async fn add_conversation(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     participants: &[Uuid],
-    at: DateTime<Utc>,
-    owed: bool,
+    (at, owed): (DateTime<Utc>, bool),
     now: DateTime<Utc>,
+    change: &mut activity::Change,
 ) -> Result<(), ApiError> {
     use contact::Column as C;
 
@@ -259,6 +261,10 @@ pub async fn add_conversation(
         .filter(super::unindexed(C::OwnerId).eq(owner_id))
         .all(conn)
         .await?;
+    let before: HashMap<Uuid, Ends> = rows
+        .iter()
+        .map(|m| (m.id, (m.first_conversation_at, m.last_conversation_at)))
+        .collect();
     let mut stale = Vec::new();
     let mut moved = Vec::with_capacity(rows.len());
     for m in rows {
@@ -281,16 +287,72 @@ pub async fn add_conversation(
     if !stale.is_empty() {
         moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?);
     }
-    store(conn, owner_id, &moved).await
+    store(conn, owner_id, &moved).await?;
+    change.extend(ends_moved(&before, &moved));
+    Ok(())
 }
 
-/// Recomputes the ledger of the owner's `contacts` as of `now`, in the caller's transaction.
-/// Ids that are not (or no longer) the owner's contacts are skipped.
+/// The stored [`Ends`] of the owner's `ids` (before a refresh overwrites them).
+async fn stored_ends(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Ends>, ApiError> {
+    use contact::Column as C;
+
+    let mut ends = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<activity::ContactEnds> = contact::Entity::find()
+            .select_only()
+            .columns([C::Id, C::FirstConversationAt, C::LastConversationAt])
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .filter(super::unindexed(C::OwnerId).eq(owner_id))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        ends.extend(
+            rows.into_iter()
+                .map(|(id, first, last)| (id, (first, last))),
+        );
+    }
+    Ok(ends)
+}
+
+/// The change to the activity counts of first and last conversations when the rows that had
+/// `before` are stored as `after`.
+fn ends_moved(before: &HashMap<Uuid, Ends>, after: &[(Uuid, Ledger)]) -> activity::Change {
+    let mut change = activity::Change::default();
+    for (id, ledger) in after {
+        let (first, last) = before.get(id).copied().unwrap_or_default();
+        let h = &ledger.history;
+        change.replace(first, h.first_conversation_at, activity::Fact::First);
+        change.replace(last, h.last_conversation_at, activity::Fact::Last);
+    }
+    change
+}
+
+/// Recomputes the ledger of the owner's `contacts` as of `now`, in the caller's transaction,
+/// and moves the activity counts of their first and last conversations. Ids that are not (or
+/// no longer) the owner's contacts are skipped.
 pub async fn refresh(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     contacts: &[Uuid],
     now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut change = activity::Change::default();
+    refresh_into(conn, owner_id, contacts, now, &mut change).await?;
+    activity::apply(conn, owner_id, &change).await
+}
+
+/// [`refresh`], with the moves of first and last conversations added to `change` for the
+/// caller to apply with its own.
+pub async fn refresh_into(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: &[Uuid],
+    now: DateTime<Utc>,
+    change: &mut activity::Change,
 ) -> Result<(), ApiError> {
     if contacts.is_empty() {
         return Ok(());
@@ -299,12 +361,16 @@ pub async fn refresh(
     ids.sort_unstable();
     ids.dedup();
     let zone = lock_owner(conn, owner_id).await?;
+    let before = stored_ends(conn, owner_id, &ids).await?;
     let rows = recompute(conn, owner_id, Some(&ids), zone, now).await?;
-    store(conn, owner_id, &rows).await
+    store(conn, owner_id, &rows).await?;
+    change.extend(ends_moved(&before, &rows));
+    Ok(())
 }
 
 /// Recomputes the ledger of every one of the owner's contacts (after a time-zone change, or
-/// to repair), in the caller's transaction.
+/// to repair), in the caller's transaction. The activity counts of first and last
+/// conversations are not moved: the caller recounts the owner's activity after it.
 pub async fn refresh_all(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,

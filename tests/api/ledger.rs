@@ -1260,16 +1260,6 @@ async fn every_statistics_count_is_an_index_range_search() {
             "occurred_at",
         ),
         (&c.people, "idx_participant_owner_occurred", "occurred_at"),
-        (
-            &c.recent_people,
-            "idx_contact_owner_last_conversation",
-            "last_conversation_at",
-        ),
-        (
-            &c.new_people,
-            "idx_contact_owner_first_conversation",
-            "first_conversation_at",
-        ),
         (&c.offered, "idx_value_offer_owner_offered", "offered_at"),
         (&c.asked, "idx_ask_owner_asked", "asked_at"),
     ];

@@ -1,9 +1,9 @@
 //! Activity statistics over a range, and the weekly goals.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{ask, contact, conversation, conversation_participant, user, value_offer};
+use entity::{ask, conversation, conversation_participant, user, value_offer};
 use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -47,17 +47,22 @@ pub async fn stats(
     })
 }
 
-/// The tally of each range of local dates, in the order given. The days before today come
-/// from the owner's `activity` rows (see `services::activity`): one row per day, and the
-/// people of a range that is exactly one week or month ended before today from that period's
-/// row. Today's part of a range is counted from its records up to now, one statement per
-/// count, each one `UNION ALL` arm per range over an index on the owner and the instant
-/// counted (see [`counters`]); so are the people of a range that reaches today (from the
-/// ledger's last conversation of each contact), the new people of every range, and the people
-/// of any other range ended before today (a count of distinct contacts over its participant
-/// rows). A local date's instants are found with the owner's time zone here, so the
-/// statements hold no time-zone arithmetic; instants after now (planned conversations) are
-/// not counted.
+/// The tally of each range of local dates, in the order given, from the owner's `activity`
+/// rows (see `services::activity`) where they answer, from the records where they do not
+/// (see [`Plan`]):
+/// - the records of the days before today: the day rows;
+/// - today's records: counted up to now, one statement per count, each one `UNION ALL` arm
+///   per range over an index on the owner and the instant counted (see [`counters`]);
+/// - new people: the day rows' contacts whose first past conversation is in the range;
+/// - people of a range that reaches today: the day rows' contacts whose last past
+///   conversation is in it; of a range ended before today that is exactly one week or month:
+///   that period's row; of any other range ended before today (a partial first bucket, the
+///   total of a past range): a count of distinct contacts over its participant rows, whose
+///   cost follows the activity in the range (distinct people are not additive).
+///
+/// First and last past conversations are the ledger's, brought up to date first. A local
+/// date's instants are found with the owner's time zone here, so the statements hold no
+/// time-zone arithmetic; instants after now (planned conversations) are not counted.
 async fn tallies(
     db: &Db,
     owner_id: Uuid,
@@ -81,18 +86,17 @@ async fn tallies(
         }
     };
     let first = ranges.iter().map(|(from, _)| *from).min();
+    let last = ranges.iter().map(|(_, to)| *to).max();
     let days = async {
-        match first {
-            Some(first) => activity::days(conn, owner_id, first, plan.yesterday).await,
-            None => Ok(BTreeMap::new()),
+        match (first, last) {
+            (Some(first), Some(last)) => activity::days(conn, owner_id, first, last).await,
+            _ => Ok(BTreeMap::new()),
         }
     };
     let c = counters(owner_id, today.now);
-    let (held, people, recent_people, met, offered, asked, days, weeks, months) = tokio::try_join!(
+    let (held, people, offered, asked, days, weeks, months) = tokio::try_join!(
         c.held.read(conn, &plan.today_parts),
         c.people.read(conn, &plan.earlier),
-        c.recent_people.read(conn, &plan.recent),
-        c.new_people.read(conn, &plan.bounds),
         c.offered.read(conn, &plan.today_parts),
         c.asked.read(conn, &plan.today_parts),
         days,
@@ -106,7 +110,7 @@ async fn tallies(
             let nth = |counts: &BTreeMap<usize, Vec<i64>>, n: usize| {
                 counts.get(&i).and_then(|c| c.get(n)).copied().unwrap_or(0)
             };
-            let mut stored = plan.days_before_today(*range, &days);
+            let mut stored = plan.days_of(i, *range, &days);
             if let Some((granularity, starts_on)) = plan.whole_periods.get(&i) {
                 let rows = match granularity {
                     Granularity::Week => &weeks,
@@ -118,8 +122,8 @@ async fn tallies(
                 conversations: stored.conversations + nth(&held, 0),
                 thank_yous_sent: stored.thank_yous_sent + nth(&held, 1),
                 thank_yous_owed: stored.thank_yous_owed + nth(&held, 2),
-                distinct_people: stored.people + nth(&people, 0) + nth(&recent_people, 0),
-                new_people: nth(&met, 0),
+                distinct_people: stored.people + nth(&people, 0),
+                new_people: stored.firsts,
                 offers_given: stored.offers + nth(&offered, 0),
                 asks_made: stored.asks + nth(&asked, 0),
             })
@@ -133,13 +137,11 @@ type Bound = (usize, DateTime<Utc>, DateTime<Utc>);
 /// Which source answers each part of each range of [`tallies`].
 struct Plan {
     yesterday: NaiveDate,
-    /// Every range's instants.
-    bounds: Vec<Bound>,
     /// Today's part of each range that reaches it, counted from the records.
     today_parts: Vec<Bound>,
-    /// Ranges that reach today: their people are those whose last past conversation is in
-    /// them.
-    recent: Vec<Bound>,
+    /// Ranges that reach today: their people are the contacts whose last past conversation
+    /// is in them (the day rows' `lasts`).
+    recent: BTreeSet<usize>,
     /// Ranges ended before today that are exactly one week or month: their people are that
     /// period's row.
     whole_periods: BTreeMap<usize, (Granularity, NaiveDate)>,
@@ -154,23 +156,20 @@ impl Plan {
         let end = |day: NaiveDate| start(relationship::add_days(day, 1));
         let mut plan = Self {
             yesterday: relationship::add_days(date, -1),
-            bounds: Vec::with_capacity(ranges.len()),
             today_parts: Vec::new(),
-            recent: Vec::new(),
+            recent: BTreeSet::new(),
             whole_periods: BTreeMap::new(),
             earlier: Vec::new(),
         };
         for (i, (from, to)) in ranges.iter().copied().enumerate() {
-            let bound = (i, start(from), end(to));
-            plan.bounds.push(bound);
             if to >= date {
                 plan.today_parts
                     .push((i, start(std::cmp::max(from, date)), end(to)));
-                plan.recent.push(bound);
+                plan.recent.insert(i);
             } else if let Some(period) = whole_period((from, to)) {
                 plan.whole_periods.insert(i, period);
             } else {
-                plan.earlier.push(bound);
+                plan.earlier.push((i, start(from), end(to)));
             }
         }
         plan
@@ -186,21 +185,31 @@ impl Plan {
         Some((starts.clone().min()?, starts.max()?))
     }
 
-    /// The day counts of the part of `(from, to)` before today, summed.
-    fn days_before_today(
+    /// What the day rows answer for range `i`, `(from, to)`: records of its days before
+    /// today (today's are counted from the records), the contacts whose first past
+    /// conversation is in it, and for a range that reaches today its people, those whose last
+    /// past conversation is in it. First and last past conversations are never after now.
+    fn days_of(
         &self,
+        i: usize,
         (from, to): (NaiveDate, NaiveDate),
         days: &BTreeMap<NaiveDate, activity::Counts>,
     ) -> activity::Counts {
         let mut sum = activity::Counts::default();
-        let last = std::cmp::min(to, self.yesterday);
-        if from <= last {
-            for counts in days.range(from..=last).map(|(_, counts)| counts) {
+        if from > to {
+            return sum;
+        }
+        for (day, counts) in days.range(from..=to) {
+            if *day <= self.yesterday {
                 sum.conversations += counts.conversations;
                 sum.thank_yous_sent += counts.thank_yous_sent;
                 sum.thank_yous_owed += counts.thank_yous_owed;
                 sum.offers += counts.offers;
                 sum.asks += counts.asks;
+            }
+            sum.firsts += counts.firsts;
+            if self.recent.contains(&i) {
+                sum.people += counts.lasts;
             }
         }
         sum
@@ -227,11 +236,6 @@ pub struct Counters {
     /// Contacts who took part in them, from the participant rows: a range that ends before
     /// now.
     pub people: Ranges,
-    /// The same for a range that reaches now: the contacts whose last past conversation (a
-    /// ledger column, caught up before) falls in it, counted without `DISTINCT`.
-    pub recent_people: Ranges,
-    /// Contacts whose first past conversation falls in the range.
-    pub new_people: Ranges,
     pub offered: Ranges,
     pub asked: Ranges,
 }
@@ -270,18 +274,6 @@ pub fn counters(owner_id: Uuid, now: DateTime<Utc>) -> Counters {
             vec![
                 Func::count_distinct(Expr::col(conversation_participant::Column::ContactId)).into(),
             ],
-        ),
-        recent_people: per_range(
-            contact::Entity.into_iden(),
-            contact::Column::OwnerId.into_iden(),
-            contact::Column::LastConversationAt.into_iden(),
-            rows(),
-        ),
-        new_people: per_range(
-            contact::Entity.into_iden(),
-            contact::Column::OwnerId.into_iden(),
-            contact::Column::FirstConversationAt.into_iden(),
-            rows(),
         ),
         offered: per_range(
             value_offer::Entity.into_iden(),
