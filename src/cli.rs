@@ -58,12 +58,12 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerAction {
-    /// Recompute every contact's ledger and name key, every idea's topic rows and every tag
-    /// count from the records and print each difference from the stored ones; exit status 1
-    /// if there is any. Run it on a quiet database.
+    /// Recompute every contact's ledger and name key, every idea's topic rows, every tag
+    /// count and every owner's activity counts from the records and print each difference
+    /// from the stored ones; exit status 1 if there is any. Run it on a quiet database.
     Verify,
-    /// Recompute and store every contact's ledger and name key, every idea's topic rows and
-    /// every tag count.
+    /// Recompute and store every contact's ledger and name key, every idea's topic rows,
+    /// every tag count and every owner's activity counts.
     Rebuild,
 }
 

@@ -9,7 +9,9 @@
 //! locks the owner's row: two writes of one owner's ledger then run one after the other, and
 //! the second reads the first's committed records, so neither overwrites the other's count (a
 //! time-zone change takes the same lock by updating that row). SQLite's single writer already
-//! runs them one at a time.
+//! runs them one at a time. Where a row's first or last past conversation moves, so do the
+//! owner's activity counts of contacts by those dates (`services::activity`), in the same
+//! transaction.
 //!
 //! **Time moves without writes.** Which conversations are past depends on the clock. A row
 //! stores `refresh_at`, its first planned conversation: from then on its history is out of
