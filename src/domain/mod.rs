@@ -2,6 +2,8 @@
 
 /// Account fields: email, password, display name, time zone.
 pub mod account;
+/// Activity counts by local day, week and month, and the dated facts that move them.
+pub mod activity;
 /// The range and form of dates and instants the API accepts.
 pub mod dates;
 /// The follow-up to-do list: kinds, due dates and order.
