@@ -1265,32 +1265,46 @@ async fn every_statistics_count_is_an_index_range_search() {
     ];
     for (counter, index, instant) in expected {
         let statement = backend.build(&counter.statement(&bounds).expect("ranges"));
-        let plan = plan_of(&app, statement.clone()).await;
-        let text = plan.join("\n");
-        // SQLite: every read of a table is a search of the index by owner and instant (the
-        // union's arms are scanned as subqueries, `range0`, `range1`). PostgreSQL: the index
-        // condition bounds the instant.
-        let scan = plan.iter().any(|line| {
-            let line = line.trim_start();
-            (line.starts_with("SCAN ") && !line.starts_with("SCAN range"))
-                || line.contains("Seq Scan")
-        });
-        let searched = match backend {
-            sea_orm::DbBackend::Postgres => plan
-                .iter()
-                .filter(|line| line.contains("Index Cond"))
-                .all(|line| line.contains(instant)),
-            _ => plan
-                .iter()
-                .filter(|line| line.trim_start().starts_with("SEARCH "))
-                .all(|line| line.contains(&format!("{instant}>"))),
-        };
-        assert!(
-            !scan && searched && text.contains(index),
-            "{}\n{text}",
-            statement.sql
-        );
+        let tables = ["conversation", "value_offer", "ask"];
+        assert_searches(&app, statement, &tables, index, instant).await;
     }
+}
+
+/// Asserts that the plan of `statement` reads `tables` only by searching `index`, every search
+/// bounded on `column`. SQLite: no `SCAN` of a table (the subqueries that wrap the arms of a
+/// union are scanned, not tables) and a range on `column` in every `SEARCH`. PostgreSQL: no
+/// sequential scan, and `column` in every index condition.
+async fn assert_searches(
+    app: &TestApp,
+    statement: sea_orm::Statement,
+    tables: &[&str],
+    index: &str,
+    column: &str,
+) {
+    let plan = plan_of(app, statement.clone()).await;
+    let text = plan.join("\n");
+    let scan = plan.iter().any(|line| {
+        let line = line.trim_start();
+        tables
+            .iter()
+            .any(|table| line.starts_with(&format!("SCAN {table}")))
+            || line.contains("Seq Scan")
+    });
+    let searched = match app.db.backend() {
+        sea_orm::DbBackend::Postgres => plan
+            .iter()
+            .filter(|line| line.contains("Index Cond"))
+            .all(|line| line.contains(column)),
+        _ => plan
+            .iter()
+            .filter(|line| line.trim_start().starts_with("SEARCH "))
+            .all(|line| line.contains(&format!("{column}>"))),
+    };
+    assert!(
+        !scan && searched && text.contains(index),
+        "{}\n{text}",
+        statement.sql
+    );
 }
 
 /// The activity reads: a range of one owner's period rows is a search of the primary key, and
@@ -1353,32 +1367,8 @@ async fn every_activity_read_is_an_index_search() {
             "occurred_at",
         ),
     ] {
-        let plan = plan_of(&app, statement.clone()).await;
-        let text = plan.join("\n");
-        let scan = plan.iter().any(|line| {
-            let line = line.trim_start();
-            // SQLite scans the subqueries that wrap each arm (`r`, `presence0`, …); a scan
-            // of a table is what must not happen.
-            ["SCAN activity", "SCAN conversation_participant"]
-                .iter()
-                .any(|table| line.starts_with(table))
-                || line.contains("Seq Scan")
-        });
-        let searched = match backend {
-            sea_orm::DbBackend::Postgres => plan
-                .iter()
-                .filter(|line| line.contains("Index Cond"))
-                .all(|line| line.contains(searched_by)),
-            _ => plan
-                .iter()
-                .filter(|line| line.trim_start().starts_with("SEARCH "))
-                .all(|line| line.contains(&format!("{searched_by}>"))),
-        };
-        assert!(
-            !scan && searched && text.contains(index),
-            "{}\n{text}",
-            statement.sql
-        );
+        let tables = ["activity", "conversation_participant"];
+        assert_searches(&app, statement, &tables, index, searched_by).await;
     }
 }
 

@@ -14,8 +14,11 @@
 //!
 //! **Time moves without writes.** Rows count planned conversations on their date too, and a
 //! read uses only periods that ended before its own day began: every conversation in them is
-//! past by then. The rows depend on the owner's time zone; a zone change recounts them in its
-//! transaction ([`rebuild_owner`]), and `rapport ledger verify` compares them with a recount.
+//! past by then. The counts of contacts by their first and last past conversation follow the
+//! ledger's stored columns instead: `ledger` moves them wherever it writes those columns, and
+//! reads bring the ledger up to date before using them. The rows depend on the owner's time
+//! zone; a zone change recounts them in its transaction ([`rebuild_owner`]), and `rapport
+//! ledger verify` compares them with a recount.
 
 use std::collections::BTreeMap;
 
@@ -243,29 +246,66 @@ pub async fn facts_of_contact(
     for at in parts.into_iter().flatten() {
         change.remove(Fact::TookPart { contact_id, at });
     }
-    let offered: Vec<Option<DateTime<Utc>>> = value_offer::Entity::find()
-        .select_only()
-        .column(value_offer::Column::OfferedAt)
-        .filter(value_offer::Column::OwnerId.eq(owner_id))
-        .filter(value_offer::Column::ContactId.eq(contact_id))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for at in offered.into_iter().flatten() {
+    let contact = Some(contact_id);
+    for at in offered_at(conn, owner_id, contact).await? {
         change.remove(Fact::Offered(at));
     }
-    let asked: Vec<Option<DateTime<Utc>>> = ask::Entity::find()
-        .select_only()
-        .column(ask::Column::AskedAt)
-        .filter(ask::Column::OwnerId.eq(owner_id))
-        .filter(ask::Column::ContactId.eq(contact_id))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for at in asked.into_iter().flatten() {
+    for at in asked_at(conn, owner_id, contact).await? {
         change.remove(Fact::Asked(at));
     }
     Ok(change)
+}
+
+/// When each of the owner's offers (of one contact, when given) was given.
+async fn offered_at(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contact_id: Option<Uuid>,
+) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    use value_offer::Column as O;
+    instants::<value_offer::Entity>(
+        conn,
+        (O::OwnerId, owner_id),
+        (O::ContactId, contact_id),
+        O::OfferedAt,
+    )
+    .await
+}
+
+/// When each of the owner's asks (of one contact, when given) was made.
+async fn asked_at(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contact_id: Option<Uuid>,
+) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    use ask::Column as A;
+    instants::<ask::Entity>(
+        conn,
+        (A::OwnerId, owner_id),
+        (A::ContactId, contact_id),
+        A::AskedAt,
+    )
+    .await
+}
+
+/// The values of the instant column `at` that are set, over the rows of `E` whose owner
+/// column holds the owner (and contact column the contact, when given).
+async fn instants<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    (owner, owner_id): (E::Column, Uuid),
+    (contact, contact_id): (E::Column, Option<Uuid>),
+    at: E::Column,
+) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    let mut query = E::find()
+        .select_only()
+        .column(at)
+        .filter(owner.eq(owner_id))
+        .filter(at.is_not_null());
+    if let Some(contact_id) = contact_id {
+        query = query.filter(contact.eq(contact_id));
+    }
+    let set: Vec<Option<DateTime<Utc>>> = query.into_tuple().all(conn).await?;
+    Ok(set.into_iter().flatten().collect())
 }
 
 /// The owner's day rows from `from` through `to`, by date.

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use entity::{activity, ask, contact, conversation, conversation_participant, value_offer};
+use entity::{activity, contact, conversation, conversation_participant};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{ContactEnds, Counts, DAY, Key, counts_of, period_of, upsert};
+use super::{ContactEnds, Counts, DAY, Key, asked_at, counts_of, offered_at, period_of, upsert};
 use crate::domain::activity::PEOPLE_PERIODS;
 use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::local_date;
@@ -75,26 +75,10 @@ pub async fn recount(
             _ => break,
         }
     }
-    let offered: Vec<Option<DateTime<Utc>>> = value_offer::Entity::find()
-        .select_only()
-        .column(value_offer::Column::OfferedAt)
-        .filter(value_offer::Column::OwnerId.eq(owner_id))
-        .filter(value_offer::Column::OfferedAt.is_not_null())
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for at in offered.into_iter().flatten() {
+    for at in offered_at(conn, owner_id, None).await? {
         day_of(&mut rows, at, zone).offers += 1;
     }
-    let asked: Vec<Option<DateTime<Utc>>> = ask::Entity::find()
-        .select_only()
-        .column(ask::Column::AskedAt)
-        .filter(ask::Column::OwnerId.eq(owner_id))
-        .filter(ask::Column::AskedAt.is_not_null())
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for at in asked.into_iter().flatten() {
+    for at in asked_at(conn, owner_id, None).await? {
         day_of(&mut rows, at, zone).asks += 1;
     }
     let ends: Vec<ContactEnds> = contact::Entity::find()
