@@ -10,6 +10,7 @@ use crate::api::bearer::Auth;
 use crate::api::pagination::{ListQuery, Page, decode_keyset, encode_keyset, parse_limit};
 use crate::api::state::AppState;
 use crate::domain::follow_ups::{FollowUp, FollowUpKey, FollowUpKind};
+use crate::domain::records::OfferKind;
 use crate::domain::relationship::Relationship;
 use crate::domain::stats::{self, Granularity, Tally};
 use crate::domain::suggestions::{self, Reason};
@@ -196,7 +197,7 @@ pub struct SuggestedOffer {
     pub id: Uuid,
     /// The contact the idea was noted for (may be someone else with the same interests).
     pub contact_id: Uuid,
-    pub kind: String,
+    pub kind: OfferKind,
     pub title: String,
     pub url: Option<String>,
     pub topics: Vec<String>,
@@ -293,7 +294,7 @@ async fn list_suggestions(
                         href: format!("/v1/value-offers/{}", o.id),
                         id: o.id,
                         contact_id: f.contact_id,
-                        kind: f.kind.as_str().to_owned(),
+                        kind: f.kind,
                         title: f.title,
                         url: f.url,
                         topics: f.topics,
