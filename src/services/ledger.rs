@@ -29,8 +29,7 @@ use chrono_tz::Tz;
 use entity::{contact, user};
 use sea_orm::sea_query::{ExprTrait, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -384,29 +383,51 @@ pub async fn refresh_all(
     Ok(rows.len())
 }
 
-/// The owner's rows out of date at `now` (see the module comment): a range scan of each of
-/// two indexes, `(owner_id, refresh_at)` and `(owner_id, last_conversation_at, id)`.
+/// The owner's rows out of date at `now` (see the module comment), up to `limit` of each kind,
+/// possibly twice: the statement of [`stale_arms`].
 async fn stale(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     now: DateTime<Utc>,
     limit: Option<u64>,
 ) -> Result<Vec<Uuid>, ApiError> {
-    use contact::Column as C;
+    let Some(statement) = super::union_all("stale", stale_arms(owner_id, now, limit)) else {
+        return Ok(Vec::new());
+    };
+    conn.query_all(&statement)
+        .await?
+        .into_iter()
+        .map(|row| Ok(row.try_get_by_index::<Uuid>(0)?))
+        .collect()
+}
 
-    Ok(contact::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .filter(C::OwnerId.eq(owner_id))
-        .filter(
-            Condition::any()
-                .add(C::RefreshAt.lte(now))
-                .add(C::LastConversationAt.gt(now)),
-        )
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await?)
+/// The two reads of [`stale`], one range scan of an index each: rows whose first planned
+/// conversation has come, on `(owner_id, refresh_at)`, and rows whose last conversation is
+/// ahead of a clock set back, on `(owner_id, last_conversation_at, id)`. Two statements in a
+/// union rather than one condition with `OR`: PostgreSQL's planner reads such a condition by
+/// filtering every row of the owner, and with a limit of one that is the whole network when
+/// nothing is out of date.
+pub fn stale_arms(
+    owner_id: Uuid,
+    now: DateTime<Utc>,
+    limit: Option<u64>,
+) -> [sea_orm::sea_query::SelectStatement; 2] {
+    use contact::Column as C;
+    use sea_orm::QueryTrait;
+
+    let arm = |condition: sea_orm::sea_query::SimpleExpr| {
+        contact::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::OwnerId.eq(owner_id))
+            .filter(condition)
+            .limit(limit)
+            .into_query()
+    };
+    [
+        arm(C::RefreshAt.lte(now)),
+        arm(C::LastConversationAt.gt(now)),
+    ]
 }
 
 /// Brings the owner's out-of-date rows up to `now` before a read: one indexed query, and a

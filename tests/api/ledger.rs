@@ -1298,13 +1298,54 @@ async fn assert_searches(
         _ => plan
             .iter()
             .filter(|line| line.trim_start().starts_with("SEARCH "))
-            .all(|line| line.contains(&format!("{column}>"))),
+            .all(|line| {
+                line.contains(&format!("{column}>")) || line.contains(&format!("{column}<"))
+            }),
     };
     assert!(
         !scan && searched && text.contains(index),
         "{}\n{text}",
         statement.sql
     );
+}
+
+/// The check a read makes for rows that time has put out of date is a search of one index per
+/// kind, never a walk of the owner's contacts (which an `OR` of the two made on PostgreSQL).
+#[tokio::test]
+async fn the_check_for_out_of_date_rows_is_two_index_searches() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let now = app.clock.now();
+    for i in 0..40 {
+        let body = json!({"full_name": format!("Contact {i}")});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        // Most met last month; a few have a conversation planned for next week.
+        let days = if i % 8 == 0 { 7 } else { -30 };
+        let body = json!({"occurred_at": at(now + Duration::days(days)), "channel": "call",
+            "summary": "Call", "participant_ids": [created["id"]]});
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+    }
+    if app.db.backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        app.db
+            .writer()
+            .execute_unprepared("ANALYZE")
+            .await
+            .expect("analyze");
+    }
+    let backend = app.db.backend();
+    let [planned, ahead] = ledger::stale_arms(owner(&user), now, Some(1));
+    for (arm, index, column) in [
+        (planned, "idx_contact_owner_refresh", "refresh_at"),
+        (
+            ahead,
+            "idx_contact_owner_last_conversation",
+            "last_conversation_at",
+        ),
+    ] {
+        assert_searches(&app, backend.build(&arm), &["contact"], index, column).await;
+    }
 }
 
 /// The activity reads: a range of one owner's period rows is a search of the primary key, and
