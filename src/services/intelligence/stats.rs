@@ -22,7 +22,7 @@ pub struct Stats {
     pub total: Tally,
 }
 
-/// What happened between `from` and `to` (local dates, inclusive): up to nine statements,
+/// What happened between `from` and `to` (local dates, inclusive): up to seven statements,
 /// run together (see [`tallies`]).
 pub async fn stats(
     db: &Db,
