@@ -559,11 +559,6 @@ pub fn is_storage_full(err: &DbErr) -> bool {
     matches!(database_code(err).as_deref(), Some("13" | "53100"))
 }
 
-/// True when the error means the database cannot be reached or is not taking statements for
-/// the moment (answered 503 with `Retry-After`), as opposed to a statement that failed
-/// (answered 500): the pool's own failures, I/O on the connection, PostgreSQL's connection
-/// exceptions (SQLSTATE class 08) and operator interventions such as a server shutting down
-/// (class 57), and SQLite's file lock held past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
 /// Whether `err` says an open connection was lost under the statement, not that the database
 /// refused the statement or that no connection could be had: the failures worth another try.
 pub fn lost_connection(err: &DbErr) -> bool {
@@ -586,6 +581,13 @@ pub fn lost_connection(err: &DbErr) -> bool {
         })
 }
 
+/// True when the error means the database cannot be reached or is not taking statements for
+/// the moment (answered 503 with `Retry-After`), as opposed to a statement that failed
+/// (answered 500) or a full disk (507, which waits for an operator): the pool's own failures,
+/// I/O on the connection, PostgreSQL's connection exceptions (SQLSTATE class 08), operator
+/// interventions such as a server shutting down (class 57) and resources short for the moment
+/// (53000, `out_of_memory` 53200, `too_many_connections` 53300), and SQLite's file lock held
+/// past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`) or memory refused (`SQLITE_NOMEM`).
 pub fn is_unavailable(err: &DbErr) -> bool {
     let transport = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -604,9 +606,15 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     transport
         || database_code(err).is_some_and(|code| match code.len() {
             // SQLSTATE: five characters, the first two its class.
-            5 => code.starts_with("08") || code.starts_with("57"),
+            5 => {
+                code.starts_with("08")
+                    || code.starts_with("57")
+                    || matches!(code.as_str(), "53000" | "53200" | "53300")
+            }
             // SQLite: the primary code is the low byte of the extended one.
-            _ => code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+            _ => code
+                .parse::<u32>()
+                .is_ok_and(|n| matches!(n & 0xff, 5..=7)),
         })
 }
 

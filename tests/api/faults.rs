@@ -1,5 +1,6 @@
-//! Storage faults on the write path: a full database refuses writes with 507 and loses none
-//! it acknowledged, and a writer connection left inside a transaction is never reused.
+//! Storage and database faults on the write path: a full database refuses writes with 507 and
+//! loses none it acknowledged, a writer connection left inside a transaction is never reused,
+//! and a database short of a resource for the moment is 503, never 500.
 
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -282,4 +283,59 @@ async fn terminated_database_connections_are_retried_for_reads_and_503_never_500
         "{statuses:?}"
     );
     assert_eq!(statuses.last(), Some(&201), "{statuses:?}");
+}
+
+/// Makes every contact insert on the test database fail with `condition`, as PostgreSQL does
+/// when it runs short of a resource.
+async fn fail_contact_inserts_with(app: &TestApp, condition: &str) {
+    for sql in [
+        format!(
+            "CREATE OR REPLACE FUNCTION refuse_contact() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused for the test' USING ERRCODE = '{condition}'; END $$"
+        ),
+        "DROP TRIGGER IF EXISTS refuse_contact ON contact".to_owned(),
+        "CREATE TRIGGER refuse_contact BEFORE INSERT ON contact \
+         FOR EACH ROW EXECUTE FUNCTION refuse_contact()"
+            .to_owned(),
+    ] {
+        app.db
+            .writer()
+            .execute_unprepared(&sql)
+            .await
+            .expect("install the refusing trigger");
+    }
+}
+
+/// PostgreSQL short of a resource for the moment (memory, connections) is 503
+/// `database_unavailable` with `Retry-After`; a full disk, which waits for an operator, is 507
+/// `storage_full`; a limit of the configuration is neither transient nor the client's, so 500.
+#[tokio::test]
+async fn resources_short_for_the_moment_are_503_and_a_full_disk_507() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    for (condition, status, code) in [
+        ("too_many_connections", 503, "database_unavailable"),
+        ("out_of_memory", 503, "database_unavailable"),
+        ("insufficient_resources", 503, "database_unavailable"),
+        ("disk_full", 507, "storage_full"),
+        ("configuration_limit_exceeded", 500, "internal_error"),
+    ] {
+        fail_contact_inserts_with(&app, condition).await;
+        let response = create_contact(&app, &user, "Ada", "").await;
+        assert_eq!(
+            response.headers().contains_key("retry-after"),
+            status != 500,
+            "{condition}"
+        );
+        assert_problem(response, status, code).await;
+    }
+    app.db
+        .writer()
+        .execute_unprepared("DROP TRIGGER refuse_contact ON contact")
+        .await
+        .expect("drop the trigger");
+    assert_eq!(create_contact(&app, &user, "Ada", "").await.status(), 201);
 }
