@@ -612,9 +612,7 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                     || matches!(code.as_str(), "53000" | "53200" | "53300")
             }
             // SQLite: the primary code is the low byte of the extended one.
-            _ => code
-                .parse::<u32>()
-                .is_ok_and(|n| matches!(n & 0xff, 5..=7)),
+            _ => code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5..=7)),
         })
 }
 

@@ -127,8 +127,9 @@ pub async fn update_profile(
             if zone_changed {
                 // Local dates move with the zone: every contact's due, cold and one-off dates, and
                 // the days, weeks and months activity is counted in.
-                super::ledger::refresh_all(txn, user_id, now).await?;
-                let zone = super::ledger::lock_owner(txn, user_id).await?;
+                let mut owner = super::owner::Owner::new(user_id);
+                super::ledger::refresh_all(txn, &mut owner, now).await?;
+                let zone = owner.zone(txn).await?;
                 super::activity::rebuild_owner(txn, user_id, zone).await?;
             }
             Ok(updated)

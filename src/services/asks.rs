@@ -11,6 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::owner::Owner;
 use super::{Versioned, beyond, decode};
 use super::{activity, ledger};
 use crate::db::Db;
@@ -117,10 +118,13 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            activity::moved(txn, owner_id, None, model.asked_at, activity::Fact::Asked).await?;
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+            change.replace(None, model.asked_at, activity::Fact::Asked);
             if AskStatus::is_asked(&model.status) {
-                ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+                let touched = [model.contact_id];
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
+            activity::apply(txn, &mut owner, &change).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -168,16 +172,17 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
-            let (before, after) = (current.asked_at, fields.asked_at);
-            activity::moved(txn, owner_id, before, after, activity::Fact::Asked).await?;
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+            change.replace(current.asked_at, fields.asked_at, activity::Fact::Asked);
             let (was, is) = (
                 AskStatus::is_asked(&current.status),
                 AskStatus::is_asked(fields.status.as_str()),
             );
             if was != is || (fields.contact_id != current.contact_id && (was || is)) {
                 let touched = [current.contact_id, fields.contact_id];
-                ledger::refresh(txn, owner_id, &touched, now).await?;
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
+            activity::apply(txn, &mut owner, &change).await?;
             find_in(txn, owner_id, id).await
         })
     })
@@ -201,11 +206,13 @@ pub async fn delete(
             VERSION
                 .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            activity::moved(txn, owner_id, current.asked_at, None, activity::Fact::Asked).await?;
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+            change.replace(current.asked_at, None, activity::Fact::Asked);
             if AskStatus::is_asked(&current.status) {
-                ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
+                let touched = [current.contact_id];
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
-            Ok(())
+            activity::apply(txn, &mut owner, &change).await
         })
     })
     .await

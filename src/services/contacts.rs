@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::owner::Owner;
 use super::relationships::ledger_histories;
 use super::{Versioned, beyond};
 use super::{activity, ledger};
@@ -214,7 +215,7 @@ pub async fn create(
             if let Some(introducer) = fields.introduced_by_id {
                 check_references(txn, owner_id, "introduced_by_id", &[introducer]).await?;
             }
-            let zone = ledger::lock_owner(txn, owner_id).await?;
+            let zone = Owner::new(owner_id).zone(txn).await?;
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
             model.owner_id = Set(owner_id);
@@ -322,7 +323,7 @@ pub async fn update(
                 replace_tags(txn, owner_id, id, &current.tags, &fields.tags).await?;
             }
             if fields.cadence_days != current.model.cadence_days {
-                ledger::refresh(txn, owner_id, &[id], now).await?;
+                ledger::refresh(txn, &mut Owner::new(owner_id), &[id], now).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -367,7 +368,7 @@ pub async fn delete(
                     thank_you,
                 });
             }
-            activity::apply(txn, owner_id, &change).await
+            activity::apply(txn, &mut Owner::new(owner_id), &change).await
         })
     })
     .await

@@ -13,6 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::owner::Owner;
 use super::{Versioned, beyond};
 use super::{activity, ledger};
 use crate::db::Db;
@@ -306,7 +307,8 @@ pub async fn create(
             let owed = fields.thank_you_status == ThankYouStatus::Owed;
             let mut change = activity::Change::default();
             let held = (fields.occurred_at, owed);
-            ledger::add_conversation(txn, owner_id, &participant_ids, held, now, &mut change)
+            let mut owner = Owner::new(owner_id);
+            ledger::add_conversation(txn, &mut owner, &participant_ids, held, now, &mut change)
                 .await?;
             change.conversation(
                 1,
@@ -314,7 +316,7 @@ pub async fn create(
                 fields.thank_you_status,
                 participant_ids.as_slice(),
             );
-            activity::apply(txn, owner_id, &change).await?;
+            activity::apply(txn, &mut owner, &change).await?;
             let conversation = Conversation {
                 model,
                 participant_ids: participant_ids.as_ref().clone(),
@@ -383,7 +385,8 @@ pub async fn update(
                 let mut touched = current.participant_ids.clone();
                 touched.extend(fields.participants());
                 let mut change = activity::Change::default();
-                ledger::refresh_into(txn, owner_id, &touched, now, &mut change).await?;
+                let mut owner = Owner::new(owner_id);
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
                 change.conversation(
                     -1,
                     current.model.occurred_at,
@@ -396,7 +399,7 @@ pub async fn update(
                     fields.thank_you_status,
                     &fields.participants(),
                 );
-                activity::apply(txn, owner_id, &change).await?;
+                activity::apply(txn, &mut owner, &change).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -424,14 +427,15 @@ pub async fn delete(
                 .await?;
             let mut change = activity::Change::default();
             let touched = &current.participant_ids;
-            ledger::refresh_into(txn, owner_id, touched, now, &mut change).await?;
+            let mut owner = Owner::new(owner_id);
+            ledger::refresh_into(txn, &mut owner, touched, now, &mut change).await?;
             change.conversation(
                 -1,
                 current.model.occurred_at,
                 current.fields()?.thank_you_status,
                 &current.participant_ids,
             );
-            activity::apply(txn, owner_id, &change).await
+            activity::apply(txn, &mut owner, &change).await
         })
     })
     .await

@@ -27,13 +27,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{contact, user};
-use sea_orm::sea_query::{ExprTrait, LockType};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::activity::{self, Ends};
+use super::owner::Owner;
 use super::relationships::ledger_histories;
 use crate::db::Db;
 use crate::domain::relationship::{History, Ledger};
@@ -73,28 +74,6 @@ pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
         tracing::info!(owners = counted, "counted activity by day, week and month");
     }
     Ok(())
-}
-
-/// The owner's time zone, with their row locked for the rest of the transaction on
-/// PostgreSQL (see the module comment).
-pub async fn lock_owner(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<Tz, ApiError> {
-    zone(conn, owner_id, true).await
-}
-
-async fn zone(conn: &impl ConnectionTrait, owner_id: Uuid, lock: bool) -> Result<Tz, ApiError> {
-    let mut query = user::Entity::find_by_id(owner_id)
-        .select_only()
-        .column(user::Column::TimeZone);
-    if lock && conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock(LockType::NoKeyUpdate);
-    }
-    let zone: String = query
-        .into_tuple()
-        .one(conn)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    // Stored names were validated on the way in; UTC only guards a hand-edited row.
-    Ok(zone.parse().unwrap_or(chrono_tz::UTC))
 }
 
 /// The ledger of a contact with no records yet.
@@ -144,24 +123,34 @@ pub fn stored(m: &contact::Model) -> Ledger {
     }
 }
 
-/// A contact's id, cadence and creation instant: what its ledger needs besides history.
-type Inputs = (Uuid, Option<i32>, DateTime<Utc>);
+/// A contact's id, cadence and creation instant (what its ledger needs besides history), and
+/// the first and last past conversations its row stores (what the activity counts hold).
+type Inputs = (
+    Uuid,
+    Option<i32>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
 /// The ledger of the owner's `contacts` (all of them when `None`) recomputed from their
-/// records as of `now`, in two statements.
+/// records as of `now`, in two statements, with the [`Ends`] each row stored before.
 async fn recompute(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     contacts: Option<&[Uuid]>,
     zone: Tz,
     now: DateTime<Utc>,
-) -> Result<Vec<(Uuid, Ledger)>, ApiError> {
+) -> Result<(Vec<(Uuid, Ledger)>, HashMap<Uuid, Ends>), ApiError> {
     use contact::Column as C;
 
-    let mut query =
-        contact::Entity::find()
-            .select_only()
-            .columns([C::Id, C::CadenceDays, C::CreatedAt]);
+    let mut query = contact::Entity::find().select_only().columns([
+        C::Id,
+        C::CadenceDays,
+        C::CreatedAt,
+        C::FirstConversationAt,
+        C::LastConversationAt,
+    ]);
     query = match contacts {
         // By primary key, the owner checked on those rows (see `unindexed`).
         Some(ids) => query
@@ -171,13 +160,16 @@ async fn recompute(
     };
     let inputs: Vec<Inputs> = query.order_by_asc(C::Id).into_tuple().all(conn).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
-    Ok(inputs
+    let mut ends = HashMap::with_capacity(inputs.len());
+    let ledgers = inputs
         .into_iter()
-        .map(|(id, cadence, created_at)| {
+        .map(|(id, cadence, created_at, first, last)| {
+            ends.insert(id, (first, last));
             let history = histories.remove(&id).unwrap_or_default();
             (id, Ledger::of(history, cadence, created_at, zone))
         })
-        .collect())
+        .collect();
+    Ok((ledgers, ends))
 }
 
 /// Rows per `UPDATE` when storing many ledgers. Each row of a chunk adds a `WHEN` to every
@@ -244,7 +236,7 @@ async fn store(
 /// first and last conversations are added to `change`, for the caller to apply with its own.
 pub async fn add_conversation(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     participants: &[Uuid],
     (at, owed): (DateTime<Utc>, bool),
     now: DateTime<Utc>,
@@ -255,7 +247,8 @@ pub async fn add_conversation(
     if participants.is_empty() {
         return Ok(());
     }
-    let zone = lock_owner(conn, owner_id).await?;
+    let zone = owner.zone(conn).await?;
+    let owner_id = owner.id;
     // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
     let rows = contact::Entity::find()
         .filter(C::Id.is_in(participants.iter().copied()))
@@ -286,37 +279,11 @@ pub async fn add_conversation(
         moved.push((m.id, Ledger::of(h, m.cadence_days, m.created_at, zone)));
     }
     if !stale.is_empty() {
-        moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?);
+        moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?.0);
     }
     store(conn, owner_id, &moved).await?;
     change.extend(ends_moved(&before, &moved));
     Ok(())
-}
-
-/// The stored [`Ends`] of the owner's `ids` (before a refresh overwrites them).
-async fn stored_ends(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Ends>, ApiError> {
-    use contact::Column as C;
-
-    let mut ends = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let rows: Vec<activity::ContactEnds> = contact::Entity::find()
-            .select_only()
-            .columns([C::Id, C::FirstConversationAt, C::LastConversationAt])
-            .filter(C::Id.is_in(chunk.iter().copied()))
-            .filter(super::unindexed(C::OwnerId).eq(owner_id))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        ends.extend(
-            rows.into_iter()
-                .map(|(id, first, last)| (id, (first, last))),
-        );
-    }
-    Ok(ends)
 }
 
 /// The change to the activity counts of first and last conversations when the rows that had
@@ -337,20 +304,20 @@ fn ends_moved(before: &HashMap<Uuid, Ends>, after: &[(Uuid, Ledger)]) -> activit
 /// no longer) the owner's contacts are skipped.
 pub async fn refresh(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     contacts: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let mut change = activity::Change::default();
-    refresh_into(conn, owner_id, contacts, now, &mut change).await?;
-    activity::apply(conn, owner_id, &change).await
+    refresh_into(conn, owner, contacts, now, &mut change).await?;
+    activity::apply(conn, owner, &change).await
 }
 
 /// [`refresh`], with the moves of first and last conversations added to `change` for the
 /// caller to apply with its own.
 pub async fn refresh_into(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     contacts: &[Uuid],
     now: DateTime<Utc>,
     change: &mut activity::Change,
@@ -361,9 +328,9 @@ pub async fn refresh_into(
     let mut ids = contacts.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let zone = lock_owner(conn, owner_id).await?;
-    let before = stored_ends(conn, owner_id, &ids).await?;
-    let rows = recompute(conn, owner_id, Some(&ids), zone, now).await?;
+    let zone = owner.zone(conn).await?;
+    let owner_id = owner.id;
+    let (rows, before) = recompute(conn, owner_id, Some(&ids), zone, now).await?;
     store(conn, owner_id, &rows).await?;
     change.extend(ends_moved(&before, &rows));
     Ok(())
@@ -374,12 +341,12 @@ pub async fn refresh_into(
 /// conversations are not moved: the caller recounts the owner's activity after it.
 pub async fn refresh_all(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
-    let zone = lock_owner(conn, owner_id).await?;
-    let rows = recompute(conn, owner_id, None, zone, now).await?;
-    store(conn, owner_id, &rows).await?;
+    let zone = owner.zone(conn).await?;
+    let (rows, _) = recompute(conn, owner.id, None, zone, now).await?;
+    store(conn, owner.id, &rows).await?;
     Ok(rows.len())
 }
 
@@ -439,7 +406,7 @@ pub async fn catch_up(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<(),
     db.write(move |txn| {
         Box::pin(async move {
             let ids = stale(txn, owner_id, now, None).await?;
-            refresh(txn, owner_id, &ids, now).await
+            refresh(txn, &mut Owner::new(owner_id), &ids, now).await
         })
     })
     .await
@@ -459,7 +426,7 @@ pub async fn catch_up_everyone(db: &Db, now: DateTime<Utc>) -> Result<usize, Api
         db.write(move |txn| {
             Box::pin(async move {
                 let ids = stale(txn, owner_id, now, None).await?;
-                refresh(txn, owner_id, &ids, now).await
+                refresh(txn, &mut Owner::new(owner_id), &ids, now).await
             })
         })
         .await?;
@@ -616,8 +583,8 @@ pub async fn verify_owner(
     owner_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Vec<Difference>, ApiError> {
-    let zone = zone(conn, owner_id, false).await?;
-    let expected = recompute(conn, owner_id, None, zone, now).await?;
+    let zone = super::owner::zone(conn, owner_id).await?;
+    let (expected, _) = recompute(conn, owner_id, None, zone, now).await?;
     let stored: HashMap<Uuid, contact::Model> = contact::Entity::find()
         .filter(contact::Column::OwnerId.eq(owner_id))
         .all(conn)
@@ -710,11 +677,12 @@ pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
         rewritten += db
             .write(move |txn| {
                 Box::pin(async move {
-                    let rows = refresh_all(txn, owner_id, now).await?;
+                    let mut owner = Owner::new(owner_id);
+                    let rows = refresh_all(txn, &mut owner, now).await?;
                     fix_name_keys(txn, owner_id).await?;
                     super::idea_topics::fix(txn, owner_id).await?;
                     super::tag_counts::fix(txn, owner_id).await?;
-                    let zone = lock_owner(txn, owner_id).await?;
+                    let zone = owner.zone(txn).await?;
                     super::activity::rebuild_owner(txn, owner_id, zone).await?;
                     Ok(rows)
                 })

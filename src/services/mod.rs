@@ -23,6 +23,8 @@ pub mod intelligence;
 pub mod ledger;
 /// Value offers: what a user gives.
 pub mod offers;
+/// The owner a write counts for: their time zone, read once per transaction under a lock.
+pub mod owner;
 /// Personal access tokens for scripts.
 pub mod personal_tokens;
 /// What relationship rules need, gathered per contact in grouped queries.

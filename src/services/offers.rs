@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::owner::Owner;
 use super::{Versioned, beyond, decode, decode_json};
 use super::{activity, idea_topics, ledger};
 use crate::db::Db;
@@ -144,20 +145,16 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            activity::moved(
-                txn,
-                owner_id,
-                None,
-                model.offered_at,
-                activity::Fact::Offered,
-            )
-            .await?;
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+            change.replace(None, model.offered_at, activity::Fact::Offered);
             if OfferStatus::is_given(&model.status) {
-                ledger::refresh(txn, owner_id, &[model.contact_id], now).await?;
+                let touched = [model.contact_id];
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
+            activity::apply(txn, &mut owner, &change).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -206,16 +203,18 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
             let offered = (current.offered_at, fields.offered_at);
-            activity::moved(txn, owner_id, offered.0, offered.1, activity::Fact::Offered).await?;
+            change.replace(offered.0, offered.1, activity::Fact::Offered);
             let (was, is) = (
                 OfferStatus::is_given(&current.status),
                 OfferStatus::is_given(fields.status.as_str()),
             );
             if was != is || (fields.contact_id != current.contact_id && (was || is)) {
                 let touched = [current.contact_id, fields.contact_id];
-                ledger::refresh(txn, owner_id, &touched, now).await?;
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
+            activity::apply(txn, &mut owner, &change).await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
             if idea(&before) != idea(&fields) {
                 idea_topics::replace(txn, &current, idea(&fields).as_deref()).await?;
@@ -243,18 +242,13 @@ pub async fn delete(
             VERSION
                 .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            activity::moved(
-                txn,
-                owner_id,
-                current.offered_at,
-                None,
-                activity::Fact::Offered,
-            )
-            .await?;
+            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+            change.replace(current.offered_at, None, activity::Fact::Offered);
             if OfferStatus::is_given(&current.status) {
-                ledger::refresh(txn, owner_id, &[current.contact_id], now).await?;
+                let touched = [current.contact_id];
+                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
             }
-            Ok(())
+            activity::apply(txn, &mut owner, &change).await
         })
     })
     .await

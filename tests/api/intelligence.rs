@@ -325,6 +325,48 @@ async fn reading_a_contact_costs_two_statements_whatever_its_tags_and_history() 
     }
 }
 
+/// What a write costs in statements, with its ledger and activity counts: each write reads
+/// (and on PostgreSQL locks) its owner's row once, however many counts it moves, and counts
+/// its activity in one upsert.
+#[tokio::test]
+async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let mut people = Vec::new();
+    for name in ["Ada", "Grace", "Edsger"] {
+        people.push(net.contact(name, json!({}), t0 - days(30)).await);
+    }
+    let with: Vec<&str> = people.iter().map(String::as_str).collect();
+    net.conversation(t0 - days(3), &with, json!({})).await;
+    let cost = |method: Method, path: String, body: Value| {
+        let net = &net;
+        async move {
+            let before = net.app.db.statements_run();
+            let answer = net.send(method, &path, body).await;
+            (net.app.db.statements_run() - before, answer)
+        }
+    };
+    let conversation = json!({"occurred_at": t0 - days(1), "channel": "coffee",
+        "summary": "Coffee", "participant_ids": with});
+    let (spent, _) = cost(Method::POST, "/v1/conversations".into(), conversation).await;
+    // The token's account, the conversation and its participant rows (one insert), the owner's
+    // zone (locked), the participants' ledgers, their new ledgers (one upsert), the presence
+    // counts, the activity upsert.
+    assert_eq!(spent, 8, "POST /v1/conversations with three participants");
+
+    let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
+        "status": "offered", "offered_at": t0 - days(2)});
+    let (spent, offer) = cost(Method::POST, "/v1/value-offers".into(), offer).await;
+    // The token's account, the contact check, the offer, the owner's zone (locked), the
+    // contact's cadence and stored first and last conversations, its history, its ledger,
+    // the activity upsert. A delete: the offer read, then the same but the contact check.
+    assert_eq!(spent, 8, "POST /v1/value-offers, given");
+    let path = format!("/v1/value-offers/{}", offer["id"].as_str().unwrap());
+    let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
+    assert_eq!(spent, 8, "DELETE /v1/value-offers/{{id}}, given");
+}
+
 #[tokio::test]
 async fn editing_a_conversation_moves_the_histories_of_its_participants() {
     let app = spawn_app().await;

@@ -29,6 +29,7 @@ use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
+use super::owner::Owner;
 use super::union_all;
 pub use crate::domain::activity::{
     Change, ContactEnds, Counts, DAY, Ends, Fact, Key, Presence, period_of,
@@ -55,33 +56,20 @@ fn counts_of(m: &activity::Model) -> Counts {
     }
 }
 
-/// Counts a record's dated fact moving from `before` to `after` (an offer's `offered_at`, an
-/// ask's `asked_at`), in the caller's transaction: `before` is none for a create, `after`
-/// none for a delete; nothing to do when they are equal.
-pub async fn moved(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    before: Option<DateTime<Utc>>,
-    after: Option<DateTime<Utc>>,
-    fact: fn(DateTime<Utc>) -> Fact,
-) -> Result<(), ApiError> {
-    let mut change = Change::default();
-    change.replace(before, after, fact);
-    apply(conn, owner_id, &change).await
-}
-
 /// Counts `change` in the owner's rows, in the caller's transaction, after the write's own
-/// statements: at most three statements (the owner's time zone, the presence counts when the
-/// change moves a contact in or out of a period, one upsert), none for an empty change.
+/// statements: at most three statements (the owner's time zone, unless the transaction read it
+/// already; the presence counts when the change moves a contact in or out of a period; one
+/// upsert), none for an empty change.
 pub async fn apply(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     change: &Change,
 ) -> Result<(), ApiError> {
     if change.is_empty() {
         return Ok(());
     }
-    let zone = super::ledger::lock_owner(conn, owner_id).await?;
+    let zone = owner.zone(conn).await?;
+    let owner_id = owner.id;
     let (mut rows, presence) = deltas(change, zone);
     let after = conversations_in(conn, owner_id, zone, &presence).await?;
     for ((key, net), after) in presence.iter().zip(after) {

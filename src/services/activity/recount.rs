@@ -214,7 +214,9 @@ pub async fn count_pending(db: &crate::db::Db) -> Result<usize, ApiError> {
         counted += db
             .write(move |txn| {
                 Box::pin(async move {
-                    let zone = crate::services::ledger::lock_owner(txn, owner_id).await?;
+                    let zone = crate::services::owner::Owner::new(owner_id)
+                        .zone(txn)
+                        .await?;
                     let deleted = txn
                         .execute(
                             Query::delete()
