@@ -347,10 +347,8 @@ pub async fn delete(
             let version = VERSION
                 .current::<contact::Entity>(txn, owner_id, id, &precondition)
                 .await?;
-            let conversations =
-                super::conversations::ids_with_participant(txn, owner_id, id).await?;
             let tags = tags_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
-            let mut change = activity::facts_of_contact(txn, owner_id, id).await?;
+            let (mut change, conversations) = activity::facts_of_contact(txn, owner_id, id).await?;
             VERSION
                 .delete::<contact::Entity>(txn, id, owner_id, version)
                 .await?;

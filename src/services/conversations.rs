@@ -506,22 +506,6 @@ pub fn participated_in(owner_id: Uuid, contact_id: Uuid) -> sea_orm::sea_query::
         .to_owned()
 }
 
-/// The owner's conversations in which `contact_id` took part.
-pub async fn ids_with_participant(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    contact_id: Uuid,
-) -> Result<Vec<Uuid>, ApiError> {
-    Ok(conversation_participant::Entity::find()
-        .select_only()
-        .column(conversation_participant::Column::ConversationId)
-        .filter(conversation_participant::Column::OwnerId.eq(owner_id))
-        .filter(conversation_participant::Column::ContactId.eq(contact_id))
-        .into_tuple()
-        .all(conn)
-        .await?)
-}
-
 /// Deletes those of `ids` that have no participant left; returns them.
 pub async fn delete_if_empty(
     conn: &impl ConnectionTrait,

@@ -199,13 +199,14 @@ fn model(owner_id: Uuid, period: &str, starts_on: NaiveDate, c: &Counts) -> acti
 
 /// The facts a contact's delete removes, read before it: their first and last past
 /// conversations as the ledger stores them, their part in each conversation, and their offers
-/// and asks (which the foreign keys delete with them). The conversations
-/// the delete leaves empty are removed by the caller, which knows which they are.
+/// and asks (which the foreign keys delete with them); and the conversations the contact took
+/// part in, from the same read. The conversations the delete leaves empty are removed by the
+/// caller, which knows which they are.
 pub async fn facts_of_contact(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     contact_id: Uuid,
-) -> Result<Change, ApiError> {
+) -> Result<(Change, Vec<Uuid>), ApiError> {
     use conversation_participant::Column as P;
 
     let mut change = Change::default();
@@ -223,16 +224,20 @@ pub async fn facts_of_contact(
         change.replace(first, None, Fact::First);
         change.replace(last, None, Fact::Last);
     }
-    let parts: Vec<Option<DateTime<Utc>>> = conversation_participant::Entity::find()
+    let parts: Vec<(Uuid, Option<DateTime<Utc>>)> = conversation_participant::Entity::find()
         .select_only()
-        .column(P::OccurredAt)
+        .columns([P::ConversationId, P::OccurredAt])
         .filter(P::OwnerId.eq(owner_id))
         .filter(P::ContactId.eq(contact_id))
         .into_tuple()
         .all(conn)
         .await?;
-    for at in parts.into_iter().flatten() {
-        change.remove(Fact::TookPart { contact_id, at });
+    let mut conversations = Vec::with_capacity(parts.len());
+    for (conversation_id, at) in parts {
+        conversations.push(conversation_id);
+        if let Some(at) = at {
+            change.remove(Fact::TookPart { contact_id, at });
+        }
     }
     let contact = Some(contact_id);
     for at in offered_at(conn, owner_id, contact).await? {
@@ -241,7 +246,7 @@ pub async fn facts_of_contact(
     for at in asked_at(conn, owner_id, contact).await? {
         change.remove(Fact::Asked(at));
     }
-    Ok(change)
+    Ok((change, conversations))
 }
 
 /// When each of the owner's offers (of one contact, when given) was given.
