@@ -339,3 +339,28 @@ async fn resources_short_for_the_moment_are_503_and_a_full_disk_507() {
         .expect("drop the trigger");
     assert_eq!(create_contact(&app, &user, "Ada", "").await.status(), 201);
 }
+
+/// Every SQLite connection of the server, readers and writer, runs with the page cache the
+/// server configures rather than SQLite's 2 MB default.
+#[tokio::test]
+async fn every_sqlite_connection_has_the_configured_page_cache() {
+    if on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let read = app
+        .db
+        .reader()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA cache_size",
+        ))
+        .await
+        .expect("cache size")
+        .expect("a row");
+    let written = on_the_writer(&app, "PRAGMA cache_size").await;
+    for row in [&read, &written[0]] {
+        let kib: i64 = row.try_get_by_index(0).expect("a number");
+        assert_eq!(kib, -16 * 1024, "cache_size in -KiB");
+    }
+}
