@@ -11,7 +11,6 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::owner::Owner;
 use super::{Versioned, beyond, decode};
 use super::{activity, ledger};
 use crate::db::Db;
@@ -24,6 +23,18 @@ use crate::services::idempotency::{self, Completion};
 pub type Ask = ask::Model;
 
 /// The columns that version a ask row.
+/// What an ask counts as in the activity: made on its `asked_at`.
+const ASKED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Asked;
+
+/// A stored ask as the ledger counts it.
+fn counted(m: &ask::Model) -> ledger::Counted {
+    ledger::Counted {
+        contact_id: m.contact_id,
+        in_balance: AskStatus::is_asked(&m.status),
+        at: m.asked_at,
+    }
+}
+
 const VERSION: Versioned<ask::Column> = Versioned {
     id: ask::Column::Id,
     owner_id: ask::Column::OwnerId,
@@ -118,13 +129,8 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            change.replace(None, model.asked_at, activity::Fact::Asked);
-            if AskStatus::is_asked(&model.status) {
-                let touched = [model.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await?;
+            let counted = Some(counted(&model));
+            ledger::record_moved(txn, owner_id, ASKED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -172,17 +178,13 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            change.replace(current.asked_at, fields.asked_at, activity::Fact::Asked);
-            let (was, is) = (
-                AskStatus::is_asked(&current.status),
-                AskStatus::is_asked(fields.status.as_str()),
-            );
-            if was != is || (fields.contact_id != current.contact_id && (was || is)) {
-                let touched = [current.contact_id, fields.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await?;
+            let after = ledger::Counted {
+                contact_id: fields.contact_id,
+                in_balance: AskStatus::is_asked(fields.status.as_str()),
+                at: fields.asked_at,
+            };
+            let before = Some(counted(&current));
+            ledger::record_moved(txn, owner_id, ASKED, before, Some(after), now).await?;
             find_in(txn, owner_id, id).await
         })
     })
@@ -206,13 +208,8 @@ pub async fn delete(
             VERSION
                 .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            change.replace(current.asked_at, None, activity::Fact::Asked);
-            if AskStatus::is_asked(&current.status) {
-                let touched = [current.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await
+            let before = Some(counted(&current));
+            ledger::record_moved(txn, owner_id, ASKED, before, None, now).await
         })
     })
     .await

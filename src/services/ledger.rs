@@ -313,6 +313,38 @@ pub async fn refresh(
     activity::apply(conn, owner, &change).await
 }
 
+/// An offer or an ask as the ledger and the activity counts see it, on one side of a write.
+#[derive(Clone, Copy, Debug)]
+pub struct Counted {
+    pub contact_id: Uuid,
+    /// Whether it counts in the contact's balance (a given offer, an ask awaiting an answer).
+    pub in_balance: bool,
+    /// When it was given or made, the date it is counted on.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// An offer or ask written: `before` none for a create, `after` none for a delete. Counts its
+/// date as `fact` moved, and recomputes the ledgers whose balance the write moved, in the
+/// caller's transaction, with the owner read once and one activity upsert.
+pub async fn record_moved(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    fact: fn(DateTime<Utc>) -> activity::Fact,
+    before: Option<Counted>,
+    after: Option<Counted>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+    change.replace(before.and_then(|c| c.at), after.and_then(|c| c.at), fact);
+    let in_balance = |side: Option<Counted>| side.filter(|c| c.in_balance).map(|c| c.contact_id);
+    let (was, is) = (in_balance(before), in_balance(after));
+    if was != is {
+        let touched: Vec<Uuid> = was.into_iter().chain(is).collect();
+        refresh_into(conn, &mut owner, &touched, now, &mut change).await?;
+    }
+    activity::apply(conn, &mut owner, &change).await
+}
+
 /// [`refresh`], with the moves of first and last conversations added to `change` for the
 /// caller to apply with its own.
 pub async fn refresh_into(

@@ -12,7 +12,6 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::owner::Owner;
 use super::{Versioned, beyond, decode, decode_json};
 use super::{activity, idea_topics, ledger};
 use crate::db::Db;
@@ -25,6 +24,18 @@ use crate::services::idempotency::{self, Completion};
 pub type ValueOffer = value_offer::Model;
 
 /// The columns that version a value offer row.
+/// What an offer counts as in the activity: given on its `offered_at`.
+const OFFERED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Offered;
+
+/// A stored offer as the ledger counts it.
+fn counted(m: &value_offer::Model) -> ledger::Counted {
+    ledger::Counted {
+        contact_id: m.contact_id,
+        in_balance: OfferStatus::is_given(&m.status),
+        at: m.offered_at,
+    }
+}
+
 const VERSION: Versioned<value_offer::Column> = Versioned {
     id: value_offer::Column::Id,
     owner_id: value_offer::Column::OwnerId,
@@ -148,13 +159,8 @@ pub async fn create(
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            change.replace(None, model.offered_at, activity::Fact::Offered);
-            if OfferStatus::is_given(&model.status) {
-                let touched = [model.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await?;
+            let counted = Some(counted(&model));
+            ledger::record_moved(txn, owner_id, OFFERED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -203,18 +209,13 @@ pub async fn update(
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            let offered = (current.offered_at, fields.offered_at);
-            change.replace(offered.0, offered.1, activity::Fact::Offered);
-            let (was, is) = (
-                OfferStatus::is_given(&current.status),
-                OfferStatus::is_given(fields.status.as_str()),
-            );
-            if was != is || (fields.contact_id != current.contact_id && (was || is)) {
-                let touched = [current.contact_id, fields.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await?;
+            let after = ledger::Counted {
+                contact_id: fields.contact_id,
+                in_balance: OfferStatus::is_given(fields.status.as_str()),
+                at: fields.offered_at,
+            };
+            let was = Some(counted(&current));
+            ledger::record_moved(txn, owner_id, OFFERED, was, Some(after), now).await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
             if idea(&before) != idea(&fields) {
                 idea_topics::replace(txn, &current, idea(&fields).as_deref()).await?;
@@ -242,13 +243,8 @@ pub async fn delete(
             VERSION
                 .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
-            change.replace(current.offered_at, None, activity::Fact::Offered);
-            if OfferStatus::is_given(&current.status) {
-                let touched = [current.contact_id];
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-            }
-            activity::apply(txn, &mut owner, &change).await
+            let before = Some(counted(&current));
+            ledger::record_moved(txn, owner_id, OFFERED, before, None, now).await
         })
     })
     .await
