@@ -22,7 +22,6 @@ use crate::services::idempotency::{self, Completion};
 /// An ask as stored.
 pub type Ask = ask::Model;
 
-/// The columns that version a ask row.
 /// What an ask counts as in the activity: made on its `asked_at`.
 const ASKED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Asked;
 
@@ -35,6 +34,7 @@ fn counted(m: &ask::Model) -> ledger::Counted {
     }
 }
 
+/// The columns that version a ask row.
 const VERSION: Versioned<ask::Column> = Versioned {
     id: ask::Column::Id,
     owner_id: ask::Column::OwnerId,

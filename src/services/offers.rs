@@ -23,7 +23,6 @@ use crate::services::idempotency::{self, Completion};
 /// A value offer as stored.
 pub type ValueOffer = value_offer::Model;
 
-/// The columns that version a value offer row.
 /// What an offer counts as in the activity: given on its `offered_at`.
 const OFFERED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Offered;
 
@@ -36,6 +35,7 @@ fn counted(m: &value_offer::Model) -> ledger::Counted {
     }
 }
 
+/// The columns that version a value offer row.
 const VERSION: Versioned<value_offer::Column> = Versioned {
     id: value_offer::Column::Id,
     owner_id: value_offer::Column::OwnerId,
