@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::db::Db;
+use crate::domain::follow_ups;
 use crate::domain::labels::search_text;
 use crate::domain::records::{AskStatus, OfferStatus};
 use crate::domain::relationship::{History, Ledger};
@@ -261,6 +262,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                         owner_id: Set(owner),
                         occurred_at: Set(Some(at)),
                         thank_you_status: Set(Some(thanks.into())),
+                        thank_you_due_on: Set(follow_ups::stored_thank_you_due(thanks, at, ZONE)),
                     });
                 }
             }
@@ -295,6 +297,7 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                     ),
                     created_at: Set(created),
                     updated_at: Set(created),
+                    deliver_due_on: Set(follow_ups::stored_deliver_due(status, created, ZONE)),
                 });
             }
             let status = ASK_STATUSES[rng.below(ASK_STATUSES.len())];
@@ -313,6 +316,12 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
                 resolved_at: Set(matches!(status, "granted" | "declined").then_some(created)),
                 created_at: Set(created),
                 updated_at: Set(created),
+                follow_up_due_on: Set(follow_ups::stored_ask_due(
+                    status,
+                    (status != "planned").then_some(created),
+                    created,
+                    ZONE,
+                )),
             });
         }
         for ((model, id), (cadence, added)) in contacts.iter_mut().zip(&ids).zip(inputs) {

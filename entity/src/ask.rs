@@ -18,6 +18,10 @@ pub struct Model {
     pub resolved_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// While awaiting an answer (`asked`): the day a follow-up falls due, the local date (in
+    /// the owner's time zone) of `asked_at` (of `created_at` without one) plus two weeks. Null
+    /// otherwise.
+    pub follow_up_due_on: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,9 @@ pub struct Model {
     pub occurred_at: Option<DateTimeUtc>,
     /// A copy of the conversation's `thank_you_status`, like `occurred_at`.
     pub thank_you_status: Option<String>,
+    /// While the thank-you is owed: the day it falls due, the day after the conversation's local
+    /// date (in the owner's time zone). Null otherwise.
+    pub thank_you_due_on: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

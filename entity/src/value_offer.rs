@@ -23,6 +23,9 @@ pub struct Model {
     pub responded_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// While an idea: the day delivering it falls due, the local date (in the owner's time
+    /// zone) of `created_at` plus a week. Null otherwise.
+    pub deliver_due_on: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

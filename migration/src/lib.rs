@@ -19,6 +19,7 @@ mod m20261201_000013_idea_topics;
 mod m20261201_000014_tag_counts;
 mod m20261201_000015_index_activity_ranges;
 mod m20261201_000016_activity;
+mod m20261201_000017_follow_up_due_dates;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_tag_counts::Migration),
             Box::new(m20261201_000015_index_activity_ranges::Migration),
             Box::new(m20261201_000016_activity::Migration),
+            Box::new(m20261201_000017_follow_up_due_dates::Migration),
         ]
     }
 }

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::relationship::{Today, add_days};
+use super::records::{AskStatus, OfferStatus, ThankYouStatus};
+use super::relationship::{Today, add_days, local_date};
 
 /// An offer still an `idea` this many days after it was noted should be delivered.
 pub const DELIVER_OFFER_AFTER_DAYS: i64 = 7;
@@ -101,6 +103,36 @@ pub fn ask_follow_up_due(asked_on: NaiveDate) -> NaiveDate {
     add_days(asked_on, ASK_FOLLOW_UP_AFTER_DAYS)
 }
 
+/// The due date a participant row stores for its conversation's thank-you (stored status
+/// `status`, at `occurred_at`) in the owner's `zone`: while it is owed, the day after the
+/// conversation's local date; none otherwise.
+pub fn stored_thank_you_due(
+    status: &str,
+    occurred_at: DateTime<Utc>,
+    zone: Tz,
+) -> Option<NaiveDate> {
+    (status == ThankYouStatus::Owed.as_str()).then(|| thank_you_due(local_date(occurred_at, zone)))
+}
+
+/// The due date an offer row stores: while it is an idea, a week after the local date of its
+/// creation; none otherwise.
+pub fn stored_deliver_due(status: &str, created_at: DateTime<Utc>, zone: Tz) -> Option<NaiveDate> {
+    (status == OfferStatus::Idea.as_str()).then(|| deliver_offer_due(local_date(created_at, zone)))
+}
+
+/// The due date an ask row stores: while it awaits an answer, two weeks after the local date
+/// it was asked on (of its creation when `asked_at` is missing, which only a hand edit leaves);
+/// none otherwise.
+pub fn stored_ask_due(
+    status: &str,
+    asked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    zone: Tz,
+) -> Option<NaiveDate> {
+    (status == AskStatus::Asked.as_str())
+        .then(|| ask_follow_up_due(local_date(asked_at.unwrap_or(created_at), zone)))
+}
+
 /// Whether an item due on `due_on` belongs on a list looking `within_days` ahead of `today`:
 /// everything overdue, and everything due by the window's last day.
 pub fn in_window(due_on: NaiveDate, today: NaiveDate, within_days: i64) -> bool {
@@ -112,23 +144,21 @@ pub fn sort(items: &mut [FollowUp]) {
     items.sort_by_key(FollowUp::key);
 }
 
-/// An ask still `asked`: id, contact, `asked_at`, `created_at`, title.
-pub type OpenAsk = (Uuid, Uuid, Option<DateTime<Utc>>, DateTime<Utc>, String);
-
 /// What the follow-up list is made of, as read for one owner.
 #[derive(Debug, Default)]
 pub struct Sources {
     /// Each contact that is not archived: id, name, next check-in date if one is due.
     pub contacts: Vec<(Uuid, String, Option<NaiveDate>)>,
-    /// Each owed thank-you: conversation, participant, when the conversation happened.
-    pub owed: Vec<(Uuid, Uuid, DateTime<Utc>)>,
+    /// Each owed thank-you of a past conversation: conversation, participant, due date.
+    pub owed: Vec<(Uuid, Uuid, NaiveDate)>,
     /// Each open next step: conversation, due date, the step.
     pub steps: Vec<(Uuid, NaiveDate, String)>,
     /// The participants of the conversations with an open next step: conversation, contact.
     pub step_participants: Vec<(Uuid, Uuid)>,
-    /// Each offer still an idea: id, contact, created, title.
-    pub ideas: Vec<(Uuid, Uuid, DateTime<Utc>, String)>,
-    pub open_asks: Vec<OpenAsk>,
+    /// Each offer still an idea: id, contact, due date, title.
+    pub ideas: Vec<(Uuid, Uuid, NaiveDate, String)>,
+    /// Each ask awaiting an answer: id, contact, due date, title.
+    pub open_asks: Vec<(Uuid, Uuid, NaiveDate, String)>,
 }
 
 /// The follow-ups of the kinds `wanted` takes that fall due within `within_days` of today
@@ -177,8 +207,7 @@ pub fn assemble(
         }
     }
     if wanted(FollowUpKind::ThankYou) {
-        for (conversation_id, contact_id, at) in sources.owed {
-            let due = thank_you_due(today.date_of(at));
+        for (conversation_id, contact_id, due) in sources.owed {
             push(
                 FollowUpKind::ThankYou,
                 due,
@@ -208,14 +237,12 @@ pub fn assemble(
         }
     }
     if wanted(FollowUpKind::DeliverOffer) {
-        for (id, contact_id, created_at, title) in sources.ideas {
-            let due = deliver_offer_due(today.date_of(created_at));
+        for (id, contact_id, due, title) in sources.ideas {
             push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
         }
     }
     if wanted(FollowUpKind::AskFollowUp) {
-        for (id, contact_id, asked_at, created_at, title) in sources.open_asks {
-            let due = ask_follow_up_due(today.date_of(asked_at.unwrap_or(created_at)));
+        for (id, contact_id, due, title) in sources.open_asks {
             push(FollowUpKind::AskFollowUp, due, contact_id, id, Some(title));
         }
     }
@@ -247,6 +274,44 @@ mod tests {
         assert_eq!(thank_you_due(date("2026-02-28")), date("2026-03-01"));
         assert_eq!(deliver_offer_due(date("2026-03-01")), date("2026-03-08"));
         assert_eq!(ask_follow_up_due(date("2026-03-01")), date("2026-03-15"));
+    }
+
+    #[test]
+    fn a_row_stores_a_due_date_while_open_on_the_owners_calendar() {
+        let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        let late = at("2026-02-28T20:00:00Z");
+        // 20:00 UTC is already the next day in Tokyo.
+        assert_eq!(
+            stored_thank_you_due("owed", late, chrono_tz::UTC),
+            Some(date("2026-03-01"))
+        );
+        assert_eq!(
+            stored_thank_you_due("owed", late, tokyo),
+            Some(date("2026-03-02"))
+        );
+        assert_eq!(stored_thank_you_due("sent", late, tokyo), None);
+        assert_eq!(stored_thank_you_due("not_needed", late, tokyo), None);
+        assert_eq!(
+            stored_deliver_due("idea", late, tokyo),
+            Some(date("2026-03-08"))
+        );
+        assert_eq!(stored_deliver_due("offered", late, tokyo), None);
+        let asked = Some(at("2026-03-01T00:00:00Z"));
+        assert_eq!(
+            stored_ask_due("asked", asked, late, tokyo),
+            Some(date("2026-03-15"))
+        );
+        assert_eq!(
+            stored_ask_due("asked", None, late, tokyo),
+            Some(date("2026-03-15"))
+        );
+        assert_eq!(
+            stored_ask_due("asked", None, late, chrono_tz::UTC),
+            Some(date("2026-03-14"))
+        );
+        assert_eq!(stored_ask_due("granted", asked, late, tokyo), None);
+        assert_eq!(stored_ask_due("planned", None, late, tokyo), None);
     }
 
     #[test]
@@ -313,24 +378,18 @@ mod tests {
                 (ada, "Ada".into(), Some(date("2026-04-01"))),
             ],
             owed: vec![
-                (call, ada, at("2026-03-03T09:00:00Z")),
-                (call, archived, at("2026-03-03T09:00:00Z")),
+                (call, ada, date("2026-03-04")),
+                (call, archived, date("2026-03-04")),
             ],
             steps: vec![(coffee, date("2026-03-05"), "send the deck".into())],
             step_participants: vec![(coffee, zoe), (coffee, ada), (coffee, archived)],
             ideas: vec![(
                 Uuid::from_u128(20),
                 zoe,
-                at("2026-02-01T00:00:00Z"),
+                date("2026-02-08"),
                 "article".into(),
             )],
-            open_asks: vec![(
-                Uuid::from_u128(30),
-                ada,
-                None,
-                at("2026-03-01T00:00:00Z"),
-                "intro".into(),
-            )],
+            open_asks: vec![(Uuid::from_u128(30), ada, date("2026-03-15"), "intro".into())],
         };
         let items = assemble(sources, &today, 7, |_| true);
         let seen: Vec<(FollowUpKind, Uuid)> =

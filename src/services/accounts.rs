@@ -125,12 +125,14 @@ pub async fn update_profile(
             }
             let updated = model.update(txn).await?;
             if zone_changed {
-                // Local dates move with the zone: every contact's due, cold and one-off dates, and
-                // the days, weeks and months activity is counted in.
+                // Local dates move with the zone: every contact's due, cold and one-off dates,
+                // the days, weeks and months activity is counted in, and the due dates of open
+                // follow-ups.
                 let mut owner = super::owner::Owner::new(user_id);
                 super::ledger::refresh_all(txn, &mut owner, now).await?;
                 let zone = owner.zone(txn).await?;
                 super::activity::rebuild_owner(txn, user_id, zone).await?;
+                super::due_dates::fix(txn, user_id, zone).await?;
             }
             Ok(updated)
         })

@@ -11,9 +11,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::owner::Owner;
 use super::{Versioned, beyond, decode};
 use super::{activity, ledger};
 use crate::db::Db;
+use crate::domain::follow_ups::stored_ask_due;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
@@ -123,14 +125,22 @@ pub async fn create(
         let (fields, completion) = (fields.clone(), completion.clone());
         Box::pin(async move {
             check(txn, owner_id, &fields).await?;
+            let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
+            model.follow_up_due_on = Set(match fields.status {
+                AskStatus::Asked => {
+                    let zone = owner.zone(txn).await?;
+                    stored_ask_due(fields.status.as_str(), fields.asked_at, now, zone)
+                }
+                _ => None,
+            });
             let model = model.insert(txn).await?;
             let counted = Some(counted(&model));
-            ledger::record_moved(txn, owner_id, ASKED, None, counted, now).await?;
+            ledger::record_moved(txn, &mut owner, ASKED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -173,8 +183,18 @@ pub async fn update(
             // The precondition is checked last: a request that fails for another reason
             // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
             precondition.require(&etag_of(&current))?;
+            let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.updated_at = Set(next_updated_at(current.updated_at, now));
+            let open = |status: &str, asked_at| (status == AskStatus::Asked.as_str(), asked_at);
+            if open(&current.status, current.asked_at)
+                != open(fields.status.as_str(), fields.asked_at)
+            {
+                let zone = owner.zone(txn).await?;
+                let status = fields.status.as_str();
+                let due = stored_ask_due(status, fields.asked_at, current.created_at, zone);
+                model.follow_up_due_on = Set(due);
+            }
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
@@ -184,7 +204,7 @@ pub async fn update(
                 at: fields.asked_at,
             };
             let before = Some(counted(&current));
-            ledger::record_moved(txn, owner_id, ASKED, before, Some(after), now).await?;
+            ledger::record_moved(txn, &mut owner, ASKED, before, Some(after), now).await?;
             find_in(txn, owner_id, id).await
         })
     })
@@ -208,8 +228,8 @@ pub async fn delete(
             VERSION
                 .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            let before = Some(counted(&current));
-            ledger::record_moved(txn, owner_id, ASKED, before, None, now).await
+            let (before, mut owner) = (Some(counted(&current)), Owner::new(owner_id));
+            ledger::record_moved(txn, &mut owner, ASKED, before, None, now).await
         })
     })
     .await

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use entity::{contact, conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -17,6 +18,7 @@ use super::owner::Owner;
 use super::{Versioned, beyond};
 use super::{activity, ledger};
 use crate::db::Db;
+use crate::domain::follow_ups::stored_thank_you_due;
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
@@ -152,11 +154,18 @@ fn active_model(f: &ConversationFields) -> conversation::ActiveModel {
     }
 }
 
+/// The due date each participant row of a conversation with `fields` stores for its
+/// thank-you, in the owner's `zone`.
+fn thank_you_due(fields: &ConversationFields, zone: Tz) -> Option<NaiveDate> {
+    stored_thank_you_due(fields.thank_you_status.as_str(), fields.occurred_at, zone)
+}
+
 async fn replace_participants(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
+    zone: Tz,
 ) -> Result<(), ApiError> {
     conversation_participant::Entity::delete_many()
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
@@ -172,6 +181,7 @@ async fn replace_participants(
                 owner_id: Set(owner_id),
                 occurred_at: Set(Some(fields.occurred_at)),
                 thank_you_status: Set(Some(fields.thank_you_status.as_str().to_owned())),
+                thank_you_due_on: Set(thank_you_due(fields, zone)),
             });
     conversation_participant::Entity::insert_many(rows)
         .exec(conn)
@@ -179,11 +189,13 @@ async fn replace_participants(
     Ok(())
 }
 
-/// Rewrites the participant rows' copies of the conversation's date and thank-you status.
+/// Rewrites the participant rows' copies of the conversation's date and thank-you status, and
+/// the thank-you's due date.
 async fn copy_to_participants(
     conn: &impl ConnectionTrait,
     conversation_id: Uuid,
     fields: &ConversationFields,
+    zone: Tz,
 ) -> Result<(), ApiError> {
     use conversation_participant::Column as P;
 
@@ -193,6 +205,7 @@ async fn copy_to_participants(
             P::ThankYouStatus,
             Expr::value(fields.thank_you_status.as_str()),
         )
+        .col_expr(P::ThankYouDueOn, Expr::value(thank_you_due(fields, zone)))
         .filter(P::ConversationId.eq(conversation_id))
         .exec(conn)
         .await?;
@@ -208,6 +221,7 @@ async fn add_own_participants(
     owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
+    zone: Tz,
 ) -> Result<(), ApiError> {
     use conversation_participant::Column as P;
 
@@ -218,6 +232,7 @@ async fn add_own_participants(
         .column(contact::Column::OwnerId)
         .expr(Expr::val(fields.occurred_at))
         .expr(Expr::val(fields.thank_you_status.as_str()))
+        .expr(Expr::val(thank_you_due(fields, zone)))
         .from(contact::Entity)
         .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
         .and_where(super::unindexed(contact::Column::OwnerId).eq(owner_id))
@@ -230,6 +245,7 @@ async fn add_own_participants(
             P::OwnerId,
             P::OccurredAt,
             P::ThankYouStatus,
+            P::ThankYouDueOn,
         ])
         .select_from(own)
         .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
@@ -303,11 +319,12 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let model = model.insert(txn).await?;
-            add_own_participants(txn, owner_id, model.id, &fields).await?;
+            let mut owner = Owner::new(owner_id);
+            let zone = owner.zone(txn).await?;
+            add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
             let owed = fields.thank_you_status == ThankYouStatus::Owed;
             let mut change = activity::Change::default();
             let held = (fields.occurred_at, owed);
-            let mut owner = Owner::new(owner_id);
             ledger::add_conversation(txn, &mut owner, &participant_ids, held, now, &mut change)
                 .await?;
             change.conversation(
@@ -376,16 +393,18 @@ pub async fn update(
                 .await?;
             let copied = fields.occurred_at != current.model.occurred_at
                 || fields.thank_you_status.as_str() != current.model.thank_you_status;
+            let mut owner = Owner::new(owner_id);
             if new_participants {
-                replace_participants(txn, owner_id, id, &fields).await?;
+                let zone = owner.zone(txn).await?;
+                replace_participants(txn, owner_id, id, &fields, zone).await?;
             } else if copied {
-                copy_to_participants(txn, id, &fields).await?;
+                let zone = owner.zone(txn).await?;
+                copy_to_participants(txn, id, &fields, zone).await?;
             }
             if new_participants || copied {
                 let mut touched = current.participant_ids.clone();
                 touched.extend(fields.participants());
                 let mut change = activity::Change::default();
-                let mut owner = Owner::new(owner_id);
                 ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
                 change.conversation(
                     -1,

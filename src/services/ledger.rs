@@ -73,6 +73,10 @@ pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     if counted > 0 {
         tracing::info!(owners = counted, "counted activity by day, week and month");
     }
+    let dated = super::due_dates::date_pending(db).await?;
+    if dated > 0 {
+        tracing::info!(owners = dated, "stored the due dates of open follow-ups");
+    }
     Ok(())
 }
 
@@ -328,21 +332,21 @@ pub struct Counted {
 /// caller's transaction, with the owner read once and one activity upsert.
 pub async fn record_moved(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
+    owner: &mut Owner,
     fact: fn(DateTime<Utc>) -> activity::Fact,
     before: Option<Counted>,
     after: Option<Counted>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (mut owner, mut change) = (Owner::new(owner_id), activity::Change::default());
+    let mut change = activity::Change::default();
     change.replace(before.and_then(|c| c.at), after.and_then(|c| c.at), fact);
     let in_balance = |side: Option<Counted>| side.filter(|c| c.in_balance).map(|c| c.contact_id);
     let (was, is) = (in_balance(before), in_balance(after));
     if was != is {
         let touched: Vec<Uuid> = was.into_iter().chain(is).collect();
-        refresh_into(conn, &mut owner, &touched, now, &mut change).await?;
+        refresh_into(conn, owner, &touched, now, &mut change).await?;
     }
-    activity::apply(conn, &mut owner, &change).await
+    activity::apply(conn, owner, &change).await
 }
 
 /// [`refresh`], with the moves of first and last conversations added to `change` for the
@@ -542,6 +546,11 @@ pub enum Difference {
         stored: super::activity::Counts,
         expected: super::activity::Counts,
     },
+    /// The due date stored on a follow-up's row.
+    DueDate {
+        owner_id: Uuid,
+        misdated: super::due_dates::Misdated,
+    },
     /// An idea's `idea_topic` rows, as (topic, offer's creation instant).
     IdeaTopics {
         owner_id: Uuid,
@@ -592,6 +601,11 @@ impl std::fmt::Display for Difference {
                 f,
                 "owner {owner_id} {period} of {starts_on}: stored activity {stored:?}, expected \
                  {expected:?}"
+            ),
+            Self::DueDate { owner_id, misdated } => write!(
+                f,
+                "owner {owner_id} {:?}: stored due date {:?}, expected {:?}",
+                misdated.row, misdated.stored, misdated.expected
             ),
             Self::IdeaTopics {
                 owner_id,
@@ -673,8 +687,13 @@ pub async fn verify_owner(
                 expected,
             },
         );
+    let due_dates = super::due_dates::wrong(conn, owner_id, zone)
+        .await?
+        .into_iter()
+        .map(|misdated| Difference::DueDate { owner_id, misdated });
     Ok(ledgers
         .chain(names)
+        .chain(due_dates)
         .chain(topics)
         .chain(tags)
         .chain(activity)
@@ -701,8 +720,8 @@ pub async fn verify(db: &Db, now: DateTime<Utc>) -> Result<Vec<Difference>, ApiE
     Ok(differences)
 }
 
-/// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys, idea topics
-/// and tag counts rewritten, activity counts recounted, one transaction per owner. Returns the number of contacts rewritten.
+/// `rapport ledger rebuild`: every owner's ledger recomputed, wrong name keys, idea topics,
+/// tag counts and follow-up due dates rewritten, activity counts recounted, one transaction per owner. Returns the number of contacts rewritten.
 pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let mut rewritten = 0;
     for owner_id in owners(db.reader()).await? {
@@ -716,6 +735,7 @@ pub async fn rebuild(db: &Db, now: DateTime<Utc>) -> Result<usize, ApiError> {
                     super::tag_counts::fix(txn, owner_id).await?;
                     let zone = owner.zone(txn).await?;
                     super::activity::rebuild_owner(txn, owner_id, zone).await?;
+                    super::due_dates::fix(txn, owner_id, zone).await?;
                     Ok(rows)
                 })
             })

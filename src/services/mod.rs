@@ -13,6 +13,8 @@ pub mod calendar_feeds;
 pub mod contacts;
 /// Conversations and their participants.
 pub mod conversations;
+/// The due date of each open follow-up, stored on the row it comes from.
+pub mod due_dates;
 /// The topics of the ideas, one row each, kept on every offer write.
 pub mod idea_topics;
 /// Stored responses for `Idempotency-Key` replays.

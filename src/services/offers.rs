@@ -12,9 +12,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::contacts::check_references;
+use super::owner::Owner;
 use super::{Versioned, beyond, decode, decode_json};
 use super::{activity, idea_topics, ledger};
 use crate::db::Db;
+use crate::domain::follow_ups::stored_deliver_due;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
@@ -150,17 +152,25 @@ pub async fn create(
         let (fields, completion) = (fields.clone(), completion.clone());
         Box::pin(async move {
             check(txn, owner_id, &fields).await?;
+            let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
+            model.deliver_due_on = Set(match fields.status {
+                OfferStatus::Idea => {
+                    let zone = owner.zone(txn).await?;
+                    stored_deliver_due(fields.status.as_str(), now, zone)
+                }
+                _ => None,
+            });
             let model = model.insert(txn).await?;
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }
             let counted = Some(counted(&model));
-            ledger::record_moved(txn, owner_id, OFFERED, None, counted, now).await?;
+            ledger::record_moved(txn, &mut owner, OFFERED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
         })
@@ -204,8 +214,15 @@ pub async fn update(
             // The precondition is checked last: a request that fails for another reason
             // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
             precondition.require(&etag_of(&current))?;
+            let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.updated_at = Set(next_updated_at(current.updated_at, now));
+            let was_idea = current.status == OfferStatus::Idea.as_str();
+            if was_idea != (fields.status == OfferStatus::Idea) {
+                let zone = owner.zone(txn).await?;
+                let due = stored_deliver_due(fields.status.as_str(), current.created_at, zone);
+                model.deliver_due_on = Set(due);
+            }
             VERSION
                 .update(txn, model, id, owner_id, current.updated_at)
                 .await?;
@@ -215,7 +232,7 @@ pub async fn update(
                 at: fields.offered_at,
             };
             let was = Some(counted(&current));
-            ledger::record_moved(txn, owner_id, OFFERED, was, Some(after), now).await?;
+            ledger::record_moved(txn, &mut owner, OFFERED, was, Some(after), now).await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
             if idea(&before) != idea(&fields) {
                 idea_topics::replace(txn, &current, idea(&fields).as_deref()).await?;
@@ -243,8 +260,8 @@ pub async fn delete(
             VERSION
                 .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
                 .await?;
-            let before = Some(counted(&current));
-            ledger::record_moved(txn, owner_id, OFFERED, before, None, now).await
+            let (before, mut owner) = (Some(counted(&current)), Owner::new(owner_id));
+            ledger::record_moved(txn, &mut owner, OFFERED, before, None, now).await
         })
     })
     .await

@@ -5,8 +5,9 @@
 
 use chrono_tz::Tz;
 use entity::user;
-use sea_orm::sea_query::LockType;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect};
+use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -60,4 +61,55 @@ async fn read_zone(
         .ok_or_else(ApiError::not_found)?;
     // Stored names were validated on the way in; UTC only guards a hand-edited row.
     Ok(zone.parse().unwrap_or(chrono_tz::UTC))
+}
+
+/// The work [`drain_pending`] does for one owner, in that owner's transaction.
+pub type PendingWork =
+    for<'t> fn(&'t DatabaseTransaction, Uuid, Tz) -> BoxFuture<'t, Result<(), ApiError>>;
+
+/// Runs `work` for every owner a migration left in the one-column table `table` (`owner_id`),
+/// one transaction per owner that also deletes its row: a process stopped part way leaves the
+/// rest to the next start, and two instances starting at once do an owner's work once (the
+/// second finds the row gone under the owner's lock). Returns the owners done.
+pub async fn drain_pending(
+    db: &crate::db::Db,
+    table: &'static str,
+    work: PendingWork,
+) -> Result<usize, ApiError> {
+    let owner = || Alias::new("owner_id");
+    let owners: Vec<Uuid> = db
+        .reader()
+        .query_all(
+            Query::select()
+                .column(owner())
+                .from(Alias::new(table))
+                .order_by(owner(), sea_orm::Order::Asc),
+        )
+        .await?
+        .into_iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
+    let mut done = 0;
+    for owner_id in owners {
+        done += db
+            .write(move |txn| {
+                Box::pin(async move {
+                    let zone = Owner::new(owner_id).zone(txn).await?;
+                    let deleted = txn
+                        .execute(
+                            Query::delete()
+                                .from_table(Alias::new(table))
+                                .and_where(Expr::col(owner()).eq(owner_id)),
+                        )
+                        .await?;
+                    if deleted.rows_affected() == 0 {
+                        return Ok(0);
+                    }
+                    work(txn, owner_id, zone).await?;
+                    Ok(1)
+                })
+            })
+            .await?;
+    }
+    Ok(done)
 }

@@ -870,6 +870,7 @@ async fn deleting_a_contact_empties_conversations_and_clears_introductions() {
                 owner_id: Set(owner),
                 occurred_at: Set(Some(now)),
                 thank_you_status: Set(Some("owed".into())),
+                thank_you_due_on: Set(Some(now.date_naive() + chrono::Days::new(1))),
             }
             .insert(app.db.writer())
             .await

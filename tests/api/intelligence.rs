@@ -638,6 +638,106 @@ async fn follow_ups_list_every_kind_overdue_first_then_by_date_and_kind() {
 
 /// A page reads only the owed thank-yous that can reach it; paging must still return each
 /// one exactly once, in order, with its summary, across local dates that are not UTC dates.
+/// Every write that opens, closes or moves a follow-up moves the due date its list shows: a
+/// conversation's date and thank-you status, an offer leaving the idea stage and coming back,
+/// an ask being made and answered, and the owner's time zone.
+#[tokio::test]
+async fn each_write_moves_the_due_date_of_the_follow_ups_it_touches() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at(); // Wednesday 4 March 2026, 12:00 UTC
+    let ada = net.contact("Ada", json!({}), t0 - days(40)).await;
+    let list = || async {
+        let page = net.get("/v1/follow-ups?within_days=60&limit=100").await;
+        let mut items: Vec<(String, String)> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let kind = i["kind"].as_str().unwrap().to_owned();
+                (kind, i["due_on"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        items.sort();
+        items
+    };
+    let due = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut items: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, d)| ((*k).to_owned(), (*d).to_owned()))
+            .collect();
+        items.sort();
+        items
+    };
+    // 23:30 UTC on 1 March: the 2nd in Auckland.
+    let late = "2026-03-01T23:30:00Z";
+    let call = net
+        .send(
+            Method::POST,
+            "/v1/conversations",
+            json!({"occurred_at": late, "channel": "call", "summary": "Call",
+                "participant_ids": [ada], "thank_you_status": "owed"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = format!("/v1/conversations/{call}");
+    assert_eq!(list().await, due(&[("thank_you", "2026-03-02")]));
+    let moved = json!({"occurred_at": "2026-02-20T10:00:00Z"});
+    net.send(Method::PATCH, &call, moved).await;
+    assert_eq!(list().await, due(&[("thank_you", "2026-02-21")]));
+    net.send(Method::PATCH, &call, json!({"thank_you_status": "sent"}))
+        .await;
+    assert_eq!(list().await, due(&[]));
+    let owed = json!({"thank_you_status": "owed", "occurred_at": late});
+    net.send(Method::PATCH, &call, owed).await;
+    assert_eq!(list().await, due(&[("thank_you", "2026-03-02")]));
+
+    app.clock.set(t0 - days(9));
+    let idea = net.offer(&ada, json!({})).await;
+    app.clock.set(t0);
+    let ask = net.ask(&ada, json!({})).await;
+    let (idea, ask) = (
+        format!("/v1/value-offers/{idea}"),
+        format!("/v1/asks/{ask}"),
+    );
+    let asked = json!({"status": "asked", "asked_at": "2026-02-25T10:00:00Z"});
+    net.send(Method::PATCH, &ask, asked).await;
+    let all = [
+        ("thank_you", "2026-03-02"),
+        ("deliver_offer", "2026-03-02"),
+        ("ask_follow_up", "2026-03-11"),
+    ];
+    assert_eq!(list().await, due(&all));
+    // Auckland is 13 hours ahead in March: each instant falls on a later local date.
+    net.send(
+        Method::PATCH,
+        "/v1/me",
+        json!({"time_zone": "Pacific/Auckland"}),
+    )
+    .await;
+    let auckland = [
+        ("thank_you", "2026-03-03"),
+        ("deliver_offer", "2026-03-03"),
+        ("ask_follow_up", "2026-03-11"),
+    ];
+    assert_eq!(list().await, due(&auckland));
+    net.send(Method::PATCH, "/v1/me", json!({"time_zone": "UTC"}))
+        .await;
+    assert_eq!(list().await, due(&all));
+
+    net.send(Method::PATCH, &idea, json!({"status": "offered"}))
+        .await;
+    net.send(Method::PATCH, &ask, json!({"status": "granted"}))
+        .await;
+    assert_eq!(list().await, due(&[("thank_you", "2026-03-02")]));
+    let differences = rapport::services::ledger::verify(&app.db, app.clock.now())
+        .await
+        .unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
+}
+
 #[tokio::test]
 async fn paging_through_many_owed_thank_yous_returns_each_once_in_order() {
     let app = spawn_app().await;

@@ -743,7 +743,22 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
         "topics": ["ai", "web"]});
     app.send(&user, Method::POST, "/v1/value-offers", idea)
         .await;
+    let ask = json!({"contact_id": emile["id"], "kind": "advice", "title": "A word",
+        "status": "asked", "asked_at": "2026-02-01T10:00:00Z"});
+    app.send(&user, Method::POST, "/v1/asks", ask).await;
     let before = app.relationships(&user).await;
+    let follow_ups = "/v1/follow-ups?within_days=30&limit=100";
+    let listed = app.send(&user, Method::GET, follow_ups, Value::Null).await;
+    let kinds: BTreeSet<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|item| item["kind"].as_str())
+        .collect();
+    // Every kind whose due date the migration fills in is on the list.
+    for kind in ["thank_you", "deliver_offer", "ask_follow_up"] {
+        assert!(kinds.contains(kind), "{kind} missing: {listed}");
+    }
 
     // Back to the schema before the ledger: its columns go, the records stay.
     let position = Migrator::migrations()
@@ -763,9 +778,11 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
     let stored = ledger::verify(&app.db, app.clock.now())
         .await
         .expect("verify");
-    assert!(stored.is_empty());
+    assert!(stored.is_empty(), "{stored:?}");
     assert_eq!(app.relationships(&user).await, before);
     app.assert_lists_agree(&user, "the migration").await;
+    let relisted = app.send(&user, Method::GET, follow_ups, Value::Null).await;
+    assert_eq!(relisted, listed);
 }
 
 /// The plan the database picks for `statement`, one line per step. On PostgreSQL, sequential
@@ -1135,6 +1152,72 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             statement.sql
         );
     }
+}
+
+/// Each kind of follow-up is read in the list's own order (due date, then id) by a search of
+/// one index bounded by the owner and the window's last day, from the start and from a cursor
+/// at each kind: never a walk of the owner's rows, never a sort.
+#[tokio::test]
+async fn every_follow_up_stream_is_an_ordered_index_search() {
+    use rapport::domain::follow_ups::FollowUpKind;
+    use rapport::domain::relationship::Today;
+    use rapport::services::intelligence::stream_statements;
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let today = Today::new(app.clock.now(), "Europe/Paris");
+    let date = today.date();
+    let index = |kind| match kind {
+        FollowUpKind::CheckIn => ("idx_contact_owner_next_check_in", "next_check_in_on"),
+        FollowUpKind::NextStep => ("idx_conversation_owner_next_step", "next_step_due_on"),
+        FollowUpKind::ThankYou => ("idx_participant_owner_thank_you_due", "thank_you_due_on"),
+        FollowUpKind::DeliverOffer => ("idx_value_offer_owner_deliver_due", "deliver_due_on"),
+        FollowUpKind::AskFollowUp => ("idx_ask_owner_follow_up_due", "follow_up_due_on"),
+    };
+    let kinds = [
+        FollowUpKind::ThankYou,
+        FollowUpKind::NextStep,
+        FollowUpKind::AskFollowUp,
+        FollowUpKind::CheckIn,
+        FollowUpKind::DeliverOffer,
+    ];
+    let cursors = std::iter::once(None).chain(
+        kinds
+            .iter()
+            .map(|kind| Some((date, *kind, Uuid::now_v7(), Uuid::now_v7()))),
+    );
+    let mut read = 0;
+    for after in cursors {
+        let statements = stream_statements(app.db.backend(), owner(&user), &today, 7, after);
+        for (kind, statement) in statements {
+            let (name, column) = index(kind);
+            let plan = plan_of(&app, statement.clone()).await;
+            let text = plan.join("\n");
+            let scan = plan
+                .iter()
+                .any(|line| line.trim_start().starts_with("SCAN ") || line.contains("Seq Scan"));
+            let sorted = plan
+                .iter()
+                .any(|line| line.contains("TEMP B-TREE") || line.trim_start().starts_with("Sort"));
+            let bounded = match app.db.backend() {
+                sea_orm::DbBackend::Postgres => plan
+                    .iter()
+                    .any(|line| line.contains("Index Cond") && line.contains(column)),
+                _ => plan.iter().any(|line| {
+                    line.contains(name)
+                        && (line.contains(&format!("{column}<"))
+                            || line.contains(&format!("{column}>")))
+                }),
+            };
+            assert!(
+                !scan && !sorted && bounded && text.contains(name),
+                "{kind:?} after {after:?}\n{}\n{text}",
+                statement.sql
+            );
+            read += 1;
+        }
+    }
+    assert_eq!(read, 30);
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{activity, contact, conversation, conversation_participant};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -190,48 +189,11 @@ pub async fn rebuild_owner(
     Ok(rows.len())
 }
 
-/// Counts the activity of every owner left in `activity_pending` (by the migration that adds
-/// the counts), one transaction per owner that also deletes its row: a process stopped part
-/// way leaves the rest to the next start, and two instances starting at once count an owner
-/// once (the second finds the row gone under the owner's lock). Returns the owners counted.
+/// Counts the activity of every owner left in `activity_pending` by the migration that adds
+/// the counts; see [`crate::services::owner::drain_pending`]. Returns the owners counted.
 pub async fn count_pending(db: &crate::db::Db) -> Result<usize, ApiError> {
-    let pending = || Alias::new("activity_pending");
-    let owner = || Alias::new("owner_id");
-    let owners: Vec<Uuid> = db
-        .reader()
-        .query_all(
-            Query::select()
-                .column(owner())
-                .from(pending())
-                .order_by(owner(), sea_orm::Order::Asc),
-        )
-        .await?
-        .into_iter()
-        .map(|row| row.try_get_by_index(0))
-        .collect::<Result<_, _>>()?;
-    let mut counted = 0;
-    for owner_id in owners {
-        counted += db
-            .write(move |txn| {
-                Box::pin(async move {
-                    let zone = crate::services::owner::Owner::new(owner_id)
-                        .zone(txn)
-                        .await?;
-                    let deleted = txn
-                        .execute(
-                            Query::delete()
-                                .from_table(pending())
-                                .and_where(Expr::col(owner()).eq(owner_id)),
-                        )
-                        .await?;
-                    if deleted.rows_affected() == 0 {
-                        return Ok(0);
-                    }
-                    rebuild_owner(txn, owner_id, zone).await?;
-                    Ok(1)
-                })
-            })
-            .await?;
-    }
-    Ok(counted)
+    crate::services::owner::drain_pending(db, "activity_pending", |txn, owner_id, zone| {
+        Box::pin(async move { rebuild_owner(txn, owner_id, zone).await.map(|_| ()) })
+    })
+    .await
 }
