@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{ask, conversation_participant, value_offer};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::unindexed;
 use crate::db::Db;
 use crate::domain::follow_ups::{stored_ask_due, stored_deliver_due, stored_thank_you_due};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -145,7 +146,9 @@ pub async fn wrong(
 }
 
 /// Rewrites the due dates [`wrong`] finds, in the caller's transaction: one statement per
-/// hundred rows of one table and one date. Returns the number of rows rewritten.
+/// hundred rows of one table and one date, each row found by primary key (the owner checked
+/// on those rows only, see [`unindexed`]: with `owner_id = ?` SQLite's planner walked every
+/// row of the owner for each statement). Returns the number of rows rewritten.
 pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Result<usize, ApiError> {
     use ask::Column as A;
     use conversation_participant::Column as P;
@@ -181,24 +184,24 @@ pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Resul
             if !participants.is_empty() {
                 conversation_participant::Entity::update_many()
                     .col_expr(P::ThankYouDueOn, Expr::value(date))
-                    .filter(P::OwnerId.eq(owner_id))
                     .filter(participants)
+                    .filter(unindexed(P::OwnerId).eq(owner_id))
                     .exec(conn)
                     .await?;
             }
             if !offers.is_empty() {
                 value_offer::Entity::update_many()
                     .col_expr(O::DeliverDueOn, Expr::value(date))
-                    .filter(O::OwnerId.eq(owner_id))
                     .filter(O::Id.is_in(offers))
+                    .filter(unindexed(O::OwnerId).eq(owner_id))
                     .exec(conn)
                     .await?;
             }
             if !asks.is_empty() {
                 ask::Entity::update_many()
                     .col_expr(A::FollowUpDueOn, Expr::value(date))
-                    .filter(A::OwnerId.eq(owner_id))
                     .filter(A::Id.is_in(asks))
+                    .filter(unindexed(A::OwnerId).eq(owner_id))
                     .exec(conn)
                     .await?;
             }
