@@ -16,7 +16,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{ask, conversation_participant, value_offer};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use super::unindexed;
@@ -150,10 +152,6 @@ pub async fn wrong(
 /// on those rows only, see [`unindexed`]: with `owner_id = ?` SQLite's planner walked every
 /// row of the owner for each statement). Returns the number of rows rewritten.
 pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Result<usize, ApiError> {
-    use ask::Column as A;
-    use conversation_participant::Column as P;
-    use value_offer::Column as O;
-
     let wrong = wrong(conn, owner_id, zone).await?;
     let mut by_date: BTreeMap<(u8, Option<NaiveDate>), Vec<Row>> = BTreeMap::new();
     for m in &wrong {
@@ -166,48 +164,60 @@ pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Resul
     }
     for ((_, date), rows) in by_date {
         for chunk in rows.chunks(100) {
-            let mut participants = Condition::any();
-            let (mut offers, mut asks) = (Vec::new(), Vec::new());
-            for row in chunk {
-                match *row {
-                    Row::Participant(conversation, contact) => {
-                        participants = participants.add(
-                            Condition::all()
-                                .add(P::ConversationId.eq(conversation))
-                                .add(P::ContactId.eq(contact)),
-                        )
-                    }
-                    Row::Offer(id) => offers.push(id),
-                    Row::Ask(id) => asks.push(id),
-                }
-            }
-            if !participants.is_empty() {
-                conversation_participant::Entity::update_many()
-                    .col_expr(P::ThankYouDueOn, Expr::value(date))
-                    .filter(participants)
-                    .filter(unindexed(P::OwnerId).eq(owner_id))
-                    .exec(conn)
-                    .await?;
-            }
-            if !offers.is_empty() {
-                value_offer::Entity::update_many()
-                    .col_expr(O::DeliverDueOn, Expr::value(date))
-                    .filter(O::Id.is_in(offers))
-                    .filter(unindexed(O::OwnerId).eq(owner_id))
-                    .exec(conn)
-                    .await?;
-            }
-            if !asks.is_empty() {
-                ask::Entity::update_many()
-                    .col_expr(A::FollowUpDueOn, Expr::value(date))
-                    .filter(A::Id.is_in(asks))
-                    .filter(unindexed(A::OwnerId).eq(owner_id))
-                    .exec(conn)
-                    .await?;
+            let backend = conn.get_database_backend();
+            if let Some(statement) = redate(backend, owner_id, date, chunk) {
+                conn.execute_raw(statement).await?;
             }
         }
     }
     Ok(wrong.len())
+}
+
+/// The statement that sets the due date of `rows` (all of one table) to `date`, each found
+/// by primary key with the owner checked on it; none for no rows.
+pub fn redate(
+    backend: sea_orm::DbBackend,
+    owner_id: Uuid,
+    date: Option<NaiveDate>,
+    rows: &[Row],
+) -> Option<sea_orm::Statement> {
+    use ask::Column as A;
+    use conversation_participant::Column as P;
+    use value_offer::Column as O;
+
+    let mut participants = Condition::any();
+    let (mut offers, mut asks) = (Vec::new(), Vec::new());
+    for row in rows {
+        match *row {
+            Row::Participant(conversation, contact) => {
+                participants = participants.add(
+                    Condition::all()
+                        .add(P::ConversationId.eq(conversation))
+                        .add(P::ContactId.eq(contact)),
+                )
+            }
+            Row::Offer(id) => offers.push(id),
+            Row::Ask(id) => asks.push(id),
+        }
+    }
+    let statement = match rows.first()? {
+        Row::Participant(..) => conversation_participant::Entity::update_many()
+            .col_expr(P::ThankYouDueOn, Expr::value(date))
+            .filter(participants)
+            .filter(unindexed(P::OwnerId).eq(owner_id))
+            .build(backend),
+        Row::Offer(_) => value_offer::Entity::update_many()
+            .col_expr(O::DeliverDueOn, Expr::value(date))
+            .filter(O::Id.is_in(offers))
+            .filter(unindexed(O::OwnerId).eq(owner_id))
+            .build(backend),
+        Row::Ask(_) => ask::Entity::update_many()
+            .col_expr(A::FollowUpDueOn, Expr::value(date))
+            .filter(A::Id.is_in(asks))
+            .filter(unindexed(A::OwnerId).eq(owner_id))
+            .build(backend),
+    };
+    Some(statement)
 }
 
 /// Dates the open rows of every owner the migration that adds the dates left in

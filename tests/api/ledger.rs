@@ -1220,6 +1220,46 @@ async fn every_follow_up_stream_is_an_ordered_index_search() {
     assert_eq!(read, 30);
 }
 
+/// A time-zone change re-dates open follow-ups a hundred rows per statement, each row found
+/// by its primary key: never a walk of the owner's rows for each statement, which the owner's
+/// equality made SQLite's planner choose.
+#[tokio::test]
+async fn re_dating_follow_ups_finds_each_row_by_its_primary_key() {
+    use chrono::NaiveDate;
+    use rapport::services::due_dates::{Row, redate};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let date = NaiveDate::from_ymd_opt(2026, 3, 4);
+    let some = || (0..3).map(|_| Uuid::now_v7()).collect::<Vec<_>>();
+    let tables: [(&str, Vec<Row>); 3] = [
+        (
+            "conversation_participant",
+            some()
+                .into_iter()
+                .map(|id| Row::Participant(id, Uuid::now_v7()))
+                .collect(),
+        ),
+        ("value_offer", some().into_iter().map(Row::Offer).collect()),
+        ("ask", some().into_iter().map(Row::Ask).collect()),
+    ];
+    for (table, rows) in tables {
+        let statement = redate(app.db.backend(), owner(&user), date, &rows).expect("a statement");
+        let plan = plan_of(&app, statement.clone()).await;
+        let text = plan.join("\n");
+        let walked = plan.iter().any(|line| {
+            line.trim_start().starts_with("SCAN ")
+                || line.contains("Seq Scan")
+                || line.contains("idx_")
+        });
+        let by_key = match app.db.backend() {
+            sea_orm::DbBackend::Postgres => text.contains(&format!("{table}_pkey")),
+            _ => text.contains(&format!("sqlite_autoindex_{table}_1")),
+        };
+        assert!(!walked && by_key, "{}\n{text}", statement.sql);
+    }
+}
+
 #[tokio::test]
 async fn the_idea_suggested_is_the_one_a_search_of_every_idea_finds() {
     let app = spawn_app().await;
