@@ -25,7 +25,8 @@ pub mod intelligence;
 pub mod ledger;
 /// Value offers: what a user gives.
 pub mod offers;
-/// The owner a write counts for: their time zone, read once per transaction under a lock.
+/// The owner a write counts for: their time zone, read once per transaction under a lock;
+/// the owner-by-owner work a migration leaves.
 pub mod owner;
 /// Personal access tokens for scripts.
 pub mod personal_tokens;

@@ -2,6 +2,9 @@
 //! row locked on PostgreSQL. The lock orders every write of one owner's ledger and activity
 //! counts after the previous one (see `services::ledger`); reading the zone once per
 //! transaction keeps that to one statement however many counts the write moves.
+//!
+//! Also the owner-by-owner work a migration leaves for the application ([`drain_pending`]):
+//! work that needs each owner's zone, done in one transaction per owner.
 
 use chrono_tz::Tz;
 use entity::user;

@@ -52,11 +52,11 @@ pub const MIGRATIONS: [&str; 2] = [
 ];
 
 /// Applies pending migrations; when they include one of [`MIGRATIONS`], fills in the ledger
-/// and the name keys of every existing contact; then counts the activity of owners the
-/// migration that added it left pending. A process stopped in between leaves rows
-/// marked out of date, which the next read of each owner brings up to date, and name keys
-/// that `rapport ledger verify` reports and `rapport ledger rebuild` repairs, and owners
-/// still pending, which the next start counts.
+/// and the name keys of every existing contact; then counts the activity and stores the
+/// follow-up due dates of the owners the migrations that added them left pending. A process
+/// stopped in between leaves rows marked out of date, which the next read of each owner
+/// brings up to date, name keys that `rapport ledger verify` reports and `rapport ledger
+/// rebuild` repairs, and owners still pending, which the next start takes up.
 pub async fn migrate(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let applied = crate::db::migrate_up(db).await?;
     if applied
