@@ -1,11 +1,9 @@
 //! Conversations and who took part in them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
-use entity::{contact, conversation, conversation_participant};
+use entity::{conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -18,12 +16,16 @@ use super::owner::Owner;
 use super::{Versioned, beyond};
 use super::{activity, ledger};
 use crate::db::Db;
-use crate::domain::follow_ups::stored_thank_you_due;
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
 use crate::services::idempotency::{self, Completion};
+
+mod participants;
+
+pub use self::participants::with_participants;
+use self::participants::{add_own_participants, copy_to_participants, replace_participants};
 
 /// The columns that version a conversation row.
 const VERSION: Versioned<conversation::Column> = Versioned {
@@ -152,152 +154,6 @@ fn active_model(f: &ConversationFields) -> conversation::ActiveModel {
         ])),
         ..Default::default()
     }
-}
-
-/// The due date each participant row of a conversation with `fields` stores for its
-/// thank-you, in the owner's `zone`.
-fn thank_you_due(fields: &ConversationFields, zone: Tz) -> Option<NaiveDate> {
-    stored_thank_you_due(fields.thank_you_status.as_str(), fields.occurred_at, zone)
-}
-
-async fn replace_participants(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    conversation_id: Uuid,
-    fields: &ConversationFields,
-    zone: Tz,
-) -> Result<(), ApiError> {
-    conversation_participant::Entity::delete_many()
-        .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
-        .exec(conn)
-        .await?;
-    let rows =
-        fields
-            .participants()
-            .into_iter()
-            .map(|contact_id| conversation_participant::ActiveModel {
-                conversation_id: Set(conversation_id),
-                contact_id: Set(contact_id),
-                owner_id: Set(owner_id),
-                occurred_at: Set(Some(fields.occurred_at)),
-                thank_you_status: Set(Some(fields.thank_you_status.as_str().to_owned())),
-                thank_you_due_on: Set(thank_you_due(fields, zone)),
-            });
-    conversation_participant::Entity::insert_many(rows)
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Rewrites the participant rows' copies of the conversation's date and thank-you status, and
-/// the thank-you's due date.
-async fn copy_to_participants(
-    conn: &impl ConnectionTrait,
-    conversation_id: Uuid,
-    fields: &ConversationFields,
-    zone: Tz,
-) -> Result<(), ApiError> {
-    use conversation_participant::Column as P;
-
-    conversation_participant::Entity::update_many()
-        .col_expr(P::OccurredAt, Expr::value(fields.occurred_at))
-        .col_expr(
-            P::ThankYouStatus,
-            Expr::value(fields.thank_you_status.as_str()),
-        )
-        .col_expr(P::ThankYouDueOn, Expr::value(thank_you_due(fields, zone)))
-        .filter(P::ConversationId.eq(conversation_id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Adds the participants of a new conversation, taking each from the owner's contacts in the
-/// same statement: `INSERT … SELECT` from `contact`, so an id that is not one of the owner's
-/// contacts inserts nothing. When a row is missing, `check_references` names the culprit and
-/// the caller's transaction rolls back.
-async fn add_own_participants(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    conversation_id: Uuid,
-    fields: &ConversationFields,
-    zone: Tz,
-) -> Result<(), ApiError> {
-    use conversation_participant::Column as P;
-
-    let participant_ids = &fields.participant_ids;
-    let own = Query::select()
-        .expr(Expr::val(conversation_id))
-        .column(contact::Column::Id)
-        .column(contact::Column::OwnerId)
-        .expr(Expr::val(fields.occurred_at))
-        .expr(Expr::val(fields.thank_you_status.as_str()))
-        .expr(Expr::val(thank_you_due(fields, zone)))
-        .from(contact::Entity)
-        .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
-        .and_where(super::unindexed(contact::Column::OwnerId).eq(owner_id))
-        .to_owned();
-    let insert = Query::insert()
-        .into_table(conversation_participant::Entity)
-        .columns([
-            P::ConversationId,
-            P::ContactId,
-            P::OwnerId,
-            P::OccurredAt,
-            P::ThankYouStatus,
-            P::ThankYouDueOn,
-        ])
-        .select_from(own)
-        .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
-        .to_owned();
-    let inserted = conn.execute(&insert).await?.rows_affected();
-    if inserted != fields.participants().len() as u64 {
-        check_references(conn, owner_id, "participant_ids", participant_ids).await?;
-        return Err(anyhow::anyhow!(
-            "inserted {inserted} of {} participants, all of them the owner's contacts",
-            fields.participants().len()
-        )
-        .into());
-    }
-    Ok(())
-}
-
-async fn participants_of(
-    conn: &impl ConnectionTrait,
-    conversation_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<Uuid>>, ApiError> {
-    let rows = conversation_participant::Entity::find()
-        .filter(
-            conversation_participant::Column::ConversationId
-                .is_in(conversation_ids.iter().copied()),
-        )
-        .order_by_asc(conversation_participant::Column::ContactId)
-        .all(conn)
-        .await?;
-    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for row in rows {
-        participants
-            .entry(row.conversation_id)
-            .or_default()
-            .push(row.contact_id);
-    }
-    Ok(participants)
-}
-
-/// Attaches participants to conversation rows (one query for the whole set).
-pub async fn with_participants(
-    conn: &impl ConnectionTrait,
-    models: Vec<conversation::Model>,
-) -> Result<Vec<Conversation>, ApiError> {
-    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-    let mut participants = participants_of(conn, &ids).await?;
-    Ok(models
-        .into_iter()
-        .map(|model| Conversation {
-            participant_ids: participants.remove(&model.id).unwrap_or_default(),
-            model,
-        })
-        .collect())
 }
 
 pub async fn create(

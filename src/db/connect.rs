@@ -1,0 +1,235 @@
+//! Opening the pools for each backend, and applying migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::future::BoxFuture;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as SqlxSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, RuntimeErr, Statement,
+    TransactionTrait,
+};
+
+use super::{Db, MAX_CONNECTIONS};
+use crate::config::{DatabaseKind, Settings, SqliteSynchronous, redact_url_password};
+
+/// How long a request waits for a connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a SQLite connection waits for the file lock held by another process.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows a SQLite connection's worker thread may read ahead of the task consuming them. The
+/// driver's default (50) makes the worker block and be woken again every few rows of a large
+/// result, a thread handoff per row or so on the network-wide reads.
+const ROW_BUFFER: usize = 4096;
+/// The page cache of each SQLite connection, in KiB (SQLite's default is 2,000). Reads of a
+/// large network touch index and table pages spread over the file: with the default, a
+/// follow-up page at 100,000 contacts spent most of its time copying pages in again from the
+/// operating system's cache. A cache fills only as pages are read, so a small database keeps
+/// a small one; at most this much per connection, five connections on two cores.
+const SQLITE_CACHE_KIB: i64 = 16 * 1024;
+/// How long a PostgreSQL connection may sit idle before it is pinged on checkout.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+/// Key of the PostgreSQL advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK_KEY: i64 = 0x0072_6170_706f_7274; // "rapport" in ASCII
+
+/// Connects to the configured database, creating a missing PostgreSQL database.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    let shown_url = redact_url_password(&settings.database_url);
+    let db = match settings.database_kind()? {
+        DatabaseKind::Postgres => connect_postgres(&settings.database_url).await,
+        DatabaseKind::Sqlite(path) => {
+            if let Some(parent) = path.as_deref().and_then(|p| p.parent())
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create directory {}", parent.display()))?;
+            }
+            connect_sqlite(settings, path.is_none()).await
+        }
+    };
+    db.with_context(|| format!("cannot connect to the database at {shown_url}"))
+}
+
+async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<Db> {
+    let synchronous = match settings.sqlite_synchronous {
+        SqliteSynchronous::Full => SqlxSynchronous::Full,
+        SqliteSynchronous::Normal => SqlxSynchronous::Normal,
+    };
+    let options = |max_connections: u32| {
+        let mut options = ConnectOptions::new(settings.database_url.clone());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection to a local file does not go stale; the driver's default ping on
+            // every checkout was one more round trip to the connection's thread per statement.
+            .test_before_acquire(false)
+            .sqlx_logging_level(log::LevelFilter::Debug)
+            .map_sqlx_sqlite_opts(move |o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .synchronous(synchronous)
+                    .create_if_missing(true)
+                    .row_buffer_size(ROW_BUFFER)
+                    .pragma("cache_size", (-SQLITE_CACHE_KIB).to_string())
+            });
+        if in_memory {
+            // An in-memory database lives as long as its one connection.
+            options.idle_timeout(None).max_lifetime(None);
+        }
+        options
+    };
+    if in_memory {
+        let mut options = options(1);
+        options.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
+        let conn = Database::connect(options).await?;
+        return Ok(Db::new(conn.clone(), conn, true));
+    }
+    // The writer first: it creates the file and switches it to WAL before readers open it.
+    let mut write_options = options(1);
+    write_options
+        .acquire_timeout(Duration::from_secs(30))
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
+    let write = Database::connect(write_options).await?;
+    let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
+    let read = Database::connect(options(readers.clamp(4, MAX_CONNECTIONS))).await?;
+    Ok(Db::new(read, write, false))
+}
+
+/// Keeps a SQLite connection in the pool only when it is out of any transaction, as SQLite
+/// itself reports (`sqlite3_get_autocommit`) and as the driver counts; otherwise the pool
+/// closes it (rolling back whatever it held) and opens a fresh one.
+///
+/// A `COMMIT` that fails (a full disk: `SQLITE_FULL`) may leave SQLite's transaction open, or
+/// roll it back behind the driver's back so that the driver's rollback fails too. Either way
+/// the driver's transaction depth and SQLite's state disagree, and the single writer would
+/// run every later write as a savepoint of a transaction that never commits: acknowledged
+/// writes that are not there. Checked on every release of the connection, after the
+/// rollback that dropping a failed transaction queues.
+fn release_if_out_of_transaction(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        let counted = conn.is_in_transaction();
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the handle is locked out of the connection's worker thread for as long as
+        // `handle` lives, and `sqlite3_get_autocommit` only reads the connection's state.
+        let autocommit =
+            unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) };
+        let clean = !counted && autocommit != 0;
+        if !clean {
+            tracing::warn!(
+                driver_in_transaction = counted,
+                autocommit,
+                "the SQLite writer connection was left inside a transaction; replacing it"
+            );
+        }
+        Ok(clean)
+    })
+}
+
+async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+    let options = |url: &str| {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_timeout(ACQUIRE_TIMEOUT)
+            // Ping only a connection idle long enough for the server or a proxy to have
+            // dropped it, not every checkout: that was one more round trip per statement.
+            .test_before_acquire_if_idle_for(STALE_AFTER)
+            .sqlx_logging_level(log::LevelFilter::Debug);
+        options
+    };
+    let conn = match Database::connect(options(url)).await {
+        Ok(conn) => conn,
+        Err(err) if is_missing_database(&err) => {
+            create_postgres_database(url).await?;
+            Database::connect(options(url)).await?
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Db::new(conn.clone(), conn, true))
+}
+
+/// SQLSTATE 3D000: the database named in the URL does not exist.
+fn is_missing_database(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "3D000"),
+        _ => false,
+    }
+}
+
+async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
+    let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        bail!("the PostgreSQL URL names no database");
+    };
+    let (base, _) = url
+        .rsplit_once('/')
+        .context("the PostgreSQL URL has no database path")?;
+    let admin = Database::connect(format!("{base}/postgres"))
+        .await
+        .with_context(|| {
+            format!("database {name:?} does not exist and the server's `postgres` database is not reachable to create it; run `createdb {name}`")
+        })?;
+    let quoted = name.replace('"', "\"\"");
+    let created = admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{quoted}\""))
+        .await;
+    admin.close().await?;
+    match created {
+        Ok(_) => {
+            tracing::info!(database = %name, "created the PostgreSQL database");
+            Ok(())
+        }
+        // Another instance created it first: either PostgreSQL saw it (42P04, "already
+        // exists") or both inserts raced into pg_database's unique index (23505).
+        Err(err)
+            if err.to_string().contains("already exists")
+                || matches!(
+                    err.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+        {
+            tracing::info!(database = %name, "another instance created the PostgreSQL database");
+            Ok(())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(format!(
+            "database {name:?} does not exist and could not be created; run `createdb {name}`"
+        ))),
+    }
+}
+
+/// Applies pending migrations inside one transaction, so a process stopped halfway leaves the
+/// schema as it was (both backends have transactional DDL). On PostgreSQL the transaction also
+/// holds an advisory lock, so instances started together apply them once and in order.
+/// Returns the names of the migrations this call applied.
+pub async fn migrate_up(db: &Db) -> anyhow::Result<Vec<String>> {
+    let txn = db.writer().begin().await?;
+    if db.backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [MIGRATION_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
+    let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(&txn, None).await?;
+    txn.commit().await?;
+    Ok(pending)
+}

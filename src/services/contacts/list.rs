@@ -1,0 +1,311 @@
+//! One page of the owner's contacts: every filter and sort, stored or derived, as indexed
+//! queries on the contact rows.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entity::{contact, contact_tag};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+};
+use uuid::Uuid;
+
+use super::{Contact, tags_of};
+use crate::db::Db;
+use crate::domain::labels::search_terms;
+use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
+use crate::error::{ApiError, ProblemCode};
+use crate::services::{beyond, ledger, unindexed};
+
+/// Which contacts a list shows, by archive state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Archived {
+    #[default]
+    Hidden,
+    Only,
+    Included,
+}
+
+/// A list's sort key and direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    FullName,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    /// Derived: `relationship.next_check_in_on`, contacts without one last.
+    NextCheckInOn,
+    /// Derived: `relationship.last_conversation_at`, contacts never met last.
+    LastConversationAt,
+}
+
+impl SortKey {
+    /// The value a derived sort orders by: a day number or microseconds; none sorts last.
+    pub fn derived_value(self, r: &Relationship) -> Option<i64> {
+        match self {
+            Self::NextCheckInOn => r.next_check_in_on.map(|d| i64::from(d.num_days_from_ce())),
+            Self::LastConversationAt => r.last_conversation_at.map(|at| at.timestamp_micros()),
+            _ => None,
+        }
+    }
+}
+
+/// Where a page starts: the sort value and id of the previous page's last item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum After {
+    FullName(String, Uuid),
+    Instant(DateTime<Utc>, Uuid),
+    Derived(Option<i64>, Uuid),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ContactFilter {
+    pub q: Vec<String>,
+    pub tags: Vec<String>,
+    pub company: Option<String>,
+    pub archived: Archived,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub health: Option<Health>,
+    pub reciprocity: Option<Reciprocity>,
+    pub one_off: Option<bool>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub after: Option<After>,
+    pub limit: u64,
+}
+
+impl ContactFilter {
+    pub fn with_query(mut self, q: &str) -> Self {
+        self.q = search_terms(q);
+        self
+    }
+}
+
+/// A contact with the relationship derived from its records.
+pub type Listed = (Contact, Relationship);
+
+/// The owner's contacts that pass every filter of `filter`, unordered. The relationship
+/// filters compare the stored ledger's dates and balance with today.
+fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<contact::Entity> {
+    use contact::Column as C;
+
+    let mut query = contact::Entity::find().filter(C::OwnerId.eq(owner_id));
+    query = match filter.archived {
+        Archived::Hidden => query.filter(C::ArchivedAt.is_null()),
+        Archived::Only => query.filter(C::ArchivedAt.is_not_null()),
+        Archived::Included => query,
+    };
+    for term in &filter.q {
+        query = query.filter(C::SearchText.like(format!("% {term}%")));
+    }
+    if let Some(company) = &filter.company {
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(C::Company))).eq(company.trim().to_lowercase()),
+        );
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(C::UpdatedAt.gte(since));
+    }
+    if !filter.tags.is_empty() {
+        // Contacts carrying every requested tag.
+        let tagged = contact_tag::Entity::find()
+            .select_only()
+            .column(contact_tag::Column::ContactId)
+            .filter(contact_tag::Column::OwnerId.eq(owner_id))
+            .filter(contact_tag::Column::Tag.is_in(filter.tags.iter().cloned()))
+            .group_by(contact_tag::Column::ContactId)
+            .having(
+                Expr::col(contact_tag::Column::Tag)
+                    .count()
+                    .eq(filter.tags.len() as i64),
+            )
+            .into_query();
+        query = query.filter(C::Id.in_subquery(tagged));
+    }
+    // Health and reciprocity match a large share of a network: compared through an expression,
+    // so that the planner walks the sort's index and the page fills after a few rows, rather
+    // than collecting every match through the filter column's index and sorting them all.
+    if let Some(health) = filter.health {
+        let (next, cold) = (unindexed(C::NextCheckInOn), unindexed(C::ColdOn));
+        query = query.filter(match health {
+            Health::None => Condition::all().add(next.is_null()),
+            Health::Ok => Condition::all().add(next.gt(today)),
+            Health::Due => Condition::all().add(next.lte(today)).add(cold.gt(today)),
+            Health::Cold => Condition::all().add(cold.lte(today)),
+        });
+    }
+    if let Some(reciprocity) = filter.reciprocity {
+        let balance = unindexed(C::Balance);
+        query = query.filter(match reciprocity {
+            Reciprocity::Giving => balance.gt(0),
+            Reciprocity::Balanced => balance.eq(0),
+            Reciprocity::Taking => balance.lt(0),
+        });
+    }
+    // One-offs are few: their index `(owner_id, one_off_on)` finds them all, then they are
+    // sorted. Their complement is most of the network, filtered along the sort's index.
+    match filter.one_off {
+        Some(true) => query = query.filter(C::OneOffOn.lte(today)),
+        Some(false) => {
+            let one_off_on = unindexed(C::OneOffOn);
+            query = query.filter(
+                Condition::any()
+                    .add(one_off_on.clone().is_null())
+                    .add(one_off_on.gt(today)),
+            );
+        }
+        None => {}
+    }
+    query
+}
+
+/// A derived sort's cursor value as the stored column's value: a day number as a date, or
+/// microseconds as an instant.
+fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> {
+    let invalid = || ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid");
+    Ok(match sort {
+        SortKey::NextCheckInOn => i32::try_from(value)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(invalid)?
+            .into(),
+        _ => DateTime::from_timestamp_micros(value)
+            .ok_or_else(invalid)?
+            .into(),
+    })
+}
+
+/// The parts of a derived sort, in order: ascending by the column with contacts without a
+/// value last, then by id; descending is the exact reverse. Each part is an index range scan
+/// (`(owner_id, column, id)` for the values, `(owner_id, id)` for the rest); a cursor in the
+/// second part skips the first.
+fn derived_parts(
+    query: Select<contact::Entity>,
+    filter: &ContactFilter,
+) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+    use contact::Column as C;
+
+    let column = match filter.sort {
+        SortKey::NextCheckInOn => C::NextCheckInOn,
+        _ => C::LastConversationAt,
+    };
+    let (cursor_value, cursor_id) = match &filter.after {
+        Some(After::Derived(value, id)) => (Some(*value), Some(*id)),
+        _ => (None, None),
+    };
+    let mut valued = query.clone().filter(column.is_not_null());
+    if let (Some(Some(value)), Some(id)) = (cursor_value, cursor_id) {
+        let value = derived_value(filter.sort, value)?;
+        valued = valued.filter(beyond(column, C::Id, value, id, !filter.descending));
+    }
+    let mut valueless = query.filter(column.is_null());
+    if let (Some(None), Some(id)) = (cursor_value, cursor_id) {
+        valueless = valueless.filter(if filter.descending {
+            C::Id.lt(id)
+        } else {
+            C::Id.gt(id)
+        });
+    }
+    // Both parts order by (column, id), the valueless one too although its column is null
+    // throughout: that is the order of the index, which then needs no sort on either backend.
+    let order = |query: Select<contact::Entity>| {
+        if filter.descending {
+            query.order_by_desc(column).order_by_desc(C::Id)
+        } else {
+            query.order_by_asc(column).order_by_asc(C::Id)
+        }
+    };
+    let (valued, valueless) = (order(valued), order(valueless));
+    let in_second_part = cursor_value.is_some_and(|v| v.is_none() != filter.descending);
+    Ok(match (filter.descending, in_second_part) {
+        (false, false) => vec![valued, valueless],
+        (true, false) => vec![valueless, valued],
+        (false, true) => vec![valueless],
+        (true, true) => vec![valued],
+    })
+}
+
+/// The queries of one page of the contact list, each ordered, to run in turn until the page
+/// is full: one for a stored sort, two for a derived one (see [`derived_parts`]). Every
+/// filter, stored or derived, is a condition on the contact row.
+pub fn page_queries(
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: NaiveDate,
+) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+    use contact::Column as C;
+
+    let mut query = filtered(owner_id, filter, today);
+    let column = match filter.sort {
+        SortKey::FullName => C::FullName,
+        SortKey::CreatedAt => C::CreatedAt,
+        SortKey::UpdatedAt => C::UpdatedAt,
+        SortKey::NextCheckInOn | SortKey::LastConversationAt => {
+            return derived_parts(query, filter);
+        }
+    };
+    if let Some(after) = &filter.after {
+        let (value, id) = match after {
+            After::FullName(name, id) => (sea_orm::Value::from(name.clone()), *id),
+            After::Instant(at, id) => (sea_orm::Value::from(*at), *id),
+            After::Derived(..) => {
+                return Err(ApiError::new(
+                    ProblemCode::InvalidCursor,
+                    "cursor is not valid",
+                ));
+            }
+        };
+        query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
+    }
+    Ok(vec![if filter.descending {
+        query.order_by_desc(column).order_by_desc(C::Id)
+    } else {
+        query.order_by_asc(column).order_by_asc(C::Id)
+    }])
+}
+
+/// One page of the owner's contacts with their relationships, and whether more follow.
+///
+/// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
+/// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
+/// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
+/// part of a derived sort is needed), plus the ledger's check for out-of-date rows.
+pub async fn list(
+    db: &Db,
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: &Today,
+) -> Result<(Vec<Listed>, bool), ApiError> {
+    ledger::catch_up(db, owner_id, today.now).await?;
+    let limit = filter.limit + 1;
+    let mut models = Vec::new();
+    for query in page_queries(owner_id, filter, today.date())? {
+        let rest = limit - models.len() as u64;
+        models.extend(query.limit(rest).all(db.reader()).await?);
+        if models.len() as u64 == limit {
+            break;
+        }
+    }
+    let has_more = models.len() as u64 > filter.limit;
+    let mut listed: Vec<(contact::Model, Relationship)> = models
+        .into_iter()
+        .map(|m| {
+            let history = ledger::stored_history(&m);
+            let r = relationship::derive(&history, m.cadence_days, m.created_at, today);
+            (m, r)
+        })
+        .collect();
+    listed.truncate(filter.limit as usize);
+    let ids: Vec<Uuid> = listed.iter().map(|(m, _)| m.id).collect();
+    let mut tags = tags_of(db.reader(), &ids).await?;
+    let page = listed
+        .into_iter()
+        .map(|(model, r)| {
+            let contact = Contact {
+                tags: tags.remove(&model.id).unwrap_or_default(),
+                model,
+            };
+            (contact, r)
+        })
+        .collect();
+    Ok((page, has_more))
+}
