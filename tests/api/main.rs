@@ -17,6 +17,7 @@ mod ledger;
 mod me;
 mod migrations;
 mod openapi;
+mod pools;
 mod records;
 mod tokens;
 mod write_path;
