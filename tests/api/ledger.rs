@@ -1023,7 +1023,7 @@ async fn follow_up_pages_of_every_size_list_what_one_page_lists() {
 }
 
 #[tokio::test]
-async fn a_goal_streak_longer_than_one_read_of_weeks_counts_every_week() {
+async fn a_goal_streak_counts_every_week_on_its_local_days() {
     let app = spawn_app().await;
     let now = app.clock.now();
     // The account must be older than the streak: weeks before it never count.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{ask, conversation, conversation_participant, user, value_offer};
 use sea_orm::sea_query::{Alias, Expr, Func, IntoIden, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use crate::clock;
@@ -360,7 +360,9 @@ pub struct Goals {
     pub streak_weeks: u32,
 }
 
-/// Up to two years of weekly conversation counts back from this week, for the streak.
+/// This week's tally, and the streak from the weekly conversation counts of up to two years
+/// back: this week's from the tally, the earlier weeks' from the day rows (see
+/// [`earlier_weeks`]), read at the same time.
 pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiError> {
     let conn = db.reader();
     let account = user::Entity::find_by_id(owner_id)
@@ -371,20 +373,24 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
     let this_week = stats::week_start(date);
     let earliest = relationship::add_days(this_week, -7 * 104);
     let first_week = stats::week_start(today.date_of(account.created_at)).max(earliest);
-    let this_week_tally = tallies(db, owner_id, today, &[(this_week, date)])
-        .await?
-        .pop()
-        .unwrap_or_default();
     let conversation_goal = u32::try_from(account.weekly_conversation_goal).unwrap_or(0);
-    let by_week = weeks_meeting(
-        conn,
-        owner_id,
-        today,
-        this_week,
-        first_week,
-        conversation_goal,
-    )
-    .await?;
+    let (this_week_tally, mut by_week) = tokio::try_join!(
+        async {
+            Ok::<_, ApiError>(
+                tallies(db, owner_id, today, &[(this_week, date)])
+                    .await?
+                    .pop()
+                    .unwrap_or_default(),
+            )
+        },
+        async {
+            if conversation_goal == 0 {
+                return Ok(BTreeMap::new());
+            }
+            earlier_weeks(conn, owner_id, first_week, this_week).await
+        },
+    )?;
+    by_week.insert(this_week, this_week_tally.conversations);
     Ok(Goals {
         week_starts_on: this_week,
         conversation_goal,
@@ -394,72 +400,22 @@ pub async fn goals(db: &Db, owner_id: Uuid, today: &Today) -> Result<Goals, ApiE
     })
 }
 
-/// Weeks per statement of [`weeks_meeting`].
-const WEEKS_PER_READ: i64 = 8;
-
-/// Each week's past conversations counted up to `goal` (all the streak needs to know), from
-/// this week back to the first earlier week that falls short, or to `first_week`. Each week
-/// is a scan of the conversation index `(owner_id, occurred_at, …)` stopped at `goal` rows,
-/// eight weeks to a statement: the cost follows the streak and the goal, not the network.
-async fn weeks_meeting(
-    conn: &impl sea_orm::ConnectionTrait,
+/// Each week's conversations from `first_week` to the week before `this_week`, summed from
+/// the owner's day rows: one index range scan of at most 104 weeks × 7 rows, whatever the size
+/// of the network. Every conversation on a day before today is past, so the rows are the
+/// weeks' past conversations.
+async fn earlier_weeks(
+    conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    today: &Today,
-    this_week: NaiveDate,
     first_week: NaiveDate,
-    goal: u32,
+    this_week: NaiveDate,
 ) -> Result<BTreeMap<NaiveDate, u32>, ApiError> {
-    use conversation::Column as C;
-    use sea_orm::QueryTrait;
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, UnionType};
-
-    let mut by_week = BTreeMap::new();
-    let mut next = this_week;
-    while goal > 0 && next >= first_week {
-        let weeks: Vec<NaiveDate> = (0..WEEKS_PER_READ)
-            .map(|i| relationship::add_days(next, -7 * i))
-            .filter(|week| *week >= first_week)
-            .collect();
-        let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
-        for (i, week) in weeks.iter().enumerate() {
-            let from = relationship::start_of_day(*week, today.zone);
-            let until = relationship::start_of_day(relationship::add_days(*week, 7), today.zone);
-            let held = conversation::Entity::find()
-                .select_only()
-                .expr(Expr::val(1))
-                .filter(C::OwnerId.eq(owner_id))
-                .filter(C::OccurredAt.gte(from))
-                .filter(C::OccurredAt.lt(until))
-                .filter(C::OccurredAt.lte(today.now))
-                .limit(u64::from(goal))
-                .into_query();
-            let arm = Query::select()
-                .expr_as(Expr::val(i as i64), Alias::new("week"))
-                .expr_as(Expr::col(Asterisk).count(), Alias::new("held"))
-                .from_subquery(held, Alias::new("w"))
-                .to_owned();
-            match union.as_mut() {
-                None => union = Some(arm),
-                Some(union) => {
-                    union.union(UnionType::All, arm);
-                }
-            }
-        }
-        let Some(union) = union else { break };
-        for row in conn.query_all(&union).await? {
-            let (i, held): (i64, i64) = row.try_get_many_by_index()?;
-            if let Some(week) = usize::try_from(i).ok().and_then(|i| weeks.get(i)) {
-                by_week.insert(*week, u32::try_from(held).unwrap_or(u32::MAX));
-            }
-        }
-        // This week may still be under way; any earlier week short of the goal ends a streak.
-        let short = weeks
-            .iter()
-            .any(|week| *week != this_week && by_week.get(week).copied().unwrap_or(0) < goal);
-        match weeks.last() {
-            Some(last) if !short => next = relationship::add_days(*last, -7),
-            _ => break,
-        }
+    let last_day = relationship::add_days(this_week, -1);
+    let mut by_week: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+    for (day, counts) in activity::days(conn, owner_id, first_week, last_day).await? {
+        let held = u32::try_from(counts.conversations).unwrap_or(0);
+        let week = by_week.entry(stats::week_start(day)).or_insert(0);
+        *week = week.saturating_add(held);
     }
     Ok(by_week)
 }
