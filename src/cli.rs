@@ -100,95 +100,111 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             tracing::info!("stopped");
         }
-        Command::Migrate { action } => {
-            let db = db::connect(&settings).await?;
-            let conn = db.writer();
-            match action {
-                MigrateAction::Up => ledger::migrate(&db, clock::now()).await?,
-                MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
-                MigrateAction::Fresh => Migrator::fresh(conn).await?,
-                MigrateAction::Status => {}
+        Command::Migrate { action } => migrate(&settings, action).await?,
+        Command::SeedDemo => seed_demo(&settings).await?,
+        Command::SeedBench { users, contacts } => seed_bench(&settings, users, contacts).await?,
+        Command::Ledger { action } => ledger_command(&settings, action).await?,
+        Command::Openapi => {}
+    }
+    Ok(())
+}
+
+/// `rapport migrate …`: applies, reverts or lists migrations, then prints their status.
+async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let db = db::connect(settings).await?;
+    let conn = db.writer();
+    match action {
+        MigrateAction::Up => ledger::migrate(&db, clock::now()).await?,
+        MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
+        MigrateAction::Fresh => Migrator::fresh(conn).await?,
+        MigrateAction::Status => {}
+    }
+    for migration in Migrator::get_migration_with_status(conn)
+        .await
+        .context("cannot read the migration status")?
+    {
+        println!(
+            "{:<8} {}",
+            format!("{:?}", migration.status()).to_lowercase(),
+            migration.name()
+        );
+    }
+    Ok(())
+}
+
+/// `rapport seed-demo`.
+async fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
+    let db = db::connect(settings).await?;
+    if settings.run_migrations {
+        ledger::migrate(&db, clock::now()).await?;
+    }
+    let login = demo::seed(&db, clock::now()).await?;
+    println!("Demo account ready (any earlier demo data was replaced).");
+    println!("  email:    {}", login.email);
+    println!("  password: {}", login.password);
+    println!(
+        "Log in with POST /v1/auth/token, then try GET /v1/follow-ups and GET /v1/suggestions."
+    );
+    Ok(())
+}
+
+/// `rapport seed-bench`.
+async fn seed_bench(settings: &Settings, users: usize, contacts: usize) -> anyhow::Result<()> {
+    let db = db::connect(settings).await?;
+    if settings.run_migrations {
+        ledger::migrate(&db, clock::now()).await?;
+    }
+    let started = std::time::Instant::now();
+    let size = bench_seed::Size {
+        users,
+        contacts_per_user: contacts,
+    };
+    let written = bench_seed::seed(&db, size, clock::now()).await?;
+    println!(
+        "seeded {} users, {} contacts, {} conversations ({} participants), {} offers, {} asks in {:.1} s",
+        written.users,
+        written.contacts,
+        written.conversations,
+        written.participants,
+        written.offers,
+        written.asks,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "log in as {} … {} with password {}",
+        bench_seed::email(0),
+        bench_seed::email(users.saturating_sub(1)),
+        bench_seed::PASSWORD
+    );
+    Ok(())
+}
+
+/// `rapport ledger verify` (exit status 1 on any difference) and `rapport ledger rebuild`.
+async fn ledger_command(settings: &Settings, action: LedgerAction) -> anyhow::Result<()> {
+    let db = db::connect(settings).await?;
+    let started = std::time::Instant::now();
+    match action {
+        LedgerAction::Verify => {
+            let differences = ledger::verify(&db, clock::now()).await?;
+            for difference in &differences {
+                println!("{difference}");
             }
-            for migration in Migrator::get_migration_with_status(conn)
-                .await
-                .context("cannot read the migration status")?
-            {
-                println!(
-                    "{:<8} {}",
-                    format!("{:?}", migration.status()).to_lowercase(),
-                    migration.name()
-                );
-            }
-        }
-        Command::SeedDemo => {
-            let db = db::connect(&settings).await?;
-            if settings.run_migrations {
-                ledger::migrate(&db, clock::now()).await?;
-            }
-            let login = demo::seed(&db, clock::now()).await?;
-            println!("Demo account ready (any earlier demo data was replaced).");
-            println!("  email:    {}", login.email);
-            println!("  password: {}", login.password);
             println!(
-                "Log in with POST /v1/auth/token, then try GET /v1/follow-ups and GET /v1/suggestions."
-            );
-        }
-        Command::SeedBench { users, contacts } => {
-            let db = db::connect(&settings).await?;
-            if settings.run_migrations {
-                ledger::migrate(&db, clock::now()).await?;
-            }
-            let started = std::time::Instant::now();
-            let size = bench_seed::Size {
-                users,
-                contacts_per_user: contacts,
-            };
-            let written = bench_seed::seed(&db, size, clock::now()).await?;
-            println!(
-                "seeded {} users, {} contacts, {} conversations ({} participants), {} offers, {} asks in {:.1} s",
-                written.users,
-                written.contacts,
-                written.conversations,
-                written.participants,
-                written.offers,
-                written.asks,
+                "{} differences in {:.1} s",
+                differences.len(),
                 started.elapsed().as_secs_f64()
             );
-            println!(
-                "log in as {} … {} with password {}",
-                bench_seed::email(0),
-                bench_seed::email(users.saturating_sub(1)),
-                bench_seed::PASSWORD
-            );
-        }
-        Command::Ledger { action } => {
-            let db = db::connect(&settings).await?;
-            let started = std::time::Instant::now();
-            match action {
-                LedgerAction::Verify => {
-                    let differences = ledger::verify(&db, clock::now()).await?;
-                    for difference in &differences {
-                        println!("{difference}");
-                    }
-                    println!(
-                        "{} differences in {:.1} s",
-                        differences.len(),
-                        started.elapsed().as_secs_f64()
-                    );
-                    if !differences.is_empty() {
-                        std::process::exit(1);
-                    }
-                }
-                LedgerAction::Rebuild => {
-                    let rows = ledger::rebuild(&db, clock::now()).await?;
-                    println!(
-                        "rebuilt the ledger of {rows} contacts in {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    );
-                }
+            if !differences.is_empty() {
+                std::process::exit(1);
             }
         }
-        Command::Openapi => {}
+        LedgerAction::Rebuild => {
+            let rows = ledger::rebuild(&db, clock::now()).await?;
+            println!(
+                "rebuilt the ledger of {rows} contacts in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(())
 }

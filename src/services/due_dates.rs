@@ -51,20 +51,30 @@ pub async fn wrong(
     owner_id: Uuid,
     zone: Tz,
 ) -> Result<Vec<Misdated>, ApiError> {
-    use ask::Column as A;
-    use conversation_participant::Column as P;
-    use value_offer::Column as O;
+    let mut found = participants(conn, owner_id, zone).await?;
+    found.extend(offers(conn, owner_id, zone).await?);
+    found.extend(asks(conn, owner_id, zone).await?);
+    found.sort_by_key(|m| m.row);
+    Ok(found)
+}
 
-    let mut found = Vec::new();
-    let mut keep = |row, stored, expected| {
-        if stored != expected {
-            found.push(Misdated {
-                row,
-                stored,
-                expected,
-            });
-        }
-    };
+/// `row` with its stored and expected dates, if they differ.
+fn misdated(row: Row, stored: Option<NaiveDate>, expected: Option<NaiveDate>) -> Option<Misdated> {
+    (stored != expected).then_some(Misdated {
+        row,
+        stored,
+        expected,
+    })
+}
+
+/// The misdated thank-yous of [`wrong`]: participant rows owed or dated.
+async fn participants(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+) -> Result<Vec<Misdated>, ApiError> {
+    use conversation_participant::Column as P;
+
     type ParticipantRow = (
         Uuid,
         Uuid,
@@ -72,7 +82,7 @@ pub async fn wrong(
         Option<DateTime<Utc>>,
         Option<NaiveDate>,
     );
-    let participants: Vec<ParticipantRow> = conversation_participant::Entity::find()
+    let rows: Vec<ParticipantRow> = conversation_participant::Entity::find()
         .select_only()
         .columns([
             P::ConversationId,
@@ -90,15 +100,28 @@ pub async fn wrong(
         .into_tuple()
         .all(conn)
         .await?;
-    for (conversation, contact, status, at, stored) in participants {
-        let expected = match (status, at) {
-            (Some(status), Some(at)) => stored_thank_you_due(&status, at, zone),
-            _ => None,
-        };
-        keep(Row::Participant(conversation, contact), stored, expected);
-    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(conversation, contact, status, at, stored)| {
+            let expected = match (status, at) {
+                (Some(status), Some(at)) => stored_thank_you_due(&status, at, zone),
+                _ => None,
+            };
+            misdated(Row::Participant(conversation, contact), stored, expected)
+        })
+        .collect())
+}
+
+/// The misdated ideas of [`wrong`]: offers that are ideas or dated.
+async fn offers(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+) -> Result<Vec<Misdated>, ApiError> {
+    use value_offer::Column as O;
+
     type OfferRow = (Uuid, String, DateTime<Utc>, Option<NaiveDate>);
-    let offers: Vec<OfferRow> = value_offer::Entity::find()
+    let rows: Vec<OfferRow> = value_offer::Entity::find()
         .select_only()
         .columns([O::Id, O::Status, O::CreatedAt, O::DeliverDueOn])
         .filter(O::OwnerId.eq(owner_id))
@@ -110,13 +133,23 @@ pub async fn wrong(
         .into_tuple()
         .all(conn)
         .await?;
-    for (id, status, created_at, stored) in offers {
-        keep(
-            Row::Offer(id),
-            stored,
-            stored_deliver_due(&status, created_at, zone),
-        );
-    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status, created_at, stored)| {
+            let expected = stored_deliver_due(&status, created_at, zone);
+            misdated(Row::Offer(id), stored, expected)
+        })
+        .collect())
+}
+
+/// The misdated asks of [`wrong`]: asks awaiting an answer or dated.
+async fn asks(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+) -> Result<Vec<Misdated>, ApiError> {
+    use ask::Column as A;
+
     type AskRow = (
         Uuid,
         String,
@@ -124,7 +157,7 @@ pub async fn wrong(
         DateTime<Utc>,
         Option<NaiveDate>,
     );
-    let asks: Vec<AskRow> = ask::Entity::find()
+    let rows: Vec<AskRow> = ask::Entity::find()
         .select_only()
         .columns([A::Id, A::Status, A::AskedAt, A::CreatedAt, A::FollowUpDueOn])
         .filter(A::OwnerId.eq(owner_id))
@@ -136,15 +169,13 @@ pub async fn wrong(
         .into_tuple()
         .all(conn)
         .await?;
-    for (id, status, asked_at, created_at, stored) in asks {
-        keep(
-            Row::Ask(id),
-            stored,
-            stored_ask_due(&status, asked_at, created_at, zone),
-        );
-    }
-    found.sort_by_key(|m| m.row);
-    Ok(found)
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status, asked_at, created_at, stored)| {
+            let expected = stored_ask_due(&status, asked_at, created_at, zone);
+            misdated(Row::Ask(id), stored, expected)
+        })
+        .collect())
 }
 
 /// Rewrites the due dates [`wrong`] finds, in the caller's transaction: one statement per

@@ -33,11 +33,30 @@ pub async fn recount(
     owner_id: Uuid,
     zone: Tz,
 ) -> Result<BTreeMap<Key, Counts>, ApiError> {
+    let mut rows: BTreeMap<Key, Counts> = BTreeMap::new();
+    count_conversations(conn, owner_id, zone, &mut rows).await?;
+    for at in offered_at(conn, owner_id, None).await? {
+        day_of(&mut rows, at, zone).offers += 1;
+    }
+    for at in asked_at(conn, owner_id, None).await? {
+        day_of(&mut rows, at, zone).asks += 1;
+    }
+    let contacts = count_first_and_last(conn, owner_id, zone, &mut rows).await?;
+    count_people(conn, owner_id, zone, &contacts, &mut rows).await?;
+    rows.retain(|_, counts| !counts.is_zero());
+    Ok(rows)
+}
+
+/// Counts the owner's conversations and their thank-yous on their days, a page at a time.
+async fn count_conversations(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+    rows: &mut BTreeMap<Key, Counts>,
+) -> Result<(), ApiError> {
     use conversation::Column as C;
-    use conversation_participant::Column as P;
     use sea_orm::Condition;
 
-    let mut rows: BTreeMap<Key, Counts> = BTreeMap::new();
     let mut after: Option<(DateTime<Utc>, Uuid)> = None;
     loop {
         let mut page = conversation::Entity::find()
@@ -57,7 +76,7 @@ pub async fn recount(
             .all(conn)
             .await?;
         for (at, _, status) in &page {
-            let row = day_of(&mut rows, *at, zone);
+            let row = day_of(rows, *at, zone);
             row.conversations += 1;
             match crate::services::decode(
                 "conversation.thank_you_status",
@@ -71,15 +90,19 @@ pub async fn recount(
         }
         match page.last() {
             Some((at, id, _)) if page.len() as u64 == RECOUNT_PAGE => after = Some((*at, *id)),
-            _ => break,
+            _ => return Ok(()),
         }
     }
-    for at in offered_at(conn, owner_id, None).await? {
-        day_of(&mut rows, at, zone).offers += 1;
-    }
-    for at in asked_at(conn, owner_id, None).await? {
-        day_of(&mut rows, at, zone).asks += 1;
-    }
+}
+
+/// Counts each contact on the days of its first and last past conversations (the ledger's
+/// columns); returns the owner's contacts.
+async fn count_first_and_last(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+    rows: &mut BTreeMap<Key, Counts>,
+) -> Result<Vec<Uuid>, ApiError> {
     let ends: Vec<ContactEnds> = contact::Entity::find()
         .select_only()
         .columns([
@@ -95,12 +118,26 @@ pub async fn recount(
     for (id, first, last) in ends {
         contacts.push(id);
         if let Some(first) = first {
-            day_of(&mut rows, first, zone).firsts += 1;
+            day_of(rows, first, zone).firsts += 1;
         }
         if let Some(last) = last {
-            day_of(&mut rows, last, zone).lasts += 1;
+            day_of(rows, last, zone).lasts += 1;
         }
     }
+    Ok(contacts)
+}
+
+/// Counts the distinct people of each week and month, from the participant rows of a chunk
+/// of `contacts` at a time.
+async fn count_people(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    zone: Tz,
+    contacts: &[Uuid],
+    rows: &mut BTreeMap<Key, Counts>,
+) -> Result<(), ApiError> {
+    use conversation_participant::Column as P;
+
     let per_chunk = usize::try_from(RECOUNT_PAGE / 5).unwrap_or(1_000);
     for chunk in contacts.chunks(per_chunk) {
         let parts: Vec<(Uuid, Option<DateTime<Utc>>)> = conversation_participant::Entity::find()
@@ -126,8 +163,7 @@ pub async fn recount(
             rows.entry(key).or_default().people += 1;
         }
     }
-    rows.retain(|_, counts| !counts.is_zero());
-    Ok(rows)
+    Ok(())
 }
 
 /// The owner's stored rows, without rows of zeros.
