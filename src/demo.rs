@@ -188,6 +188,42 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     )
     .await?;
 
+    let network = add_people(db, owner, now).await?;
+    for fields in conversations_of(&network, now) {
+        conversations::create(db, owner, fields, now, None).await?;
+    }
+    for (fields, days_ago) in offers_of(&network, now) {
+        offers::create(db, owner, fields, now - Duration::days(days_ago), None).await?;
+    }
+    for fields in asks_of(&network, now) {
+        asks::create(db, owner, fields, now, None).await?;
+    }
+    Ok(Login {
+        email: EMAIL,
+        password: PASSWORD,
+        user_id: owner,
+    })
+}
+
+/// The demo network's people by first name (Hedy has no records).
+#[derive(Clone, Copy)]
+struct Network {
+    grace: Uuid,
+    alan: Uuid,
+    katherine: Uuid,
+    margaret: Uuid,
+    linus: Uuid,
+    ada: Uuid,
+    barbara: Uuid,
+    tim: Uuid,
+    radia: Uuid,
+    frances: Uuid,
+    dennis: Uuid,
+}
+
+/// Adds the twelve people of `PEOPLE`.
+async fn add_people(db: &Db, owner: Uuid, now: DateTime<Utc>) -> anyhow::Result<Network> {
+    let ago = |days: i64| now - Duration::days(days);
     let mut ids = Vec::new();
     for p in &PEOPLE {
         let fields = ContactFields {
@@ -224,7 +260,38 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     else {
         anyhow::bail!("the demo network has twelve people");
     };
+    Ok(Network {
+        grace,
+        alan,
+        katherine,
+        margaret,
+        linus,
+        ada,
+        barbara,
+        tim,
+        radia,
+        frances,
+        dennis,
+    })
+}
 
+/// The conversations of the demo network, oldest first as written, the last one with its
+/// thank-you owed and a next step due. A list of records: split, it would only scatter them.
+fn conversations_of(n: &Network, now: DateTime<Utc>) -> Vec<ConversationFields> {
+    let Network {
+        grace,
+        alan,
+        katherine,
+        margaret,
+        linus,
+        ada,
+        barbara,
+        tim,
+        radia,
+        frances,
+        dennis,
+    } = *n;
+    let ago = |days: i64| now - Duration::days(days);
     let talk =
         |days: i64, with: Vec<Uuid>, channel: Channel, summary: &str, thanks: ThankYouStatus| {
             let at = ago(days) + Duration::hours(2);
@@ -241,7 +308,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
         };
     use Channel::*;
     use ThankYouStatus::{NotNeeded, Owed, Sent};
-    let history = [
+    let mut history = vec![
         talk(
             80,
             vec![grace],
@@ -337,9 +404,6 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
             Sent,
         ),
     ];
-    for fields in history {
-        conversations::create(db, owner, fields, now, None).await?;
-    }
     let mut follow_up = talk(
         2,
         vec![margaret],
@@ -349,8 +413,24 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     );
     follow_up.next_step = Some("Send Margaret my notes on incident reviews".to_owned());
     follow_up.next_step_due_on = Some(date_in(now, 3));
-    conversations::create(db, owner, follow_up, now, None).await?;
+    history.push(follow_up);
+    history
+}
 
+/// The offers of the demo network, each with how many days ago it was created. A list of
+/// records: split, it would only scatter them.
+fn offers_of(n: &Network, now: DateTime<Utc>) -> Vec<(OfferFields, i64)> {
+    let Network {
+        grace,
+        alan,
+        katherine,
+        ada,
+        barbara,
+        tim,
+        dennis,
+        ..
+    } = *n;
+    let ago = |days: i64| now - Duration::days(days);
     let offer = |contact, kind, title: &str, status, topics: &[&str], days: i64| {
         let offered = status != OfferStatus::Idea;
         let answered = matches!(status, OfferStatus::Acknowledged | OfferStatus::Declined);
@@ -366,7 +446,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
         }
     };
     use OfferStatus::{Acknowledged, Idea, Offered};
-    let gifts = [
+    vec![
         (
             offer(
                 grace,
@@ -477,11 +557,19 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
             ),
             2,
         ),
-    ];
-    for (fields, created) in gifts {
-        offers::create(db, owner, fields, ago(created), None).await?;
-    }
+    ]
+}
 
+/// The asks of the demo network.
+fn asks_of(n: &Network, now: DateTime<Utc>) -> Vec<AskFields> {
+    let Network {
+        alan,
+        katherine,
+        margaret,
+        barbara,
+        ..
+    } = *n;
+    let ago = |days: i64| now - Duration::days(days);
     let ask = |contact, kind, title: &str, status, days: i64| AskFields {
         contact_id: contact,
         kind,
@@ -492,7 +580,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
             .then(|| ago(days) + Duration::days(3)),
         ..AskFields::default()
     };
-    let requests = [
+    vec![
         ask(
             katherine,
             AskKind::InformationalInterview,
@@ -535,15 +623,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
             AskStatus::Planned,
             0,
         ),
-    ];
-    for fields in requests {
-        asks::create(db, owner, fields, now, None).await?;
-    }
-    Ok(Login {
-        email: EMAIL,
-        password: PASSWORD,
-        user_id: owner,
-    })
+    ]
 }
 
 /// The UTC date `days` after `now`.
