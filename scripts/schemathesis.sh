@@ -95,10 +95,16 @@ run_on() {
     sed -n '/FAILURES/,/SUMMARY/p' "$OUT/run-$backend.txt" | head -n 200 >&2
     exit "$status"
   fi
-  local excused
-  excused=$(wc -l <"$filtered")
+  # A statistics range without `to` ends today, so how many of the seeded run's ranges break the
+  # stated two-year rule changes with the day of the run (12 on 2026-12-01, 13 the day after):
+  # those are listed but not held to the baseline, which counts the refusals that depend on
+  # stored state.
+  local excused dated
+  dated=$(grep -c '^GET /v1/stats 400 invalid_range ' "$filtered" || true)
+  excused=$(( $(wc -l <"$filtered") - dated ))
   echo "schemathesis on $backend: ${cases:-?} test cases, 0 failures;" \
-    "$excused rejections of schema-valid requests excused by tests/schemathesis/hooks.py:"
+    "$excused rejections of schema-valid requests excused by tests/schemathesis/hooks.py," \
+    "and $dated statistics ranges that break the stated rule as of today:"
   sort "$filtered" | uniq -c | sort -rn | head -n 40
   if (( excused > EXCUSE_BASELINE )); then
     echo "schemathesis on $backend: $excused excused rejections, more than the baseline of" \
