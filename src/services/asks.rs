@@ -4,15 +4,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::ask;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
-use super::{Versioned, beyond, decode};
+use super::{Versioned, decode, keyset_page};
 use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::follow_ups::stored_ask_due;
@@ -263,16 +260,13 @@ pub async fn list(
     if let Some(kind) = filter.kind {
         query = query.filter(C::Kind.eq(kind.as_str()));
     }
-    if let Some((at, id)) = filter.after {
-        query = query.filter(beyond(C::CreatedAt, C::Id, at, id, filter.ascending));
-    }
-    query = if filter.ascending {
-        query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)
-    } else {
-        query.order_by_desc(C::CreatedAt).order_by_desc(C::Id)
-    };
-    let mut rows = query.limit(filter.limit + 1).all(db.reader()).await?;
-    let has_more = rows.len() as u64 > filter.limit;
-    rows.truncate(filter.limit as usize);
-    Ok((rows, has_more))
+    keyset_page(
+        db.reader(),
+        query,
+        (C::CreatedAt, C::Id),
+        filter.after,
+        filter.ascending,
+        filter.limit,
+    )
+    .await
 }

@@ -42,7 +42,7 @@ pub mod timeline;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, SqlErr, Value,
+    QueryOrder, QuerySelect, Select, SqlErr, Value,
 };
 use uuid::Uuid;
 
@@ -166,6 +166,36 @@ pub fn beyond<C: ColumnTrait>(
                 .add(Condition::all().add(sort.eq(value)).add(id.lt(last_id))),
         )
     }
+}
+
+/// One page of `query` in `(sort, id)` order after the cursor `after` (ascending, or
+/// descending when `ascending` is false): `limit + 1` rows read, the page, and whether more
+/// follow. Every list sorted by a column and its id pages this way.
+pub async fn keyset_page<E, V>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    (sort, id): (E::Column, E::Column),
+    after: Option<(V, Uuid)>,
+    ascending: bool,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool), ApiError>
+where
+    E: EntityTrait,
+    V: Into<Value> + Clone,
+{
+    let query = match after {
+        Some((value, last_id)) => query.filter(beyond(sort, id, value, last_id, ascending)),
+        None => query,
+    };
+    let query = if ascending {
+        query.order_by_asc(sort).order_by_asc(id)
+    } else {
+        query.order_by_desc(sort).order_by_desc(id)
+    };
+    let mut rows = query.limit(limit + 1).all(conn).await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
 }
 
 /// The columns that identify one version of a user's row.

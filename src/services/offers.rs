@@ -5,15 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::value_offer;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
-use super::{Versioned, beyond, decode, decode_json};
+use super::{Versioned, decode, decode_json, keyset_page};
 use super::{activity, idea_topics, ledger};
 use crate::db::Db;
 use crate::domain::follow_ups::stored_deliver_due;
@@ -306,16 +303,13 @@ pub async fn list(
                 .like(super::containing(&element)),
         );
     }
-    if let Some((at, id)) = filter.after {
-        query = query.filter(beyond(C::CreatedAt, C::Id, at, id, filter.ascending));
-    }
-    query = if filter.ascending {
-        query.order_by_asc(C::CreatedAt).order_by_asc(C::Id)
-    } else {
-        query.order_by_desc(C::CreatedAt).order_by_desc(C::Id)
-    };
-    let mut rows = query.limit(filter.limit + 1).all(db.reader()).await?;
-    let has_more = rows.len() as u64 > filter.limit;
-    rows.truncate(filter.limit as usize);
-    Ok((rows, has_more))
+    keyset_page(
+        db.reader(),
+        query,
+        (C::CreatedAt, C::Id),
+        filter.after,
+        filter.ascending,
+        filter.limit,
+    )
+    .await
 }

@@ -6,14 +6,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
-use super::{Versioned, beyond};
+use super::{Versioned, keyset_page};
 use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::labels::search_text;
@@ -357,17 +356,15 @@ pub async fn list(
     for term in &filter.q {
         query = query.filter(C::SearchText.like(format!("% {term}%")));
     }
-    if let Some((at, id)) = filter.after {
-        query = query.filter(beyond(C::OccurredAt, C::Id, at, id, filter.ascending));
-    }
-    query = if filter.ascending {
-        query.order_by_asc(C::OccurredAt).order_by_asc(C::Id)
-    } else {
-        query.order_by_desc(C::OccurredAt).order_by_desc(C::Id)
-    };
-    let mut models = query.limit(filter.limit + 1).all(db.reader()).await?;
-    let has_more = models.len() as u64 > filter.limit;
-    models.truncate(filter.limit as usize);
+    let (models, has_more) = keyset_page(
+        db.reader(),
+        query,
+        (C::OccurredAt, C::Id),
+        filter.after,
+        filter.ascending,
+        filter.limit,
+    )
+    .await?;
     Ok((with_participants(db.reader(), models).await?, has_more))
 }
 
