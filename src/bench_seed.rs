@@ -158,10 +158,14 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
             break;
         }
     }
-    if sqlite {
-        cache_size(db, crate::db::SQLITE_CACHE_KIB).await?;
-    }
+    // The load's own error first: a cache that could not be restored is the lesser news.
+    let restored = if sqlite {
+        cache_size(db, crate::db::SQLITE_CACHE_KIB).await
+    } else {
+        Ok(())
+    };
     loaded?;
+    restored?;
     if db.backend() == sea_orm::DbBackend::Postgres {
         // What autovacuum would do within minutes of a bulk load, done before anything is
         // measured: the planner's statistics (a table never analyzed looks a few rows long, and

@@ -152,7 +152,8 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
             .map_sqlx_postgres_pool_opts(move |o| {
                 o.after_connect(move |_, _| {
                     Box::pin(async move {
-                        no_delay_to(port);
+                        let sockets = no_delay_to(port);
+                        tracing::debug!(sockets, port, "TCP_NODELAY set on the database's sockets");
                         Ok(())
                     })
                 })
