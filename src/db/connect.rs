@@ -87,7 +87,10 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
     };
     if in_memory {
         let mut options = options(1);
-        options.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
+        options.map_sqlx_sqlite_pool_opts(|o| {
+            o.after_connect(plan_once)
+                .after_release(release_if_out_of_transaction)
+        });
         let conn = Database::connect(options).await?;
         return Ok(Db::new(conn.clone(), conn, true));
     }
@@ -95,11 +98,53 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
     let mut write_options = options(1);
     write_options
         .acquire_timeout(Duration::from_secs(30))
-        .map_sqlx_sqlite_pool_opts(|o| o.after_release(release_if_out_of_transaction));
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_connect(plan_once)
+                .after_release(release_if_out_of_transaction)
+        });
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
-    let read = Database::connect(options(readers.clamp(4, MAX_CONNECTIONS))).await?;
+    let mut read_options = options(readers.clamp(4, MAX_CONNECTIONS));
+    read_options.map_sqlx_sqlite_pool_opts(|o| o.after_connect(plan_once));
+    let read = Database::connect(read_options).await?;
     Ok(Db::new(read, write, false))
+}
+
+/// Has SQLite plan each statement once, whatever values are bound to it: its query planner
+/// stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`). Without it, SQLite reads a bound
+/// `LIMIT ?` as the constant it is bound to when it plans, and marks the prepared statement to
+/// be prepared again whenever that parameter is bound anew. The driver binds every parameter
+/// on every execution, so every paged read was parsed and planned again on every request,
+/// however long it stayed in the driver's statement cache. The plans themselves do not depend
+/// on the values (the tests of `EXPLAIN QUERY PLAN` run on connections set up this way).
+fn plan_once(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
+    use std::ffi::c_int;
+
+    Box::pin(async move {
+        let mut handle = conn.lock_handle().await?;
+        let mut enabled: c_int = 0;
+        // SAFETY: the handle is locked out of the connection's worker thread for as long as
+        // `handle` lives; `SQLITE_DBCONFIG_ENABLE_QPSG` takes an int (1: on) and a pointer to
+        // an int that receives the setting, which lives across the call.
+        let code = unsafe {
+            libsqlite3_sys::sqlite3_db_config(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                &mut enabled as *mut c_int,
+            )
+        };
+        if code != libsqlite3_sys::SQLITE_OK || enabled != 1 {
+            return Err(sea_orm::sqlx::Error::Configuration(
+                format!("SQLite refused its query planner stability guarantee (code {code})")
+                    .into(),
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// Keeps a SQLite connection in the pool only when it is out of any transaction, as SQLite

@@ -72,3 +72,63 @@ async fn every_postgresql_connection_sends_without_delay() {
         );
     }
 }
+
+/// SQLite plans a paged read once and reuses the plan, whatever values are bound: with its
+/// planner reading a bound `LIMIT ?` as a constant, every execution re-prepared the statement
+/// (parsed and planned it again), the largest single cost of a follow-up page. Counted by
+/// SQLite itself, on the writer's one connection, for a statement run three times with other
+/// values.
+#[tokio::test]
+async fn sqlite_reuses_the_plan_of_a_paged_read() {
+    use std::ffi::{CStr, c_int};
+
+    let (_database, url) = TestDatabase::create().await;
+    let db = db::connect(&test_settings(url))
+        .await
+        .expect("connect to the test database");
+    if db.backend() != DbBackend::Sqlite {
+        // PostgreSQL plans on the server, not in this process.
+        return;
+    }
+    let sql = "SELECT name FROM sqlite_master WHERE name > ? ORDER BY name LIMIT ?";
+    for (name, limit) in [("a", 1), ("b", 25), ("c", 26)] {
+        db.writer()
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                [name.into(), limit.into()],
+            ))
+            .await
+            .expect("the paged read");
+    }
+    let pool = db.writer().get_sqlite_connection_pool();
+    let mut conn = pool.acquire().await.expect("the writer's connection");
+    let mut handle = conn.lock_handle().await.expect("its handle");
+    let raw = handle.as_raw_handle().as_ptr();
+    let mut counts = Vec::new();
+    // SAFETY: the handle is locked out of the connection's worker thread while it is read;
+    // the statements listed belong to the connection and outlive the loop.
+    unsafe {
+        let mut statement = libsqlite3_sys::sqlite3_next_stmt(raw, std::ptr::null_mut());
+        while !statement.is_null() {
+            let text = CStr::from_ptr(libsqlite3_sys::sqlite3_sql(statement))
+                .to_string_lossy()
+                .into_owned();
+            let runs = libsqlite3_sys::sqlite3_stmt_status(
+                statement,
+                libsqlite3_sys::SQLITE_STMTSTATUS_RUN,
+                0 as c_int,
+            );
+            let reprepared = libsqlite3_sys::sqlite3_stmt_status(
+                statement,
+                libsqlite3_sys::SQLITE_STMTSTATUS_REPREPARE,
+                0 as c_int,
+            );
+            if text.contains("LIMIT ?") {
+                counts.push((runs, reprepared));
+            }
+            statement = libsqlite3_sys::sqlite3_next_stmt(raw, statement);
+        }
+    }
+    assert_eq!(counts, [(3, 0)], "(runs, re-preparations) of `{sql}`");
+}
