@@ -177,9 +177,7 @@ async fn get_calendar_feed(
         .ok_or_else(ApiError::not_found)?;
     let now = state.clock.now();
     let today = relationships::today(state.db.reader(), owner_id, now).await?;
-    let mut items =
-        intelligence::follow_ups(&state.db, owner_id, &today, FEED_DAYS, &[], None).await?;
-    intelligence::describe(&state.db, owner_id, &mut items).await?;
+    let items = intelligence::follow_ups(&state.db, owner_id, &today, FEED_DAYS, &[], None).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/calendar; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "private, no-cache"))

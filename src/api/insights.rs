@@ -175,7 +175,6 @@ async fn list_follow_ups(
     }
     let has_more = items.len() > limit;
     items.truncate(limit);
-    intelligence::describe(&state.db, auth.user_id(), &mut items).await?;
     let next_cursor = items
         .last()
         .filter(|_| has_more)

@@ -149,8 +149,9 @@ pub fn sort(items: &mut [FollowUp]) {
 pub struct Sources {
     /// Each contact that is not archived: id, name, next check-in date if one is due.
     pub contacts: Vec<(Uuid, String, Option<NaiveDate>)>,
-    /// Each owed thank-you of a past conversation: conversation, participant, due date.
-    pub owed: Vec<(Uuid, Uuid, NaiveDate)>,
+    /// Each owed thank-you of a past conversation: conversation, participant, due date, the
+    /// conversation's summary.
+    pub owed: Vec<(Uuid, Uuid, NaiveDate, Option<String>)>,
     /// Each open next step: conversation, due date, the step.
     pub steps: Vec<(Uuid, NaiveDate, String)>,
     /// The participants of the conversations with an open next step: conversation, contact.
@@ -207,13 +208,13 @@ pub fn assemble(
         }
     }
     if wanted(FollowUpKind::ThankYou) {
-        for (conversation_id, contact_id, due) in sources.owed {
+        for (conversation_id, contact_id, due, summary) in sources.owed {
             push(
                 FollowUpKind::ThankYou,
                 due,
                 contact_id,
                 conversation_id,
-                None,
+                summary,
             );
         }
     }
@@ -378,8 +379,8 @@ mod tests {
                 (ada, "Ada".into(), Some(date("2026-04-01"))),
             ],
             owed: vec![
-                (call, ada, date("2026-03-04")),
-                (call, archived, date("2026-03-04")),
+                (call, ada, date("2026-03-04"), Some("Call".into())),
+                (call, archived, date("2026-03-04"), Some("Call".into())),
             ],
             steps: vec![(coffee, date("2026-03-05"), "send the deck".into())],
             step_participants: vec![(coffee, zoe), (coffee, ada), (coffee, archived)],
@@ -405,6 +406,11 @@ mod tests {
                 (NextStep, ada)
             ],
             "{items:?}"
+        );
+        let details: Vec<Option<&str>> = items.iter().map(|i| i.detail.as_deref()).collect();
+        assert_eq!(
+            details,
+            [Some("article"), None, Some("Call"), Some("send the deck")]
         );
         let only_thanks = assemble(Sources::default(), &today, 7, |k| k == ThankYou);
         assert!(only_thanks.is_empty());

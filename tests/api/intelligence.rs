@@ -325,6 +325,86 @@ async fn reading_a_contact_costs_two_statements_whatever_its_tags_and_history() 
     }
 }
 
+/// A page of follow-ups is one statement after the token's account check, whatever kinds it
+/// lists and however many: the five streams, their contacts' names, the thank-yous' summaries,
+/// the next steps' participants and the ledger's out-of-date probe are read together. When
+/// the probe finds a row out of date, the rows are brought up to date and read again.
+#[tokio::test]
+async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let cost = |path: &'static str| {
+        let net = &net;
+        async move {
+            let before = net.app.db.statements_run();
+            let page = net.get(path).await;
+            (net.app.db.statements_run() - before, page)
+        }
+    };
+    let (empty_cost, empty) = cost("/v1/follow-ups?limit=100").await;
+    assert_eq!(empty["data"], json!([]));
+    for name in ["Ada", "Bob", "Cy"] {
+        let id = net
+            .contact(name, json!({"cadence_days": 7}), t0 - days(40))
+            .await;
+        net.conversation(
+            t0 - days(20),
+            &[&id],
+            json!({"summary": format!("Coffee with {name}"), "next_step": "Send the deck",
+                "next_step_due_on": "2026-03-05"}),
+        )
+        .await;
+        net.offer(&id, json!({"title": "Rust article"})).await;
+        net.ask(&id, json!({"status": "asked", "asked_at": t0 - days(20)}))
+            .await;
+    }
+    // Planned for tomorrow: the probe finds it once it has happened.
+    let ada = net.contact("Ada Two", json!({"cadence_days": 7}), t0).await;
+    net.conversation(t0 + days(1), &[&ada], json!({})).await;
+
+    let (full_cost, full) = cost("/v1/follow-ups?limit=100").await;
+    let items = full["data"].as_array().unwrap();
+    let mut kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "ask_follow_up",
+            "check_in",
+            "deliver_offer",
+            "next_step",
+            "thank_you"
+        ]
+    );
+    for item in items.iter().filter(|i| i["kind"] == "thank_you") {
+        assert_eq!(
+            item["detail"],
+            format!("Coffee with {}", item["contact_name"].as_str().unwrap())
+        );
+    }
+    assert_eq!(empty_cost, 2, "statements for an empty page");
+    assert_eq!(full_cost, 2, "statements for a page of every kind");
+
+    // Two days on, the planned conversation has happened: the probe finds its contact out of
+    // date; the write that brings it up to date (its own read, the owner's zone, the ledger
+    // rows, the stored rows) comes between two reads of the page.
+    app.clock.set(t0 + days(2));
+    let (caught_up, page) = cost("/v1/follow-ups?limit=100").await;
+    assert!(caught_up > 2, "{caught_up} statements");
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "thank_you" && i["contact_name"] == "Ada Two"),
+        "{page}"
+    );
+    let (after, _) = cost("/v1/follow-ups?limit=100").await;
+    assert_eq!(after, 2, "statements once the ledger is up to date");
+}
+
 /// What a write costs in statements, with its ledger and activity counts: each write reads
 /// (and on PostgreSQL locks) its owner's row once, however many counts it moves, and counts
 /// its activity in one upsert.

@@ -1156,7 +1156,10 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
 
 /// Each kind of follow-up is read in the list's own order (due date, then id) by a search of
 /// one index bounded by the owner and the window's last day, from the start and from a cursor
-/// at each kind: never a walk of the owner's rows, never a sort.
+/// at each kind: never a walk of the owner's rows, never a sort. The page's one statement,
+/// the streams with their names, summaries, next steps' participants and the ledger's probe,
+/// reads every table by a search too; it sorts only to merge the streams, at most a page and
+/// one more row of each.
 #[tokio::test]
 async fn every_follow_up_stream_is_an_ordered_index_search() {
     use rapport::domain::follow_ups::FollowUpKind;
@@ -1188,7 +1191,30 @@ async fn every_follow_up_stream_is_an_ordered_index_search() {
     );
     let mut read = 0;
     for after in cursors {
-        let statements = stream_statements(app.db.backend(), owner(&user), &today, 7, after);
+        let (statements, whole) =
+            stream_statements(app.db.backend(), owner(&user), &today, 7, after);
+        let whole = whole.expect("the page's statement");
+        let plan = plan_of(&app, whole.clone()).await;
+        let text = plan.join("\n");
+        // SQLite scans only subqueries: the streams, their merged page, the union's arms.
+        let scan = plan.iter().any(|line| {
+            let line = line.trim_start();
+            let subquery = ["SCAN stream", "SCAN page", "SCAN follow_up"];
+            (line.starts_with("SCAN ") && !subquery.iter().any(|ok| line.starts_with(ok)))
+                || line.contains("Seq Scan")
+        });
+        // The next steps' participants: by the primary key, from the list of conversations.
+        let participants_by_key = match app.db.backend() {
+            sea_orm::DbBackend::Postgres => text.contains("conversation_participant_pkey"),
+            _ => plan.iter().any(|line| {
+                line.starts_with("SEARCH conversation_participant USING COVERING INDEX sqlite_autoindex_conversation_participant_1 (conversation_id=?)")
+            }),
+        };
+        assert!(
+            !scan && participants_by_key,
+            "after {after:?}\n{}\n{text}",
+            whole.sql
+        );
         for (kind, statement) in statements {
             let (name, column) = index(kind);
             let plan = plan_of(&app, statement.clone()).await;

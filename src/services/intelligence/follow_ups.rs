@@ -1,13 +1,14 @@
 //! The follow-up list: check-ins, owed thank-yous, next steps and open asks.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use entity::{ask, contact, conversation, conversation_participant, value_offer};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Order, Query, SelectStatement,
+    SimpleExpr, WithClause, WithQuery,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use crate::db::Db;
 use crate::domain::follow_ups::{self, FollowUp, FollowUpKey, FollowUpKind};
 use crate::domain::relationship::{self, Today};
 use crate::error::ApiError;
-use crate::services::{beyond, ledger};
+use crate::services::{beyond, ledger, union_all};
 
 /// The part of the follow-up list a caller will show: the items after `after` in list order,
 /// `limit` of them.
@@ -31,9 +32,11 @@ pub struct Window {
 ///
 /// Each kind is read as a stream in the order of its due date, through an index that gives
 /// that order, starting at the cursor's date: with a window, a page of each kind, whatever
-/// the size of the network (see [`Stream`]). Then one statement names the contacts of the
-/// items, and the streams are merged. A thank-you's `detail` (its conversation's summary) is
-/// left empty: [`describe`] fills it in for the items that will be shown.
+/// the size of the network (see [`Stream`]). The streams, with the names of their contacts,
+/// the participants of their next steps and the summaries of their thank-yous' conversations,
+/// are read in one statement, which also asks the ledger whether any of the owner's rows has
+/// fallen out of date (a check-in whose planned conversation has come, a clock set back): when
+/// one has, the rows are brought up to date and the statement runs again.
 pub async fn follow_ups(
     db: &Db,
     owner_id: Uuid,
@@ -47,7 +50,6 @@ pub async fn follow_ups(
         None => Some(db.whole_network().await?),
         Some(_) => None,
     };
-    ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let stream = Stream {
@@ -56,73 +58,47 @@ pub async fn follow_ups(
         last_day: relationship::add_days(today.date(), within_days),
         window,
     };
-    let (check_ins, owed, (steps, step_participants), ideas, open_asks) = tokio::try_join!(
-        when(wanted(FollowUpKind::CheckIn), stream.check_ins(conn)),
-        when(wanted(FollowUpKind::ThankYou), stream.owed(conn)),
-        async {
-            if wanted(FollowUpKind::NextStep) {
-                stream.next_steps(conn).await
-            } else {
-                Ok((Vec::new(), Vec::new()))
-            }
-        },
-        when(wanted(FollowUpKind::DeliverOffer), stream.ideas(conn)),
-        when(wanted(FollowUpKind::AskFollowUp), stream.open_asks(conn)),
-    )?;
-    let mut referenced: Vec<Uuid> = owed.iter().map(|(_, contact, _)| *contact).collect();
-    referenced.extend(step_participants.iter().map(|(_, contact)| *contact));
-    referenced.extend(ideas.iter().map(|(_, contact, ..)| *contact));
-    referenced.extend(open_asks.iter().map(|(_, contact, ..)| *contact));
-    let mut contacts: Vec<(Uuid, String, Option<NaiveDate>)> = check_ins
-        .into_iter()
-        .map(|(id, name, next)| (id, name, Some(next)))
-        .collect();
-    contacts.extend(
-        current_names(conn, owner_id, referenced)
-            .await?
-            .into_iter()
-            .map(|(id, name)| (id, name, None)),
-    );
-    let sources = follow_ups::Sources {
-        contacts,
-        owed,
-        steps,
-        step_participants,
-        ideas,
-        open_asks,
-    };
-    Ok(follow_ups::assemble(sources, today, within_days, wanted))
+    let mut read = stream.read(conn, &wanted, true).await?;
+    if read.stale {
+        ledger::bring_up_to_date(db, owner_id, today.now).await?;
+        read = stream.read(conn, &wanted, false).await?;
+    }
+    Ok(follow_ups::assemble(
+        read.sources,
+        today,
+        within_days,
+        wanted,
+    ))
 }
 
-/// The names of those of `ids` that are current (not archived) contacts of the owner, one
-/// statement per thousand ids. Looked up by primary key, the owner checked on each row: with
-/// `owner_id = ?` in the statement, SQLite's planner walked all of the owner's contacts.
-async fn current_names(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    mut ids: Vec<Uuid>,
-) -> Result<Vec<(Uuid, String)>, ApiError> {
-    use contact::Column as C;
+/// The name of the follow-up statement's page of items, merged from the streams.
+const PAGE: &str = "page";
 
-    ids.sort_unstable();
-    ids.dedup();
-    let mut names = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<(Uuid, Uuid, String)> = contact::Entity::find()
-            .select_only()
-            .columns([C::Id, C::OwnerId, C::FullName])
-            .filter(C::Id.is_in(chunk.iter().copied()))
-            .filter(C::ArchivedAt.is_null())
-            .into_tuple()
-            .all(conn)
-            .await?;
-        names.extend(
-            rows.into_iter()
-                .filter(|(_, owner, _)| *owner == owner_id)
-                .map(|(id, _, name)| (id, name)),
-        );
-    }
-    Ok(names)
+/// The kind of a row of the follow-up statement: a [`FollowUpKind`]'s priority, or one of
+/// these two.
+const STEP_PARTICIPANT: i32 = 100;
+const STALE: i32 = 101;
+
+/// A row of the follow-up statement: source, contact, kind, due date, contact name, detail.
+type Row = (
+    Uuid,
+    Uuid,
+    i32,
+    Option<NaiveDate>,
+    Option<String>,
+    Option<String>,
+);
+
+/// What the follow-up statement read.
+struct Read {
+    sources: follow_ups::Sources,
+    /// Some of the owner's ledger rows are out of date.
+    stale: bool,
+}
+
+/// A value a row of its kind always has, or an error naming what is missing.
+fn present<T>(value: Option<T>, what: &str) -> Result<T, DbErr> {
+    value.ok_or_else(|| DbErr::Custom(format!("a follow-up row without {what}")))
 }
 
 /// `EXISTS` a current (not archived) contact whose id is `column`.
@@ -137,6 +113,24 @@ fn of_current_contact(column: impl sea_orm::sea_query::IntoColumnRef) -> Conditi
             .and_where(Expr::col((contact::Entity, C::ArchivedAt)).is_null())
             .to_owned(),
     ))
+}
+
+/// The name of the contact whose id is `column`: a search of the primary key for each row
+/// returned.
+fn name_of(column: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
+    use contact::Column as C;
+
+    SimpleExpr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .column((contact::Entity, C::FullName))
+                .from(contact::Entity)
+                .and_where(Expr::col((contact::Entity, C::Id)).equals(column))
+                .to_owned()
+                .into(),
+        ),
+    )
 }
 
 /// One owner's follow-up list as streams, one per kind, each read in the list's own order
@@ -158,6 +152,124 @@ impl Stream<'_> {
         self.window.map(|w| w.limit as u64 + 1)
     }
 
+    /// Reads the streams of the kinds `wanted` takes, in one statement, with the ledger's
+    /// out-of-date probe when `probe`.
+    async fn read(
+        &self,
+        conn: &impl ConnectionTrait,
+        wanted: &impl Fn(FollowUpKind) -> bool,
+        probe: bool,
+    ) -> Result<Read, ApiError> {
+        let mut read = Read {
+            sources: follow_ups::Sources::default(),
+            stale: false,
+        };
+        let Some(statement) = self.statement(wanted, probe) else {
+            return Ok(read);
+        };
+        let sources = &mut read.sources;
+        for row in conn.query_all(&statement).await? {
+            let (source, contact, kind, due, name, detail): Row = row.try_get_many_by_index()?;
+            if kind == STALE {
+                read.stale = true;
+                continue;
+            }
+            if kind == STEP_PARTICIPANT {
+                sources.step_participants.push((source, contact));
+                sources
+                    .contacts
+                    .push((contact, present(name, "a name")?, None));
+                continue;
+            }
+            let due = present(due, "a due date")?;
+            let kind = u8::try_from(kind)
+                .ok()
+                .and_then(FollowUpKind::from_priority)
+                .ok_or_else(|| DbErr::Custom(format!("a follow-up row of kind {kind}")))?;
+            if kind == FollowUpKind::NextStep {
+                // Named by its participants' rows.
+                sources
+                    .steps
+                    .push((source, due, present(detail, "its step")?));
+                continue;
+            }
+            let name = present(name, "a name")?;
+            if kind == FollowUpKind::CheckIn {
+                sources.contacts.push((contact, name, Some(due)));
+                continue;
+            }
+            sources.contacts.push((contact, name, None));
+            match kind {
+                FollowUpKind::ThankYou => sources.owed.push((source, contact, due, detail)),
+                FollowUpKind::DeliverOffer => {
+                    let title = present(detail, "a title")?;
+                    sources.ideas.push((source, contact, due, title));
+                }
+                FollowUpKind::AskFollowUp => {
+                    let title = present(detail, "a title")?;
+                    sources.open_asks.push((source, contact, due, title));
+                }
+                FollowUpKind::CheckIn | FollowUpKind::NextStep => {}
+            }
+        }
+        Ok(read)
+    }
+
+    /// The follow-up statement: the streams of the kinds `wanted` takes, merged in list order
+    /// and cut to the window (`page`), then the current participants of the page's next steps,
+    /// and with `probe` the ledger's out-of-date probe; none when nothing is wanted. The merge
+    /// sorts at most a window's rows of each kind, and only the page crosses from the
+    /// database: each row returned costs more than the sort.
+    fn statement(&self, wanted: &impl Fn(FollowUpKind) -> bool, probe: bool) -> Option<WithQuery> {
+        let streams = self
+            .arms()
+            .into_iter()
+            .filter(|(kind, _)| wanted(*kind))
+            .map(|(_, arm)| arm);
+        let mut page = Query::select()
+            .column(Asterisk)
+            .from_subquery(union_all("stream", streams)?, Alias::new("streams"))
+            .to_owned();
+        if let Some(limit) = self.limit() {
+            for column in ["due", "kind", "source", "contact"] {
+                page.order_by(Alias::new(column), Order::Asc);
+            }
+            page.limit(limit);
+        }
+        let mut arms = vec![
+            Query::select()
+                .column(Asterisk)
+                .from(Alias::new(PAGE))
+                .to_owned(),
+        ];
+        if wanted(FollowUpKind::NextStep) {
+            arms.push(self.step_participants_query());
+        }
+        if probe {
+            arms.extend(self.stale_arms());
+        }
+        let cte = CommonTableExpression::new()
+            .query(page)
+            .table_name(Alias::new(PAGE))
+            .materialized(true)
+            .to_owned();
+        Some(union_all("follow_up", arms)?.with(WithClause::new().cte(cte).to_owned()))
+    }
+
+    /// Each kind's stream.
+    fn arms(&self) -> [(FollowUpKind, SelectStatement); 5] {
+        [
+            (FollowUpKind::ThankYou, self.owed_query().into_query()),
+            (FollowUpKind::NextStep, self.next_steps_query().into_query()),
+            (
+                FollowUpKind::AskFollowUp,
+                self.open_asks_query().into_query(),
+            ),
+            (FollowUpKind::CheckIn, self.check_ins_query().into_query()),
+            (FollowUpKind::DeliverOffer, self.ideas_query().into_query()),
+        ]
+    }
+
     /// The condition that keeps a stream of `kind` ordered by `date` then `id` after the
     /// cursor.
     fn keyset_after<C: ColumnTrait>(&self, kind: FollowUpKind, date: C, id: C) -> Condition {
@@ -171,55 +283,32 @@ impl Stream<'_> {
         }
     }
 
-    /// Contacts whose check-in falls due by the last day: id, name, `next_check_in_on`.
-    async fn check_ins(
-        &self,
-        conn: &impl ConnectionTrait,
-    ) -> Result<Vec<(Uuid, String, NaiveDate)>, DbErr> {
-        self.check_ins_query().into_tuple().all(conn).await
-    }
-
+    /// Contacts whose check-in falls due by the last day, with their names.
     fn check_ins_query(&self) -> Select<contact::Entity> {
         use contact::Column as C;
 
-        contact::Entity::find()
-            .select_only()
-            .columns([C::Id, C::FullName, C::NextCheckInOn])
-            .filter(C::OwnerId.eq(self.owner_id))
-            .filter(C::NextCheckInOn.lte(self.last_day))
-            .filter(C::ArchivedAt.is_null())
-            .filter(self.keyset_after(FollowUpKind::CheckIn, C::NextCheckInOn, C::Id))
-            .order_by_asc(C::NextCheckInOn)
-            .order_by_asc(C::Id)
-            .limit(self.limit())
+        row_of(
+            contact::Entity::find(),
+            [
+                C::Id.into_expr(),
+                C::Id.into_expr(),
+                kind_of(FollowUpKind::CheckIn),
+                C::NextCheckInOn.into_expr(),
+                C::FullName.into_expr(),
+                typed_null("text"),
+            ],
+        )
+        .filter(C::OwnerId.eq(self.owner_id))
+        .filter(C::NextCheckInOn.lte(self.last_day))
+        .filter(C::ArchivedAt.is_null())
+        .filter(self.keyset_after(FollowUpKind::CheckIn, C::NextCheckInOn, C::Id))
+        .order_by_asc(C::NextCheckInOn)
+        .order_by_asc(C::Id)
+        .limit(self.limit())
     }
 
-    /// Open next steps due by the last day of conversations with a current participant:
-    /// (conversation, due date, step), and the participants of those conversations.
-    async fn next_steps(
-        &self,
-        conn: &impl ConnectionTrait,
-    ) -> Result<(Vec<(Uuid, NaiveDate, String)>, Vec<(Uuid, Uuid)>), ApiError> {
-        use conversation_participant::Column as P;
-
-        let steps: Vec<(Uuid, NaiveDate, String)> =
-            self.next_steps_query().into_tuple().all(conn).await?;
-        let ids: Vec<Uuid> = steps.iter().map(|(id, ..)| *id).collect();
-        let mut participants = Vec::new();
-        for chunk in ids.chunks(1000) {
-            participants.extend(
-                conversation_participant::Entity::find()
-                    .select_only()
-                    .columns([P::ConversationId, P::ContactId])
-                    .filter(P::ConversationId.is_in(chunk.iter().copied()))
-                    .into_tuple::<(Uuid, Uuid)>()
-                    .all(conn)
-                    .await?,
-            );
-        }
-        Ok((steps, participants))
-    }
-
+    /// Open next steps due by the last day of conversations with a current participant, with
+    /// the step as the detail (no contact: the participants are rows of their own).
     fn next_steps_query(&self) -> Select<conversation::Entity> {
         use conversation::Column as C;
         use conversation_participant::Column as P;
@@ -238,38 +327,93 @@ impl Stream<'_> {
                 )))
                 .to_owned(),
         ));
-        conversation::Entity::find()
-            .select_only()
-            .columns([C::Id, C::NextStepDueOn, C::NextStep])
-            .filter(C::OwnerId.eq(self.owner_id))
-            .filter(C::NextStepDueOn.lte(self.last_day))
-            .filter(C::NextStep.is_not_null())
-            .filter(C::NextStepDoneAt.is_null())
-            .filter(self.keyset_after(FollowUpKind::NextStep, C::NextStepDueOn, C::Id))
-            .filter(current_participant)
-            .order_by_asc(C::NextStepDueOn)
-            .order_by_asc(C::Id)
-            .limit(self.limit())
+        row_of(
+            conversation::Entity::find(),
+            [
+                C::Id.into_expr(),
+                C::Id.into_expr(),
+                kind_of(FollowUpKind::NextStep),
+                C::NextStepDueOn.into_expr(),
+                typed_null("text"),
+                C::NextStep.into_expr(),
+            ],
+        )
+        .filter(C::OwnerId.eq(self.owner_id))
+        .filter(C::NextStepDueOn.lte(self.last_day))
+        .filter(C::NextStep.is_not_null())
+        .filter(C::NextStepDoneAt.is_null())
+        .filter(self.keyset_after(FollowUpKind::NextStep, C::NextStepDueOn, C::Id))
+        .filter(current_participant)
+        .order_by_asc(C::NextStepDueOn)
+        .order_by_asc(C::Id)
+        .limit(self.limit())
     }
 
-    /// Owed thank-yous of past conversations, one per participant who is a current contact:
-    /// (conversation, contact, due date), from the participant rows' copies of their
-    /// conversation's time and status and its stored due date (no conversation row is read).
-    async fn owed(&self, conn: &impl ConnectionTrait) -> Result<Vec<OwedRow>, DbErr> {
-        self.owed_query().into_tuple().all(conn).await
+    /// The current participants of the page's next steps, with their names: the item goes
+    /// under the one who comes first by name.
+    fn step_participants_query(&self) -> SelectStatement {
+        use conversation_participant::Column as P;
+
+        let steps = Query::select()
+            .column(Alias::new("source"))
+            .from(Alias::new(PAGE))
+            .and_where(Expr::col(Alias::new("kind")).eq(kind_of(FollowUpKind::NextStep)))
+            .to_owned();
+        row_of(
+            conversation_participant::Entity::find(),
+            [
+                P::ConversationId.into_expr(),
+                P::ContactId.into_expr(),
+                Expr::val(STEP_PARTICIPANT),
+                typed_null("date"),
+                name_of((conversation_participant::Entity, P::ContactId)),
+                typed_null("text"),
+            ],
+        )
+        .filter(P::ConversationId.in_subquery(steps))
+        .filter(of_current_contact((
+            conversation_participant::Entity,
+            P::ContactId,
+        )))
+        .into_query()
     }
 
+    /// Owed thank-yous of past conversations, one per participant who is a current contact,
+    /// from the participant rows' copies of their conversation's time and status and its
+    /// stored due date, with the conversation's summary as the detail.
     fn owed_query(&self) -> Select<conversation_participant::Entity> {
         use conversation_participant::Column as P;
 
-        let mut query = conversation_participant::Entity::find()
-            .select_only()
-            .columns([P::ConversationId, P::ContactId, P::ThankYouDueOn])
-            .filter(P::OwnerId.eq(self.owner_id))
-            .filter(P::ThankYouDueOn.lte(self.last_day))
-            // A planned conversation owes nothing until it has happened: checked row by row,
-            // on the rows due by the last day only.
-            .filter(P::OccurredAt.lte(self.today.now));
+        let summary = SimpleExpr::SubQuery(
+            None,
+            Box::new(
+                Query::select()
+                    .column((conversation::Entity, conversation::Column::Summary))
+                    .from(conversation::Entity)
+                    .and_where(
+                        Expr::col((conversation::Entity, conversation::Column::Id))
+                            .equals((conversation_participant::Entity, P::ConversationId)),
+                    )
+                    .to_owned()
+                    .into(),
+            ),
+        );
+        let mut query = row_of(
+            conversation_participant::Entity::find(),
+            [
+                P::ConversationId.into_expr(),
+                P::ContactId.into_expr(),
+                kind_of(FollowUpKind::ThankYou),
+                P::ThankYouDueOn.into_expr(),
+                name_of((conversation_participant::Entity, P::ContactId)),
+                summary,
+            ],
+        )
+        .filter(P::OwnerId.eq(self.owner_id))
+        .filter(P::ThankYouDueOn.lte(self.last_day))
+        // A planned conversation owes nothing until it has happened: checked row by row, on
+        // the rows due by the last day only.
+        .filter(P::OccurredAt.lte(self.today.now));
         if let Some((due, kind, conversation, contact)) = self.window.and_then(|w| w.after) {
             query = query.filter(match kind.cmp(&FollowUpKind::ThankYou) {
                 std::cmp::Ordering::Less => Condition::all().add(P::ThankYouDueOn.gte(due)),
@@ -296,136 +440,113 @@ impl Stream<'_> {
             .limit(self.limit())
     }
 
-    /// Offers still an idea, of current contacts: (id, contact, due date, title).
-    async fn ideas(&self, conn: &impl ConnectionTrait) -> Result<Vec<TitledRow>, DbErr> {
-        self.ideas_query().into_tuple().all(conn).await
-    }
-
+    /// Offers still an idea, of current contacts, with their titles.
     fn ideas_query(&self) -> Select<value_offer::Entity> {
         use value_offer::Column as O;
 
-        value_offer::Entity::find()
-            .select_only()
-            .columns([O::Id, O::ContactId, O::DeliverDueOn, O::Title])
-            .filter(O::OwnerId.eq(self.owner_id))
-            .filter(O::DeliverDueOn.lte(self.last_day))
-            .filter(self.keyset_after(FollowUpKind::DeliverOffer, O::DeliverDueOn, O::Id))
-            .filter(of_current_contact((value_offer::Entity, O::ContactId)))
-            .order_by_asc(O::DeliverDueOn)
-            .order_by_asc(O::Id)
-            .limit(self.limit())
+        row_of(
+            value_offer::Entity::find(),
+            [
+                O::Id.into_expr(),
+                O::ContactId.into_expr(),
+                kind_of(FollowUpKind::DeliverOffer),
+                O::DeliverDueOn.into_expr(),
+                name_of((value_offer::Entity, O::ContactId)),
+                O::Title.into_expr(),
+            ],
+        )
+        .filter(O::OwnerId.eq(self.owner_id))
+        .filter(O::DeliverDueOn.lte(self.last_day))
+        .filter(self.keyset_after(FollowUpKind::DeliverOffer, O::DeliverDueOn, O::Id))
+        .filter(of_current_contact((value_offer::Entity, O::ContactId)))
+        .order_by_asc(O::DeliverDueOn)
+        .order_by_asc(O::Id)
+        .limit(self.limit())
     }
 
-    /// Asks still awaiting an answer, of current contacts: (id, contact, due date, title).
-    async fn open_asks(&self, conn: &impl ConnectionTrait) -> Result<Vec<TitledRow>, DbErr> {
-        self.open_asks_query().into_tuple().all(conn).await
-    }
-
+    /// Asks still awaiting an answer, of current contacts, with their titles.
     fn open_asks_query(&self) -> Select<ask::Entity> {
         use ask::Column as A;
 
-        ask::Entity::find()
-            .select_only()
-            .columns([A::Id, A::ContactId, A::FollowUpDueOn, A::Title])
-            .filter(A::OwnerId.eq(self.owner_id))
-            .filter(A::FollowUpDueOn.lte(self.last_day))
-            .filter(self.keyset_after(FollowUpKind::AskFollowUp, A::FollowUpDueOn, A::Id))
-            .filter(of_current_contact((ask::Entity, A::ContactId)))
-            .order_by_asc(A::FollowUpDueOn)
-            .order_by_asc(A::Id)
-            .limit(self.limit())
+        row_of(
+            ask::Entity::find(),
+            [
+                A::Id.into_expr(),
+                A::ContactId.into_expr(),
+                kind_of(FollowUpKind::AskFollowUp),
+                A::FollowUpDueOn.into_expr(),
+                name_of((ask::Entity, A::ContactId)),
+                A::Title.into_expr(),
+            ],
+        )
+        .filter(A::OwnerId.eq(self.owner_id))
+        .filter(A::FollowUpDueOn.lte(self.last_day))
+        .filter(self.keyset_after(FollowUpKind::AskFollowUp, A::FollowUpDueOn, A::Id))
+        .filter(of_current_contact((ask::Entity, A::ContactId)))
+        .order_by_asc(A::FollowUpDueOn)
+        .order_by_asc(A::Id)
+        .limit(self.limit())
+    }
+
+    /// The ledger's out-of-date probe ([`ledger::stale_arms`]) as rows of the statement.
+    fn stale_arms(&self) -> impl Iterator<Item = SelectStatement> {
+        ledger::stale_arms(self.owner_id, self.today.now, Some(1))
+            .into_iter()
+            .map(|mut arm| {
+                arm.expr(contact::Column::Id.into_expr())
+                    .expr(Expr::val(STALE))
+                    .expr(typed_null("date"))
+                    .expr(typed_null("text"))
+                    .expr(typed_null("text"));
+                arm
+            })
     }
 }
 
+/// The columns of a row of the follow-up statement, in order: source, contact, kind, due
+/// date, contact name, detail.
+const COLUMNS: [&str; 6] = ["source", "contact", "kind", "due", "name", "detail"];
+
+fn row_of<E: EntityTrait>(select: Select<E>, columns: [SimpleExpr; 6]) -> Select<E> {
+    let mut select = select.select_only();
+    for (column, name) in columns.into_iter().zip(COLUMNS) {
+        select = select.column_as(column, name);
+    }
+    select
+}
+
+/// A kind's priority as a constant of the statement.
+fn kind_of(kind: FollowUpKind) -> SimpleExpr {
+    Expr::val(i32::from(kind.priority()))
+}
+
+/// A null of the SQL type `name`: a union's arms must agree on their columns' types, and
+/// PostgreSQL reads an untyped null in a subquery as text.
+fn typed_null(name: &str) -> SimpleExpr {
+    Expr::cust(format!("CAST(NULL AS {name})"))
+}
+
 /// The statement each kind's stream runs for one page of the owner's follow-up list after
-/// `after`, for tests that check how the database reads them.
+/// `after`, and the whole statement of the page, for tests that check how the database reads
+/// them.
 pub fn stream_statements(
     backend: sea_orm::DbBackend,
     owner_id: Uuid,
     today: &Today,
     within_days: i64,
     after: Option<FollowUpKey>,
-) -> Vec<(FollowUpKind, sea_orm::Statement)> {
+) -> (Vec<(FollowUpKind, Statement)>, Option<Statement>) {
     let stream = Stream {
         owner_id,
         today,
         last_day: relationship::add_days(today.date(), within_days),
         window: Some(Window { after, limit: 25 }),
     };
-    vec![
-        (
-            FollowUpKind::CheckIn,
-            stream.check_ins_query().build(backend),
-        ),
-        (
-            FollowUpKind::NextStep,
-            stream.next_steps_query().build(backend),
-        ),
-        (FollowUpKind::ThankYou, stream.owed_query().build(backend)),
-        (
-            FollowUpKind::DeliverOffer,
-            stream.ideas_query().build(backend),
-        ),
-        (
-            FollowUpKind::AskFollowUp,
-            stream.open_asks_query().build(backend),
-        ),
-    ]
-}
-
-/// An owed thank-you as read: conversation, contact, due date.
-type OwedRow = (Uuid, Uuid, NaiveDate);
-/// An idea or an open ask as read: id, contact, due date, title.
-type TitledRow = (Uuid, Uuid, NaiveDate, String);
-
-/// Fills in the summary of each thank-you item's conversation: one statement per thousand
-/// conversations (a page needs one), none when `items` has no thank-you.
-pub async fn describe(db: &Db, owner_id: Uuid, items: &mut [FollowUp]) -> Result<(), ApiError> {
-    use conversation::Column as C;
-
-    let mut ids: Vec<Uuid> = items
-        .iter()
-        .filter(|i| i.kind == FollowUpKind::ThankYou)
-        .map(|i| i.source_id)
+    let arms = stream
+        .arms()
+        .into_iter()
+        .map(|(kind, arm)| (kind, backend.build(&arm)))
         .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    let mut summaries: HashMap<Uuid, String> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        // Looked up by primary key, the owner checked on each row: with `owner_id = ?` in the
-        // statement, SQLite's planner walked all of the owner's conversations instead.
-        let rows = conversation::Entity::find()
-            .select_only()
-            .columns([C::Id, C::OwnerId, C::Summary])
-            .filter(C::Id.is_in(chunk.iter().copied()))
-            .into_tuple::<(Uuid, Uuid, String)>()
-            .all(db.reader())
-            .await?;
-        summaries.extend(
-            rows.into_iter()
-                .filter(|(_, owner, _)| *owner == owner_id)
-                .map(|(id, _, summary)| (id, summary)),
-        );
-    }
-    for item in items.iter_mut() {
-        if item.kind == FollowUpKind::ThankYou {
-            item.detail = summaries.get(&item.source_id).cloned();
-        }
-    }
-    Ok(())
-}
-
-/// The rows of `query` when `wanted`; none, without a statement, otherwise.
-async fn when<T, E: Into<ApiError>>(
-    wanted: bool,
-    query: impl Future<Output = Result<Vec<T>, E>>,
-) -> Result<Vec<T>, ApiError> {
-    if wanted {
-        query.await.map_err(Into::into)
-    } else {
-        Ok(Vec::new())
-    }
+    let whole = stream.statement(&|_| true, true);
+    (arms, whole.map(|whole| backend.build(&whole)))
 }

@@ -7,6 +7,6 @@ mod follow_ups;
 pub mod stats;
 pub mod suggestions;
 
-pub use self::follow_ups::{Window, describe, follow_ups, stream_statements};
+pub use self::follow_ups::{Window, follow_ups, stream_statements};
 pub use self::stats::{Goals, Stats, goals, stats};
 pub use self::suggestions::{Suggestion, suggestions};

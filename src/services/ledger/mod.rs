@@ -442,6 +442,12 @@ pub async fn catch_up(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<(),
     if stale(db.reader(), owner_id, now, Some(1)).await?.is_empty() {
         return Ok(());
     }
+    bring_up_to_date(db, owner_id, now).await
+}
+
+/// Brings the owner's out-of-date rows up to `now`, in one write: for a read that found some
+/// with [`stale_arms`] in a statement of its own.
+pub async fn bring_up_to_date(db: &Db, owner_id: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
     db.write(move |txn| {
         Box::pin(async move {
             let ids = stale(txn, owner_id, now, None).await?;
