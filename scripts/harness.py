@@ -41,6 +41,8 @@ def postgres_admin_url():
 def scratch_postgres_url(name):
     """A URL naming a database that does not exist yet (rapport creates it); drop it after."""
     admin = postgres_admin_url()
+    if admin is None:
+        sys.exit("set RAPPORT_TEST_DATABASE_URL to a PostgreSQL server's URL")
     return admin.rsplit("/", 1)[0] + "/" + name
 
 
