@@ -172,83 +172,88 @@ pub fn assemble(
     within_days: i64,
     wanted: impl Fn(FollowUpKind) -> bool,
 ) -> Vec<FollowUp> {
+    use FollowUpKind::*;
+
     let date = today.date();
     let names: HashMap<Uuid, &str> = sources
         .contacts
         .iter()
         .map(|(id, name, _)| (*id, name.as_str()))
         .collect();
-    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (conversation_id, contact_id) in sources.step_participants {
-        participants
+    let check_ins = sources
+        .contacts
+        .iter()
+        .filter_map(|(id, _, next)| Some((CheckIn, (*next)?, *id, *id, None)));
+    let owed = sources
+        .owed
+        .into_iter()
+        .map(|(conversation, contact, due, summary)| {
+            (ThankYou, due, contact, conversation, summary)
+        });
+    let steps = under_first_name(sources.steps, sources.step_participants, &names);
+    let ideas = sources
+        .ideas
+        .into_iter()
+        .map(|(id, contact, due, title)| (DeliverOffer, due, contact, id, Some(title)));
+    let asks = sources
+        .open_asks
+        .into_iter()
+        .map(|(id, contact, due, title)| (AskFollowUp, due, contact, id, Some(title)));
+    let mut items: Vec<FollowUp> = check_ins
+        .chain(owed)
+        .chain(steps)
+        .chain(ideas)
+        .chain(asks)
+        .filter(|(kind, due_on, ..)| wanted(*kind) && in_window(*due_on, date, within_days))
+        .filter_map(|(kind, due_on, contact_id, source_id, detail)| {
+            Some(FollowUp {
+                kind,
+                due_on,
+                contact_id,
+                contact_name: (*names.get(&contact_id)?).to_owned(),
+                source_id,
+                detail,
+            })
+        })
+        .collect();
+    sort(&mut items);
+    items
+}
+
+/// An item before its contact is named: kind, due date, contact, source, detail.
+type Unnamed = (FollowUpKind, NaiveDate, Uuid, Uuid, Option<String>);
+
+/// Each next step (conversation, due date, step) as an item of its participant who comes
+/// first by name, letter case aside (then by id), among those named in `names`; none for a
+/// step without such a participant.
+fn under_first_name<'a>(
+    steps: Vec<(Uuid, NaiveDate, String)>,
+    participants: Vec<(Uuid, Uuid)>,
+    names: &'a HashMap<Uuid, &str>,
+) -> impl Iterator<Item = Unnamed> + 'a {
+    let mut by_conversation: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (conversation_id, contact_id) in participants {
+        by_conversation
             .entry(conversation_id)
             .or_default()
             .push(contact_id);
     }
-    let mut items = Vec::new();
-    let mut push = |kind, due_on, contact_id: Uuid, source_id, detail: Option<String>| {
-        if let Some(name) = names.get(&contact_id)
-            && in_window(due_on, date, within_days)
-        {
-            items.push(FollowUp {
-                kind,
-                due_on,
-                contact_id,
-                contact_name: (*name).to_owned(),
-                source_id,
-                detail,
-            });
-        }
-    };
-    if wanted(FollowUpKind::CheckIn) {
-        for (id, _, next) in &sources.contacts {
-            if let Some(next) = *next {
-                push(FollowUpKind::CheckIn, next, *id, *id, None);
-            }
-        }
-    }
-    if wanted(FollowUpKind::ThankYou) {
-        for (conversation_id, contact_id, due, summary) in sources.owed {
-            push(
-                FollowUpKind::ThankYou,
+    steps
+        .into_iter()
+        .filter_map(move |(conversation_id, due, step)| {
+            let (_, contact_id) = by_conversation
+                .get(&conversation_id)?
+                .iter()
+                .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
+                .min()?;
+            Some((
+                FollowUpKind::NextStep,
                 due,
                 contact_id,
                 conversation_id,
-                summary,
-            );
-        }
-    }
-    if wanted(FollowUpKind::NextStep) {
-        for (conversation_id, due, step) in sources.steps {
-            let first = participants
-                .get(&conversation_id)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| Some((names.get(id)?.to_lowercase(), *id)))
-                .min();
-            if let Some((_, contact_id)) = first {
-                push(
-                    FollowUpKind::NextStep,
-                    due,
-                    contact_id,
-                    conversation_id,
-                    Some(step),
-                );
-            }
-        }
-    }
-    if wanted(FollowUpKind::DeliverOffer) {
-        for (id, contact_id, due, title) in sources.ideas {
-            push(FollowUpKind::DeliverOffer, due, contact_id, id, Some(title));
-        }
-    }
-    if wanted(FollowUpKind::AskFollowUp) {
-        for (id, contact_id, due, title) in sources.open_asks {
-            push(FollowUpKind::AskFollowUp, due, contact_id, id, Some(title));
-        }
-    }
-    sort(&mut items);
-    items
+                Some(step),
+            ))
+        })
 }
 
 #[cfg(test)]

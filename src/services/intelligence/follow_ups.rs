@@ -96,6 +96,48 @@ struct Read {
     stale: bool,
 }
 
+/// Adds a row of the follow-up statement, of `kind`, to what the list is made of.
+fn add_row(sources: &mut follow_ups::Sources, kind: i32, row: Row) -> Result<(), DbErr> {
+    use FollowUpKind::*;
+
+    let (source, contact, _, due, name, detail) = row;
+    if kind == STEP_PARTICIPANT {
+        sources.step_participants.push((source, contact));
+        sources
+            .contacts
+            .push((contact, present(name, "a name")?, None));
+        return Ok(());
+    }
+    let kind = u8::try_from(kind)
+        .ok()
+        .and_then(FollowUpKind::from_priority)
+        .ok_or_else(|| DbErr::Custom(format!("a follow-up row of kind {kind}")))?;
+    let due = present(due, "a due date")?;
+    if kind == NextStep {
+        // Named by its participants' rows.
+        sources
+            .steps
+            .push((source, due, present(detail, "its step")?));
+        return Ok(());
+    }
+    let name = present(name, "a name")?;
+    let next_check_in = (kind == CheckIn).then_some(due);
+    sources.contacts.push((contact, name, next_check_in));
+    match kind {
+        ThankYou => sources.owed.push((source, contact, due, detail)),
+        DeliverOffer => {
+            let title = present(detail, "a title")?;
+            sources.ideas.push((source, contact, due, title));
+        }
+        AskFollowUp => {
+            let title = present(detail, "a title")?;
+            sources.open_asks.push((source, contact, due, title));
+        }
+        CheckIn | NextStep => {}
+    }
+    Ok(())
+}
+
 /// A value a row of its kind always has, or an error naming what is missing.
 fn present<T>(value: Option<T>, what: &str) -> Result<T, DbErr> {
     value.ok_or_else(|| DbErr::Custom(format!("a follow-up row without {what}")))
@@ -167,49 +209,11 @@ impl Stream<'_> {
         let Some(statement) = self.statement(wanted, probe) else {
             return Ok(read);
         };
-        let sources = &mut read.sources;
         for row in conn.query_all(&statement).await? {
-            let (source, contact, kind, due, name, detail): Row = row.try_get_many_by_index()?;
-            if kind == STALE {
-                read.stale = true;
-                continue;
-            }
-            if kind == STEP_PARTICIPANT {
-                sources.step_participants.push((source, contact));
-                sources
-                    .contacts
-                    .push((contact, present(name, "a name")?, None));
-                continue;
-            }
-            let due = present(due, "a due date")?;
-            let kind = u8::try_from(kind)
-                .ok()
-                .and_then(FollowUpKind::from_priority)
-                .ok_or_else(|| DbErr::Custom(format!("a follow-up row of kind {kind}")))?;
-            if kind == FollowUpKind::NextStep {
-                // Named by its participants' rows.
-                sources
-                    .steps
-                    .push((source, due, present(detail, "its step")?));
-                continue;
-            }
-            let name = present(name, "a name")?;
-            if kind == FollowUpKind::CheckIn {
-                sources.contacts.push((contact, name, Some(due)));
-                continue;
-            }
-            sources.contacts.push((contact, name, None));
-            match kind {
-                FollowUpKind::ThankYou => sources.owed.push((source, contact, due, detail)),
-                FollowUpKind::DeliverOffer => {
-                    let title = present(detail, "a title")?;
-                    sources.ideas.push((source, contact, due, title));
-                }
-                FollowUpKind::AskFollowUp => {
-                    let title = present(detail, "a title")?;
-                    sources.open_asks.push((source, contact, due, title));
-                }
-                FollowUpKind::CheckIn | FollowUpKind::NextStep => {}
+            let row: Row = row.try_get_many_by_index()?;
+            match row.2 {
+                STALE => read.stale = true,
+                kind => add_row(&mut read.sources, kind, row)?,
             }
         }
         Ok(read)
