@@ -10,9 +10,9 @@ use crate::api::pagination::{
     ListQuery, Page, decode_keyset, decode_position, encode_keyset, parse_limit,
 };
 use crate::api::state::AppState;
-use crate::domain::relationship::{Health, Reciprocity};
+use crate::domain::relationship::{Health, Reciprocity, Relationship};
 use crate::error::{ApiError, ProblemCode};
-use crate::services::contacts::{self, After, Archived, ContactFilter, SortKey};
+use crate::services::contacts::{self, After, Archived, Contact, ContactFilter, SortKey};
 
 use super::ContactResponse;
 
@@ -134,40 +134,13 @@ pub(super) async fn list_contacts(
 ) -> Result<web::Json<Page<ContactResponse>>, ApiError> {
     let query = query.0;
     let (sort, descending, sort_name) = query.sort.unwrap_or(ContactSort::CreatedAt).parts();
-    let after = match &query.cursor {
-        None => None,
-        Some(cursor) => {
-            let (value, id) = decode_keyset(cursor, sort_name)?;
-            Some(match sort {
-                SortKey::FullName => After::FullName(value, id),
-                SortKey::CreatedAt | SortKey::UpdatedAt => {
-                    let (at, id) = decode_position(cursor, sort_name)?;
-                    After::Instant(at, id)
-                }
-                SortKey::NextCheckInOn | SortKey::LastConversationAt => {
-                    let value = match value.as_str() {
-                        "" => None,
-                        number => Some(number.parse::<i64>().map_err(|_| {
-                            ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid")
-                        })?),
-                    };
-                    After::Derived(value, id)
-                }
-            })
-        }
-    };
-    let mut tags = Vec::new();
-    // Blank tags are ignored, like empty ones.
-    for tag in &query.tag {
-        let normalized = tag.trim().to_lowercase();
-        if !normalized.is_empty() {
-            tags.push(normalized);
-        }
-    }
-    tags.sort();
-    tags.dedup();
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|cursor| decode_after(cursor, sort, sort_name))
+        .transpose()?;
     let filter = ContactFilter {
-        tags,
+        tags: normalized_tags(&query.tag),
         company: query.company.filter(|c| !c.trim().is_empty()),
         archived: match query.archived {
             None | Some(ArchivedParam::False) => Archived::Hidden,
@@ -187,21 +160,10 @@ pub(super) async fn list_contacts(
     .with_query(query.q.as_deref().unwrap_or_default());
     let today = auth.today(state.clock.now());
     let (rows, has_more) = contacts::list(&state.db, auth.user_id(), &filter, &today).await?;
-    let next_cursor = match (has_more, rows.last()) {
-        (true, Some((last, relationship))) => {
-            let value = match sort {
-                SortKey::FullName => last.model.full_name.clone(),
-                SortKey::CreatedAt => last.model.created_at.timestamp_micros().to_string(),
-                SortKey::UpdatedAt => last.model.updated_at.timestamp_micros().to_string(),
-                SortKey::NextCheckInOn | SortKey::LastConversationAt => sort
-                    .derived_value(relationship)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-            };
-            Some(encode_keyset(sort_name, &value, last.model.id))
-        }
-        _ => None,
-    };
+    let next_cursor = rows
+        .last()
+        .filter(|_| has_more)
+        .map(|(last, relationship)| next_cursor(sort, sort_name, last, relationship));
     Ok(web::Json(Page {
         data: rows
             .into_iter()
@@ -210,4 +172,57 @@ pub(super) async fn list_contacts(
         next_cursor,
         has_more,
     }))
+}
+
+/// Where a page of contacts sorted by `sort` (named `sort_name`) starts, from its cursor.
+fn decode_after(cursor: &str, sort: SortKey, sort_name: &str) -> Result<After, ApiError> {
+    let (value, id) = decode_keyset(cursor, sort_name)?;
+    Ok(match sort {
+        SortKey::FullName => After::FullName(value, id),
+        SortKey::CreatedAt | SortKey::UpdatedAt => {
+            let (at, id) = decode_position(cursor, sort_name)?;
+            After::Instant(at, id)
+        }
+        SortKey::NextCheckInOn | SortKey::LastConversationAt => {
+            let value = match value.as_str() {
+                "" => None,
+                number => Some(number.parse::<i64>().map_err(|_| {
+                    ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid")
+                })?),
+            };
+            After::Derived(value, id)
+        }
+    })
+}
+
+/// The `tag` filters as stored: trimmed, lower-cased, each once; blank ones are ignored, like
+/// empty ones.
+fn normalized_tags(tags: &[String]) -> Vec<String> {
+    let mut normalized: Vec<String> = tags
+        .iter()
+        .map(|tag| tag.trim().to_lowercase())
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    normalized.sort();
+    normalized.dedup();
+    normalized
+}
+
+/// The cursor of the page after the one ending with `last`.
+fn next_cursor(
+    sort: SortKey,
+    sort_name: &str,
+    last: &Contact,
+    relationship: &Relationship,
+) -> String {
+    let value = match sort {
+        SortKey::FullName => last.model.full_name.clone(),
+        SortKey::CreatedAt => last.model.created_at.timestamp_micros().to_string(),
+        SortKey::UpdatedAt => last.model.updated_at.timestamp_micros().to_string(),
+        SortKey::NextCheckInOn | SortKey::LastConversationAt => sort
+            .derived_value(relationship)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    };
+    encode_keyset(sort_name, &value, last.model.id)
 }
