@@ -223,38 +223,11 @@ pub(super) fn apply(
     for (field, patch, kind, max, target) in texts {
         text(field, patch, (kind, max), target, &mut errors);
     }
-    match patch.email {
-        Patch::Absent => {}
-        Patch::Null => f.email = None,
-        Patch::Value(email) => match Email::parse(&email) {
-            Ok(email) => f.email = Some(email.into_inner()),
-            Err(e) => errors.push(e),
-        },
-    }
+    email(patch.email, &mut f.email, &mut errors);
     links(patch.links, &mut f.links, &mut errors);
-    for (field, patch, target) in [
-        ("tags", patch.tags, &mut f.tags),
-        ("interests", patch.interests, &mut f.interests),
-    ] {
-        match patch {
-            Patch::Absent => {}
-            Patch::Null => target.clear(),
-            Patch::Value(labels) => match normalize(field, &labels, MAX_LABELS) {
-                Ok(labels) => *target = labels,
-                Err(e) => errors.push(e),
-            },
-        }
-    }
-    match patch.cadence_days {
-        Patch::Absent => {}
-        Patch::Null => f.cadence_days = None,
-        Patch::Value(days @ 1..=730) => f.cadence_days = Some(days),
-        Patch::Value(_) => errors.push(FieldError::new(
-            "cadence_days",
-            "out_of_range",
-            "must be between 1 and 730",
-        )),
-    }
+    labels("tags", patch.tags, &mut f.tags, &mut errors);
+    labels("interests", patch.interests, &mut f.interests, &mut errors);
+    cadence(patch.cadence_days, &mut f.cadence_days, &mut errors);
     patch.met_on.apply_to(&mut f.met_on);
     patch.introduced_by_id.apply_to(&mut f.introduced_by_id);
     patch.archived_at.apply_to(&mut f.archived_at);
@@ -262,5 +235,48 @@ pub(super) fn apply(
         Ok(f)
     } else {
         Err(ApiError::validation(errors))
+    }
+}
+
+/// Applies an `email` patch: a valid address, or none.
+fn email(patch: Patch<String>, target: &mut Option<String>, errors: &mut Vec<FieldError>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(email) => match Email::parse(&email) {
+            Ok(email) => *target = Some(email.into_inner()),
+            Err(e) => errors.push(e),
+        },
+    }
+}
+
+/// Applies a patch of the label list `field` (tags, interests): normalised, or emptied.
+fn labels(
+    field: &str,
+    patch: Patch<Vec<String>>,
+    target: &mut Vec<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => target.clear(),
+        Patch::Value(labels) => match normalize(field, &labels, MAX_LABELS) {
+            Ok(labels) => *target = labels,
+            Err(e) => errors.push(e),
+        },
+    }
+}
+
+/// Applies a `cadence_days` patch: between 1 and 730 days, or none.
+fn cadence(patch: Patch<i32>, target: &mut Option<i32>, errors: &mut Vec<FieldError>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(days @ 1..=730) => *target = Some(days),
+        Patch::Value(_) => errors.push(FieldError::new(
+            "cadence_days",
+            "out_of_range",
+            "must be between 1 and 730",
+        )),
     }
 }
