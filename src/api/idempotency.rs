@@ -50,27 +50,18 @@ pub async fn middleware(
     let key = match req.headers().get(&IDEMPOTENCY_KEY) {
         Some(value) if req.method() == Method::POST => value.to_str().ok().map(str::to_owned),
         _ => {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body);
+            return pass(req, next).await;
         }
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
+        return pass(req, next).await;
     };
     let owner = match bearer::authenticate_request(&state, req.request()).await {
         Ok(Some(owner)) if owner.scopes.contains(&Scope::Write) => owner,
         // No valid credentials, or no right to write: the handler answers 401 or 403, and the
         // key stays free for a request that may succeed.
         Ok(_) => {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body);
+            return pass(req, next).await;
         }
         Err(err) => return Ok(req.error_response(err)),
     };
@@ -82,17 +73,10 @@ pub async fn middleware(
         return Ok(req.error_response(problem));
     };
 
-    let limits = BodyLimit::of(req.request());
-    let body = match read_body(limits, req.take_payload()).await {
-        Ok(body) => body,
+    let request_hash = match hash_of(&mut req).await {
+        Ok(hash) => hash,
         Err(problem) => return Ok(req.error_response(problem)),
     };
-    let request_hash = request_hash(
-        req.method().as_str(),
-        req.uri().path_and_query().map_or("", |p| p.as_str()),
-        &body,
-    );
-    req.set_payload(Payload::from(body));
 
     let user_id = owner.user_id;
     let begun = begin_or_wait(&state, user_id, &key, &request_hash).await;
@@ -128,6 +112,30 @@ pub async fn middleware(
             }
         }
     }
+}
+
+/// Runs the request as if it had no `Idempotency-Key`.
+async fn pass(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The hash of `req` ([`request_hash`]): its body is read within its limits and put back for
+/// the handler.
+async fn hash_of(req: &mut ServiceRequest) -> Result<String, ApiError> {
+    let limits = BodyLimit::of(req.request());
+    let body = read_body(limits, req.take_payload()).await?;
+    let hash = request_hash(
+        req.method().as_str(),
+        req.uri().path_and_query().map_or("", |p| p.as_str()),
+        &body,
+    );
+    req.set_payload(Payload::from(body));
+    Ok(hash)
 }
 
 /// Completes `claim` with the handler's `response` and passes it on. A success the write
