@@ -1205,7 +1205,10 @@ async fn every_follow_up_stream_is_an_ordered_index_search() {
         });
         // The next steps' participants: by the primary key, from the list of conversations.
         let participants_by_key = match app.db.backend() {
-            sea_orm::DbBackend::Postgres => text.contains("conversation_participant_pkey"),
+            sea_orm::DbBackend::Postgres => plan.iter().zip(plan.iter().skip(1)).any(|(line, next)| {
+                line.contains("conversation_participant_pkey")
+                    && next.contains("Index Cond: (conversation_id = page")
+            }),
             _ => plan.iter().any(|line| {
                 line.starts_with("SEARCH conversation_participant USING COVERING INDEX sqlite_autoindex_conversation_participant_1 (conversation_id=?)")
             }),

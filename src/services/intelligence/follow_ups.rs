@@ -448,47 +448,46 @@ impl Stream<'_> {
     fn ideas_query(&self) -> Select<value_offer::Entity> {
         use value_offer::Column as O;
 
-        row_of(
-            value_offer::Entity::find(),
-            [
-                O::Id.into_expr(),
-                O::ContactId.into_expr(),
-                kind_of(FollowUpKind::DeliverOffer),
-                O::DeliverDueOn.into_expr(),
-                name_of((value_offer::Entity, O::ContactId)),
-                O::Title.into_expr(),
-            ],
+        self.titled_query(
+            FollowUpKind::DeliverOffer,
+            [O::Id, O::ContactId, O::OwnerId, O::DeliverDueOn, O::Title],
         )
-        .filter(O::OwnerId.eq(self.owner_id))
-        .filter(O::DeliverDueOn.lte(self.last_day))
-        .filter(self.keyset_after(FollowUpKind::DeliverOffer, O::DeliverDueOn, O::Id))
-        .filter(of_current_contact((value_offer::Entity, O::ContactId)))
-        .order_by_asc(O::DeliverDueOn)
-        .order_by_asc(O::Id)
-        .limit(self.limit())
     }
 
     /// Asks still awaiting an answer, of current contacts, with their titles.
     fn open_asks_query(&self) -> Select<ask::Entity> {
         use ask::Column as A;
 
+        self.titled_query(
+            FollowUpKind::AskFollowUp,
+            [A::Id, A::ContactId, A::OwnerId, A::FollowUpDueOn, A::Title],
+        )
+    }
+
+    /// The stream of `kind` from a table of titled records of one contact each (ideas, open
+    /// asks): `columns` are its id, contact, owner, stored due date and title.
+    fn titled_query<E: EntityTrait + Default>(
+        &self,
+        kind: FollowUpKind,
+        [id, contact_id, owner_id, due, title]: [E::Column; 5],
+    ) -> Select<E> {
         row_of(
-            ask::Entity::find(),
+            E::find(),
             [
-                A::Id.into_expr(),
-                A::ContactId.into_expr(),
-                kind_of(FollowUpKind::AskFollowUp),
-                A::FollowUpDueOn.into_expr(),
-                name_of((ask::Entity, A::ContactId)),
-                A::Title.into_expr(),
+                id.into_expr(),
+                contact_id.into_expr(),
+                kind_of(kind),
+                due.into_expr(),
+                name_of((E::default(), contact_id)),
+                title.into_expr(),
             ],
         )
-        .filter(A::OwnerId.eq(self.owner_id))
-        .filter(A::FollowUpDueOn.lte(self.last_day))
-        .filter(self.keyset_after(FollowUpKind::AskFollowUp, A::FollowUpDueOn, A::Id))
-        .filter(of_current_contact((ask::Entity, A::ContactId)))
-        .order_by_asc(A::FollowUpDueOn)
-        .order_by_asc(A::Id)
+        .filter(owner_id.eq(self.owner_id))
+        .filter(due.lte(self.last_day))
+        .filter(self.keyset_after(kind, due, id))
+        .filter(of_current_contact((E::default(), contact_id)))
+        .order_by_asc(due)
+        .order_by_asc(id)
         .limit(self.limit())
     }
 
