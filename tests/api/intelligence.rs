@@ -405,6 +405,94 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
     assert_eq!(after, 2, "statements once the ledger is up to date");
 }
 
+/// What a suggestions page costs in statements: the token's account, the group walk with the
+/// ledger's out-of-date probe, one read per group visited, one for the bases with nothing
+/// due, the picked contacts' own ideas, a page of each wanted topic and the chosen offers.
+/// The picked contacts come whole with the reads that rank them. When the probe finds rows
+/// out of date, the write that brings them up to date comes between two walks.
+#[tokio::test]
+async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let cost = |path: &'static str| {
+        let net = &net;
+        async move {
+            let before = net.app.db.statements_run();
+            let page = net.get(path).await;
+            (net.app.db.statements_run() - before, page)
+        }
+    };
+    let (empty_cost, empty) = cost("/v1/suggestions?limit=10").await;
+    assert_eq!(empty["data"], json!([]));
+    // The token's account, the walk (and probe), the bases with nothing due.
+    assert_eq!(empty_cost, 3, "statements for an empty page");
+
+    // Three contacts due in one group (base 0, cadence 7): Bob and Cy have ideas of their own;
+    // Ada has none but wants one on "ai", which Cy's is about.
+    let long_ago = t0 - days(40);
+    let ada = net
+        .contact(
+            "Ada",
+            json!({"cadence_days": 7, "interests": ["ai"]}),
+            long_ago,
+        )
+        .await;
+    let bob = net
+        .contact("Bob", json!({"cadence_days": 7}), long_ago)
+        .await;
+    let cy = net
+        .contact("Cy", json!({"cadence_days": 7}), long_ago)
+        .await;
+    let own = net.offer(&bob, json!({"title": "Bob's book"})).await;
+    let topical = net
+        .offer(&cy, json!({"title": "AI paper", "topics": ["ai"]}))
+        .await;
+    let (full_cost, full) = cost("/v1/suggestions?limit=10").await;
+    let offers: Vec<(&str, &Value)> = full["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["contact_id"].as_str().unwrap(),
+                &s["suggested_offer"]["id"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        offers,
+        [
+            (ada.as_str(), &json!(topical)),
+            (bob.as_str(), &json!(own)),
+            (cy.as_str(), &json!(topical)),
+        ],
+        "{full}"
+    );
+    // The token's account, the walk (and probe), the group's contacts, the bases with nothing
+    // due, the own ideas, the "ai" topic, the chosen offers.
+    assert_eq!(
+        full_cost, 7,
+        "statements for a page with one group and one topic"
+    );
+
+    // Planned for tomorrow with Ada: once it has happened, the probe finds her out of date,
+    // and the page shows the thank-you it owes (no longer cold, she ranks last).
+    net.conversation(t0 + days(1), &[&ada], json!({})).await;
+    app.clock.set(t0 + days(2));
+    let (caught_up, page) = cost("/v1/suggestions?limit=10").await;
+    assert!(caught_up > 7, "{caught_up} statements");
+    assert_eq!(page["data"][2]["contact_id"], json!(ada), "{page}");
+    assert_eq!(page["data"][2]["reason"], "thank_you_owed", "{page}");
+    assert_eq!(page["data"][2]["relationship"]["conversation_count"], 1);
+    let (after, again) = cost("/v1/suggestions?limit=10").await;
+    assert_eq!(again, page);
+    assert!(
+        after < caught_up,
+        "statements once the ledger is up to date: {after}"
+    );
+}
+
 /// What a write costs in statements, with its ledger and activity counts: each write reads
 /// (and on PostgreSQL locks) its owner's row once, however many counts it moves, and counts
 /// its activity in one upsert.

@@ -15,9 +15,10 @@
 //!
 //! **Time moves without writes.** Which conversations are past depends on the clock. A row
 //! stores `refresh_at`, its first planned conversation: from then on its history is out of
-//! date. Reads call [`catch_up`] first: one index range scan finds the owner's rows whose
-//! `refresh_at` has passed (or whose last conversation is ahead of a clock set back), and,
-//! only if there are some, one write recomputes them. Its cost is the number of planned
+//! date. Reads call [`catch_up`] first (follow-ups and suggestions put its probe,
+//! [`stale_arms`], in their own first statement): one index range scan finds the owner's rows
+//! whose `refresh_at` has passed (or whose last conversation is ahead of a clock set back),
+//! and, only if there are some, one write recomputes them. Its cost is the number of planned
 //! conversations that became past since the last read, not the size of the network. The
 //! dates that turn a contact due, cold or one-off are stored as dates and compared with
 //! today at read time, so they need no refresh at all.

@@ -49,8 +49,9 @@ pub struct Suggestion {
 }
 
 /// The best `limit` gestures and whether more were found: the ranked contacts from the
-/// ledger (see the module comment), then their rows by primary key, the ideas chosen for
-/// them ([`ideas_for`]), and those offers, whole.
+/// ledger (see the module comment), whole, with the ledger's out-of-date probe in the first
+/// statement (when it finds rows, they are brought up to date and the ranking read again),
+/// then the ideas chosen for them ([`ideas_for`]), and those offers, whole.
 pub async fn suggestions(
     db: &Db,
     owner_id: Uuid,
@@ -58,21 +59,22 @@ pub async fn suggestions(
     limit: usize,
 ) -> Result<(Vec<Suggestion>, bool), ApiError> {
     let _permit = db.whole_network().await?;
-    ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
     let date = today.date();
-    let mut ranked = best(conn, owner_id, date, limit + 1).await?;
+    let mut ranked = match best(conn, owner_id, today, Some(today.now), limit + 1).await? {
+        Some(ranked) => ranked,
+        None => {
+            ledger::bring_up_to_date(db, owner_id, today.now).await?;
+            best(conn, owner_id, today, None, limit + 1)
+                .await?
+                .unwrap_or_default()
+        }
+    };
     let has_more = ranked.len() > limit;
     ranked.truncate(limit);
 
-    let ids: Vec<Uuid> = ranked.iter().map(|c| c.id).collect();
-    let rows = picked_rows(conn, owner_id, &ids).await?;
-    let mut rows: HashMap<Uuid, PickedRow> = rows.into_iter().map(|r| (r.id, r)).collect();
     let mut scored = Vec::with_capacity(ranked.len());
-    for candidate in &ranked {
-        let Some(row) = rows.remove(&candidate.id) else {
-            continue;
-        };
+    for row in ranked {
         let relationship =
             relationship::derive(&row.history(), row.cadence_days, row.created_at, today);
         if let Some(score) = suggestions::score(&relationship, row.cadence_days, date) {
@@ -123,7 +125,8 @@ pub async fn suggestions(
     Ok((picked, has_more))
 }
 
-/// A contact as the ranking sees it: the ledger columns its score and order need.
+/// A contact as the ranking sees it and a suggestion shows it: the ledger columns its score
+/// and order need, and what the suggestion says of it.
 #[derive(Clone, Debug, FromQueryResult)]
 struct Candidate {
     id: Uuid,
@@ -131,6 +134,16 @@ struct Candidate {
     cadence_days: Option<i32>,
     next_check_in_on: Option<NaiveDate>,
     name_key: String,
+    full_name: String,
+    created_at: DateTime<Utc>,
+    interests: serde_json::Value,
+    conversation_count: i64,
+    first_conversation_at: Option<DateTime<Utc>>,
+    last_conversation_at: Option<DateTime<Utc>>,
+    thank_yous_owed: i64,
+    gives: i64,
+    asks: i64,
+    refresh_at: Option<DateTime<Utc>>,
 }
 
 impl Candidate {
@@ -149,11 +162,30 @@ impl Candidate {
             std::cmp::Reverse(overdue_days),
         )
     }
+
+    fn history(&self) -> History {
+        History {
+            conversation_count: self.conversation_count,
+            first_conversation_at: self.first_conversation_at,
+            last_conversation_at: self.last_conversation_at,
+            thank_yous_owed: self.thank_yous_owed,
+            gives: self.gives,
+            asks: self.asks,
+            next_planned_at: self.refresh_at,
+        }
+    }
 }
 
-/// A (base, cadence) group of contacts, with its earliest check-in: its best score.
+/// The kind of a row of the [`groups`] statement: a group, or a row of the ledger's
+/// out-of-date probe.
+const GROUP: i32 = 0;
+const STALE: i32 = 1;
+
+/// A (base, cadence) group of contacts, with its earliest check-in: its best score. Or, of
+/// kind [`STALE`], a sign that some of the owner's ledger rows are out of date.
 #[derive(Debug, FromQueryResult)]
 struct Group {
+    kind: i32,
     suggestion_base: i64,
     cadence_days: i32,
     next_check_in_on: Option<NaiveDate>,
@@ -166,20 +198,28 @@ impl Group {
     }
 }
 
-/// The best `wanted` contacts scoring above 0, best first (see the module comment).
+/// The best `wanted` contacts scoring above 0, best first (see the module comment). With
+/// `probe`, the first statement also asks whether any of the owner's ledger rows are out of
+/// date at that instant; `None` when they are, for the caller to bring them up to date first.
 async fn best(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    today: NaiveDate,
+    today: &Today,
+    probe: Option<DateTime<Utc>>,
     wanted: usize,
-) -> Result<Vec<Candidate>, ApiError> {
+) -> Result<Option<Vec<Candidate>>, ApiError> {
     let backend = conn.get_database_backend();
-    let mut groups: Vec<Group> = Group::find_by_statement(groups(backend, owner_id))
+    let today = today.date();
+    let rows = Group::find_by_statement(groups(backend, owner_id, probe))
         .all(conn)
-        .await?
+        .await?;
+    if rows.iter().any(|row| row.kind == STALE) {
+        return Ok(None);
+    }
+    let mut groups: Vec<Group> = rows
         .into_iter()
         // A group whose most overdue contact is not due yet has nobody due.
-        .filter(|g| g.points(today) > g.suggestion_base)
+        .filter(|g| g.kind == GROUP && g.points(today) > g.suggestion_base)
         .collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.points(today)));
 
@@ -226,11 +266,11 @@ async fn best(
         );
         order(&mut found);
     }
-    Ok(found)
+    Ok(Some(found))
 }
 
 /// The columns of [`Candidate`].
-fn candidate_columns() -> [contact::Column; 5] {
+fn candidate_columns() -> [contact::Column; 15] {
     use contact::Column as C;
     [
         C::Id,
@@ -238,43 +278,80 @@ fn candidate_columns() -> [contact::Column; 5] {
         C::CadenceDays,
         C::NextCheckInOn,
         C::NameKey,
+        C::FullName,
+        C::CreatedAt,
+        C::Interests,
+        C::ConversationCount,
+        C::FirstConversationAt,
+        C::LastConversationAt,
+        C::ThankYousOwed,
+        C::Gives,
+        C::Asks,
+        C::RefreshAt,
     ]
 }
 
 /// One row per (base, cadence) group of the owner's contacts that are not archived and have
 /// a cadence, with the group's earliest `next_check_in_on` ([`Group`]). A recursive walk of
 /// the index `idx_contact_suggest_due`: from each base level (cadence 0), one index search
-/// finds the next cadence of that base, then one more the group's earliest date.
-pub fn groups(backend: DbBackend, owner_id: Uuid) -> Statement {
+/// finds the next cadence of that base, then one more the group's earliest date. With
+/// `probe`, the ledger's out-of-date probe at that instant ([`ledger::stale_arms`]) rides
+/// along: a row of kind [`STALE`] for each of its arms that finds a row.
+pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) -> Statement {
     // The levels are the domain's own integers, not input.
     let seeds = suggestions::base_levels()
         .iter()
         .map(|base| format!("({base}, 0)"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
+    let probe = probe
+        .and_then(|now| union_all("stale", ledger::stale_arms(owner_id, now, Some(1))))
+        .map(|statement| backend.build(&statement));
+    let probe_values = probe
+        .as_ref()
+        .and_then(|p| p.values.as_ref())
+        .map_or_else(Vec::new, |v| v.0.clone());
+    // The owner's parameter. PostgreSQL numbers the probe's parameters from `$1`, so the
+    // owner's comes after them. SQLite's are bound in the order they appear: the owner's
+    // two, then the probe's.
+    let (owner, values) = match backend {
+        DbBackend::Postgres => {
+            let mut values = probe_values;
+            values.push(owner_id.into());
+            (format!("${}", values.len()), values)
+        }
+        _ => {
+            let mut values = vec![owner_id.into(), owner_id.into()];
+            values.extend(probe_values);
+            ("?".to_owned(), values)
+        }
+    };
+    let mut sql = format!(
         "WITH RECURSIVE g(b, c) AS ( \
            VALUES {seeds} \
            UNION ALL \
            SELECT g.b, (SELECT n.cadence_days FROM contact AS n \
-             WHERE n.owner_id = $1 AND n.archived_at IS NULL AND n.suggestion_base = g.b \
+             WHERE n.owner_id = {owner} AND n.archived_at IS NULL AND n.suggestion_base = g.b \
                AND n.cadence_days > g.c \
              ORDER BY n.cadence_days LIMIT 1) \
            FROM g WHERE g.c IS NOT NULL \
          ) \
-         SELECT CAST(g.b AS BIGINT) AS suggestion_base, g.c AS cadence_days, \
+         SELECT {GROUP} AS kind, CAST(g.b AS BIGINT) AS suggestion_base, \
+           g.c AS cadence_days, \
            (SELECT MIN(m.next_check_in_on) FROM contact AS m \
-             WHERE m.owner_id = $1 AND m.archived_at IS NULL AND m.suggestion_base = g.b \
+             WHERE m.owner_id = {owner} AND m.archived_at IS NULL AND m.suggestion_base = g.b \
                AND m.cadence_days = g.c) AS next_check_in_on \
          FROM g \
          WHERE g.c > 0"
     );
-    let sql = match backend {
-        DbBackend::Postgres => sql,
-        // SQLite numbers its parameters `?1`.
-        _ => sql.replace('$', "?"),
-    };
-    Statement::from_sql_and_values(backend, sql, [owner_id.into()])
+    if let Some(probe) = probe {
+        sql.push_str(&format!(
+            " UNION ALL SELECT {STALE}, CAST(0 AS BIGINT), 0, CAST(NULL AS DATE) \
+             FROM ({}) AS stale",
+            probe.sql
+        ));
+    }
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// The first `wanted` due contacts of one (base, cadence) group, in rank order.
@@ -331,69 +408,4 @@ pub fn nothing_due(
             .into_query()
     });
     union_all("level", arms)
-}
-
-/// What a suggestion shows of a picked contact.
-#[derive(FromQueryResult)]
-struct PickedRow {
-    id: Uuid,
-    full_name: String,
-    cadence_days: Option<i32>,
-    created_at: DateTime<Utc>,
-    interests: serde_json::Value,
-    conversation_count: i64,
-    first_conversation_at: Option<DateTime<Utc>>,
-    last_conversation_at: Option<DateTime<Utc>>,
-    thank_yous_owed: i64,
-    gives: i64,
-    asks: i64,
-    refresh_at: Option<DateTime<Utc>>,
-}
-
-impl PickedRow {
-    fn history(&self) -> History {
-        History {
-            conversation_count: self.conversation_count,
-            first_conversation_at: self.first_conversation_at,
-            last_conversation_at: self.last_conversation_at,
-            thank_yous_owed: self.thank_yous_owed,
-            gives: self.gives,
-            asks: self.asks,
-            next_planned_at: self.refresh_at,
-        }
-    }
-}
-
-/// The picked contacts' rows, by primary key with the owner checked on them.
-async fn picked_rows(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<PickedRow>, ApiError> {
-    use contact::Column as C;
-
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(contact::Entity::find()
-        .select_only()
-        .columns([
-            C::Id,
-            C::FullName,
-            C::CadenceDays,
-            C::CreatedAt,
-            C::Interests,
-            C::ConversationCount,
-            C::FirstConversationAt,
-            C::LastConversationAt,
-            C::ThankYousOwed,
-            C::Gives,
-            C::Asks,
-            C::RefreshAt,
-        ])
-        .filter(C::Id.is_in(ids.iter().copied()))
-        .filter(unindexed(C::OwnerId).eq(owner_id))
-        .into_model::<PickedRow>()
-        .all(conn)
-        .await?)
 }
