@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 #[tokio::test]
 async fn the_demo_network_fills_follow_ups_suggestions_and_stats_and_reseeds_cleanly() {
@@ -101,9 +101,13 @@ async fn the_bench_data_set_has_the_documented_shape_and_reseeds_cleanly() {
         users: 2,
         contacts_per_user: 30,
     };
+    let indexes = index_definitions(&app).await;
+    assert!(indexes.len() > 20, "{indexes:?}");
     let written = bench_seed::seed(&app.db, size, app.clock.now())
         .await
         .unwrap();
+    // The load drops the secondary indexes and makes them again: all of them, as they were.
+    assert_eq!(index_definitions(&app).await, indexes);
     let counts = app.table_counts().await;
     assert_eq!((written.users, written.contacts), (2, 60));
     assert_eq!(counts["contact"], 60);
@@ -149,4 +153,29 @@ async fn the_bench_data_set_has_the_documented_shape_and_reseeds_cleanly() {
         conversations >= 150,
         "each contact took part in its own 5 or more"
     );
+}
+
+/// Every index of the database, by name, with its definition.
+async fn index_definitions(app: &TestApp) -> Vec<(String, Option<String>)> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let backend = app.db.backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT indexname, indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() ORDER BY indexname"
+        }
+        _ => "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name",
+    };
+    app.db
+        .reader()
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("the indexes")
+        .iter()
+        .map(|row| {
+            row.try_get_many_by_index()
+                .expect("a name and a definition")
+        })
+        .collect()
 }
