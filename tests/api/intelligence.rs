@@ -46,6 +46,13 @@ impl<'a> Net<'a> {
         response.json().await.unwrap()
     }
 
+    /// [`Net::get`], with the number of statements the request ran.
+    async fn get_counted(&self, path: &str) -> (u64, Value) {
+        let before = self.app.db.statements_run();
+        let answer = self.get(path).await;
+        (self.app.db.statements_run() - before, answer)
+    }
+
     /// A contact created at `created` (the clock is moved there and back).
     async fn contact(&self, name: &str, extra: Value, created: DateTime<Utc>) -> String {
         let now = self.app.clock.now();
@@ -234,12 +241,8 @@ async fn a_list_page_costs_the_same_number_of_queries_for_one_contact_or_a_hundr
     let cost = |path: &'static str| {
         let net = &net;
         async move {
-            let before = net.app.db.statements_run();
-            let page = net.get(path).await;
-            (
-                net.app.db.statements_run() - before,
-                page["data"].as_array().unwrap().len(),
-            )
+            let (spent, page) = net.get_counted(path).await;
+            (spent, page["data"].as_array().unwrap().len())
         }
     };
     let paths = [
@@ -292,11 +295,7 @@ async fn reading_a_contact_costs_two_statements_whatever_its_tags_and_history() 
     }
     let cost = |id: String| {
         let net = &net;
-        async move {
-            let before = net.app.db.statements_run();
-            let contact = net.get(&format!("/v1/contacts/{id}")).await;
-            (net.app.db.statements_run() - before, contact)
-        }
+        async move { net.get_counted(&format!("/v1/contacts/{id}")).await }
     };
     let (bare_cost, bare) = cost(bare).await;
     let (busy_cost, busy) = cost(busy).await;
@@ -334,15 +333,7 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
     let app = spawn_app().await;
     let net = Net::new(&app).await;
     let t0 = pinned_at();
-    let cost = |path: &'static str| {
-        let net = &net;
-        async move {
-            let before = net.app.db.statements_run();
-            let page = net.get(path).await;
-            (net.app.db.statements_run() - before, page)
-        }
-    };
-    let (empty_cost, empty) = cost("/v1/follow-ups?limit=100").await;
+    let (empty_cost, empty) = net.get_counted("/v1/follow-ups?limit=100").await;
     assert_eq!(empty["data"], json!([]));
     for name in ["Ada", "Bob", "Cy"] {
         let id = net
@@ -363,7 +354,7 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
     let ada = net.contact("Ada Two", json!({"cadence_days": 7}), t0).await;
     net.conversation(t0 + days(1), &[&ada], json!({})).await;
 
-    let (full_cost, full) = cost("/v1/follow-ups?limit=100").await;
+    let (full_cost, full) = net.get_counted("/v1/follow-ups?limit=100").await;
     let items = full["data"].as_array().unwrap();
     let mut kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
     kinds.sort_unstable();
@@ -391,7 +382,7 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
     // date; the write that brings it up to date (its own read, the owner's zone, the ledger
     // rows, the stored rows) comes between two reads of the page.
     app.clock.set(t0 + days(2));
-    let (caught_up, page) = cost("/v1/follow-ups?limit=100").await;
+    let (caught_up, page) = net.get_counted("/v1/follow-ups?limit=100").await;
     assert!(caught_up > 2, "{caught_up} statements");
     assert!(
         page["data"]
@@ -401,7 +392,7 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
             .any(|i| i["kind"] == "thank_you" && i["contact_name"] == "Ada Two"),
         "{page}"
     );
-    let (after, _) = cost("/v1/follow-ups?limit=100").await;
+    let (after, _) = net.get_counted("/v1/follow-ups?limit=100").await;
     assert_eq!(after, 2, "statements once the ledger is up to date");
 }
 
@@ -415,15 +406,7 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     let app = spawn_app().await;
     let net = Net::new(&app).await;
     let t0 = pinned_at();
-    let cost = |path: &'static str| {
-        let net = &net;
-        async move {
-            let before = net.app.db.statements_run();
-            let page = net.get(path).await;
-            (net.app.db.statements_run() - before, page)
-        }
-    };
-    let (empty_cost, empty) = cost("/v1/suggestions?limit=10").await;
+    let (empty_cost, empty) = net.get_counted("/v1/suggestions?limit=10").await;
     assert_eq!(empty["data"], json!([]));
     // The token's account, the walk (and probe), the bases with nothing due.
     assert_eq!(empty_cost, 3, "statements for an empty page");
@@ -448,7 +431,7 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     let topical = net
         .offer(&cy, json!({"title": "AI paper", "topics": ["ai"]}))
         .await;
-    let (full_cost, full) = cost("/v1/suggestions?limit=10").await;
+    let (full_cost, full) = net.get_counted("/v1/suggestions?limit=10").await;
     let offers: Vec<(&str, &Value)> = full["data"]
         .as_array()
         .unwrap()
@@ -480,12 +463,12 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     // and the page shows the thank-you it owes (no longer cold, she ranks last).
     net.conversation(t0 + days(1), &[&ada], json!({})).await;
     app.clock.set(t0 + days(2));
-    let (caught_up, page) = cost("/v1/suggestions?limit=10").await;
+    let (caught_up, page) = net.get_counted("/v1/suggestions?limit=10").await;
     assert!(caught_up > 7, "{caught_up} statements");
     assert_eq!(page["data"][2]["contact_id"], json!(ada), "{page}");
     assert_eq!(page["data"][2]["reason"], "thank_you_owed", "{page}");
     assert_eq!(page["data"][2]["relationship"]["conversation_count"], 1);
-    let (after, again) = cost("/v1/suggestions?limit=10").await;
+    let (after, again) = net.get_counted("/v1/suggestions?limit=10").await;
     assert_eq!(again, page);
     assert!(
         after < caught_up,
