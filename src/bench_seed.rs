@@ -173,17 +173,20 @@ pub async fn seed(db: &Db, size: Size, now: DateTime<Utc>) -> anyhow::Result<Wri
 }
 
 /// The tables the bench data set fills.
-const LOADED: [&str; 9] = [
-    "user",
-    "contact",
-    "contact_tag",
-    "tag_count",
-    "conversation",
-    "conversation_participant",
-    "value_offer",
-    "idea_topic",
-    "ask",
-];
+fn loaded_tables() -> [&'static str; 9] {
+    use sea_orm::EntityName;
+    [
+        user::Entity.table_name(),
+        contact::Entity.table_name(),
+        contact_tag::Entity.table_name(),
+        tag_count::Entity.table_name(),
+        conversation::Entity.table_name(),
+        conversation_participant::Entity.table_name(),
+        value_offer::Entity.table_name(),
+        idea_topic::Entity.table_name(),
+        ask::Entity.table_name(),
+    ]
+}
 
 /// Deletes the bench users and loads the new ones, in one transaction. The secondary indexes
 /// of the tables it fills are dropped first and made again after the last row: one sort per
@@ -223,13 +226,13 @@ async fn load_all(db: &Db, size: Size, hash: &str, now: DateTime<Utc>) -> anyhow
     Ok(written)
 }
 
-/// The name and definition of each index of the [`LOADED`] tables that no constraint needs
+/// The name and definition of each index of the [`loaded_tables`] that no constraint needs
 /// (SQLite's own indexes for keys have no definition; PostgreSQL's back a constraint).
 async fn secondary_indexes(
     conn: &impl sea_orm::ConnectionTrait,
 ) -> Result<Vec<(String, String)>, sea_orm::DbErr> {
     let backend = conn.get_database_backend();
-    let tables = LOADED
+    let tables = loaded_tables()
         .iter()
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()

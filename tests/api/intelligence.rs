@@ -470,10 +470,8 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     assert_eq!(page["data"][2]["relationship"]["conversation_count"], 1);
     let (after, again) = net.get_counted("/v1/suggestions?limit=10").await;
     assert_eq!(again, page);
-    assert!(
-        after < caught_up,
-        "statements once the ledger is up to date: {after}"
-    );
+    // Ada, not due now, is read with the bases with nothing due: the same seven statements.
+    assert_eq!(after, 7, "statements once the ledger is up to date");
 }
 
 /// What a write costs in statements, with its ledger and activity counts: each write reads

@@ -61,11 +61,11 @@ pub async fn suggestions(
     let _permit = db.whole_network().await?;
     let conn = db.reader();
     let date = today.date();
-    let mut ranked = match best(conn, owner_id, today, Some(today.now), limit + 1).await? {
+    let mut ranked = match best(conn, owner_id, date, Some(today.now), limit + 1).await? {
         Some(ranked) => ranked,
         None => {
             ledger::bring_up_to_date(db, owner_id, today.now).await?;
-            best(conn, owner_id, today, None, limit + 1)
+            best(conn, owner_id, date, None, limit + 1)
                 .await?
                 .unwrap_or_default()
         }
@@ -204,12 +204,11 @@ impl Group {
 async fn best(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    today: &Today,
+    today: NaiveDate,
     probe: Option<DateTime<Utc>>,
     wanted: usize,
 ) -> Result<Option<Vec<Candidate>>, ApiError> {
     let backend = conn.get_database_backend();
-    let today = today.date();
     let rows = Group::find_by_statement(groups(backend, owner_id, probe))
         .all(conn)
         .await?;
@@ -304,16 +303,16 @@ pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) 
         .map(|base| format!("({base}, 0)"))
         .collect::<Vec<_>>()
         .join(", ");
-    let probe = probe
+    let (probe, probe_values) = match probe
         .and_then(|now| union_all("stale", ledger::stale_arms(owner_id, now, Some(1))))
-        .map(|statement| backend.build(&statement));
-    let probe_values = probe
-        .as_ref()
-        .and_then(|p| p.values.as_ref())
-        .map_or_else(Vec::new, |v| v.0.clone());
+        .map(|statement| backend.build(&statement))
+    {
+        Some(Statement { sql, values, .. }) => (Some(sql), values.map(|v| v.0).unwrap_or_default()),
+        None => (None, Vec::new()),
+    };
     // The owner's parameter. PostgreSQL numbers the probe's parameters from `$1`, so the
-    // owner's comes after them. SQLite's are bound in the order they appear: the owner's
-    // two, then the probe's.
+    // owner's comes after them. The driver binds SQLite's unnumbered `?` in the order they
+    // appear: the owner's two, then the probe's.
     let (owner, values) = match backend {
         DbBackend::Postgres => {
             let mut values = probe_values;
@@ -347,8 +346,7 @@ pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) 
     if let Some(probe) = probe {
         sql.push_str(&format!(
             " UNION ALL SELECT {STALE}, CAST(0 AS BIGINT), 0, CAST(NULL AS DATE) \
-             FROM ({}) AS stale",
-            probe.sql
+             FROM ({probe}) AS stale"
         ));
     }
     Statement::from_sql_and_values(backend, sql, values)
