@@ -1,6 +1,5 @@
 //! Asks: `/v1/asks`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,16 +7,17 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::bearer::Auth;
-use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::etag::Conditions;
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
+use crate::api::records::{self, Shown};
 use crate::api::state::AppState;
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
-use crate::services::asks::{self, Ask, AskFields, AskFilter, etag_of, fields_of};
+use crate::services::asks::{self, Ask, AskFields, AskFilter, fields_of};
 use crate::services::idempotency::Claim;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -52,6 +52,12 @@ pub struct AskResponse {
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Shown for Ask {
+    type Response = AskResponse;
+
+    const COLLECTION: &'static str = "/v1/asks";
 }
 
 impl TryFrom<Ask> for AskResponse {
@@ -220,22 +226,9 @@ async fn create_ask(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), AskFields::default(), now)?;
-    let render = |ask: &Ask| {
-        let location = format!("/v1/asks/{}", ask.id);
-        Ok(created(
-            &location,
-            &etag_of(ask),
-            &AskResponse::try_from(ask.clone())?,
-        ))
-    };
-    let ask = asks::create(
-        &state.db,
-        auth.user_id(),
-        fields,
-        now,
-        completion(claim, render),
-    )
-    .await?;
+    let render = records::created::<Ask>;
+    let completion = completion(claim, render);
+    let ask = asks::create(&state.db, auth.user_id(), fields, now, completion).await?;
     render(&ask)
 }
 
@@ -264,13 +257,7 @@ async fn get_ask(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    let ask = asks::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let etag = etag_of(&ask);
-    Ok(conditional_ok(
-        &conditions,
-        &etag,
-        &AskResponse::try_from(ask)?,
-    ))
+    records::get::<Ask>(&state, &auth, id.into_inner(), &conditions).await
 }
 
 /// Update an ask
@@ -300,23 +287,9 @@ async fn update_ask(
     conditions: Conditions,
     body: Json<UpdateAskRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let patch = body.0;
-    let ask = asks::update(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        move |current| apply(patch.clone(), current, now),
-        now,
-    )
-    .await?;
-    let etag = etag_of(&ask);
-    Ok(with_etag(
-        StatusCode::OK,
-        &etag,
-        &AskResponse::try_from(ask)?,
-    ))
+    let (now, patch) = (state.clock.now(), body.0);
+    let change = move |current| apply(patch.clone(), current, now);
+    records::update::<Ask>(&state, &auth, id.into_inner(), &conditions, change, now).await
 }
 
 /// Delete an ask
@@ -344,15 +317,7 @@ async fn delete_ask(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    asks::delete(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    records::delete::<Ask>(&state, &auth, id.into_inner(), &conditions).await
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -39,6 +39,8 @@ pub mod pagination;
 pub mod patch;
 /// `/problems/{slug}`: documentation of each problem type.
 pub mod problems;
+/// The handlers' halves that offers, asks and conversations share.
+pub mod records;
 /// `X-Request-Id`: taken or made, and echoed on every response.
 pub mod request_id;
 /// What every handler can reach: the database, the clock, keys and limits.

@@ -1,6 +1,5 @@
 //! Value offers: `/v1/value-offers`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,18 +7,19 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::bearer::Auth;
-use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::etag::Conditions;
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
+use crate::api::records::{self, Shown};
 use crate::api::state::AppState;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::Claim;
-use crate::services::offers::{self, OfferFields, OfferFilter, ValueOffer, etag_of, fields_of};
+use crate::services::offers::{self, OfferFields, OfferFilter, ValueOffer, fields_of};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_value_offers)
@@ -57,6 +57,12 @@ pub struct ValueOfferResponse {
     pub responded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Shown for ValueOffer {
+    type Response = ValueOfferResponse;
+
+    const COLLECTION: &'static str = "/v1/value-offers";
 }
 
 impl TryFrom<ValueOffer> for ValueOfferResponse {
@@ -266,22 +272,9 @@ async fn create_value_offer(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
-    let render = |offer: &ValueOffer| {
-        let location = format!("/v1/value-offers/{}", offer.id);
-        Ok(created(
-            &location,
-            &etag_of(offer),
-            &ValueOfferResponse::try_from(offer.clone())?,
-        ))
-    };
-    let offer = offers::create(
-        &state.db,
-        auth.user_id(),
-        fields,
-        now,
-        completion(claim, render),
-    )
-    .await?;
+    let render = records::created::<ValueOffer>;
+    let completion = completion(claim, render);
+    let offer = offers::create(&state.db, auth.user_id(), fields, now, completion).await?;
     render(&offer)
 }
 
@@ -310,13 +303,7 @@ async fn get_value_offer(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    let offer = offers::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let etag = etag_of(&offer);
-    Ok(conditional_ok(
-        &conditions,
-        &etag,
-        &ValueOfferResponse::try_from(offer)?,
-    ))
+    records::get::<ValueOffer>(&state, &auth, id.into_inner(), &conditions).await
 }
 
 /// Update a value offer
@@ -346,23 +333,9 @@ async fn update_value_offer(
     conditions: Conditions,
     body: Json<UpdateValueOfferRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let patch = body.0;
-    let offer = offers::update(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        move |current| apply(patch.clone(), current, now),
-        now,
-    )
-    .await?;
-    let etag = etag_of(&offer);
-    Ok(with_etag(
-        StatusCode::OK,
-        &etag,
-        &ValueOfferResponse::try_from(offer)?,
-    ))
+    let (now, patch) = (state.clock.now(), body.0);
+    let change = move |current| apply(patch.clone(), current, now);
+    records::update::<ValueOffer>(&state, &auth, id.into_inner(), &conditions, change, now).await
 }
 
 /// Delete a value offer
@@ -390,15 +363,7 @@ async fn delete_value_offer(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    offers::delete(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    records::delete::<ValueOffer>(&state, &auth, id.into_inner(), &conditions).await
 }
 
 #[derive(Deserialize, IntoParams)]

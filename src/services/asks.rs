@@ -4,17 +4,21 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::ask;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use futures_util::future::BoxFuture;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
+use super::records::{Record, Rewrite};
 use super::{Versioned, decode, keyset_page};
 use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::follow_ups::stored_ask_due;
 use crate::domain::records::{AskKind, AskStatus};
-use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
 use crate::services::idempotency::{self, Completion};
 
@@ -66,10 +70,6 @@ impl Default for AskFields {
             resolved_at: None,
         }
     }
-}
-
-pub fn etag_of(model: &ask::Model) -> String {
-    etag(model.id, model.updated_at)
 }
 
 /// The fields of a stored row; an internal error when a column holds a value the API never
@@ -157,32 +157,49 @@ async fn find_in(
         .ok_or_else(ApiError::not_found)
 }
 
-pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<ask::Model, ApiError> {
-    find_in(db.reader(), owner_id, id).await
-}
+impl Record for Ask {
+    type Fields = AskFields;
+    type Entity = ask::Entity;
 
-/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
-pub async fn update(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    change: impl Fn(AskFields) -> Result<AskFields, ApiError> + Send + Sync + 'static,
-    now: DateTime<Utc>,
-) -> Result<ask::Model, ApiError> {
-    let (change, precondition) = (Arc::new(change), precondition.clone());
-    db.write(move |txn| {
-        let (change, precondition) = (change.clone(), precondition.clone());
+    const VERSION: Versioned<ask::Column> = VERSION;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn version(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    fn fields(&self) -> Result<AskFields, ApiError> {
+        fields_of(self)
+    }
+
+    fn find_in<C: ConnectionTrait + Sync>(
+        conn: &C,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<Self, ApiError>> {
+        Box::pin(find_in(conn, owner_id, id))
+    }
+
+    fn check<'a>(
+        txn: &'a DatabaseTransaction,
+        owner_id: Uuid,
+        _current: &'a Self,
+        fields: &'a AskFields,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(check(txn, owner_id, fields))
+    }
+
+    fn rewrite<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        change: Rewrite<'a, Self>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            let fields = change(fields_of(&current)?)?;
-            check(txn, owner_id, &fields).await?;
-            // The precondition is checked last: a request that fails for another reason
-            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-            precondition.require(&etag_of(&current))?;
-            let mut owner = Owner::new(owner_id);
-            let mut model = active_model(&fields);
-            model.updated_at = Set(next_updated_at(current.updated_at, now));
+            let (current, fields) = (change.current, change.fields);
+            let mut model = active_model(fields);
             let open = |status: &str, asked_at| (status == AskStatus::Asked.as_str(), asked_at);
             if open(&current.status, current.asked_at)
                 != open(fields.status.as_str(), fields.asked_at)
@@ -192,44 +209,26 @@ pub async fn update(
                 let due = stored_ask_due(status, fields.asked_at, current.created_at, zone);
                 model.follow_up_due_on = Set(due);
             }
-            VERSION
-                .update(txn, model, id, owner_id, current.updated_at)
-                .await?;
+            change.update(txn, owner.id, model).await?;
             let after = ledger::Counted {
                 contact_id: fields.contact_id,
                 in_balance: AskStatus::is_asked(fields.status.as_str()),
                 at: fields.asked_at,
             };
-            let before = Some(counted(&current));
-            ledger::record_moved(txn, &mut owner, ASKED, before, Some(after), now).await?;
-            find_in(txn, owner_id, id).await
+            let before = Some(counted(current));
+            ledger::record_moved(txn, owner, ASKED, before, Some(after), change.now).await
         })
-    })
-    .await
-}
+    }
 
-/// Deletes the owner's row `id` if `precondition` allows its current version.
-pub async fn delete(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let precondition = precondition.clone();
-    db.write(move |txn| {
-        let precondition = precondition.clone();
-        Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            precondition.require(&etag_of(&current))?;
-            VERSION
-                .delete::<ask::Entity>(txn, id, owner_id, current.updated_at)
-                .await?;
-            let (before, mut owner) = (Some(counted(&current)), Owner::new(owner_id));
-            ledger::record_moved(txn, &mut owner, ASKED, before, None, now).await
-        })
-    })
-    .await
+    fn forget<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        current: &'a Self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let before = Some(counted(current));
+        Box::pin(ledger::record_moved(txn, owner, ASKED, before, None, now))
+    }
 }
 
 #[derive(Clone, Debug, Default)]

@@ -30,6 +30,8 @@ pub mod offers;
 pub mod owner;
 /// Personal access tokens for scripts.
 pub mod personal_tokens;
+/// The read, update and delete flows that offers, asks and conversations share.
+pub mod records;
 /// What relationship rules need, gathered per contact in grouped queries.
 pub mod relationships;
 /// Refresh-token families: issue, rotate with reuse detection, revoke.

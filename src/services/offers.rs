@@ -4,18 +4,22 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::value_offer;
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
+use super::records::{Record, Rewrite};
 use super::{Versioned, decode, decode_json, keyset_page};
 use super::{activity, idea_topics, ledger};
 use crate::db::Db;
 use crate::domain::follow_ups::stored_deliver_due;
 use crate::domain::records::{OfferKind, OfferStatus};
-use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::{ApiError, FieldError};
 use crate::services::idempotency::{self, Completion};
 
@@ -73,10 +77,6 @@ impl Default for OfferFields {
             responded_at: None,
         }
     }
-}
-
-pub fn etag_of(model: &value_offer::Model) -> String {
-    etag(model.id, model.updated_at)
 }
 
 /// The fields of a stored row; an internal error when a column holds a value the API never
@@ -187,81 +187,80 @@ async fn find_in(
         .ok_or_else(ApiError::not_found)
 }
 
-pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<value_offer::Model, ApiError> {
-    find_in(db.reader(), owner_id, id).await
-}
+impl Record for ValueOffer {
+    type Fields = OfferFields;
+    type Entity = value_offer::Entity;
 
-/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
-pub async fn update(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    change: impl Fn(OfferFields) -> Result<OfferFields, ApiError> + Send + Sync + 'static,
-    now: DateTime<Utc>,
-) -> Result<value_offer::Model, ApiError> {
-    let (change, precondition) = (Arc::new(change), precondition.clone());
-    db.write(move |txn| {
-        let (change, precondition) = (change.clone(), precondition.clone());
+    const VERSION: Versioned<value_offer::Column> = VERSION;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn version(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    fn fields(&self) -> Result<OfferFields, ApiError> {
+        fields_of(self)
+    }
+
+    fn find_in<C: ConnectionTrait + Sync>(
+        conn: &C,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<Self, ApiError>> {
+        Box::pin(find_in(conn, owner_id, id))
+    }
+
+    fn check<'a>(
+        txn: &'a DatabaseTransaction,
+        owner_id: Uuid,
+        _current: &'a Self,
+        fields: &'a OfferFields,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(check(txn, owner_id, fields))
+    }
+
+    fn rewrite<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        change: Rewrite<'a, Self>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            let before = fields_of(&current)?;
-            let fields = change(before.clone())?;
-            check(txn, owner_id, &fields).await?;
-            // The precondition is checked last: a request that fails for another reason
-            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-            precondition.require(&etag_of(&current))?;
-            let mut owner = Owner::new(owner_id);
-            let mut model = active_model(&fields);
-            model.updated_at = Set(next_updated_at(current.updated_at, now));
+            let (current, fields) = (change.current, change.fields);
+            let mut model = active_model(fields);
             let was_idea = current.status == OfferStatus::Idea.as_str();
             if was_idea != (fields.status == OfferStatus::Idea) {
                 let zone = owner.zone(txn).await?;
                 let due = stored_deliver_due(fields.status.as_str(), current.created_at, zone);
                 model.deliver_due_on = Set(due);
             }
-            VERSION
-                .update(txn, model, id, owner_id, current.updated_at)
-                .await?;
+            change.update(txn, owner.id, model).await?;
             let after = ledger::Counted {
                 contact_id: fields.contact_id,
                 in_balance: OfferStatus::is_given(fields.status.as_str()),
                 at: fields.offered_at,
             };
-            let was = Some(counted(&current));
-            ledger::record_moved(txn, &mut owner, OFFERED, was, Some(after), now).await?;
+            let was = Some(counted(current));
+            ledger::record_moved(txn, owner, OFFERED, was, Some(after), change.now).await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
-            if idea(&before) != idea(&fields) {
-                idea_topics::replace(txn, &current, idea(&fields).as_deref()).await?;
+            if idea(change.before) != idea(fields) {
+                idea_topics::replace(txn, current, idea(fields).as_deref()).await?;
             }
-            find_in(txn, owner_id, id).await
+            Ok(())
         })
-    })
-    .await
-}
+    }
 
-/// Deletes the owner's row `id` if `precondition` allows its current version.
-pub async fn delete(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let precondition = precondition.clone();
-    db.write(move |txn| {
-        let precondition = precondition.clone();
-        Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            precondition.require(&etag_of(&current))?;
-            VERSION
-                .delete::<value_offer::Entity>(txn, id, owner_id, current.updated_at)
-                .await?;
-            let (before, mut owner) = (Some(counted(&current)), Owner::new(owner_id));
-            ledger::record_moved(txn, &mut owner, OFFERED, before, None, now).await
-        })
-    })
-    .await
+    fn forget<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        current: &'a Self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let before = Some(counted(current));
+        Box::pin(ledger::record_moved(txn, owner, OFFERED, before, None, now))
+    }
 }
 
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,5 @@
 //! Conversations: `/v1/conversations`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,10 +7,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::bearer::Auth;
-use crate::api::etag::{Conditions, conditional_ok, created, with_etag};
+use crate::api::etag::Conditions;
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::patch::Patch;
+use crate::api::records::{self, Shown};
 use crate::api::state::AppState;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::text::{Kind, name, optional_text};
@@ -64,6 +64,12 @@ pub struct ConversationResponse {
     pub next_step_done_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Shown for Conversation {
+    type Response = ConversationResponse;
+
+    const COLLECTION: &'static str = "/v1/conversations";
 }
 
 impl TryFrom<Conversation> for ConversationResponse {
@@ -355,14 +361,7 @@ async fn create_conversation(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let fields = apply(body.0.into(), ConversationFields::default(), now)?;
-    let render = |conversation: &Conversation| {
-        let location = format!("/v1/conversations/{}", conversation.model.id);
-        Ok(created(
-            &location,
-            &conversation.etag(),
-            &ConversationResponse::try_from(conversation.clone())?,
-        ))
-    };
+    let render = records::created::<Conversation>;
     let completion = completion(claim, render);
     let conversation =
         conversations::create(&state.db, auth.user_id(), fields, now, completion).await?;
@@ -394,13 +393,7 @@ async fn get_conversation(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    let conversation = conversations::find(&state.db, auth.user_id(), id.into_inner()).await?;
-    let etag = conversation.etag();
-    Ok(conditional_ok(
-        &conditions,
-        &etag,
-        &ConversationResponse::try_from(conversation)?,
-    ))
+    records::get::<Conversation>(&state, &auth, id.into_inner(), &conditions).await
 }
 
 /// Update a conversation
@@ -429,23 +422,9 @@ async fn update_conversation(
     conditions: Conditions,
     body: Json<UpdateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let patch = body.0;
-    let conversation = conversations::update(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        move |current| apply(patch.clone(), current, now),
-        now,
-    )
-    .await?;
-    let etag = conversation.etag();
-    Ok(with_etag(
-        StatusCode::OK,
-        &etag,
-        &ConversationResponse::try_from(conversation)?,
-    ))
+    let (now, patch) = (state.clock.now(), body.0);
+    let change = move |current| apply(patch.clone(), current, now);
+    records::update::<Conversation>(&state, &auth, id.into_inner(), &conditions, change, now).await
 }
 
 /// Delete a conversation
@@ -473,13 +452,5 @@ async fn delete_conversation(
     id: web::Path<Uuid>,
     conditions: Conditions,
 ) -> Result<HttpResponse, ApiError> {
-    conversations::delete(
-        &state.db,
-        auth.user_id(),
-        id.into_inner(),
-        &conditions.if_match,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    records::delete::<Conversation>(&state, &auth, id.into_inner(), &conditions).await
 }

@@ -4,20 +4,22 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{conversation, conversation_participant};
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::contacts::check_references;
 use super::owner::Owner;
+use super::records::{Record, Rewrite};
 use super::{Versioned, keyset_page};
 use super::{activity, ledger};
 use crate::db::Db;
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
-use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
 use crate::services::idempotency::{self, Completion};
 
@@ -92,10 +94,6 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    pub fn etag(&self) -> String {
-        etag(self.model.id, self.model.updated_at)
-    }
-
     /// The conversation's fields; an internal error when a column holds a value the API
     /// never writes.
     pub fn fields(&self) -> Result<ConversationFields, ApiError> {
@@ -214,105 +212,108 @@ async fn find_in(
     found.pop().ok_or_else(ApiError::not_found)
 }
 
-pub async fn find(db: &Db, owner_id: Uuid, id: Uuid) -> Result<Conversation, ApiError> {
-    find_in(db.reader(), owner_id, id).await
-}
+impl Record for Conversation {
+    type Fields = ConversationFields;
+    type Entity = conversation::Entity;
 
-/// Applies `change` if `precondition` allows the current version; see `contacts::update`.
-pub async fn update(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    change: impl Fn(ConversationFields) -> Result<ConversationFields, ApiError> + Send + Sync + 'static,
-    now: DateTime<Utc>,
-) -> Result<Conversation, ApiError> {
-    let (change, precondition) = (Arc::new(change), precondition.clone());
-    db.write(move |txn| {
-        let (change, precondition) = (change.clone(), precondition.clone());
+    const VERSION: Versioned<conversation::Column> = VERSION;
+
+    fn id(&self) -> Uuid {
+        self.model.id
+    }
+
+    fn version(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+
+    fn fields(&self) -> Result<ConversationFields, ApiError> {
+        Conversation::fields(self)
+    }
+
+    fn find_in<C: ConnectionTrait + Sync>(
+        conn: &C,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<Self, ApiError>> {
+        Box::pin(find_in(conn, owner_id, id))
+    }
+
+    fn check<'a>(
+        txn: &'a DatabaseTransaction,
+        owner_id: Uuid,
+        current: &'a Self,
+        fields: &'a ConversationFields,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            let before = current.fields()?;
-            let fields = change(before.clone())?;
-            let new_participants = fields.participants() != current.participant_ids;
-            if new_participants {
+            if fields.participants() != current.participant_ids {
                 check_references(txn, owner_id, "participant_ids", &fields.participant_ids).await?;
             }
-            // The precondition is checked last: a request that fails for another reason
-            // answers that reason, whatever its If-Match (RFC 9110, section 13.2.1).
-            precondition.require(&current.etag())?;
-            let mut model = active_model(&fields);
-            model.updated_at = Set(next_updated_at(current.model.updated_at, now));
-            VERSION
-                .update(txn, model, id, owner_id, current.model.updated_at)
-                .await?;
-            let copied = fields.occurred_at != current.model.occurred_at
-                || fields.thank_you_status.as_str() != current.model.thank_you_status;
-            let mut owner = Owner::new(owner_id);
+            Ok(())
+        })
+    }
+
+    fn rewrite<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        change: Rewrite<'a, Self>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            let (current, before, fields) = (change.current, change.before, change.fields);
+            change.update(txn, owner.id, active_model(fields)).await?;
+            let new_participants = fields.participants() != current.participant_ids;
+            let copied = fields.occurred_at != before.occurred_at
+                || fields.thank_you_status != before.thank_you_status;
+            let id = current.model.id;
             if new_participants {
                 let zone = owner.zone(txn).await?;
-                replace_participants(txn, owner_id, id, &fields, zone).await?;
+                replace_participants(txn, owner.id, id, fields, zone).await?;
             } else if copied {
                 let zone = owner.zone(txn).await?;
-                copy_to_participants(txn, id, &fields, zone).await?;
+                copy_to_participants(txn, id, fields, zone).await?;
+            } else {
+                return Ok(());
             }
-            if new_participants || copied {
-                let mut touched = current.participant_ids.clone();
-                touched.extend(fields.participants());
-                let mut change = activity::Change::default();
-                ledger::refresh_into(txn, &mut owner, &touched, now, &mut change).await?;
-                change.conversation(
-                    -1,
-                    current.model.occurred_at,
-                    before.thank_you_status,
-                    &current.participant_ids,
-                );
-                change.conversation(
-                    1,
-                    fields.occurred_at,
-                    fields.thank_you_status,
-                    &fields.participants(),
-                );
-                activity::apply(txn, &mut owner, &change).await?;
-            }
-            find_in(txn, owner_id, id).await
+            let mut touched = current.participant_ids.clone();
+            touched.extend(fields.participants());
+            let mut counts = activity::Change::default();
+            ledger::refresh_into(txn, owner, &touched, change.now, &mut counts).await?;
+            counts.conversation(
+                -1,
+                before.occurred_at,
+                before.thank_you_status,
+                &current.participant_ids,
+            );
+            counts.conversation(
+                1,
+                fields.occurred_at,
+                fields.thank_you_status,
+                &fields.participants(),
+            );
+            activity::apply(txn, owner, &counts).await
         })
-    })
-    .await
-}
+    }
 
-/// Deletes a conversation; offers and asks that referred to it keep existing with
-/// `conversation_id` set to null (foreign keys set null).
-pub async fn delete(
-    db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-    precondition: &Precondition,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let precondition = precondition.clone();
-    db.write(move |txn| {
-        let precondition = precondition.clone();
+    /// Offers and asks that referred to it keep existing with `conversation_id` set to null
+    /// (foreign keys set null); its participants' ledgers and the activity counts lose it.
+    fn forget<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        current: &'a Self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            let current = find_in(txn, owner_id, id).await?;
-            precondition.require(&current.etag())?;
-            VERSION
-                .delete::<conversation::Entity>(txn, id, owner_id, current.model.updated_at)
-                .await?;
-            let mut change = activity::Change::default();
+            let mut counts = activity::Change::default();
             let touched = &current.participant_ids;
-            let mut owner = Owner::new(owner_id);
-            ledger::refresh_into(txn, &mut owner, touched, now, &mut change).await?;
-            change.conversation(
+            ledger::refresh_into(txn, owner, touched, now, &mut counts).await?;
+            counts.conversation(
                 -1,
                 current.model.occurred_at,
                 current.fields()?.thank_you_status,
                 &current.participant_ids,
             );
-            activity::apply(txn, &mut owner, &change).await
+            activity::apply(txn, owner, &counts).await
         })
-    })
-    .await
+    }
 }
 
 #[derive(Clone, Debug, Default)]

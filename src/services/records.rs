@@ -1,0 +1,177 @@
+//! The write flows that offers, asks and conversations share: read, patch under `If-Match` and
+//! delete under `If-Match`, each in one write transaction. A record type says what is its own
+//! (its checks, the columns and counts a write keeps) through [`Record`]; the order of the
+//! steps, and so what a request answers when several of them would fail, lives here once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use uuid::Uuid;
+
+use super::Versioned;
+use super::owner::Owner;
+use crate::db::Db;
+use crate::domain::version::{Precondition, etag, next_updated_at};
+use crate::error::ApiError;
+
+/// A user's record as the write flows read it: its stored row with what belongs to it.
+pub trait Record: Sized + Send + Sync + 'static {
+    /// Everything a client can write about the record, validated.
+    type Fields: Clone + Send + Sync + 'static;
+    /// The table of its row.
+    type Entity: EntityTrait;
+
+    /// The columns that version its row.
+    const VERSION: Versioned<<Self::Entity as EntityTrait>::Column>;
+
+    fn id(&self) -> Uuid;
+
+    /// When it was last written: its version.
+    fn version(&self) -> DateTime<Utc>;
+
+    /// Its strong entity tag.
+    fn etag(&self) -> String {
+        etag(self.id(), self.version())
+    }
+
+    /// Its fields; an internal error when a column holds a value the API never writes.
+    fn fields(&self) -> Result<Self::Fields, ApiError>;
+
+    /// The owner's record `id` as `conn` sees it; 404 when it is not theirs.
+    fn find_in<C: ConnectionTrait + Sync>(
+        conn: &C,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<Self, ApiError>>;
+
+    /// Refuses `fields` where they name what is not the owner's or break a rule between rows.
+    fn check<'a>(
+        txn: &'a DatabaseTransaction,
+        owner_id: Uuid,
+        current: &'a Self,
+        fields: &'a Self::Fields,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// Writes `change.fields` over `change.current`, making its version `change.version`, and
+    /// keeps everything derived from it (due dates, the ledger, the activity counts).
+    fn rewrite<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        change: Rewrite<'a, Self>,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// Keeps everything derived from `current` once its row is deleted.
+    fn forget<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        current: &'a Self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+}
+
+/// One update of a record, as [`Record::rewrite`] writes it.
+pub struct Rewrite<'a, R: Record> {
+    /// The record as it was read in the write's transaction.
+    pub current: &'a R,
+    /// Its fields before the change.
+    pub before: &'a R::Fields,
+    /// Its fields after the change, checked.
+    pub fields: &'a R::Fields,
+    /// Its new version, strictly after the current one.
+    pub version: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+impl<R: Record> Rewrite<'_, R> {
+    /// The update of its row to `changes` (with the new version), if the row is still at the
+    /// version read; 412 when another write got there first.
+    pub async fn update<A>(
+        &self,
+        txn: &DatabaseTransaction,
+        owner_id: Uuid,
+        changes: A,
+    ) -> Result<(), ApiError>
+    where
+        A: sea_orm::ActiveModelTrait<Entity = R::Entity> + Send,
+    {
+        let mut changes = changes;
+        changes.set(R::VERSION.updated_at, self.version.into());
+        R::VERSION
+            .update(
+                txn,
+                changes,
+                self.current.id(),
+                owner_id,
+                self.current.version(),
+            )
+            .await
+    }
+}
+
+/// The owner's record `id`; 404 when it is not theirs.
+pub async fn find<R: Record>(db: &Db, owner_id: Uuid, id: Uuid) -> Result<R, ApiError> {
+    R::find_in(db.reader(), owner_id, id).await
+}
+
+/// Applies `change` to the owner's record `id` if `precondition` allows its current version,
+/// and returns it as written.
+///
+/// `change` may run more than once, each time on the record as it then stands. The
+/// precondition is checked after the change and its checks: a request that fails for another
+/// reason answers that reason, whatever its `If-Match` (RFC 9110, section 13.2.1).
+pub async fn update<R: Record>(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    change: impl Fn(R::Fields) -> Result<R::Fields, ApiError> + Send + Sync + 'static,
+    now: DateTime<Utc>,
+) -> Result<R, ApiError> {
+    let (change, precondition) = (Arc::new(change), precondition.clone());
+    db.write(move |txn| {
+        let (change, precondition) = (change.clone(), precondition.clone());
+        Box::pin(async move {
+            let current = R::find_in(txn, owner_id, id).await?;
+            let before = current.fields()?;
+            let fields = change(before.clone())?;
+            R::check(txn, owner_id, &current, &fields).await?;
+            precondition.require(&current.etag())?;
+            let version = next_updated_at(current.version(), now);
+            let rewrite = Rewrite {
+                current: &current,
+                before: &before,
+                fields: &fields,
+                version,
+                now,
+            };
+            R::rewrite(txn, &mut Owner::new(owner_id), rewrite).await?;
+            R::find_in(txn, owner_id, id).await
+        })
+    })
+    .await
+}
+
+/// Deletes the owner's record `id` if `precondition` allows its current version.
+pub async fn delete<R: Record>(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let precondition = precondition.clone();
+    db.write(move |txn| {
+        let precondition = precondition.clone();
+        Box::pin(async move {
+            let current = R::find_in(txn, owner_id, id).await?;
+            precondition.require(&current.etag())?;
+            R::VERSION
+                .delete::<R::Entity>(txn, id, owner_id, current.version())
+                .await?;
+            R::forget(txn, &mut Owner::new(owner_id), &current, now).await
+        })
+    })
+    .await
+}
