@@ -90,12 +90,69 @@ pub fn build() -> utoipa::openapi::OpenApi {
     let Ok(mut value) = serde_json::to_value(&api) else {
         return api;
     };
+    merge_flattened_parts(&mut value);
     four_digit_years(&mut value);
     text_patterns(&mut value);
     let mut api = serde_json::from_value(value).unwrap_or(api);
     // After the round trip through JSON, which keeps only `x-` extensions.
     crate::api::conversations::state_the_thank_you_rule(&mut api);
     api
+}
+
+/// A response made of flattened parts (`#[serde(flatten)]` and `#[schema(inline)]` on each, as
+/// `AskResponse` is its id, the ask's fields and its timestamps) is generated as an `allOf` of
+/// inline objects: written as the one object it is, with the parts' properties and required
+/// names in their order and the outer description and example. An `allOf` with a reference
+/// or a part that limits its other properties is left as it is.
+fn merge_flattened_parts(document: &mut serde_json::Value) {
+    use serde_json::{Map, Value};
+
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let Some(Value::Array(parts)) = schema.get("allOf") else {
+            continue;
+        };
+        let mergeable = |part: &Value| {
+            part.get("type").and_then(Value::as_str) == Some("object")
+                && part.get("additionalProperties").is_none()
+                && part.get("$ref").is_none()
+        };
+        if !parts.iter().all(mergeable) {
+            continue;
+        }
+        let (mut required, mut properties) = (Vec::new(), Map::new());
+        for part in parts {
+            if let Some(Value::Array(names)) = part.get("required") {
+                required.extend(names.iter().cloned());
+            }
+            if let Some(Value::Object(fields)) = part.get("properties") {
+                properties.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let Value::Object(outer) = std::mem::take(schema) else {
+            continue;
+        };
+        let mut merged = Map::new();
+        merged.insert("type".to_owned(), "object".into());
+        if let Some(description) = outer.get("description") {
+            merged.insert("description".to_owned(), description.clone());
+        }
+        if !required.is_empty() {
+            merged.insert("required".to_owned(), Value::Array(required));
+        }
+        merged.insert("properties".to_owned(), Value::Object(properties));
+        for (key, value) in outer {
+            if key != "allOf" && key != "description" {
+                merged.insert(key, value);
+            }
+        }
+        *schema = Value::Object(merged);
+    }
 }
 
 /// Dates and instants take four-digit years (`domain::dates`): every `date` and `date-time`

@@ -12,7 +12,7 @@ use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
-use crate::api::records::{self, Shown};
+use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
 use crate::domain::text::{Kind, name, optional_text};
@@ -38,46 +38,34 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-21T09:00:00Z"
 }))]
 pub struct AskResponse {
-    pub id: Uuid,
-    /// Whom you ask.
-    pub contact_id: Uuid,
-    pub conversation_id: Option<Uuid>,
-    pub kind: AskKind,
-    pub title: String,
-    pub details: Option<String>,
-    pub status: AskStatus,
-    /// Stamped when the status reaches `asked`, unless given.
-    pub asked_at: Option<DateTime<Utc>>,
-    /// Stamped when the status reaches `granted`, `declined` or `withdrawn`, unless given.
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    id: Id,
+    #[serde(flatten)]
+    #[schema(inline)]
+    fields: AskFields,
+    #[serde(flatten)]
+    #[schema(inline)]
+    stamps: Stamps,
 }
 
 impl Shown for Ask {
     type Response = AskResponse;
 
     const COLLECTION: &'static str = "/v1/asks";
+
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
 }
 
 impl TryFrom<Ask> for AskResponse {
     type Error = ApiError;
 
     fn try_from(m: Ask) -> Result<Self, ApiError> {
-        let f = fields_of(&m)?;
-        Ok(Self {
-            id: m.id,
-            contact_id: f.contact_id,
-            conversation_id: f.conversation_id,
-            kind: f.kind,
-            title: f.title,
-            details: f.details,
-            status: f.status,
-            asked_at: f.asked_at,
-            resolved_at: f.resolved_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        let (id, stamps) = parts(&m);
+        let fields = fields_of(&m)?;
+        Ok(Self { id, fields, stamps })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::pagination::{CreatedKeyset, CreatedSort, ListQuery, Page, parse_limit};
 use crate::api::patch::Patch;
-use crate::api::records::{self, Shown};
+use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
@@ -39,53 +39,34 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "responded_at": null, "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-21T09:00:00Z"
 }))]
 pub struct ValueOfferResponse {
-    pub id: Uuid,
-    /// The recipient.
-    pub contact_id: Uuid,
-    pub conversation_id: Option<Uuid>,
-    pub kind: OfferKind,
-    pub title: String,
-    pub url: Option<String>,
-    pub details: Option<String>,
-    pub topics: Vec<String>,
-    /// For introductions: the other person.
-    pub introduced_contact_id: Option<Uuid>,
-    pub status: OfferStatus,
-    /// Stamped when the status reaches `offered`, unless given.
-    pub offered_at: Option<DateTime<Utc>>,
-    /// Stamped when the status reaches `acknowledged` or `declined`, unless given.
-    pub responded_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    id: Id,
+    #[serde(flatten)]
+    #[schema(inline)]
+    fields: OfferFields,
+    #[serde(flatten)]
+    #[schema(inline)]
+    stamps: Stamps,
 }
 
 impl Shown for ValueOffer {
     type Response = ValueOfferResponse;
 
     const COLLECTION: &'static str = "/v1/value-offers";
+
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
 }
 
 impl TryFrom<ValueOffer> for ValueOfferResponse {
     type Error = ApiError;
 
     fn try_from(m: ValueOffer) -> Result<Self, ApiError> {
-        let f = fields_of(&m)?;
-        Ok(Self {
-            id: m.id,
-            contact_id: f.contact_id,
-            conversation_id: f.conversation_id,
-            kind: f.kind,
-            title: f.title,
-            url: f.url,
-            details: f.details,
-            topics: f.topics,
-            introduced_contact_id: f.introduced_contact_id,
-            status: f.status,
-            offered_at: f.offered_at,
-            responded_at: f.responded_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        let (id, stamps) = parts(&m);
+        let fields = fields_of(&m)?;
+        Ok(Self { id, fields, stamps })
     }
 }
 

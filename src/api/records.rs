@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::bearer::Auth;
@@ -20,6 +21,32 @@ pub trait Shown: Record + Clone {
 
     /// The path of its collection (`/v1/asks`): a record lives at `{COLLECTION}/{id}`.
     const COLLECTION: &'static str;
+
+    /// When it was made.
+    fn created_at(&self) -> DateTime<Utc>;
+}
+
+/// The first part of a record's representation: its id. The fields follow, then [`Stamps`];
+/// each is flattened into the one object (see `openapi::merge_flattened_parts`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Id {
+    pub id: Uuid,
+}
+
+/// The last part of a record's representation: when it was made and last written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stamps {
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The id and the timestamps of `record`, the parts of its representation around its fields.
+pub fn parts<R: Shown>(record: &R) -> (Id, Stamps) {
+    let stamps = Stamps {
+        created_at: record.created_at(),
+        updated_at: record.version(),
+    };
+    (Id { id: record.id() }, stamps)
 }
 
 /// 201 with the new record, its `Location` and its `ETag`.

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A closed set of snake_case values stored as text.
+/// A closed set of snake_case values stored as text; `default V` names the value a new record
+/// starts with when the client does not give one.
 macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident $(default $default:ident)? { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
@@ -21,12 +22,20 @@ macro_rules! vocabulary {
                 match text { $($text => Some(Self::$variant),)* _ => None }
             }
         }
+
+        $(
+            impl Default for $name {
+                fn default() -> Self {
+                    Self::$default
+                }
+            }
+        )?
     };
 }
 
 vocabulary!(
     /// How a conversation happened.
-    Channel {
+    Channel default Other {
         Coffee => "coffee", Meal => "meal", Call => "call", Video => "video", Email => "email",
         Message => "message", Event => "event", Meeting => "meeting", Other => "other",
     }
@@ -39,12 +48,12 @@ vocabulary!(
 
 vocabulary!(
     /// Whether a thank-you note is owed for a conversation.
-    ThankYouStatus { Owed => "owed", Sent => "sent", NotNeeded => "not_needed" }
+    ThankYouStatus default Owed { Owed => "owed", Sent => "sent", NotNeeded => "not_needed" }
 );
 
 vocabulary!(
     /// What a value offer gives.
-    OfferKind {
+    OfferKind default Other {
         Article => "article", News => "news", Analysis => "analysis",
         Introduction => "introduction", Referral => "referral", Advice => "advice",
         Resource => "resource", Help => "help", Other => "other",
@@ -53,12 +62,12 @@ vocabulary!(
 
 vocabulary!(
     /// Where a value offer stands: `idea` → `offered` → `acknowledged` | `declined`.
-    OfferStatus { Idea => "idea", Offered => "offered", Acknowledged => "acknowledged", Declined => "declined" }
+    OfferStatus default Idea { Idea => "idea", Offered => "offered", Acknowledged => "acknowledged", Declined => "declined" }
 );
 
 vocabulary!(
     /// What an ask requests.
-    AskKind {
+    AskKind default Other {
         InformationalInterview => "informational_interview", Referral => "referral",
         Introduction => "introduction", Advice => "advice", Feedback => "feedback",
         JobLead => "job_lead", ResumeReview => "resume_review", Other => "other",
@@ -67,7 +76,7 @@ vocabulary!(
 
 vocabulary!(
     /// Where an ask stands: `planned` → `asked` → `granted` | `declined` | `withdrawn`.
-    AskStatus {
+    AskStatus default Planned {
         Planned => "planned", Asked => "asked", Granted => "granted", Declined => "declined",
         Withdrawn => "withdrawn",
     }

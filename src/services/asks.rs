@@ -9,6 +9,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     Set,
 };
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::contacts::check_references;
@@ -44,32 +46,21 @@ const VERSION: Versioned<ask::Column> = Versioned {
     updated_at: ask::Column::UpdatedAt,
 };
 
-/// Everything a client can write about an ask, validated.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything a client can write about an ask, validated; the part of its representation
+/// between its id and its timestamps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 pub struct AskFields {
+    /// Whom you ask.
     pub contact_id: Uuid,
     pub conversation_id: Option<Uuid>,
     pub kind: AskKind,
     pub title: String,
     pub details: Option<String>,
     pub status: AskStatus,
+    /// Stamped when the status reaches `asked`, unless given.
     pub asked_at: Option<DateTime<Utc>>,
+    /// Stamped when the status reaches `granted`, `declined` or `withdrawn`, unless given.
     pub resolved_at: Option<DateTime<Utc>>,
-}
-
-impl Default for AskFields {
-    fn default() -> Self {
-        Self {
-            contact_id: Uuid::nil(),
-            conversation_id: None,
-            kind: AskKind::Other,
-            title: String::new(),
-            details: None,
-            status: AskStatus::Planned,
-            asked_at: None,
-            resolved_at: None,
-        }
-    }
 }
 
 /// The fields of a stored row; an internal error when a column holds a value the API never

@@ -10,6 +10,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     Set,
 };
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::contacts::check_references;
@@ -45,9 +47,11 @@ const VERSION: Versioned<value_offer::Column> = Versioned {
     updated_at: value_offer::Column::UpdatedAt,
 };
 
-/// Everything a client can write about a value offer, validated.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything a client can write about a value offer, validated; the part of its
+/// representation between its id and its timestamps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 pub struct OfferFields {
+    /// The recipient.
     pub contact_id: Uuid,
     pub conversation_id: Option<Uuid>,
     pub kind: OfferKind,
@@ -55,28 +59,13 @@ pub struct OfferFields {
     pub url: Option<String>,
     pub details: Option<String>,
     pub topics: Vec<String>,
+    /// For introductions: the other person.
     pub introduced_contact_id: Option<Uuid>,
     pub status: OfferStatus,
+    /// Stamped when the status reaches `offered`, unless given.
     pub offered_at: Option<DateTime<Utc>>,
+    /// Stamped when the status reaches `acknowledged` or `declined`, unless given.
     pub responded_at: Option<DateTime<Utc>>,
-}
-
-impl Default for OfferFields {
-    fn default() -> Self {
-        Self {
-            contact_id: Uuid::nil(),
-            conversation_id: None,
-            kind: OfferKind::Other,
-            title: String::new(),
-            url: None,
-            details: None,
-            topics: Vec::new(),
-            introduced_contact_id: None,
-            status: OfferStatus::Idea,
-            offered_at: None,
-            responded_at: None,
-        }
-    }
 }
 
 /// The fields of a stored row; an internal error when a column holds a value the API never

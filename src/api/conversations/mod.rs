@@ -11,7 +11,7 @@ use crate::api::etag::Conditions;
 use crate::api::idempotency::completion;
 use crate::api::json::Json;
 use crate::api::patch::Patch;
-use crate::api::records::{self, Shown};
+use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::domain::text::{Kind, name, optional_text};
@@ -44,58 +44,34 @@ const MAX_TEXT: usize = 20_000;
     "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"
 }))]
 pub struct ConversationResponse {
-    pub id: Uuid,
-    /// When it happened; may be in the future for a planned meeting.
-    pub occurred_at: DateTime<Utc>,
-    pub channel: Channel,
-    /// The contacts who took part (1–50).
-    pub participant_ids: Vec<Uuid>,
-    pub initiated_by: Option<InitiatedBy>,
-    pub duration_minutes: Option<i32>,
-    pub summary: String,
-    pub notes: Option<String>,
-    /// What you learned about them, their work or their company.
-    pub learned: Option<String>,
-    pub thank_you_status: ThankYouStatus,
-    /// Set automatically when the status becomes `sent`, unless given.
-    pub thank_you_sent_at: Option<DateTime<Utc>>,
-    pub next_step: Option<String>,
-    pub next_step_due_on: Option<NaiveDate>,
-    pub next_step_done_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    id: Id,
+    #[serde(flatten)]
+    #[schema(inline)]
+    fields: ConversationFields,
+    #[serde(flatten)]
+    #[schema(inline)]
+    stamps: Stamps,
 }
 
 impl Shown for Conversation {
     type Response = ConversationResponse;
 
     const COLLECTION: &'static str = "/v1/conversations";
+
+    fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
 }
 
 impl TryFrom<Conversation> for ConversationResponse {
     type Error = ApiError;
 
     fn try_from(c: Conversation) -> Result<Self, ApiError> {
-        let f = c.fields()?;
-        let m = c.model;
-        Ok(Self {
-            id: m.id,
-            occurred_at: f.occurred_at,
-            channel: f.channel,
-            participant_ids: f.participant_ids,
-            initiated_by: f.initiated_by,
-            duration_minutes: f.duration_minutes,
-            summary: f.summary,
-            notes: f.notes,
-            learned: f.learned,
-            thank_you_status: f.thank_you_status,
-            thank_you_sent_at: f.thank_you_sent_at,
-            next_step: f.next_step,
-            next_step_due_on: f.next_step_due_on,
-            next_step_done_at: f.next_step_done_at,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        let (id, stamps) = parts(&c);
+        let fields = c.fields()?;
+        Ok(Self { id, fields, stamps })
     }
 }
 

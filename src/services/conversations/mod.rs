@@ -10,6 +10,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QuerySelect, Set,
 };
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::contacts::check_references;
@@ -35,21 +37,25 @@ const VERSION: Versioned<conversation::Column> = Versioned {
     updated_at: conversation::Column::UpdatedAt,
 };
 
-/// Everything a client can write about a conversation, validated.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything a client can write about a conversation, validated; the part of its
+/// representation between its id and its timestamps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 pub struct ConversationFields {
+    /// When it happened; may be in the future for a planned meeting.
     pub occurred_at: DateTime<Utc>,
     pub channel: Channel,
-    /// 1–50 distinct contacts, in the order the client sent them, repeats included, so that
-    /// an error can name an id's place in the request; [`ConversationFields::participants`]
-    /// gives the set.
+    /// The contacts who took part (1–50).
+    // As written by a client: in the order sent, repeats included, so that an error can name
+    // an id's place in the request; as stored: the set. `participants()` gives the set.
     pub participant_ids: Vec<Uuid>,
     pub initiated_by: Option<InitiatedBy>,
     pub duration_minutes: Option<i32>,
     pub summary: String,
     pub notes: Option<String>,
+    /// What you learned about them, their work or their company.
     pub learned: Option<String>,
     pub thank_you_status: ThankYouStatus,
+    /// Set automatically when the status becomes `sent`, unless given.
     pub thank_you_sent_at: Option<DateTime<Utc>>,
     pub next_step: Option<String>,
     pub next_step_due_on: Option<NaiveDate>,
@@ -63,26 +69,6 @@ impl ConversationFields {
         ids.sort_unstable();
         ids.dedup();
         ids
-    }
-}
-
-impl Default for ConversationFields {
-    fn default() -> Self {
-        Self {
-            occurred_at: DateTime::UNIX_EPOCH,
-            channel: Channel::Other,
-            participant_ids: Vec::new(),
-            initiated_by: None,
-            duration_minutes: None,
-            summary: String::new(),
-            notes: None,
-            learned: None,
-            thank_you_status: ThankYouStatus::Owed,
-            thank_you_sent_at: None,
-            next_step: None,
-            next_step_due_on: None,
-            next_step_done_at: None,
-        }
     }
 }
 
