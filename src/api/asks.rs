@@ -15,8 +15,8 @@ use crate::api::patch::Patch;
 use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::records::{AskKind, AskStatus, Stage, stamp};
-use crate::domain::text::{Kind, name, optional_text};
-use crate::error::{ApiError, FieldError};
+use crate::domain::text::{Kind, name};
+use crate::error::ApiError;
 use crate::services::asks::{self, Ask, AskFields, AskFilter, fields_of};
 use crate::services::idempotency::Claim;
 
@@ -156,29 +156,12 @@ fn apply(
             Err(e) => errors.push(e),
         }
     }
-    match patch.details {
-        Patch::Value(details) => {
-            match optional_text("details", Some(&details), Kind::Paragraph, 20_000) {
-                Ok(details) => f.details = details,
-                Err(e) => errors.push(e),
-            }
-        }
-        other => other.apply_to(&mut f.details),
-    }
-    if let Some(status) = patch.status.not_null("status", &mut errors) {
-        if f.status.may_become(status) {
-            f.status = status;
-        } else {
-            errors.push(FieldError::new(
-                "status",
-                "invalid_transition",
-                format!(
-                    "cannot go from {} to {}",
-                    f.status.as_str(),
-                    status.as_str()
-                ),
-            ));
-        }
+    let details = (Kind::Paragraph, 20_000);
+    (patch.details).text_into("details", details, &mut f.details, &mut errors);
+    if let Some(status) = patch.status.not_null("status", &mut errors)
+        && let Err(e) = f.status.advance(status)
+    {
+        errors.push(e);
     }
     patch.asked_at.apply_to(&mut f.asked_at);
     patch.resolved_at.apply_to(&mut f.resolved_at);

@@ -16,8 +16,8 @@ use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::labels::{Label, Link, http_url, normalize};
 use crate::domain::records::{OfferKind, OfferStatus, Stage, stamp};
-use crate::domain::text::{Kind, name, optional_text};
-use crate::error::{ApiError, FieldError};
+use crate::domain::text::{Kind, name};
+use crate::error::ApiError;
 use crate::services::idempotency::Claim;
 use crate::services::offers::{self, OfferFields, OfferFilter, ValueOffer, fields_of};
 
@@ -183,15 +183,8 @@ fn apply(
         },
         other => other.apply_to(&mut f.url),
     }
-    match patch.details {
-        Patch::Value(details) => {
-            match optional_text("details", Some(&details), Kind::Paragraph, 20_000) {
-                Ok(details) => f.details = details,
-                Err(e) => errors.push(e),
-            }
-        }
-        other => other.apply_to(&mut f.details),
-    }
+    let details = (Kind::Paragraph, 20_000);
+    (patch.details).text_into("details", details, &mut f.details, &mut errors);
     match patch.topics {
         Patch::Absent => {}
         Patch::Null => f.topics.clear(),
@@ -203,20 +196,10 @@ fn apply(
     patch
         .introduced_contact_id
         .apply_to(&mut f.introduced_contact_id);
-    if let Some(status) = patch.status.not_null("status", &mut errors) {
-        if f.status.may_become(status) {
-            f.status = status;
-        } else {
-            errors.push(FieldError::new(
-                "status",
-                "invalid_transition",
-                format!(
-                    "cannot go from {} to {}",
-                    f.status.as_str(),
-                    status.as_str()
-                ),
-            ));
-        }
+    if let Some(status) = patch.status.not_null("status", &mut errors)
+        && let Err(e) = f.status.advance(status)
+    {
+        errors.push(e);
     }
     patch.offered_at.apply_to(&mut f.offered_at);
     patch.responded_at.apply_to(&mut f.responded_at);

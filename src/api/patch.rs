@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::text::{Kind, optional_text};
 use crate::error::FieldError;
 
 /// One field of a merge-patch body. Use with `#[serde(default)]`.
@@ -43,6 +44,26 @@ impl<T> Patch<T> {
                 None
             }
             Patch::Value(value) => Some(value),
+        }
+    }
+}
+
+impl Patch<String> {
+    /// Applies a patch of optional text `field` of `kind`: absent keeps it, `null` or blank
+    /// clears it, anything else is at most `max` characters of that kind (an error otherwise).
+    pub fn text_into(
+        self,
+        field: &str,
+        (kind, max): (Kind, usize),
+        target: &mut Option<String>,
+        errors: &mut Vec<FieldError>,
+    ) {
+        match self {
+            Patch::Value(value) => match optional_text(field, Some(&value), kind, max) {
+                Ok(value) => *target = value,
+                Err(e) => errors.push(e),
+            },
+            other => other.apply_to(target),
         }
     }
 }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::FieldError;
+
 /// A closed set of snake_case values stored as text; `default V` names the value a new record
 /// starts with when the client does not give one.
 macro_rules! vocabulary {
@@ -106,13 +108,33 @@ impl AskStatus {
 pub trait Stage: Copy + PartialEq {
     fn stage(self) -> u8;
 
+    /// The status as the API writes it.
+    fn name(self) -> &'static str;
+
     /// A status may stay or move to a later stage; never back, never sideways between answers.
     fn may_become(self, next: Self) -> bool {
         self == next || next.stage() > self.stage()
     }
+
+    /// Moves the status to `next` if it may become it; 422 `invalid_transition` otherwise.
+    fn advance(&mut self, next: Self) -> Result<(), FieldError> {
+        if !self.may_become(next) {
+            return Err(FieldError::new(
+                "status",
+                "invalid_transition",
+                format!("cannot go from {} to {}", self.name(), next.name()),
+            ));
+        }
+        *self = next;
+        Ok(())
+    }
 }
 
 impl Stage for OfferStatus {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
     fn stage(self) -> u8 {
         match self {
             Self::Idea => 0,
@@ -123,6 +145,10 @@ impl Stage for OfferStatus {
 }
 
 impl Stage for AskStatus {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
     fn stage(self) -> u8 {
         match self {
             Self::Planned => 0,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::api::patch::Patch;
 use crate::domain::account::Email;
 use crate::domain::labels::{Label, Link, http_url, normalize};
-use crate::domain::text::{Kind, name, optional_text};
+use crate::domain::text::{Kind, name};
 use crate::error::{ApiError, FieldError};
 use crate::services::contacts::ContactFields;
 
@@ -139,24 +139,6 @@ impl From<CreateContactRequest> for UpdateContactRequest {
     }
 }
 
-/// Applies a text patch: `null` or blank clears, otherwise at most `max` characters.
-fn text(
-    field: &str,
-    patch: Patch<String>,
-    (kind, max): (Kind, usize),
-    target: &mut Option<String>,
-    errors: &mut Vec<FieldError>,
-) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(value) => match optional_text(field, Some(&value), kind, max) {
-            Ok(value) => *target = value,
-            Err(e) => errors.push(e),
-        },
-    }
-}
-
 /// Applies a patch of `links`: at most [`MAX_LINKS`], each an http(s) URL.
 fn links(patch: Patch<Vec<String>>, target: &mut Vec<String>, errors: &mut Vec<FieldError>) {
     match patch {
@@ -221,7 +203,7 @@ pub(super) fn apply(
         ),
     ];
     for (field, patch, kind, max, target) in texts {
-        text(field, patch, (kind, max), target, &mut errors);
+        patch.text_into(field, (kind, max), target, &mut errors);
     }
     email(patch.email, &mut f.email, &mut errors);
     links(patch.links, &mut f.links, &mut errors);

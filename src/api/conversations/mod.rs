@@ -14,7 +14,7 @@ use crate::api::patch::Patch;
 use crate::api::records::{self, Id, Shown, Stamps, parts};
 use crate::api::state::AppState;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
-use crate::domain::text::{Kind, name, optional_text};
+use crate::domain::text::{Kind, name};
 use crate::error::{ApiError, FieldError};
 use crate::services::conversations::{self, Conversation, ConversationFields};
 use crate::services::idempotency::Claim;
@@ -175,23 +175,6 @@ impl From<CreateConversationRequest> for UpdateConversationRequest {
     }
 }
 
-fn text(
-    field: &str,
-    patch: Patch<String>,
-    target: &mut Option<String>,
-    errors: &mut Vec<FieldError>,
-) {
-    match patch {
-        Patch::Value(value) => {
-            match optional_text(field, Some(&value), Kind::Paragraph, MAX_TEXT) {
-                Ok(value) => *target = value,
-                Err(e) => errors.push(e),
-            }
-        }
-        other => other.apply_to(target),
-    }
-}
-
 fn apply(
     patch: UpdateConversationRequest,
     mut f: ConversationFields,
@@ -241,9 +224,10 @@ fn apply(
             Err(e) => errors.push(e),
         }
     }
-    text("notes", patch.notes, &mut f.notes, &mut errors);
-    text("learned", patch.learned, &mut f.learned, &mut errors);
-    text("next_step", patch.next_step, &mut f.next_step, &mut errors);
+    let paragraph = (Kind::Paragraph, MAX_TEXT);
+    (patch.notes).text_into("notes", paragraph, &mut f.notes, &mut errors);
+    (patch.learned).text_into("learned", paragraph, &mut f.learned, &mut errors);
+    (patch.next_step).text_into("next_step", paragraph, &mut f.next_step, &mut errors);
     patch.next_step_due_on.apply_to(&mut f.next_step_due_on);
     patch.next_step_done_at.apply_to(&mut f.next_step_done_at);
     if let Some(status) = patch
