@@ -1572,6 +1572,37 @@ async fn every_activity_read_is_an_index_search() {
         let tables = ["activity", "conversation_participant"];
         assert_searches(&app, statement, &tables, index, searched_by).await;
     }
+
+    // A new conversation's participants are read with the presence counts as columns: each a
+    // search of the same index per contact row, never a walk of the owner's participants.
+    let ids: Vec<Uuid> = contacts
+        .iter()
+        .take(3)
+        .map(|c| c.parse().expect("a uuid"))
+        .collect();
+    let mut change = activity::Change::default();
+    let owed = rapport::domain::records::ThankYouStatus::Owed;
+    change.conversation(1, now, owed, &ids);
+    let columns = activity::PresenceColumns::of(&change, chrono_tz::UTC);
+    let read = ledger::participants_read(owner(&user), &ids, &columns, chrono_tz::UTC);
+    let statement = backend.build(&read);
+    assert_eq!(
+        statement.sql.matches("FROM \"conversation_participant\"").count(),
+        2,
+        "one count per period of people (week, month): {}",
+        statement.sql
+    );
+    let plan = plan_of(&app, statement.clone()).await.join("\n");
+    let walked = [
+        "SCAN conversation_participant",
+        "Seq Scan on conversation_participant",
+    ];
+    assert!(
+        !walked.iter().any(|scan| plan.contains(scan))
+            && plan.contains("idx_participant_owner_contact_history"),
+        "{}\n{plan}",
+        statement.sql
+    );
 }
 
 /// Statistics over ranges and granularities in a zone 12:45 or 13:45 ahead of UTC, checked

@@ -25,8 +25,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{activity, ask, conversation_participant, value_offer};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement, SimpleExpr,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use super::owner::Owner;
@@ -36,7 +40,7 @@ pub use crate::domain::activity::{
 };
 use crate::domain::activity::{deltas, people_moved};
 use crate::domain::relationship::start_of_day;
-use crate::domain::stats::next_bucket_start;
+use crate::domain::stats::{Granularity, next_bucket_start};
 use crate::error::ApiError;
 
 mod recount;
@@ -68,10 +72,27 @@ pub async fn apply(
     if change.is_empty() {
         return Ok(());
     }
+    apply_with(conn, owner, change, None).await
+}
+
+/// [`apply`], with the presence counts already read with the rows of the change's contacts
+/// when `read` has them for every (contact, period) the change moves; read here otherwise.
+pub async fn apply_with(
+    conn: &impl ConnectionTrait,
+    owner: &mut Owner,
+    change: &Change,
+    read: Option<PresenceColumns>,
+) -> Result<(), ApiError> {
+    if change.is_empty() {
+        return Ok(());
+    }
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
     let (mut rows, presence) = deltas(change, zone);
-    let after = conversations_in(conn, owner_id, zone, &presence).await?;
+    let after = match read.and_then(|read| read.counts_for(&presence)) {
+        Some(after) => after,
+        None => conversations_in(conn, owner_id, zone, &presence).await?,
+    };
     for ((key, net), after) in presence.iter().zip(after) {
         // `after` is capped at one more than the write added (see `conversations_in`).
         let moved = people_moved(*net, after);
@@ -129,7 +150,7 @@ pub fn presence_probe(
                     .and_where(Expr::col(P::ContactId).eq(*contact_id))
                     .and_where(Expr::col(P::OccurredAt).gte(start_of_day(*starts_on, zone)))
                     .and_where(Expr::col(P::OccurredAt).lt(start_of_day(until, zone)))
-                    .limit(u64::try_from(*net).unwrap_or(0) + 1)
+                    .limit(cap(*net))
                     .to_owned();
                 Query::select()
                     .expr_as(Expr::val(i as i64), Alias::new("arm"))
@@ -138,6 +159,105 @@ pub fn presence_probe(
                     .to_owned()
             });
     union_all("presence", arms)
+}
+
+/// The presence counts of a change (see [`apply`]) as columns of a read of its contacts' rows,
+/// so that they cost no statement of their own: one correlated count for each distinct
+/// period and cap, evaluated for each contact row the read returns, by the same index range
+/// scan as [`presence_probe`]'s.
+#[derive(Debug)]
+pub struct PresenceColumns {
+    /// The (contact, period) pairs and the net number of conversations the change puts there.
+    presence: BTreeMap<Presence, i64>,
+    /// The columns: a period and how many rows its count reads at most.
+    periods: Vec<(Granularity, NaiveDate, u64)>,
+    /// The counts read, by presence pair.
+    counts: BTreeMap<Presence, i64>,
+}
+
+/// The rows a presence count reads at most: one more than the write added.
+fn cap(net: i64) -> u64 {
+    u64::try_from(net).unwrap_or(0) + 1
+}
+
+impl PresenceColumns {
+    /// The columns `change` will need, whose conversations have been written already.
+    pub fn of(change: &Change, zone: Tz) -> Self {
+        let (_, presence) = deltas(change, zone);
+        let mut periods: Vec<_> = presence
+            .iter()
+            .map(|((_, granularity, starts_on), net)| (*granularity, *starts_on, cap(*net)))
+            .collect();
+        periods.sort_unstable();
+        periods.dedup();
+        Self {
+            presence,
+            periods,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the columns to `select`, a read of `contact` rows of the owner.
+    pub fn add_to(&self, select: &mut SelectStatement, owner_id: Uuid, zone: Tz) {
+        use conversation_participant::Column as P;
+
+        for (i, (granularity, starts_on, limit)) in self.periods.iter().enumerate() {
+            let until = next_bucket_start(*starts_on, *granularity);
+            let rows = Query::select()
+                .expr(Expr::val(1))
+                .from(conversation_participant::Entity)
+                .and_where(Expr::col((conversation_participant::Entity, P::OwnerId)).eq(owner_id))
+                .and_where(
+                    Expr::col((conversation_participant::Entity, P::ContactId))
+                        .equals((entity::contact::Entity, entity::contact::Column::Id)),
+                )
+                .and_where(Expr::col(P::OccurredAt).gte(start_of_day(*starts_on, zone)))
+                .and_where(Expr::col(P::OccurredAt).lt(start_of_day(until, zone)))
+                .limit(*limit)
+                .to_owned();
+            let count = Query::select()
+                .expr(Expr::col(Asterisk).count())
+                .from_subquery(rows, Alias::new("r"))
+                .to_owned();
+            select.expr_as(
+                SimpleExpr::SubQuery(None, Box::new(count.into())),
+                column(i),
+            );
+        }
+    }
+
+    /// Takes the counts of `contact_id` from `row`, a row of the read the columns were added
+    /// to.
+    pub fn read(&mut self, contact_id: Uuid, row: &QueryResult) -> Result<(), DbErr> {
+        for (i, (granularity, starts_on, limit)) in self.periods.iter().enumerate() {
+            let key = (contact_id, *granularity, *starts_on);
+            if self
+                .presence
+                .get(&key)
+                .is_some_and(|net| cap(*net) == *limit)
+            {
+                self.counts.insert(key, row.try_get("", &column(i))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The counts of `presence`, in its order, if it is the change the columns were made for
+    /// and every count was read.
+    fn counts_for(self, presence: &BTreeMap<Presence, i64>) -> Option<Vec<i64>> {
+        if *presence != self.presence {
+            return None;
+        }
+        presence
+            .keys()
+            .map(|key| self.counts.get(key).copied())
+            .collect()
+    }
+}
+
+/// The name of presence column `i`.
+fn column(i: usize) -> String {
+    format!("presence_{i}")
 }
 
 /// Rows per `INSERT` when writing many (eleven values each).

@@ -163,16 +163,26 @@ pub async fn create(
             add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
             let owed = fields.thank_you_status == ThankYouStatus::Owed;
             let mut change = activity::Change::default();
-            let held = (fields.occurred_at, owed);
-            ledger::add_conversation(txn, &mut owner, &participant_ids, held, now, &mut change)
-                .await?;
             change.conversation(
                 1,
                 fields.occurred_at,
                 fields.thank_you_status,
                 participant_ids.as_slice(),
             );
-            activity::apply(txn, &mut owner, &change).await?;
+            // The activity's presence counts are read with the participants' ledgers.
+            let mut presence = activity::PresenceColumns::of(&change, zone);
+            let held = (fields.occurred_at, owed);
+            ledger::add_conversation(
+                txn,
+                &mut owner,
+                &participant_ids,
+                held,
+                now,
+                &mut change,
+                &mut presence,
+            )
+            .await?;
+            activity::apply_with(txn, &mut owner, &change, Some(presence)).await?;
             let conversation = Conversation {
                 model,
                 participant_ids: participant_ids.as_ref().clone(),

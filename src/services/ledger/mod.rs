@@ -28,9 +28,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::contact;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
 };
 use uuid::Uuid;
 
@@ -249,20 +250,22 @@ pub async fn add_conversation(
     (at, owed): (DateTime<Utc>, bool),
     now: DateTime<Utc>,
     change: &mut activity::Change,
+    presence: &mut activity::PresenceColumns,
 ) -> Result<(), ApiError> {
-    use contact::Column as C;
-
     if participants.is_empty() {
         return Ok(());
     }
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
-    // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
-    let rows = contact::Entity::find()
-        .filter(C::Id.is_in(participants.iter().copied()))
-        .filter(super::unindexed(C::OwnerId).eq(owner_id))
-        .all(conn)
-        .await?;
+    // Read after the lock: on PostgreSQL, the counts every earlier writer committed; with
+    // the presence counts the activity needs, after the participants' rows were written.
+    let read = participants_read(owner_id, participants, presence, zone);
+    let mut rows = Vec::with_capacity(participants.len());
+    for row in conn.query_all(&read).await? {
+        let model = contact::Model::from_query_result(&row, "")?;
+        presence.read(model.id, &row)?;
+        rows.push(model);
+    }
     let before: HashMap<Uuid, Ends> = rows
         .iter()
         .map(|m| (m.id, (m.first_conversation_at, m.last_conversation_at)))
@@ -292,6 +295,24 @@ pub async fn add_conversation(
     store(conn, owner_id, &moved).await?;
     change.extend(ends_moved(&before, &moved));
     Ok(())
+}
+
+/// The read of [`add_conversation`]: the owner's contacts `participants`, by primary key, with
+/// the `presence` columns.
+pub fn participants_read(
+    owner_id: Uuid,
+    participants: &[Uuid],
+    presence: &activity::PresenceColumns,
+    zone: Tz,
+) -> SelectStatement {
+    use contact::Column as C;
+
+    let mut read = contact::Entity::find()
+        .filter(C::Id.is_in(participants.iter().copied()))
+        .filter(super::unindexed(C::OwnerId).eq(owner_id))
+        .into_query();
+    presence.add_to(&mut read, owner_id, zone);
+    read
 }
 
 /// The change to the activity counts of first and last conversations when the rows that had
