@@ -27,8 +27,11 @@ use crate::services::idempotency::{self, Completion};
 /// An ask as stored.
 pub type Ask = ask::Model;
 
-/// What an ask counts as in the activity: made on its `asked_at`.
-const ASKED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Asked;
+/// What an ask counts: its date in the activity, itself in its contact's asks.
+const ASKED: ledger::Counting = ledger::Counting {
+    fact: activity::Fact::Asked,
+    count: |h| &mut h.asks,
+};
 
 /// A stored ask as the ledger counts it.
 fn counted(m: &ask::Model) -> ledger::Counted {

@@ -28,8 +28,11 @@ use crate::services::idempotency::{self, Completion};
 /// A value offer as stored.
 pub type ValueOffer = value_offer::Model;
 
-/// What an offer counts as in the activity: given on its `offered_at`.
-const OFFERED: fn(DateTime<Utc>) -> activity::Fact = activity::Fact::Offered;
+/// What an offer counts: its date in the activity, itself in its contact's gives.
+const OFFERED: ledger::Counting = ledger::Counting {
+    fact: activity::Fact::Offered,
+    count: |h| &mut h.gives,
+};
 
 /// A stored offer as the ledger counts it.
 fn counted(m: &value_offer::Model) -> ledger::Counted {

@@ -508,12 +508,19 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
         "status": "offered", "offered_at": t0 - days(2)});
     let (spent, offer) = cost(Method::POST, "/v1/value-offers".into(), offer).await;
     // The token's account, the contact check, the offer, the owner's zone (locked), the
-    // contact's cadence and stored first and last conversations, its history, its ledger,
-    // the activity upsert. A delete: the offer read, then the same but the contact check.
-    assert_eq!(spent, 8, "POST /v1/value-offers, given");
+    // contact's stored ledger, its new ledger, the activity upsert: the ledger's statements
+    // do not read the contact's records. A delete: the offer read, then the same but the
+    // contact check.
+    assert_eq!(spent, 7, "POST /v1/value-offers, given");
     let path = format!("/v1/value-offers/{}", offer["id"].as_str().unwrap());
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    assert_eq!(spent, 8, "DELETE /v1/value-offers/{{id}}, given");
+    assert_eq!(spent, 7, "DELETE /v1/value-offers/{{id}}, given");
+    let ask = json!({"contact_id": people[1], "kind": "advice", "title": "Advice",
+        "status": "asked", "asked_at": t0 - days(2)});
+    let (spent, _) = cost(Method::POST, "/v1/asks".into(), ask).await;
+    assert_eq!(spent, 7, "POST /v1/asks, asked");
+    assert_eq!(net.relationship(&people[1]).await["asks"], 1);
+    assert_eq!(net.relationship(&people[0]).await["gives"], 0);
 }
 
 #[tokio::test]

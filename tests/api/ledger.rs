@@ -1587,7 +1587,10 @@ async fn every_activity_read_is_an_index_search() {
     let read = ledger::participants_read(owner(&user), &ids, &columns, chrono_tz::UTC);
     let statement = backend.build(&read);
     assert_eq!(
-        statement.sql.matches("FROM \"conversation_participant\"").count(),
+        statement
+            .sql
+            .matches("FROM \"conversation_participant\"")
+            .count(),
         2,
         "one count per period of people (week, month): {}",
         statement.sql

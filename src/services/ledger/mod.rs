@@ -240,9 +240,9 @@ async fn store(
 
 /// Adds a new conversation at `at` with `participants` to their ledgers, in the caller's
 /// transaction: the stored counts moved by one and the first, last and next planned instants
-/// compared with `at`, so that the cost does not grow with a contact's history. A row out of
-/// date at `now` is recomputed from its records instead, as [`refresh`] does. The moves of
-/// first and last conversations are added to `change`, for the caller to apply with its own.
+/// compared with `at` (see [`adjust_stored`]). The read brings the `presence` counts the
+/// activity needs, after the participants' rows were written; the moves of first and last
+/// conversations are added to `change`, for the caller to apply with its own.
 pub async fn add_conversation(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
@@ -252,18 +252,61 @@ pub async fn add_conversation(
     change: &mut activity::Change,
     presence: &mut activity::PresenceColumns,
 ) -> Result<(), ApiError> {
-    if participants.is_empty() {
+    let add = |_: Uuid, h: &mut History| {
+        if at <= now {
+            h.conversation_count += 1;
+            h.thank_yous_owed += i64::from(owed);
+            h.first_conversation_at = Some(h.first_conversation_at.map_or(at, |f| Ord::min(f, at)));
+            h.last_conversation_at = Some(h.last_conversation_at.map_or(at, |l| Ord::max(l, at)));
+        } else {
+            h.next_planned_at = Some(h.next_planned_at.map_or(at, |p| Ord::min(p, at)));
+        }
+    };
+    let moved = Moved {
+        now,
+        presence: Some(presence),
+    };
+    adjust_stored(conn, owner, participants, moved, add, change).await
+}
+
+/// What [`adjust_stored`] reads besides the rows, and as of when.
+struct Moved<'a> {
+    now: DateTime<Utc>,
+    presence: Option<&'a mut activity::PresenceColumns>,
+}
+
+/// Moves the ledgers of `contacts` by `adjust` from their rows as stored, in the caller's
+/// transaction: one read (with the presence columns, when given) and one write, so that the
+/// cost does not grow with a contact's history. A row out of date at `now` is recomputed from
+/// its records instead, as [`refresh`] does. The moves of first and last conversations are
+/// added to `change`.
+async fn adjust_stored(
+    conn: &impl ConnectionTrait,
+    owner: &mut Owner,
+    contacts: &[Uuid],
+    Moved { now, mut presence }: Moved<'_>,
+    adjust: impl Fn(Uuid, &mut History),
+    change: &mut activity::Change,
+) -> Result<(), ApiError> {
+    if contacts.is_empty() {
         return Ok(());
     }
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
-    // Read after the lock: on PostgreSQL, the counts every earlier writer committed; with
-    // the presence counts the activity needs, after the participants' rows were written.
-    let read = participants_read(owner_id, participants, presence, zone);
-    let mut rows = Vec::with_capacity(participants.len());
+    // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
+    let none = activity::PresenceColumns::none();
+    let read = participants_read(
+        owner_id,
+        contacts,
+        presence.as_deref().unwrap_or(&none),
+        zone,
+    );
+    let mut rows = Vec::with_capacity(contacts.len());
     for row in conn.query_all(&read).await? {
         let model = contact::Model::from_query_result(&row, "")?;
-        presence.read(model.id, &row)?;
+        if let Some(presence) = presence.as_deref_mut() {
+            presence.read(model.id, &row)?;
+        }
         rows.push(model);
     }
     let before: HashMap<Uuid, Ends> = rows
@@ -279,14 +322,7 @@ pub async fn add_conversation(
             continue;
         }
         let mut h = current.history;
-        if at <= now {
-            h.conversation_count += 1;
-            h.thank_yous_owed += i64::from(owed);
-            h.first_conversation_at = Some(h.first_conversation_at.map_or(at, |f| Ord::min(f, at)));
-            h.last_conversation_at = Some(h.last_conversation_at.map_or(at, |l| Ord::max(l, at)));
-        } else {
-            h.next_planned_at = Some(h.next_planned_at.map_or(at, |p| Ord::min(p, at)));
-        }
+        adjust(m.id, &mut h);
         moved.push((m.id, Ledger::of(h, m.cadence_days, m.created_at, zone)));
     }
     if !stale.is_empty() {
@@ -352,24 +388,42 @@ pub struct Counted {
     pub at: Option<DateTime<Utc>>,
 }
 
+/// What a kind of record counts: its date as a fact of the activity, and how many of a
+/// contact's records of the kind are in the balance, in the ledger's history.
+#[derive(Clone, Copy)]
+pub struct Counting {
+    pub fact: fn(DateTime<Utc>) -> activity::Fact,
+    pub count: fn(&mut History) -> &mut i64,
+}
+
 /// An offer or ask written: `before` none for a create, `after` none for a delete. Counts its
-/// date as `fact` moved, and recomputes the ledgers whose balance the write moved, in the
-/// caller's transaction, with the owner read once and one activity upsert.
+/// date as moved, and moves the count in the balance of the ledgers the write changed by one
+/// (see [`adjust_stored`]), in the caller's transaction, with the owner read once and one
+/// activity upsert.
 pub async fn record_moved(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
-    fact: fn(DateTime<Utc>) -> activity::Fact,
+    counting: Counting,
     before: Option<Counted>,
     after: Option<Counted>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let mut change = activity::Change::default();
-    change.replace(before.and_then(|c| c.at), after.and_then(|c| c.at), fact);
+    let (was_at, is_at) = (before.and_then(|c| c.at), after.and_then(|c| c.at));
+    change.replace(was_at, is_at, counting.fact);
     let in_balance = |side: Option<Counted>| side.filter(|c| c.in_balance).map(|c| c.contact_id);
     let (was, is) = (in_balance(before), in_balance(after));
     if was != is {
         let touched: Vec<Uuid> = was.into_iter().chain(is).collect();
-        refresh_into(conn, owner, &touched, now, &mut change).await?;
+        let adjust = |id: Uuid, h: &mut History| {
+            let count = (counting.count)(h);
+            *count += i64::from(Some(id) == is) - i64::from(Some(id) == was);
+        };
+        let moved = Moved {
+            now,
+            presence: None,
+        };
+        adjust_stored(conn, owner, &touched, moved, adjust, &mut change).await?;
     }
     activity::apply(conn, owner, &change).await
 }
