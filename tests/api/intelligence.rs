@@ -498,11 +498,27 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     };
     let conversation = json!({"occurred_at": t0 - days(1), "channel": "coffee",
         "summary": "Coffee", "participant_ids": with});
-    let (spent, _) = cost(Method::POST, "/v1/conversations".into(), conversation).await;
+    let (spent, talk) = cost(Method::POST, "/v1/conversations".into(), conversation).await;
     // The token's account, the conversation, its participant rows (one insert), the owner's
     // zone (locked), the participants' ledgers with the presence counts the activity needs,
     // their new ledgers (one upsert), the activity upsert: the ledger's one extra statement.
     assert_eq!(spent, 7, "POST /v1/conversations with three participants");
+    let path = format!("/v1/conversations/{}", talk["id"].as_str().unwrap());
+    let moved = json!({"occurred_at": t0 - days(40), "thank_you_status": "sent"});
+    let (spent, _) = cost(Method::PATCH, path.clone(), moved).await;
+    // The token's account, the conversation and its participants, the update, the owner's
+    // zone, the participant rows' copy, the participants' ledger inputs with the presence
+    // counts, their histories, their new ledgers, the activity upsert, the conversation and
+    // its participants read back.
+    assert_eq!(
+        spent, 12,
+        "PATCH /v1/conversations/{{id}}, moved to another month, thanked"
+    );
+    let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
+    // The token's account, the conversation and its participants, the delete, the owner's
+    // zone, the ledger inputs with the presence counts, the histories, the new ledgers, the
+    // activity upsert.
+    assert_eq!(spent, 9, "DELETE /v1/conversations/{{id}}");
 
     let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
         "status": "offered", "offered_at": t0 - days(2)});

@@ -272,7 +272,6 @@ impl Record for Conversation {
             let mut touched = current.participant_ids.clone();
             touched.extend(fields.participants());
             let mut counts = activity::Change::default();
-            ledger::refresh_into(txn, owner, &touched, change.now, &mut counts).await?;
             counts.conversation(
                 -1,
                 before.occurred_at,
@@ -285,7 +284,11 @@ impl Record for Conversation {
                 fields.thank_you_status,
                 &fields.participants(),
             );
-            activity::apply(txn, owner, &counts).await
+            // The activity's presence counts are read with the participants' ledger inputs.
+            let mut presence = activity::PresenceColumns::of(&counts, owner.zone(txn).await?);
+            let read = (change.now, Some(&mut presence));
+            ledger::refresh_with(txn, owner, &touched, read, &mut counts).await?;
+            activity::apply_with(txn, owner, &counts, Some(presence)).await
         })
     }
 
@@ -300,14 +303,16 @@ impl Record for Conversation {
         Box::pin(async move {
             let mut counts = activity::Change::default();
             let touched = &current.participant_ids;
-            ledger::refresh_into(txn, owner, touched, now, &mut counts).await?;
             counts.conversation(
                 -1,
                 current.model.occurred_at,
                 current.fields()?.thank_you_status,
-                &current.participant_ids,
+                touched,
             );
-            activity::apply(txn, owner, &counts).await
+            let mut presence = activity::PresenceColumns::of(&counts, owner.zone(txn).await?);
+            let read = (now, Some(&mut presence));
+            ledger::refresh_with(txn, owner, touched, read, &mut counts).await?;
+            activity::apply_with(txn, owner, &counts, Some(presence)).await
         })
     }
 }

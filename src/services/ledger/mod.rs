@@ -151,6 +151,18 @@ async fn recompute(
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<(Vec<(Uuid, Ledger)>, HashMap<Uuid, Ends>), ApiError> {
+    recompute_with(conn, owner_id, contacts, zone, now, None).await
+}
+
+/// [`recompute`], reading the `presence` columns with the contacts' rows when given.
+async fn recompute_with(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    zone: Tz,
+    now: DateTime<Utc>,
+    mut presence: Option<&mut activity::PresenceColumns>,
+) -> Result<(Vec<(Uuid, Ledger)>, HashMap<Uuid, Ends>), ApiError> {
     use contact::Column as C;
 
     let mut query = contact::Entity::find().select_only().columns([
@@ -167,7 +179,18 @@ async fn recompute(
             .filter(super::unindexed(C::OwnerId).eq(owner_id)),
         None => query.filter(C::OwnerId.eq(owner_id)),
     };
-    let inputs: Vec<Inputs> = query.order_by_asc(C::Id).into_tuple().all(conn).await?;
+    let mut read = query.order_by_asc(C::Id).into_query();
+    if let Some(presence) = presence.as_deref() {
+        presence.add_to(&mut read, owner_id, zone);
+    }
+    let mut inputs: Vec<Inputs> = Vec::new();
+    for row in conn.query_all(&read).await? {
+        let row_inputs: Inputs = row.try_get_many_by_index()?;
+        if let Some(presence) = presence.as_deref_mut() {
+            presence.read(row_inputs.0, &row)?;
+        }
+        inputs.push(row_inputs);
+    }
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
     let mut ends = HashMap::with_capacity(inputs.len());
     let ledgers = inputs
@@ -437,6 +460,19 @@ pub async fn refresh_into(
     now: DateTime<Utc>,
     change: &mut activity::Change,
 ) -> Result<(), ApiError> {
+    refresh_with(conn, owner, contacts, (now, None), change).await
+}
+
+/// [`refresh_into`], reading the `presence` columns with the contacts' rows when given: for a
+/// conversation's update or delete, whose change the caller applies with
+/// [`activity::apply_with`].
+pub async fn refresh_with(
+    conn: &impl ConnectionTrait,
+    owner: &mut Owner,
+    contacts: &[Uuid],
+    (now, presence): (DateTime<Utc>, Option<&mut activity::PresenceColumns>),
+    change: &mut activity::Change,
+) -> Result<(), ApiError> {
     if contacts.is_empty() {
         return Ok(());
     }
@@ -445,7 +481,7 @@ pub async fn refresh_into(
     ids.dedup();
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
-    let (rows, before) = recompute(conn, owner_id, Some(&ids), zone, now).await?;
+    let (rows, before) = recompute_with(conn, owner_id, Some(&ids), zone, now, presence).await?;
     store(conn, owner_id, &rows).await?;
     change.extend(ends_moved(&before, &rows));
     Ok(())
