@@ -78,7 +78,12 @@ def seed(url):
     env = dict(os.environ, RAPPORT_DATABASE_URL=url, RAPPORT_LOG_FILTER="warn")
     started = time.monotonic()
     out = subprocess.run([binary(), "seed-bench", *SEED], env=env, capture_output=True, text=True, check=True)
-    return time.monotonic() - started, out.stdout.strip().splitlines()[0]
+    # The summary line, not a log line the run may print before it (a slow index build is
+    # logged at WARN on a slow machine).
+    summary = [line for line in out.stdout.splitlines() if line.startswith("seeded ")]
+    if not summary:
+        sys.exit(f"bench: seed-bench printed no summary line:\n{out.stdout}")
+    return time.monotonic() - started, summary[0]
 
 
 def startup_ms(url):
