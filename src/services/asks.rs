@@ -5,10 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::ask;
 use futures_util::future::BoxFuture;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -129,7 +126,7 @@ pub async fn create(
                 }
                 _ => None,
             });
-            let model = model.insert(txn).await?;
+            let model = owner.insert(txn, model).await?;
             let counted = Some(counted(&model));
             ledger::record_moved(txn, &mut owner, ASKED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;

@@ -6,10 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::value_offer;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -154,7 +151,7 @@ pub async fn create(
                 }
                 _ => None,
             });
-            let model = model.insert(txn).await?;
+            let model = owner.insert(txn, model).await?;
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }

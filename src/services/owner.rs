@@ -9,8 +9,11 @@
 use chrono_tz::Tz;
 use entity::user;
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query, SelectStatement, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, Iterable, QueryTrait,
+};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -35,9 +38,51 @@ impl Owner {
         if let Some(zone) = self.zone {
             return Ok(zone);
         }
-        let zone = read_zone(conn, self.id, true).await?;
+        let lock = conn.get_database_backend() == DbBackend::Postgres;
+        let zone = read_zone(conn, self.id, lock).await?;
         self.zone = Some(zone);
         Ok(zone)
+    }
+
+    /// Inserts `model` and returns its row, with [`Owner::zone`] read in the same statement
+    /// when the transaction has not read it yet: a scalar subquery in the insert's
+    /// `RETURNING`, which costs no statement of its own. It locks the owner's row on
+    /// PostgreSQL as [`Owner::zone`]'s read does: the new row comes first, and the statements
+    /// after it see every count an earlier writer of the owner committed.
+    pub async fn insert<A>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        model: A,
+    ) -> Result<<A::Entity as EntityTrait>::Model, ApiError>
+    where
+        A: ActiveModelTrait,
+        <A::Entity as EntityTrait>::Model: FromQueryResult,
+    {
+        let mut returned: Vec<SimpleExpr> = <A::Entity as EntityTrait>::Column::iter()
+            .map(Expr::col)
+            .collect();
+        let zone_at = returned.len();
+        if self.zone.is_none() {
+            let lock = conn.get_database_backend() == DbBackend::Postgres;
+            returned.push(SimpleExpr::SubQuery(
+                None,
+                Box::new(zone_query(self.id, lock).into()),
+            ));
+        }
+        let insert = <A::Entity as EntityTrait>::insert(model)
+            .into_query()
+            .returning(Query::returning().exprs(returned))
+            .to_owned();
+        let row = conn
+            .query_one(&insert)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("an insert returned no row"))?;
+        if self.zone.is_none() {
+            self.zone = Some(parse_zone(row.try_get_by_index(zone_at)?)?);
+        }
+        Ok(<A::Entity as EntityTrait>::Model::from_query_result(
+            &row, "",
+        )?)
     }
 }
 
@@ -51,19 +96,32 @@ async fn read_zone(
     owner_id: Uuid,
     lock: bool,
 ) -> Result<Tz, ApiError> {
-    let mut query = user::Entity::find_by_id(owner_id)
-        .select_only()
-        .column(user::Column::TimeZone);
-    if lock && conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock(LockType::NoKeyUpdate);
-    }
-    let zone: String = query
-        .into_tuple()
-        .one(conn)
+    let stored: Option<String> = conn
+        .query_one(&zone_query(owner_id, lock))
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .map(|row| row.try_get_by_index(0))
+        .transpose()?;
+    parse_zone(stored)
+}
+
+/// The zone a read of the owner's row found; not found when the row is gone.
+fn parse_zone(stored: Option<String>) -> Result<Tz, ApiError> {
+    let stored = stored.ok_or_else(ApiError::not_found)?;
     // Stored names were validated on the way in; UTC only guards a hand-edited row.
-    Ok(zone.parse().unwrap_or(chrono_tz::UTC))
+    Ok(stored.parse().unwrap_or(chrono_tz::UTC))
+}
+
+/// The owner's time zone by primary key, locking their row when `lock` (PostgreSQL only).
+fn zone_query(owner_id: Uuid, lock: bool) -> SelectStatement {
+    let mut query = Query::select()
+        .column(user::Column::TimeZone)
+        .from(user::Entity)
+        .and_where(Expr::col(user::Column::Id).eq(owner_id))
+        .to_owned();
+    if lock {
+        query.lock(LockType::NoKeyUpdate);
+    }
+    query
 }
 
 /// The work [`drain_pending`] does for one owner, in that owner's transaction.

@@ -7,8 +7,7 @@ use entity::{conversation, conversation_participant};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -157,8 +156,8 @@ pub async fn create(
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
-            let model = model.insert(txn).await?;
             let mut owner = Owner::new(owner_id);
+            let model = owner.insert(txn, model).await?;
             let zone = owner.zone(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
             let owed = fields.thank_you_status == ThankYouStatus::Owed;
