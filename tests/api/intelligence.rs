@@ -541,6 +541,37 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
 }
 
 #[tokio::test]
+async fn a_write_that_changes_no_ledger_writes_none() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    let ada = net.contact("Ada", json!({}), t0 - days(30)).await;
+    let grace = net.contact("Grace", json!({}), t0 - days(30)).await;
+    net.conversation(t0 + days(3), &[&ada, &grace], json!({}))
+        .await;
+    let before = [net.relationship(&ada).await, net.relationship(&grace).await];
+    let statements = app.db.statements_run();
+    // Planned after one already planned with both: neither ledger changes (the next planned
+    // conversation stays the earlier one), so the ledgers' write is left out.
+    net.conversation(t0 + days(9), &[&ada, &grace], json!({}))
+        .await;
+    let spent = app.db.statements_run() - statements;
+    // The token's account, the conversation returning the owner's zone, its participant
+    // rows, the ledgers with the presence counts, the activity upsert.
+    assert_eq!(spent, 5, "a conversation that moves no ledger");
+    let after = [net.relationship(&ada).await, net.relationship(&grace).await];
+    assert_eq!(before, after);
+    // One that does move them still writes them, once.
+    let statements = app.db.statements_run();
+    net.conversation(t0 - days(1), &[&ada, &grace], json!({}))
+        .await;
+    assert_eq!(app.db.statements_run() - statements, 6);
+    assert_eq!(net.relationship(&ada).await["conversation_count"], 1);
+    assert_eq!(net.relationship(&grace).await["conversation_count"], 1);
+    app.assert_ledger_exact(&net.user, "after the writes").await;
+}
+
+#[tokio::test]
 async fn editing_a_conversation_moves_the_histories_of_its_participants() {
     let app = spawn_app().await;
     let net = Net::new(&app).await;

@@ -81,7 +81,7 @@ impl TestApp {
     }
 
     /// Asserts that the stored ledger of every contact of `user` equals its records.
-    async fn assert_ledger_exact(&self, user: &TestUser, step: &str) {
+    pub(crate) async fn assert_ledger_exact(&self, user: &TestUser, step: &str) {
         let differences = ledger::verify_owner(self.db.reader(), owner(user), self.clock.now())
             .await
             .expect("verify the ledger");

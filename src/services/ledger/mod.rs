@@ -210,22 +210,36 @@ async fn recompute_with(
 const STORE_CHUNK: usize = 16;
 
 /// Writes `rows` with one `UPDATE` per chunk of contacts: each column set to a `CASE` on the
-/// id, so that a write touching three participants costs one statement, not three.
+/// id, so that a write touching three participants costs one statement, not three. Where the
+/// rows' ledgers as stored are known (`stored`), only the columns that change in some row of
+/// the chunk are set, and a chunk where none changes is not written: SQLite rewrites the
+/// entries of every index on a column an `UPDATE` sets, even to the same value, and seven
+/// indexes of `contact` are on ledger columns.
 async fn store(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     rows: &[(Uuid, Ledger)],
+    stored: &HashMap<Uuid, Ledger>,
 ) -> Result<(), ApiError> {
     use contact::Column as C;
     use sea_orm::sea_query::{CaseStatement, Expr, SimpleExpr};
 
+    type Value<'v> = &'v dyn Fn(&Ledger) -> sea_orm::Value;
     for chunk in rows.chunks(STORE_CHUNK) {
-        let column = |col: C, value: &dyn Fn(&Ledger) -> sea_orm::Value| -> (C, SimpleExpr) {
+        let column = |col: C, value: Value| -> Option<(C, SimpleExpr)> {
+            let changes = chunk.iter().any(|(id, ledger)| {
+                stored
+                    .get(id)
+                    .is_none_or(|before| value(before) != value(ledger))
+            });
+            if !changes {
+                return None;
+            }
             let mut case = CaseStatement::new();
             for (id, ledger) in chunk {
                 case = case.case(Expr::col(C::Id).eq(*id), Expr::val(value(ledger)));
             }
-            (col, case.finally(Expr::col(col)).into())
+            Some((col, case.finally(Expr::col(col)).into()))
         };
         let values = [
             column(C::ConversationCount, &|l| {
@@ -247,6 +261,10 @@ async fn store(
             column(C::OneOffOn, &|l| l.one_off_on.into()),
             column(C::SuggestionBase, &|l| l.suggestion_base.into()),
         ];
+        let mut values = values.into_iter().flatten().peekable();
+        if values.peek().is_none() {
+            continue;
+        }
         let mut update = contact::Entity::update_many();
         for (col, value) in values {
             update = update.col_expr(col, value);
@@ -338,12 +356,14 @@ async fn adjust_stored(
         .collect();
     let mut stale = Vec::new();
     let mut moved = Vec::with_capacity(rows.len());
+    let mut stored_before = HashMap::with_capacity(rows.len());
     for m in rows {
         let current = stored(&m);
         if current.is_stale(now) {
             stale.push(m.id);
             continue;
         }
+        stored_before.insert(m.id, current.clone());
         let mut h = current.history;
         adjust(m.id, &mut h);
         moved.push((m.id, Ledger::of(h, m.cadence_days, m.created_at, zone)));
@@ -351,7 +371,7 @@ async fn adjust_stored(
     if !stale.is_empty() {
         moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?.0);
     }
-    store(conn, owner_id, &moved).await?;
+    store(conn, owner_id, &moved, &stored_before).await?;
     change.extend(ends_moved(&before, &moved));
     Ok(())
 }
@@ -482,7 +502,7 @@ pub async fn refresh_with(
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
     let (rows, before) = recompute_with(conn, owner_id, Some(&ids), zone, now, presence).await?;
-    store(conn, owner_id, &rows).await?;
+    store(conn, owner_id, &rows, &HashMap::new()).await?;
     change.extend(ends_moved(&before, &rows));
     Ok(())
 }
@@ -497,7 +517,7 @@ pub async fn refresh_all(
 ) -> Result<usize, ApiError> {
     let zone = owner.zone(conn).await?;
     let (rows, _) = recompute(conn, owner.id, None, zone, now).await?;
-    store(conn, owner.id, &rows).await?;
+    store(conn, owner.id, &rows, &HashMap::new()).await?;
     Ok(rows.len())
 }
 
