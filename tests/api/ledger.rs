@@ -1584,7 +1584,7 @@ async fn every_activity_read_is_an_index_search() {
     let owed = rapport::domain::records::ThankYouStatus::Owed;
     change.conversation(1, now, owed, &ids);
     let columns = activity::PresenceColumns::of(&change, chrono_tz::UTC);
-    let read = ledger::participants_read(owner(&user), &ids, &columns, chrono_tz::UTC);
+    let read = ledger::ledger_rows_read(owner(&user), Some(&ids), Some(&columns), chrono_tz::UTC);
     let statement = backend.build(&read);
     assert_eq!(
         statement

@@ -28,11 +28,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::contact;
-use sea_orm::sea_query::{ExprTrait, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
-};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::activity::{self, Ends};
@@ -42,7 +39,10 @@ use crate::db::Db;
 use crate::domain::relationship::{History, Ledger};
 use crate::error::ApiError;
 
+mod rows;
 mod verify;
+use rows::ledger_rows;
+pub use rows::{LedgerRow, ledger_rows_read};
 pub use verify::{Difference, rebuild, verify, verify_owner};
 use verify::{fix_name_keys, owners};
 
@@ -109,48 +109,31 @@ pub fn set(model: &mut contact::ActiveModel, ledger: &Ledger) {
 
 /// The history the row stores (as of its last refresh).
 pub fn stored_history(m: &contact::Model) -> History {
-    History {
-        conversation_count: m.conversation_count,
-        first_conversation_at: m.first_conversation_at,
-        last_conversation_at: m.last_conversation_at,
-        thank_yous_owed: m.thank_yous_owed,
-        gives: m.gives,
-        asks: m.asks,
-        next_planned_at: m.refresh_at,
-    }
+    LedgerRow::from(m).ledger().history
 }
 
 /// The ledger the row stores.
 pub fn stored(m: &contact::Model) -> Ledger {
-    Ledger {
-        history: stored_history(m),
-        balance: m.balance,
-        next_check_in_on: m.next_check_in_on,
-        cold_on: m.cold_on,
-        one_off_on: m.one_off_on,
-        suggestion_base: m.suggestion_base,
-    }
+    LedgerRow::from(m).ledger()
 }
 
-/// A contact's id, cadence and creation instant (what its ledger needs besides history), and
-/// the first and last past conversations its row stores (what the activity counts hold).
-type Inputs = (
-    Uuid,
-    Option<i32>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
+/// What [`recompute`] gives: the ledgers recomputed, the first and last conversations each
+/// row stored before, and the ledgers as stored.
+type Recomputed = (
+    Vec<(Uuid, Ledger)>,
+    HashMap<Uuid, Ends>,
+    HashMap<Uuid, Ledger>,
 );
 
 /// The ledger of the owner's `contacts` (all of them when `None`) recomputed from their
-/// records as of `now`, in two statements, with the [`Ends`] each row stored before.
+/// records as of `now`, in two statements, with what each row stored before.
 async fn recompute(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     contacts: Option<&[Uuid]>,
     zone: Tz,
     now: DateTime<Utc>,
-) -> Result<(Vec<(Uuid, Ledger)>, HashMap<Uuid, Ends>), ApiError> {
+) -> Result<Recomputed, ApiError> {
     recompute_with(conn, owner_id, contacts, zone, now, None).await
 }
 
@@ -161,47 +144,22 @@ async fn recompute_with(
     contacts: Option<&[Uuid]>,
     zone: Tz,
     now: DateTime<Utc>,
-    mut presence: Option<&mut activity::PresenceColumns>,
-) -> Result<(Vec<(Uuid, Ledger)>, HashMap<Uuid, Ends>), ApiError> {
-    use contact::Column as C;
-
-    let mut query = contact::Entity::find().select_only().columns([
-        C::Id,
-        C::CadenceDays,
-        C::CreatedAt,
-        C::FirstConversationAt,
-        C::LastConversationAt,
-    ]);
-    query = match contacts {
-        // By primary key, the owner checked on those rows (see `unindexed`).
-        Some(ids) => query
-            .filter(C::Id.is_in(ids.iter().copied()))
-            .filter(super::unindexed(C::OwnerId).eq(owner_id)),
-        None => query.filter(C::OwnerId.eq(owner_id)),
-    };
-    let mut read = query.order_by_asc(C::Id).into_query();
-    if let Some(presence) = presence.as_deref() {
-        presence.add_to(&mut read, owner_id, zone);
-    }
-    let mut inputs: Vec<Inputs> = Vec::new();
-    for row in conn.query_all(&read).await? {
-        let row_inputs: Inputs = row.try_get_many_by_index()?;
-        if let Some(presence) = presence.as_deref_mut() {
-            presence.read(row_inputs.0, &row)?;
-        }
-        inputs.push(row_inputs);
-    }
+    presence: Option<&mut activity::PresenceColumns>,
+) -> Result<Recomputed, ApiError> {
+    let read = ledger_rows_read(owner_id, contacts, presence.as_deref(), zone);
+    let rows = ledger_rows(conn, &read, presence).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
-    let mut ends = HashMap::with_capacity(inputs.len());
-    let ledgers = inputs
-        .into_iter()
-        .map(|(id, cadence, created_at, first, last)| {
-            ends.insert(id, (first, last));
-            let history = histories.remove(&id).unwrap_or_default();
-            (id, Ledger::of(history, cadence, created_at, zone))
-        })
-        .collect();
-    Ok((ledgers, ends))
+    let mut ends = HashMap::with_capacity(rows.len());
+    let mut stored = HashMap::with_capacity(rows.len());
+    let mut ledgers = Vec::with_capacity(rows.len());
+    for row in rows {
+        ends.insert(row.id, row.ends());
+        stored.insert(row.id, row.ledger());
+        let history = histories.remove(&row.id).unwrap_or_default();
+        let ledger = Ledger::of(history, row.cadence_days, row.created_at, zone);
+        ledgers.push((row.id, ledger));
+    }
+    Ok((ledgers, ends, stored))
 }
 
 /// Rows per `UPDATE` when storing many ledgers. Each row of a chunk adds a `WHEN` to every
@@ -325,7 +283,7 @@ async fn adjust_stored(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
     contacts: &[Uuid],
-    Moved { now, mut presence }: Moved<'_>,
+    Moved { now, presence }: Moved<'_>,
     adjust: impl Fn(Uuid, &mut History),
     change: &mut activity::Change,
 ) -> Result<(), ApiError> {
@@ -335,63 +293,32 @@ async fn adjust_stored(
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
     // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
-    let none = activity::PresenceColumns::none();
-    let read = participants_read(
-        owner_id,
-        contacts,
-        presence.as_deref().unwrap_or(&none),
-        zone,
-    );
-    let mut rows = Vec::with_capacity(contacts.len());
-    for row in conn.query_all(&read).await? {
-        let model = contact::Model::from_query_result(&row, "")?;
-        if let Some(presence) = presence.as_deref_mut() {
-            presence.read(model.id, &row)?;
-        }
-        rows.push(model);
-    }
-    let before: HashMap<Uuid, Ends> = rows
-        .iter()
-        .map(|m| (m.id, (m.first_conversation_at, m.last_conversation_at)))
-        .collect();
+    let read = ledger_rows_read(owner_id, Some(contacts), presence.as_deref(), zone);
+    let rows = ledger_rows(conn, &read, presence).await?;
+    let before: HashMap<Uuid, Ends> = rows.iter().map(|row| (row.id, row.ends())).collect();
+    let mut stored = HashMap::with_capacity(rows.len());
     let mut stale = Vec::new();
     let mut moved = Vec::with_capacity(rows.len());
-    let mut stored_before = HashMap::with_capacity(rows.len());
-    for m in rows {
-        let current = stored(&m);
+    for row in rows {
+        let current = row.ledger();
         if current.is_stale(now) {
-            stale.push(m.id);
-            continue;
+            stale.push(row.id);
+        } else {
+            let mut h = current.history.clone();
+            adjust(row.id, &mut h);
+            moved.push((
+                row.id,
+                Ledger::of(h, row.cadence_days, row.created_at, zone),
+            ));
         }
-        stored_before.insert(m.id, current.clone());
-        let mut h = current.history;
-        adjust(m.id, &mut h);
-        moved.push((m.id, Ledger::of(h, m.cadence_days, m.created_at, zone)));
+        stored.insert(row.id, current);
     }
     if !stale.is_empty() {
         moved.extend(recompute(conn, owner_id, Some(&stale), zone, now).await?.0);
     }
-    store(conn, owner_id, &moved, &stored_before).await?;
+    store(conn, owner_id, &moved, &stored).await?;
     change.extend(ends_moved(&before, &moved));
     Ok(())
-}
-
-/// The read of [`add_conversation`]: the owner's contacts `participants`, by primary key, with
-/// the `presence` columns.
-pub fn participants_read(
-    owner_id: Uuid,
-    participants: &[Uuid],
-    presence: &activity::PresenceColumns,
-    zone: Tz,
-) -> SelectStatement {
-    use contact::Column as C;
-
-    let mut read = contact::Entity::find()
-        .filter(C::Id.is_in(participants.iter().copied()))
-        .filter(super::unindexed(C::OwnerId).eq(owner_id))
-        .into_query();
-    presence.add_to(&mut read, owner_id, zone);
-    read
 }
 
 /// The change to the activity counts of first and last conversations when the rows that had
@@ -501,8 +428,9 @@ pub async fn refresh_with(
     ids.dedup();
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
-    let (rows, before) = recompute_with(conn, owner_id, Some(&ids), zone, now, presence).await?;
-    store(conn, owner_id, &rows, &HashMap::new()).await?;
+    let (rows, before, stored) =
+        recompute_with(conn, owner_id, Some(&ids), zone, now, presence).await?;
+    store(conn, owner_id, &rows, &stored).await?;
     change.extend(ends_moved(&before, &rows));
     Ok(())
 }
@@ -516,8 +444,8 @@ pub async fn refresh_all(
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
     let zone = owner.zone(conn).await?;
-    let (rows, _) = recompute(conn, owner.id, None, zone, now).await?;
-    store(conn, owner.id, &rows, &HashMap::new()).await?;
+    let (rows, _, stored) = recompute(conn, owner.id, None, zone, now).await?;
+    store(conn, owner.id, &rows, &stored).await?;
     Ok(rows.len())
 }
 

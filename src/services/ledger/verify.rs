@@ -2,15 +2,13 @@
 //! ledger and name key, tag counts, idea topics, activity counts, follow-up due dates)
 //! compared with what the records give, and rewritten where it differs.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use entity::{contact, user};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{STORE_CHUNK, recompute, refresh_all, stored};
+use super::{STORE_CHUNK, recompute, refresh_all};
 use crate::db::Db;
 use crate::domain::relationship::Ledger;
 use crate::domain::suggestions::name_key;
@@ -181,16 +179,9 @@ pub async fn verify_owner(
     now: DateTime<Utc>,
 ) -> Result<Vec<Difference>, ApiError> {
     let zone = crate::services::owner::zone(conn, owner_id).await?;
-    let (expected, _) = recompute(conn, owner_id, None, zone, now).await?;
-    let stored: HashMap<Uuid, contact::Model> = contact::Entity::find()
-        .filter(contact::Column::OwnerId.eq(owner_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
+    let (expected, _, mut stored) = recompute(conn, owner_id, None, zone, now).await?;
     let ledgers = expected.into_iter().filter_map(|(contact_id, expected)| {
-        let stored = self::stored(stored.get(&contact_id)?);
+        let stored = stored.remove(&contact_id)?;
         (!stored.is_stale(now) && stored != expected).then(|| Difference::Ledger {
             owner_id,
             contact_id,

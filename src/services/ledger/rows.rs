@@ -1,0 +1,150 @@
+//! What the ledger's writes read of a contact row ([`LedgerRow`]), and that read.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::contact;
+use sea_orm::sea_query::{ExprTrait, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use crate::domain::relationship::{History, Ledger};
+use crate::error::ApiError;
+use crate::services::activity::{self, Ends};
+
+/// What the ledger's writes read of a contact row: its ledger as stored, and what the ledger
+/// is derived with besides the history (cadence, creation instant).
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct LedgerRow {
+    pub id: Uuid,
+    pub cadence_days: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub conversation_count: i64,
+    pub first_conversation_at: Option<DateTime<Utc>>,
+    pub last_conversation_at: Option<DateTime<Utc>>,
+    pub thank_yous_owed: i64,
+    pub gives: i64,
+    pub asks: i64,
+    pub balance: i64,
+    pub refresh_at: Option<DateTime<Utc>>,
+    pub next_check_in_on: Option<NaiveDate>,
+    pub cold_on: Option<NaiveDate>,
+    pub one_off_on: Option<NaiveDate>,
+    pub suggestion_base: i64,
+}
+
+/// The columns of a [`LedgerRow`].
+const LEDGER_ROW: [contact::Column; 15] = {
+    use contact::Column as C;
+    [
+        C::Id,
+        C::CadenceDays,
+        C::CreatedAt,
+        C::ConversationCount,
+        C::FirstConversationAt,
+        C::LastConversationAt,
+        C::ThankYousOwed,
+        C::Gives,
+        C::Asks,
+        C::Balance,
+        C::RefreshAt,
+        C::NextCheckInOn,
+        C::ColdOn,
+        C::OneOffOn,
+        C::SuggestionBase,
+    ]
+};
+
+impl LedgerRow {
+    /// The ledger the row stores.
+    pub fn ledger(&self) -> Ledger {
+        Ledger {
+            history: History {
+                conversation_count: self.conversation_count,
+                first_conversation_at: self.first_conversation_at,
+                last_conversation_at: self.last_conversation_at,
+                thank_yous_owed: self.thank_yous_owed,
+                gives: self.gives,
+                asks: self.asks,
+                next_planned_at: self.refresh_at,
+            },
+            balance: self.balance,
+            next_check_in_on: self.next_check_in_on,
+            cold_on: self.cold_on,
+            one_off_on: self.one_off_on,
+            suggestion_base: self.suggestion_base,
+        }
+    }
+
+    /// The first and last past conversations the row stores.
+    pub(super) fn ends(&self) -> Ends {
+        (self.first_conversation_at, self.last_conversation_at)
+    }
+}
+
+impl From<&contact::Model> for LedgerRow {
+    fn from(m: &contact::Model) -> Self {
+        Self {
+            id: m.id,
+            cadence_days: m.cadence_days,
+            created_at: m.created_at,
+            conversation_count: m.conversation_count,
+            first_conversation_at: m.first_conversation_at,
+            last_conversation_at: m.last_conversation_at,
+            thank_yous_owed: m.thank_yous_owed,
+            gives: m.gives,
+            asks: m.asks,
+            balance: m.balance,
+            refresh_at: m.refresh_at,
+            next_check_in_on: m.next_check_in_on,
+            cold_on: m.cold_on,
+            one_off_on: m.one_off_on,
+            suggestion_base: m.suggestion_base,
+        }
+    }
+}
+
+/// The read of the owner's `contacts` (all of them when `None`) as [`LedgerRow`]s, by id,
+/// with the `presence` columns when given: the first read of every ledger write.
+pub fn ledger_rows_read(
+    owner_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    presence: Option<&activity::PresenceColumns>,
+    zone: Tz,
+) -> SelectStatement {
+    use contact::Column as C;
+
+    let query = contact::Entity::find().select_only().columns(LEDGER_ROW);
+    let query = match contacts {
+        // By primary key, the owner checked on those rows (see `unindexed`).
+        Some(ids) => query
+            .filter(C::Id.is_in(ids.iter().copied()))
+            .filter(crate::services::unindexed(C::OwnerId).eq(owner_id)),
+        None => query.filter(C::OwnerId.eq(owner_id)),
+    };
+    let mut read = query.order_by_asc(C::Id).into_query();
+    if let Some(presence) = presence {
+        presence.add_to(&mut read, owner_id, zone);
+    }
+    read
+}
+
+/// Runs `read` (of [`ledger_rows_read`]), taking the presence counts of each row into
+/// `presence` when given.
+pub(super) async fn ledger_rows(
+    conn: &impl ConnectionTrait,
+    read: &SelectStatement,
+    mut presence: Option<&mut activity::PresenceColumns>,
+) -> Result<Vec<LedgerRow>, ApiError> {
+    let mut rows = Vec::new();
+    for row in conn.query_all(read).await? {
+        let ledger_row = LedgerRow::from_query_result(&row, "")?;
+        if let Some(presence) = presence.as_deref_mut() {
+            presence.read(ledger_row.id, &row)?;
+        }
+        rows.push(ledger_row);
+    }
+    Ok(rows)
+}
