@@ -197,15 +197,6 @@ impl PresenceColumns {
         }
     }
 
-    /// No columns: for a read whose change moves no presence.
-    pub fn none() -> Self {
-        Self {
-            presence: BTreeMap::new(),
-            periods: Vec::new(),
-            counts: BTreeMap::new(),
-        }
-    }
-
     /// Adds the columns to `select`, a read of `contact` rows of the owner.
     pub fn add_to(&self, select: &mut SelectStatement, owner_id: Uuid, zone: Tz) {
         use conversation_participant::Column as P;
