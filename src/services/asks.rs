@@ -93,9 +93,20 @@ fn active_model(f: &AskFields) -> ask::ActiveModel {
 }
 
 /// Checks that every reference is the owner's.
-async fn check(conn: &impl ConnectionTrait, owner_id: Uuid, f: &AskFields) -> Result<(), ApiError> {
-    check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
-    if let Some(conversation_id) = f.conversation_id {
+/// Refuses `f` where it names what is not the owner's; an update (`current` given) checks only
+/// the references it changes, as an offer's does.
+async fn check(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    f: &AskFields,
+    current: Option<&ask::Model>,
+) -> Result<(), ApiError> {
+    if current.is_none_or(|c| c.contact_id != f.contact_id) {
+        check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
+    }
+    if let Some(conversation_id) = f.conversation_id
+        && current.is_none_or(|c| c.conversation_id != Some(conversation_id))
+    {
         super::conversations::check_reference(conn, owner_id, conversation_id).await?;
     }
     Ok(())
@@ -112,7 +123,7 @@ pub async fn create(
     db.write(move |txn| {
         let (fields, completion) = (fields.clone(), completion.clone());
         Box::pin(async move {
-            check(txn, owner_id, &fields).await?;
+            check(txn, owner_id, &fields, None).await?;
             let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
@@ -177,17 +188,17 @@ impl Record for Ask {
     fn check<'a>(
         txn: &'a DatabaseTransaction,
         owner_id: Uuid,
-        _current: &'a Self,
+        current: &'a Self,
         fields: &'a AskFields,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(check(txn, owner_id, fields))
+        Box::pin(check(txn, owner_id, fields, Some(current)))
     }
 
     fn rewrite<'a>(
         txn: &'a DatabaseTransaction,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<Self, ApiError>> {
         Box::pin(async move {
             let (current, fields) = (change.current, change.fields);
             let mut model = active_model(fields);
@@ -200,14 +211,16 @@ impl Record for Ask {
                 let due = stored_ask_due(status, fields.asked_at, current.created_at, zone);
                 model.follow_up_due_on = Set(due);
             }
-            change.update(txn, owner.id, model).await?;
-            let after = ledger::Counted {
+            let after = Some(ledger::Counted {
                 contact_id: fields.contact_id,
                 in_balance: AskStatus::is_asked(fields.status.as_str()),
                 at: fields.asked_at,
-            };
+            });
             let before = Some(counted(current));
-            ledger::record_moved(txn, owner, ASKED, before, Some(after), change.now).await
+            let moves = ledger::Counted::moves(before, after);
+            let written = change.update(txn, owner, model, moves).await?;
+            ledger::record_moved(txn, owner, ASKED, before, after, change.now).await?;
+            Ok(written)
         })
     }
 

@@ -44,9 +44,11 @@ pub mod timeline;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, SqlErr, Value,
+    QueryOrder, QuerySelect, QueryTrait, Select, SqlErr, Value,
 };
 use uuid::Uuid;
+
+use self::owner::Owner;
 
 use crate::domain::version::{Precondition, etag};
 use crate::error::ApiError;
@@ -266,22 +268,54 @@ impl<C: ColumnTrait> Versioned<C> {
         Ok(version)
     }
 
-    /// Deletes the row if it is still at `version`; 412 otherwise.
+    /// [`Versioned::update`], returning the row as written, with the owner's zone read in the
+    /// same statement when `zone` (see [`Owner::write_returning`]).
+    pub async fn update_returning<A>(
+        &self,
+        conn: &impl ConnectionTrait,
+        owner: &mut Owner,
+        changes: A,
+        (id, version): (Uuid, DateTime<Utc>),
+        zone: bool,
+    ) -> Result<<A::Entity as EntityTrait>::Model, ApiError>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: EntityTrait<Column = C>,
+    {
+        let update = A::Entity::update_many()
+            .set(changes)
+            .filter(self.is(id, owner.id, version))
+            .into_query();
+        let mut written = owner
+            .write_returning::<A::Entity, _>(conn, update, zone)
+            .await?;
+        match (written.pop(), written.is_empty()) {
+            (Some(row), true) => Ok(row),
+            _ => Err(ApiError::precondition_failed()),
+        }
+    }
+
+    /// Deletes the owner's row if it is still at `version`, reading the owner's zone in the
+    /// same statement (see [`Owner::write_returning`]) for the counts the delete moves; 412
+    /// otherwise.
     pub async fn delete<E>(
         &self,
         conn: &impl ConnectionTrait,
+        owner: &mut Owner,
         id: Uuid,
-        owner_id: Uuid,
         version: DateTime<Utc>,
     ) -> Result<(), ApiError>
     where
         E: EntityTrait<Column = C>,
     {
-        let result = E::delete_many()
-            .filter(self.is(id, owner_id, version))
-            .exec(conn)
-            .await?;
-        match result.rows_affected {
+        let delete = E::delete_many()
+            .filter(self.is(id, owner.id, version))
+            .into_query();
+        match owner
+            .write_returning::<E, _>(conn, delete, true)
+            .await?
+            .len()
+        {
             1 => Ok(()),
             _ => Err(ApiError::precondition_failed()),
         }

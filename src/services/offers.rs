@@ -104,12 +104,18 @@ fn active_model(f: &OfferFields) -> value_offer::ActiveModel {
 }
 
 /// Checks that every reference is the owner's and that an introduction is of someone else.
+/// Refuses `f` where it names what is not the owner's. An update (`current` given) checks only
+/// the references it changes: those it keeps were checked when written, and their foreign
+/// keys have kept them the owner's since.
 async fn check(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     f: &OfferFields,
+    current: Option<&value_offer::Model>,
 ) -> Result<(), ApiError> {
-    check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
+    if current.is_none_or(|c| c.contact_id != f.contact_id) {
+        check_references(conn, owner_id, "contact_id", &[f.contact_id]).await?;
+    }
     if let Some(other) = f.introduced_contact_id {
         if other == f.contact_id {
             return Err(ApiError::validation(vec![FieldError::new(
@@ -118,9 +124,13 @@ async fn check(
                 "must be someone other than the recipient",
             )]));
         }
-        check_references(conn, owner_id, "introduced_contact_id", &[other]).await?;
+        if current.is_none_or(|c| c.introduced_contact_id != Some(other)) {
+            check_references(conn, owner_id, "introduced_contact_id", &[other]).await?;
+        }
     }
-    if let Some(conversation_id) = f.conversation_id {
+    if let Some(conversation_id) = f.conversation_id
+        && current.is_none_or(|c| c.conversation_id != Some(conversation_id))
+    {
         super::conversations::check_reference(conn, owner_id, conversation_id).await?;
     }
     Ok(())
@@ -137,7 +147,7 @@ pub async fn create(
     db.write(move |txn| {
         let (fields, completion) = (fields.clone(), completion.clone());
         Box::pin(async move {
-            check(txn, owner_id, &fields).await?;
+            check(txn, owner_id, &fields, None).await?;
             let mut owner = Owner::new(owner_id);
             let mut model = active_model(&fields);
             model.id = Set(Uuid::now_v7());
@@ -205,17 +215,17 @@ impl Record for ValueOffer {
     fn check<'a>(
         txn: &'a DatabaseTransaction,
         owner_id: Uuid,
-        _current: &'a Self,
+        current: &'a Self,
         fields: &'a OfferFields,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(check(txn, owner_id, fields))
+        Box::pin(check(txn, owner_id, fields, Some(current)))
     }
 
     fn rewrite<'a>(
         txn: &'a DatabaseTransaction,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<Self, ApiError>> {
         Box::pin(async move {
             let (current, fields) = (change.current, change.fields);
             let mut model = active_model(fields);
@@ -225,19 +235,20 @@ impl Record for ValueOffer {
                 let due = stored_deliver_due(fields.status.as_str(), current.created_at, zone);
                 model.deliver_due_on = Set(due);
             }
-            change.update(txn, owner.id, model).await?;
-            let after = ledger::Counted {
+            let after = Some(ledger::Counted {
                 contact_id: fields.contact_id,
                 in_balance: OfferStatus::is_given(fields.status.as_str()),
                 at: fields.offered_at,
-            };
+            });
             let was = Some(counted(current));
-            ledger::record_moved(txn, owner, OFFERED, was, Some(after), change.now).await?;
+            let moves = ledger::Counted::moves(was, after);
+            let written = change.update(txn, owner, model, moves).await?;
+            ledger::record_moved(txn, owner, OFFERED, was, after, change.now).await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
             if idea(change.before) != idea(fields) {
                 idea_topics::replace(txn, current, idea(fields).as_deref()).await?;
             }
-            Ok(())
+            Ok(written)
         })
     }
 

@@ -9,10 +9,13 @@
 use chrono_tz::Tz;
 use entity::user;
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, LockType, Query, ReturningClause,
+    SelectStatement, SimpleExpr, UpdateStatement,
+};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, Iterable, QueryTrait,
+    FromQueryResult, Iterable, QueryTrait, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -45,10 +48,8 @@ impl Owner {
     }
 
     /// Inserts `model` and returns its row, with [`Owner::zone`] read in the same statement
-    /// when the transaction has not read it yet: a scalar subquery in the insert's
-    /// `RETURNING`, which costs no statement of its own. It locks the owner's row on
-    /// PostgreSQL as [`Owner::zone`]'s read does: the new row comes first, and the statements
-    /// after it see every count an earlier writer of the owner committed.
+    /// (see [`Owner::write_returning`]): the new row comes first, and the statements after it
+    /// see every count an earlier writer of the owner committed.
     pub async fn insert<A>(
         &mut self,
         conn: &impl ConnectionTrait,
@@ -56,33 +57,70 @@ impl Owner {
     ) -> Result<<A::Entity as EntityTrait>::Model, ApiError>
     where
         A: ActiveModelTrait,
-        <A::Entity as EntityTrait>::Model: FromQueryResult,
     {
-        let mut returned: Vec<SimpleExpr> = <A::Entity as EntityTrait>::Column::iter()
-            .map(Expr::col)
-            .collect();
-        let zone_at = returned.len();
-        if self.zone.is_none() {
+        let insert = <A::Entity as EntityTrait>::insert(model).into_query();
+        self.write_returning::<A::Entity, _>(conn, insert, true)
+            .await?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("an insert returned no row").into())
+    }
+
+    /// Runs `statement`, a write of `E`'s rows, and returns the rows it wrote as they are after
+    /// it. With `zone`, when the transaction has not read it yet, [`Owner::zone`] is read in
+    /// the same statement: a scalar subquery in its `RETURNING`, which costs no statement of
+    /// its own and locks the owner's row on PostgreSQL as [`Owner::zone`]'s read does. A
+    /// statement that writes no row reads no zone.
+    pub async fn write_returning<E, S>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        mut statement: S,
+        zone: bool,
+    ) -> Result<Vec<E::Model>, ApiError>
+    where
+        E: EntityTrait,
+        S: Returns,
+    {
+        let mut returned: Vec<SimpleExpr> = E::Column::iter().map(Expr::col).collect();
+        let zone_at = (zone && self.zone.is_none()).then_some(returned.len());
+        if zone_at.is_some() {
             let lock = conn.get_database_backend() == DbBackend::Postgres;
             returned.push(SimpleExpr::SubQuery(
                 None,
                 Box::new(zone_query(self.id, lock).into()),
             ));
         }
-        let insert = <A::Entity as EntityTrait>::insert(model)
-            .into_query()
-            .returning(Query::returning().exprs(returned))
-            .to_owned();
-        let row = conn
-            .query_one(&insert)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("an insert returned no row"))?;
-        if self.zone.is_none() {
-            self.zone = Some(parse_zone(row.try_get_by_index(zone_at)?)?);
+        statement.set_returning(Query::returning().exprs(returned));
+        let rows = conn.query_all(&statement).await?;
+        if let (Some(at), Some(row)) = (zone_at, rows.first()) {
+            self.zone = Some(parse_zone(row.try_get_by_index(at)?)?);
         }
-        Ok(<A::Entity as EntityTrait>::Model::from_query_result(
-            &row, "",
-        )?)
+        Ok(rows
+            .iter()
+            .map(|row| E::Model::from_query_result(row, ""))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// A statement that writes rows and can return them: an insert, an update or a delete.
+pub trait Returns: StatementBuilder {
+    fn set_returning(&mut self, clause: ReturningClause);
+}
+
+impl Returns for InsertStatement {
+    fn set_returning(&mut self, clause: ReturningClause) {
+        self.returning(clause);
+    }
+}
+
+impl Returns for UpdateStatement {
+    fn set_returning(&mut self, clause: ReturningClause) {
+        self.returning(clause);
+    }
+}
+
+impl Returns for DeleteStatement {
+    fn set_returning(&mut self, clause: ReturningClause) {
+        self.returning(clause);
     }
 }
 

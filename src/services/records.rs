@@ -55,12 +55,13 @@ pub trait Record: Sized + Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), ApiError>>;
 
     /// Writes `change.fields` over `change.current`, making its version `change.version`, and
-    /// keeps everything derived from it (due dates, the ledger, the activity counts).
+    /// keeps everything derived from it (due dates, the ledger, the activity counts); returns
+    /// the record as written.
     fn rewrite<'a>(
         txn: &'a DatabaseTransaction,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
-    ) -> BoxFuture<'a, Result<(), ApiError>>;
+    ) -> BoxFuture<'a, Result<Self, ApiError>>;
 
     /// Keeps everything derived from `current` once its row is deleted.
     fn forget<'a>(
@@ -86,26 +87,24 @@ pub struct Rewrite<'a, R: Record> {
 
 impl<R: Record> Rewrite<'_, R> {
     /// The update of its row to `changes` (with the new version), if the row is still at the
-    /// version read; 412 when another write got there first.
+    /// version read; 412 when another write got there first. Returns the row as written, with
+    /// the owner's zone read in the same statement when `zone` (see
+    /// [`Owner::write_returning`]).
     pub async fn update<A>(
         &self,
         txn: &DatabaseTransaction,
-        owner_id: Uuid,
+        owner: &mut Owner,
         changes: A,
-    ) -> Result<(), ApiError>
+        zone: bool,
+    ) -> Result<<R::Entity as EntityTrait>::Model, ApiError>
     where
         A: sea_orm::ActiveModelTrait<Entity = R::Entity> + Send,
     {
         let mut changes = changes;
         changes.set(R::VERSION.updated_at, self.version.into());
+        let current = (self.current.id(), self.current.version());
         R::VERSION
-            .update(
-                txn,
-                changes,
-                self.current.id(),
-                owner_id,
-                self.current.version(),
-            )
+            .update_returning(txn, owner, changes, current, zone)
             .await
     }
 }
@@ -146,8 +145,7 @@ pub async fn update<R: Record>(
                 version,
                 now,
             };
-            R::rewrite(txn, &mut Owner::new(owner_id), rewrite).await?;
-            R::find_in(txn, owner_id, id).await
+            R::rewrite(txn, &mut Owner::new(owner_id), rewrite).await
         })
     })
     .await
@@ -167,10 +165,11 @@ pub async fn delete<R: Record>(
         Box::pin(async move {
             let current = R::find_in(txn, owner_id, id).await?;
             precondition.require(&current.etag())?;
+            let mut owner = Owner::new(owner_id);
             R::VERSION
-                .delete::<R::Entity>(txn, id, owner_id, current.version())
+                .delete::<R::Entity>(txn, &mut owner, id, current.version())
                 .await?;
-            R::forget(txn, &mut Owner::new(owner_id), &current, now).await
+            R::forget(txn, &mut owner, &current, now).await
         })
     })
     .await

@@ -505,20 +505,35 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     assert_eq!(spent, 6, "POST /v1/conversations with three participants");
     let path = format!("/v1/conversations/{}", talk["id"].as_str().unwrap());
     let moved = json!({"occurred_at": t0 - days(40), "thank_you_status": "sent"});
-    let (spent, _) = cost(Method::PATCH, path.clone(), moved).await;
-    // The token's account, the conversation and its participants, the update, the owner's
-    // zone, the participant rows' copy, the participants' ledger inputs with the presence
-    // counts, their histories, their new ledgers, the activity upsert, the conversation and
-    // its participants read back.
+    let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
+    // The token's account, the conversation and its participants, the update returning the
+    // row as written and the owner's zone (locked), the participant rows' copy, the
+    // participants' ledger inputs with the presence counts, their histories, their new
+    // ledgers, the activity upsert. The answer is the row the update returned: no read back.
     assert_eq!(
-        spent, 12,
+        spent, 9,
         "PATCH /v1/conversations/{{id}}, moved to another month, thanked"
     );
+    assert_eq!(
+        written,
+        net.get(&path).await,
+        "the PATCH answers the row as stored"
+    );
+    assert_eq!(written["participant_ids"].as_array().map(Vec::len), Some(3));
+    let (spent, written) = cost(Method::PATCH, path.clone(), json!({"summary": "Tea"})).await;
+    // The token's account, the conversation and its participants, the update: a summary
+    // moves no count, so neither the zone nor the ledger is read.
+    assert_eq!(spent, 4, "PATCH /v1/conversations/{{id}}, summary only");
+    assert_eq!(
+        written,
+        net.get(&path).await,
+        "the PATCH answers the row as stored"
+    );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    // The token's account, the conversation and its participants, the delete, the owner's
-    // zone, the ledger inputs with the presence counts, the histories, the new ledgers, the
-    // activity upsert.
-    assert_eq!(spent, 9, "DELETE /v1/conversations/{{id}}");
+    // The token's account, the conversation and its participants, the delete returning the
+    // owner's zone (locked), the ledger inputs with the presence counts, the histories, the
+    // new ledgers, the activity upsert.
+    assert_eq!(spent, 8, "DELETE /v1/conversations/{{id}}");
 
     let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
         "status": "offered", "offered_at": t0 - days(2)});
@@ -529,8 +544,29 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     // delete, the owner's zone (locked), then the same.
     assert_eq!(spent, 6, "POST /v1/value-offers, given");
     let path = format!("/v1/value-offers/{}", offer["id"].as_str().unwrap());
+    let (spent, written) = cost(Method::PATCH, path.clone(), json!({"title": "A talk"})).await;
+    // The token's account, the offer, the update: a title moves no count.
+    assert_eq!(spent, 3, "PATCH /v1/value-offers/{{id}}, title only");
+    assert_eq!(
+        written,
+        net.get(&path).await,
+        "the PATCH answers the row as stored"
+    );
+    let moved = json!({"offered_at": t0 - days(40)});
+    let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
+    // The token's account, the offer, the update returning the owner's zone (locked), the
+    // activity upsert: the contact's count of gives does not move, so neither does its
+    // ledger.
+    assert_eq!(spent, 4, "PATCH /v1/value-offers/{{id}}, given earlier");
+    assert_eq!(
+        written,
+        net.get(&path).await,
+        "the PATCH answers the row as stored"
+    );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    assert_eq!(spent, 7, "DELETE /v1/value-offers/{{id}}, given");
+    // The token's account, the offer, the delete returning the owner's zone (locked), the
+    // contact's stored ledger, its new ledger, the activity upsert.
+    assert_eq!(spent, 6, "DELETE /v1/value-offers/{{id}}, given");
     let ask = json!({"contact_id": people[1], "kind": "advice", "title": "Advice",
         "status": "asked", "asked_at": t0 - days(2)});
     let (spent, _) = cost(Method::POST, "/v1/asks".into(), ask).await;

@@ -817,3 +817,121 @@ async fn a_conversation_with_someone_elses_contact_is_refused_and_leaves_nothing
         .await;
     assert_eq!(timeline["data"], json!([]), "no participant row was stored");
 }
+
+/// A PATCH checks the references it changes, whichever record it is, and answers what was
+/// stored: someone else's contact or conversation, or an introduction of the recipient, is
+/// refused and changes nothing; a PATCH that keeps its references (checked when written) and
+/// one that moves them to the owner's own are taken.
+#[tokio::test]
+async fn a_patch_checks_the_references_it_changes() {
+    let app = spawn_app().await;
+    let (owner, other) = (app.create_user().await, app.create_user().await);
+    let (ada, grace) = (
+        contact(&app, &owner, "Ada").await,
+        contact(&app, &owner, "Grace").await,
+    );
+    let theirs = contact(&app, &other, "Not yours").await;
+    let talk = conversation(&app, &owner, &[&ada], json!({})).await;
+    let their_talk = conversation(&app, &other, &[&theirs], json!({})).await;
+    let offer = app
+        .create(
+            &owner,
+            "/v1/value-offers",
+            json!({"contact_id": id(&ada), "kind": "introduction", "title": "Meet Grace",
+                "introduced_contact_id": id(&grace), "conversation_id": id(&talk)}),
+        )
+        .await;
+    let ask = app
+        .create(
+            &owner,
+            "/v1/asks",
+            json!({"contact_id": id(&ada), "kind": "advice", "title": "Advice",
+                "conversation_id": id(&talk)}),
+        )
+        .await;
+    let offer_path = format!("/v1/value-offers/{}", id(&offer));
+    let ask_path = format!("/v1/asks/{}", id(&ask));
+    let refused = [
+        (
+            &offer_path,
+            json!({"contact_id": id(&theirs)}),
+            "contact_id",
+            "unknown_contact",
+        ),
+        (
+            &offer_path,
+            json!({"introduced_contact_id": id(&theirs)}),
+            "introduced_contact_id",
+            "unknown_contact",
+        ),
+        (
+            &offer_path,
+            json!({"introduced_contact_id": id(&ada)}),
+            "introduced_contact_id",
+            "same_as_recipient",
+        ),
+        (
+            &offer_path,
+            json!({"contact_id": id(&grace)}),
+            "introduced_contact_id",
+            "same_as_recipient",
+        ),
+        (
+            &offer_path,
+            json!({"conversation_id": id(&their_talk)}),
+            "conversation_id",
+            "unknown_conversation",
+        ),
+        (
+            &ask_path,
+            json!({"contact_id": id(&theirs)}),
+            "contact_id",
+            "unknown_contact",
+        ),
+        (
+            &ask_path,
+            json!({"conversation_id": id(&their_talk)}),
+            "conversation_id",
+            "unknown_conversation",
+        ),
+    ];
+    for (path, body, field, code) in refused {
+        let before = app.list(&owner, path).await;
+        let response = app.patch(&owner, path, body.clone()).await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{path} {body}");
+        assert_eq!(problem["errors"][0]["code"], code, "{path} {body}");
+        assert_eq!(
+            app.list(&owner, path).await,
+            before,
+            "{path} {body}: unchanged"
+        );
+    }
+    for path in [&offer_path, &ask_path] {
+        let response = app.patch(&owner, path, json!({"title": "Kept"})).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let kept: Value = response.json().await.unwrap();
+        assert_eq!(kept["title"], "Kept");
+        assert_eq!(kept["contact_id"], ada["id"]);
+        assert_eq!(kept["conversation_id"], talk["id"]);
+        assert_eq!(
+            app.list(&owner, path).await,
+            kept,
+            "{path}: answered as stored"
+        );
+        let mut moved = json!({"contact_id": id(&grace), "conversation_id": null});
+        if path == &offer_path {
+            moved["introduced_contact_id"] = Value::Null;
+        }
+        let response = app.patch(&owner, path, moved).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let moved: Value = response.json().await.unwrap();
+        assert_eq!(moved["contact_id"], grace["id"]);
+        assert_eq!(moved["conversation_id"], Value::Null);
+        assert_eq!(
+            app.list(&owner, path).await,
+            moved,
+            "{path}: answered as stored"
+        );
+    }
+}

@@ -251,13 +251,20 @@ impl Record for Conversation {
         txn: &'a DatabaseTransaction,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<Self, ApiError>> {
         Box::pin(async move {
             let (current, before, fields) = (change.current, change.before, change.fields);
-            change.update(txn, owner.id, active_model(fields)).await?;
             let new_participants = fields.participants() != current.participant_ids;
             let copied = fields.occurred_at != before.occurred_at
                 || fields.thank_you_status != before.thank_you_status;
+            let counts = new_participants || copied;
+            let model = change
+                .update(txn, owner, active_model(fields), counts)
+                .await?;
+            let written = Conversation {
+                model,
+                participant_ids: fields.participants(),
+            };
             let id = current.model.id;
             if new_participants {
                 let zone = owner.zone(txn).await?;
@@ -266,7 +273,7 @@ impl Record for Conversation {
                 let zone = owner.zone(txn).await?;
                 copy_to_participants(txn, id, fields, zone).await?;
             } else {
-                return Ok(());
+                return Ok(written);
             }
             let mut touched = current.participant_ids.clone();
             touched.extend(fields.participants());
@@ -287,7 +294,8 @@ impl Record for Conversation {
             let mut presence = activity::PresenceColumns::of(&counts, owner.zone(txn).await?);
             let read = (change.now, Some(&mut presence));
             ledger::refresh_with(txn, owner, &touched, read, &mut counts).await?;
-            activity::apply_with(txn, owner, &counts, Some(presence)).await
+            activity::apply_with(txn, owner, &counts, Some(presence)).await?;
+            Ok(written)
         })
     }
 

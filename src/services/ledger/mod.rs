@@ -358,6 +358,20 @@ pub struct Counted {
     pub at: Option<DateTime<Utc>>,
 }
 
+impl Counted {
+    /// The contact whose balance it counts in, if any.
+    fn in_balance(side: Option<Self>) -> Option<Uuid> {
+        side.filter(|c| c.in_balance).map(|c| c.contact_id)
+    }
+
+    /// Whether a write from `before` to `after` moves a count: its date, or the balance it
+    /// counts in. A write that moves none needs neither the owner's zone nor a ledger write.
+    pub fn moves(before: Option<Self>, after: Option<Self>) -> bool {
+        before.and_then(|c| c.at) != after.and_then(|c| c.at)
+            || Self::in_balance(before) != Self::in_balance(after)
+    }
+}
+
 /// What a kind of record counts: its date as a fact of the activity, and how many of a
 /// contact's records of the kind are in the balance, in the ledger's history.
 #[derive(Clone, Copy)]
@@ -381,8 +395,7 @@ pub async fn record_moved(
     let mut change = activity::Change::default();
     let (was_at, is_at) = (before.and_then(|c| c.at), after.and_then(|c| c.at));
     change.replace(was_at, is_at, counting.fact);
-    let in_balance = |side: Option<Counted>| side.filter(|c| c.in_balance).map(|c| c.contact_id);
-    let (was, is) = (in_balance(before), in_balance(after));
+    let (was, is) = (Counted::in_balance(before), Counted::in_balance(after));
     if was != is {
         let touched: Vec<Uuid> = was.into_iter().chain(is).collect();
         let adjust = |id: Uuid, h: &mut History| {
