@@ -42,7 +42,7 @@ use crate::error::ApiError;
 mod rows;
 mod verify;
 use rows::ledger_rows;
-pub use rows::{LedgerRow, ledger_rows_read};
+pub use rows::{LEDGER_ROW, LedgerRow, ledger_rows_read};
 pub use verify::{Difference, rebuild, verify, verify_owner};
 use verify::{fix_name_keys, owners};
 

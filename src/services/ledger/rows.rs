@@ -36,7 +36,7 @@ pub struct LedgerRow {
 }
 
 /// The columns of a [`LedgerRow`].
-const LEDGER_ROW: [contact::Column; 15] = {
+pub const LEDGER_ROW: [contact::Column; 15] = {
     use contact::Column as C;
     [
         C::Id,

@@ -29,10 +29,11 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::domain::records::OfferStatus;
-use crate::domain::relationship::{self, History, Relationship, Today};
+use crate::domain::relationship::{self, Relationship, Today};
 use crate::domain::suggestions::{self, Score};
 use crate::error::ApiError;
-use crate::services::{ledger, unindexed, union_all};
+use crate::services::ledger::{self, LEDGER_ROW, LedgerRow};
+use crate::services::{unindexed, union_all};
 
 mod ideas;
 
@@ -75,14 +76,14 @@ pub async fn suggestions(
 
     let mut scored = Vec::with_capacity(ranked.len());
     for row in ranked {
-        let relationship =
-            relationship::derive(&row.history(), row.cadence_days, row.created_at, today);
-        if let Some(score) = suggestions::score(&relationship, row.cadence_days, date) {
+        let (history, cadence_days) = (row.row.ledger().history, row.row.cadence_days);
+        let relationship = relationship::derive(&history, cadence_days, row.row.created_at, today);
+        if let Some(score) = suggestions::score(&relationship, cadence_days, date) {
             scored.push((row, relationship, score));
         }
     }
     scored.sort_by_cached_key(|(row, r, score)| {
-        suggestions::rank_key(score, r.overdue_days(date), &row.full_name, row.id)
+        suggestions::rank_key(score, r.overdue_days(date), &row.full_name, row.id())
     });
 
     let wishes = scored
@@ -90,7 +91,7 @@ pub async fn suggestions(
         .map(|(row, ..)| {
             let interests: Vec<String> =
                 crate::services::decode_json("contact.interests", &row.interests)?;
-            Ok((row.id, interests))
+            Ok((row.id(), interests))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let chosen = ideas_for(conn, owner_id, &wishes).await?;
@@ -114,7 +115,7 @@ pub async fn suggestions(
         .into_iter()
         .zip(chosen)
         .map(|((row, relationship, score), offer)| Suggestion {
-            contact_id: row.id,
+            contact_id: row.id(),
             contact_name: row.full_name,
             relationship,
             score,
@@ -125,54 +126,38 @@ pub async fn suggestions(
     Ok((picked, has_more))
 }
 
-/// A contact as the ranking sees it and a suggestion shows it: the ledger columns its score
-/// and order need, and what the suggestion says of it.
+/// A contact as the ranking sees it and a suggestion shows it: its ledger row, whose columns
+/// its score and order need, and what the suggestion says of it.
 #[derive(Clone, Debug, FromQueryResult)]
 struct Candidate {
-    id: Uuid,
-    suggestion_base: i64,
-    cadence_days: Option<i32>,
-    next_check_in_on: Option<NaiveDate>,
+    #[sea_orm(nested)]
+    row: LedgerRow,
     name_key: String,
     full_name: String,
-    created_at: DateTime<Utc>,
     interests: serde_json::Value,
-    conversation_count: i64,
-    first_conversation_at: Option<DateTime<Utc>>,
-    last_conversation_at: Option<DateTime<Utc>>,
-    thank_yous_owed: i64,
-    gives: i64,
-    asks: i64,
-    refresh_at: Option<DateTime<Utc>>,
 }
 
 impl Candidate {
+    fn id(&self) -> Uuid {
+        self.row.id
+    }
+
     fn points(&self, today: NaiveDate) -> i64 {
-        self.suggestion_base
-            + suggestions::overdue_points(self.next_check_in_on, self.cadence_days, today)
+        let row = &self.row;
+        row.suggestion_base
+            + suggestions::overdue_points(row.next_check_in_on, row.cadence_days, today)
     }
 
     /// The score and overdue parts of `suggestions::rank_key`, from the stored columns.
     fn rank(&self, today: NaiveDate) -> (std::cmp::Reverse<i64>, std::cmp::Reverse<i64>) {
         let overdue_days = self
+            .row
             .next_check_in_on
             .map_or(0, |next| Ord::max((today - next).num_days(), 0));
         (
             std::cmp::Reverse(self.points(today)),
             std::cmp::Reverse(overdue_days),
         )
-    }
-
-    fn history(&self) -> History {
-        History {
-            conversation_count: self.conversation_count,
-            first_conversation_at: self.first_conversation_at,
-            last_conversation_at: self.last_conversation_at,
-            thank_yous_owed: self.thank_yous_owed,
-            gives: self.gives,
-            asks: self.asks,
-            next_planned_at: self.refresh_at,
-        }
     }
 }
 
@@ -225,7 +210,7 @@ async fn best(
     let mut found: Vec<Candidate> = Vec::new();
     let order = |found: &mut Vec<Candidate>| {
         found.sort_by(|a, b| {
-            (a.rank(today), &a.name_key, a.id).cmp(&(b.rank(today), &b.name_key, b.id))
+            (a.rank(today), &a.name_key, a.id()).cmp(&(b.rank(today), &b.name_key, b.id()))
         });
         found.truncate(wanted);
     };
@@ -269,25 +254,11 @@ async fn best(
 }
 
 /// The columns of [`Candidate`].
-fn candidate_columns() -> [contact::Column; 15] {
+fn candidate_columns() -> impl Iterator<Item = contact::Column> {
     use contact::Column as C;
-    [
-        C::Id,
-        C::SuggestionBase,
-        C::CadenceDays,
-        C::NextCheckInOn,
-        C::NameKey,
-        C::FullName,
-        C::CreatedAt,
-        C::Interests,
-        C::ConversationCount,
-        C::FirstConversationAt,
-        C::LastConversationAt,
-        C::ThankYousOwed,
-        C::Gives,
-        C::Asks,
-        C::RefreshAt,
-    ]
+    LEDGER_ROW
+        .into_iter()
+        .chain([C::NameKey, C::FullName, C::Interests])
 }
 
 /// One row per (base, cadence) group of the owner's contacts that are not archived and have
