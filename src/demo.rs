@@ -192,11 +192,13 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     for fields in conversations_of(&network, now) {
         conversations::create(db, owner, fields, now, None).await?;
     }
+    let zone = crate::domain::relationship::Today::new(now, &user.time_zone).zone;
     for (fields, days_ago) in offers_of(&network, now) {
-        offers::create(db, owner, fields, now - Duration::days(days_ago), None).await?;
+        let at = now - Duration::days(days_ago);
+        offers::create(db, owner, fields, (at, zone), None).await?;
     }
     for fields in asks_of(&network, now) {
-        asks::create(db, owner, fields, now, None).await?;
+        asks::create(db, owner, fields, (now, zone), None).await?;
     }
     Ok(Login {
         email: EMAIL,

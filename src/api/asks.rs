@@ -199,7 +199,8 @@ async fn create_ask(
     let fields = apply(body.0.into(), AskFields::default(), now)?;
     let render = records::created::<Ask>;
     let completion = completion(claim, render);
-    let ask = asks::create(&state.db, auth.user_id(), fields, now, completion).await?;
+    let zone = auth.today(now).zone;
+    let ask = asks::create(&state.db, auth.user_id(), fields, (now, zone), completion).await?;
     render(&ask)
 }
 

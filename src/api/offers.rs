@@ -238,7 +238,8 @@ async fn create_value_offer(
     let fields = apply(body.0.into(), OfferFields::default(), now)?;
     let render = records::created::<ValueOffer>;
     let completion = completion(claim, render);
-    let offer = offers::create(&state.db, auth.user_id(), fields, now, completion).await?;
+    let zone = auth.today(now).zone;
+    let offer = offers::create(&state.db, auth.user_id(), fields, (now, zone), completion).await?;
     render(&offer)
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use entity::ask;
 use futures_util::future::BoxFuture;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
@@ -112,11 +113,14 @@ async fn check(
     Ok(())
 }
 
+/// Stores a new ask. Its follow-up's due date depends on the owner's time zone: it is dated
+/// in `zone_hint`, the zone the request's authentication read, and again should the insert
+/// read another (see [`Owner::insert_dated`]).
 pub async fn create(
     db: &Db,
     owner_id: Uuid,
     fields: AskFields,
-    now: DateTime<Utc>,
+    (now, zone_hint): (DateTime<Utc>, Tz),
     completion: Option<Completion<ask::Model>>,
 ) -> Result<ask::Model, ApiError> {
     let fields = Arc::new(fields);
@@ -130,14 +134,11 @@ pub async fn create(
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
-            model.follow_up_due_on = Set(match fields.status {
-                AskStatus::Asked => {
-                    let zone = owner.zone(txn).await?;
-                    stored_ask_due(fields.status.as_str(), fields.asked_at, now, zone)
-                }
-                _ => None,
-            });
-            let model = owner.insert(txn, model).await?;
+            let due = |model: &mut ask::ActiveModel, zone| {
+                let status = fields.status.as_str();
+                model.follow_up_due_on = Set(stored_ask_due(status, fields.asked_at, now, zone));
+            };
+            let model = owner.insert_dated(txn, model, zone_hint, due).await?;
             let counted = Some(counted(&model));
             ledger::record_moved(txn, &mut owner, ASKED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;

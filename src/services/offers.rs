@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use entity::value_offer;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -140,7 +141,7 @@ pub async fn create(
     db: &Db,
     owner_id: Uuid,
     fields: OfferFields,
-    now: DateTime<Utc>,
+    (now, zone_hint): (DateTime<Utc>, Tz),
     completion: Option<Completion<value_offer::Model>>,
 ) -> Result<value_offer::Model, ApiError> {
     let fields = Arc::new(fields);
@@ -154,14 +155,10 @@ pub async fn create(
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
-            model.deliver_due_on = Set(match fields.status {
-                OfferStatus::Idea => {
-                    let zone = owner.zone(txn).await?;
-                    stored_deliver_due(fields.status.as_str(), now, zone)
-                }
-                _ => None,
-            });
-            let model = owner.insert(txn, model).await?;
+            let due = |model: &mut value_offer::ActiveModel, zone| {
+                model.deliver_due_on = Set(stored_deliver_due(fields.status.as_str(), now, zone));
+            };
+            let model = owner.insert_dated(txn, model, zone_hint, due).await?;
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }

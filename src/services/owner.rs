@@ -14,8 +14,8 @@ use sea_orm::sea_query::{
     SelectStatement, SimpleExpr, UpdateStatement,
 };
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, Iterable, QueryTrait, StatementBuilder,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, FromQueryResult, IntoActiveModel, Iterable, QueryTrait, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -63,6 +63,32 @@ impl Owner {
             .await?
             .pop()
             .ok_or_else(|| anyhow::anyhow!("an insert returned no row").into())
+    }
+
+    /// [`Owner::insert`] of a row with columns dated in the owner's zone, which `date` sets
+    /// for a zone: first in `hint`, the zone as the request's authentication read it (without
+    /// a lock), then, in the rare case that the insert reads another zone (a change of zone
+    /// committed in between), again in that zone, with one more statement.
+    pub async fn insert_dated<A>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        mut model: A,
+        hint: Tz,
+        date: impl Fn(&mut A, Tz),
+    ) -> Result<<A::Entity as EntityTrait>::Model, ApiError>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        date(&mut model, hint);
+        let row = self.insert(conn, model).await?;
+        let zone = self.zone(conn).await?;
+        if zone == hint {
+            return Ok(row);
+        }
+        let mut model = row.into_active_model();
+        date(&mut model, zone);
+        Ok(model.update(conn).await?)
     }
 
     /// Runs `statement`, a write of `E`'s rows, and returns the rows it wrote as they are after

@@ -1781,3 +1781,90 @@ async fn statistics_of_any_range_count_what_the_records_hold() {
         }
     }
 }
+
+/// A new ask's follow-up and a new idea's delivery are dated in the owner's zone as their
+/// insert reads it under the lock, not in the zone the request's authentication read before:
+/// when a change of zone commits in between (here: each written with a stale UTC hint for an
+/// owner in Auckland, 13 hours ahead, at 20:00 UTC, already the next day there), the stored
+/// due dates are Auckland's.
+#[tokio::test]
+async fn a_new_ask_or_idea_is_dated_in_the_zone_its_insert_reads() {
+    use chrono::Timelike;
+    use rapport::domain::follow_ups::{stored_ask_due, stored_deliver_due};
+    use rapport::domain::records::{AskStatus, OfferStatus};
+    use rapport::services::asks::{self, AskFields};
+    use rapport::services::offers::{self, OfferFields};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let zone = "Pacific/Auckland";
+    let me = app
+        .send(&user, Method::PATCH, "/v1/me", json!({"time_zone": zone}))
+        .await;
+    assert_eq!(me["time_zone"], zone);
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada"}),
+        )
+        .await;
+    let now = app.clock.now();
+    let asked_at = (now - Duration::days(2))
+        .with_hour(20)
+        .and_then(|at| at.with_minute(0))
+        .expect("20:00 UTC");
+    let contact_id: Uuid = ada["id"].as_str().expect("an id").parse().expect("a uuid");
+    let fields = AskFields {
+        contact_id,
+        title: "Advice".to_owned(),
+        status: AskStatus::Asked,
+        asked_at: Some(asked_at),
+        ..AskFields::default()
+    };
+    let stale = (now, chrono_tz::UTC);
+    let ask = asks::create(&app.db, owner(&user), fields, stale, None)
+        .await
+        .expect("the ask");
+    let auckland: chrono_tz::Tz = zone.parse().expect("a zone");
+    let (there, utc) = (
+        stored_ask_due("asked", Some(asked_at), now, auckland),
+        stored_ask_due("asked", Some(asked_at), now, chrono_tz::UTC),
+    );
+    assert_ne!(there, utc, "the two zones date the ask apart");
+    assert_eq!(ask.follow_up_due_on, there, "answered as stored");
+    let stored = app
+        .send(
+            &user,
+            Method::GET,
+            &format!("/v1/asks/{}", ask.id),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(stored["id"], ask.id.to_string());
+
+    let idea = OfferFields {
+        contact_id,
+        title: "An article".to_owned(),
+        status: OfferStatus::Idea,
+        ..OfferFields::default()
+    };
+    let offer = offers::create(
+        &app.db,
+        owner(&user),
+        idea,
+        (asked_at, chrono_tz::UTC),
+        None,
+    )
+    .await
+    .expect("the idea");
+    let (there, utc) = (
+        stored_deliver_due("idea", asked_at, auckland),
+        stored_deliver_due("idea", asked_at, chrono_tz::UTC),
+    );
+    assert_ne!(there, utc, "the two zones date the idea apart");
+    assert_eq!(offer.deliver_due_on, there, "answered as stored");
+    app.assert_ledger_exact(&user, "an ask and an idea written with a stale zone")
+        .await;
+}
