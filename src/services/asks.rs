@@ -31,13 +31,18 @@ const ASKED: ledger::Counting = ledger::Counting {
     count: |h| &mut h.asks,
 };
 
-/// A stored ask as the ledger counts it.
-fn counted(m: &ask::Model) -> ledger::Counted {
+/// An ask of `contact_id` with `status` (as stored), made `at`, as the ledger counts it.
+fn counted(contact_id: Uuid, status: &str, at: Option<DateTime<Utc>>) -> ledger::Counted {
     ledger::Counted {
-        contact_id: m.contact_id,
-        in_balance: AskStatus::is_asked(&m.status),
-        at: m.asked_at,
+        contact_id,
+        in_balance: AskStatus::is_asked(status),
+        at,
     }
+}
+
+/// A stored ask as the ledger counts it.
+fn counted_row(m: &ask::Model) -> ledger::Counted {
+    counted(m.contact_id, &m.status, m.asked_at)
 }
 
 /// The columns that version a ask row.
@@ -139,7 +144,7 @@ pub async fn create(
                 model.follow_up_due_on = Set(stored_ask_due(status, fields.asked_at, now, zone));
             };
             let model = owner.insert_dated(txn, model, zone_hint, due).await?;
-            let counted = Some(counted(&model));
+            let counted = Some(counted_row(&model));
             ledger::record_moved(txn, &mut owner, ASKED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
@@ -203,25 +208,25 @@ impl Record for Ask {
         Box::pin(async move {
             let (current, fields) = (change.current, change.fields);
             let mut model = active_model(fields);
+            let status = fields.status.as_str();
             let open = |status: &str, asked_at| (status == AskStatus::Asked.as_str(), asked_at);
-            if open(&current.status, current.asked_at)
-                != open(fields.status.as_str(), fields.asked_at)
-            {
-                let zone = owner.zone(txn).await?;
-                let status = fields.status.as_str();
-                let due = stored_ask_due(status, fields.asked_at, current.created_at, zone);
-                model.follow_up_due_on = Set(due);
+            let is_open = open(status, fields.asked_at);
+            if open(&current.status, current.asked_at) != is_open {
+                // Only an ask awaiting an answer is due; one answered needs no zone.
+                model.follow_up_due_on = Set(if is_open.0 {
+                    let zone = owner.zone(txn).await?;
+                    stored_ask_due(status, fields.asked_at, current.created_at, zone)
+                } else {
+                    None
+                });
             }
-            let after = Some(ledger::Counted {
-                contact_id: fields.contact_id,
-                in_balance: AskStatus::is_asked(fields.status.as_str()),
-                at: fields.asked_at,
-            });
-            let before = Some(counted(current));
-            let moves = ledger::Counted::moves(before, after);
-            let written = change.update(txn, owner, model, moves).await?;
-            ledger::record_moved(txn, owner, ASKED, before, after, change.now).await?;
-            Ok(written)
+            let counts = (
+                counted_row(current),
+                counted(fields.contact_id, status, fields.asked_at),
+            );
+            change
+                .update_counted(txn, owner, model, ASKED, counts)
+                .await
         })
     }
 
@@ -231,7 +236,7 @@ impl Record for Ask {
         current: &'a Self,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        let before = Some(counted(current));
+        let before = Some(counted_row(current));
         Box::pin(ledger::record_moved(txn, owner, ASKED, before, None, now))
     }
 }

@@ -32,13 +32,18 @@ const OFFERED: ledger::Counting = ledger::Counting {
     count: |h| &mut h.gives,
 };
 
-/// A stored offer as the ledger counts it.
-fn counted(m: &value_offer::Model) -> ledger::Counted {
+/// An offer to `contact_id` with `status` (as stored), given `at`, as the ledger counts it.
+fn counted(contact_id: Uuid, status: &str, at: Option<DateTime<Utc>>) -> ledger::Counted {
     ledger::Counted {
-        contact_id: m.contact_id,
-        in_balance: OfferStatus::is_given(&m.status),
-        at: m.offered_at,
+        contact_id,
+        in_balance: OfferStatus::is_given(status),
+        at,
     }
+}
+
+/// A stored offer as the ledger counts it.
+fn counted_row(m: &value_offer::Model) -> ledger::Counted {
+    counted(m.contact_id, &m.status, m.offered_at)
 }
 
 /// The columns that version a value offer row.
@@ -162,7 +167,7 @@ pub async fn create(
             if fields.status == OfferStatus::Idea {
                 idea_topics::insert(txn, model.id, owner_id, now, &fields.topics).await?;
             }
-            let counted = Some(counted(&model));
+            let counted = Some(counted_row(&model));
             ledger::record_moved(txn, &mut owner, OFFERED, None, counted, now).await?;
             idempotency::store(completion.as_ref(), txn, &model).await?;
             Ok(model)
@@ -226,21 +231,24 @@ impl Record for ValueOffer {
         Box::pin(async move {
             let (current, fields) = (change.current, change.fields);
             let mut model = active_model(fields);
-            let was_idea = current.status == OfferStatus::Idea.as_str();
-            if was_idea != (fields.status == OfferStatus::Idea) {
-                let zone = owner.zone(txn).await?;
-                let due = stored_deliver_due(fields.status.as_str(), current.created_at, zone);
-                model.deliver_due_on = Set(due);
+            let (was_idea, is_idea) = (
+                current.status == OfferStatus::Idea.as_str(),
+                fields.status == OfferStatus::Idea,
+            );
+            if was_idea != is_idea {
+                // Only an idea is due; an offer that stops being one needs no zone.
+                model.deliver_due_on = Set(if is_idea {
+                    let zone = owner.zone(txn).await?;
+                    stored_deliver_due(fields.status.as_str(), current.created_at, zone)
+                } else {
+                    None
+                });
             }
-            let after = Some(ledger::Counted {
-                contact_id: fields.contact_id,
-                in_balance: OfferStatus::is_given(fields.status.as_str()),
-                at: fields.offered_at,
-            });
-            let was = Some(counted(current));
-            let moves = ledger::Counted::moves(was, after);
-            let written = change.update(txn, owner, model, moves).await?;
-            ledger::record_moved(txn, owner, OFFERED, was, after, change.now).await?;
+            let after = counted(fields.contact_id, fields.status.as_str(), fields.offered_at);
+            let counts = (counted_row(current), after);
+            let written = change
+                .update_counted(txn, owner, model, OFFERED, counts)
+                .await?;
             let idea = |f: &OfferFields| (f.status == OfferStatus::Idea).then(|| f.topics.clone());
             if idea(change.before) != idea(fields) {
                 idea_topics::replace(txn, current, idea(fields).as_deref()).await?;
@@ -255,7 +263,7 @@ impl Record for ValueOffer {
         current: &'a Self,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        let before = Some(counted(current));
+        let before = Some(counted_row(current));
         Box::pin(ledger::record_moved(txn, owner, OFFERED, before, None, now))
     }
 }

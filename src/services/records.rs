@@ -10,8 +10,8 @@ use futures_util::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
 use uuid::Uuid;
 
-use super::Versioned;
 use super::owner::Owner;
+use super::{Versioned, ledger};
 use crate::db::Db;
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
@@ -106,6 +106,29 @@ impl<R: Record> Rewrite<'_, R> {
         R::VERSION
             .update_returning(txn, owner, changes, current, zone)
             .await
+    }
+}
+
+impl<R: Record> Rewrite<'_, R> {
+    /// [`Rewrite::update`] of an offer's or an ask's row, counted by `counting` `before` and
+    /// `after` the change, then its counts moved (see [`ledger::record_moved`]); the owner's
+    /// zone is read in the update when a count moves.
+    pub async fn update_counted<A>(
+        &self,
+        txn: &DatabaseTransaction,
+        owner: &mut Owner,
+        changes: A,
+        counting: ledger::Counting,
+        (before, after): (ledger::Counted, ledger::Counted),
+    ) -> Result<<R::Entity as EntityTrait>::Model, ApiError>
+    where
+        A: sea_orm::ActiveModelTrait<Entity = R::Entity> + Send,
+    {
+        let (before, after) = (Some(before), Some(after));
+        let moves = ledger::Counted::moves(before, after);
+        let written = self.update(txn, owner, changes, moves).await?;
+        ledger::record_moved(txn, owner, counting, before, after, self.now).await?;
+        Ok(written)
     }
 }
 

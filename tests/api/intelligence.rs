@@ -569,13 +569,24 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     assert_eq!(spent, 6, "DELETE /v1/value-offers/{{id}}, given");
     let ask = json!({"contact_id": people[1], "kind": "advice", "title": "Advice",
         "status": "asked", "asked_at": t0 - days(2)});
-    let (spent, _) = cost(Method::POST, "/v1/asks".into(), ask).await;
+    let (spent, ask) = cost(Method::POST, "/v1/asks".into(), ask).await;
     // The token's account, the contact check, the ask returning the owner's zone (locked),
     // the contact's stored ledger, its new ledger, the activity upsert: the date its
     // follow-up is due is computed in the zone the token's check read, and the insert's zone
     // confirms it.
     assert_eq!(spent, 6, "POST /v1/asks, asked");
     assert_eq!(net.relationship(&people[1]).await["asks"], 1);
+    let path = format!("/v1/asks/{}", ask["id"].as_str().unwrap());
+    let withdrawn = json!({"status": "withdrawn"});
+    let (spent, written) = cost(Method::PATCH, path.clone(), withdrawn).await;
+    // The token's account, the ask, the update returning the owner's zone (locked), the
+    // contact's stored ledger, its new ledger: an answered ask is due on no date, so the zone
+    // is not read before the update, and its date, not moved, counts no activity.
+    assert_eq!(spent, 5, "PATCH /v1/asks/{{id}}, withdrawn");
+    assert_eq!(written, net.get(&path).await, "answered as stored");
+    assert_eq!(net.relationship(&people[1]).await["asks"], 0);
+    // Every due date stored on the way, the withdrawn ask's none included, as recomputed.
+    app.assert_ledger_exact(&net.user, "after the writes").await;
     assert_eq!(net.relationship(&people[0]).await["gives"], 0);
 }
 
