@@ -57,9 +57,15 @@ use sea_orm::{
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use self::connect::{connect, migrate_up};
-pub use self::errors::{is_storage_full, is_unavailable, lost_connection, violated_constraint};
+pub use self::errors::{
+    is_storage_full, is_unavailable, lost_connection, lost_to_a_conflict, violated_constraint,
+};
 use self::group_commit::GroupCommit;
 pub use self::group_commit::MAX_BATCH;
+
+/// How many times a PostgreSQL write transaction runs when the database keeps aborting it to
+/// break deadlocks (see [`Db::write`]).
+pub const WRITE_ATTEMPTS: u32 = 3;
 
 use crate::error::ApiError;
 
@@ -120,10 +126,15 @@ impl Db {
     }
 
     /// Runs `work` in a write transaction and returns its result once that has committed;
-    /// when `work` fails, nothing it wrote remains. On SQLite the transaction is shared with
-    /// the other writes waiting for the single writer, which commit with one disk flush (see
-    /// `db/group_commit.rs`), so `work` must be repeatable: it may run a second time, in a
-    /// transaction of its own, when another write of its batch failed.
+    /// when `work` fails, nothing it wrote remains. `work` must be repeatable: on SQLite the
+    /// transaction is shared with the other writes waiting for the single writer, which
+    /// commit with one disk flush (see `db/group_commit.rs`), and `work` may run a second
+    /// time, in a transaction of its own, when another write of its batch failed; on
+    /// PostgreSQL it runs again, in a new transaction, when the database aborted its
+    /// transaction to break a deadlock ([`WRITE_ATTEMPTS`] runs in all). Two writes of one
+    /// owner can deadlock there when they take the owner's row lock and the lock of a row
+    /// they share in opposite orders (a contact's delete and a conversation with that
+    /// contact, say): one of them is aborted and runs again once the other has committed.
     pub async fn write<T, W>(&self, work: W) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -134,10 +145,22 @@ impl Db {
         if let Some(group_commit) = &self.group_commit {
             return group_commit.run(work).await;
         }
-        let txn = self.begin_write().await?;
-        let value = work(&txn).await?;
-        txn.commit().await?;
-        Ok(value)
+        let mut attempt = 1;
+        loop {
+            let txn = self.begin_write().await?;
+            // A transaction dropped uncommitted rolls back.
+            let result = match work(&txn).await {
+                Ok(value) => txn.commit().await.map(|()| value).map_err(ApiError::from),
+                Err(err) => Err(err),
+            };
+            match result {
+                Err(err) if attempt < WRITE_ATTEMPTS && err.lost_to_a_conflict() => {
+                    tracing::warn!(attempt, error = %err, "a write lost a deadlock; running it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// A permit to read and work through a user's whole network (follow-ups, suggestions,

@@ -200,6 +200,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the database aborted the write's transaction to break a deadlock or a
+    /// serialization conflict: nothing of it was kept, and it may run again.
+    pub fn lost_to_a_conflict(&self) -> bool {
+        match self {
+            Self::Internal(err) => err
+                .downcast_ref::<DbErr>()
+                .is_some_and(crate::db::lost_to_a_conflict),
+            _ => false,
+        }
+    }
+
     pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::Problem {
             code,

@@ -25,6 +25,13 @@ pub fn violated_constraint(err: &DbErr) -> Option<String> {
     database_error(err)?.constraint().map(str::to_owned)
 }
 
+/// True when PostgreSQL aborted the statement's transaction to break a deadlock (40P01) or a
+/// serialization conflict (40001): the transaction did nothing, and run again from its start
+/// it may well succeed.
+pub fn lost_to_a_conflict(err: &DbErr) -> bool {
+    matches!(database_code(err).as_deref(), Some("40P01" | "40001"))
+}
+
 /// True when the database refused a write for lack of storage: SQLite's `SQLITE_FULL` (a full
 /// disk, or `max_page_count` reached), PostgreSQL's `disk_full` (53100). Answered 507.
 pub fn is_storage_full(err: &DbErr) -> bool {

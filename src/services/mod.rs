@@ -295,27 +295,25 @@ impl<C: ColumnTrait> Versioned<C> {
         }
     }
 
-    /// Deletes the owner's row if it is still at `version`, reading the owner's zone in the
-    /// same statement (see [`Owner::write_returning`]) for the counts the delete moves; 412
-    /// otherwise.
+    /// Deletes the row if it is still at `version`; 412 otherwise. The owner's zone is read
+    /// after it, where needed: reading it in the delete's `RETURNING` would lock the owner's
+    /// row before the rows the delete cascades to, the reverse of the order other writes take
+    /// those locks in on PostgreSQL.
     pub async fn delete<E>(
         &self,
         conn: &impl ConnectionTrait,
-        owner: &mut Owner,
         id: Uuid,
+        owner_id: Uuid,
         version: DateTime<Utc>,
     ) -> Result<(), ApiError>
     where
         E: EntityTrait<Column = C>,
     {
-        let delete = E::delete_many()
-            .filter(self.is(id, owner.id, version))
-            .into_query();
-        match owner
-            .write_returning::<E, _>(conn, delete, true)
-            .await?
-            .len()
-        {
+        let result = E::delete_many()
+            .filter(self.is(id, owner_id, version))
+            .exec(conn)
+            .await?;
+        match result.rows_affected {
             1 => Ok(()),
             _ => Err(ApiError::precondition_failed()),
         }

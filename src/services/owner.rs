@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use entity::user;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, LockType, Query, ReturningClause,
-    SelectStatement, SimpleExpr, UpdateStatement,
+    Alias, Expr, ExprTrait, InsertStatement, LockType, Query, ReturningClause, SelectStatement,
+    SimpleExpr, UpdateStatement,
 };
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
@@ -127,7 +127,7 @@ impl Owner {
     }
 }
 
-/// A statement that writes rows and can return them: an insert, an update or a delete.
+/// A statement that writes rows and can return them: an insert or an update.
 pub trait Returns: StatementBuilder {
     fn set_returning(&mut self, clause: ReturningClause);
 }
@@ -139,12 +139,6 @@ impl Returns for InsertStatement {
 }
 
 impl Returns for UpdateStatement {
-    fn set_returning(&mut self, clause: ReturningClause) {
-        self.returning(clause);
-    }
-}
-
-impl Returns for DeleteStatement {
     fn set_returning(&mut self, clause: ReturningClause) {
         self.returning(clause);
     }

@@ -107,9 +107,7 @@ impl<R: Record> Rewrite<'_, R> {
             .update_returning(txn, owner, changes, current, zone)
             .await
     }
-}
 
-impl<R: Record> Rewrite<'_, R> {
     /// [`Rewrite::update`] of an offer's or an ask's row, counted by `counting` `before` and
     /// `after` the change, then its counts moved (see [`ledger::record_moved`]); the owner's
     /// zone is read in the update when a count moves.
@@ -188,11 +186,10 @@ pub async fn delete<R: Record>(
         Box::pin(async move {
             let current = R::find_in(txn, owner_id, id).await?;
             precondition.require(&current.etag())?;
-            let mut owner = Owner::new(owner_id);
             R::VERSION
-                .delete::<R::Entity>(txn, &mut owner, id, current.version())
+                .delete::<R::Entity>(txn, id, owner_id, current.version())
                 .await?;
-            R::forget(txn, &mut owner, &current, now).await
+            R::forget(txn, &mut Owner::new(owner_id), &current, now).await
         })
     })
     .await

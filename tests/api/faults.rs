@@ -209,6 +209,98 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
     assert_eq!(body["errors"][0]["code"], "unknown_contact");
 }
 
+/// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. Made
+/// deterministic: the test's transaction locks the owner's row; an offer's PATCH locks the
+/// offer, then waits for the owner's row (its update reads the zone for the counts it
+/// moves); the test's transaction then waits for the offer. The PATCH waited first, so its
+/// deadlock check runs first and PostgreSQL aborts it (the test's own check is put off); the
+/// test's transaction then gets the offer and commits, and the PATCH's second run goes
+/// through.
+#[tokio::test]
+async fn a_write_that_loses_a_deadlock_runs_again() {
+    use sea_orm::TransactionTrait;
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let contact: Value = create_contact(&app, &user, "Ada", "")
+        .await
+        .json()
+        .await
+        .expect("contact");
+    let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News",
+        "status": "offered", "offered_at": "2026-11-20T09:00:00Z"});
+    let offer: Value = app
+        .request(
+            Method::POST,
+            "/v1/value-offers",
+            Some(&user.access_token),
+            Some(&offer),
+        )
+        .await
+        .json()
+        .await
+        .expect("offer");
+    let offer_id = offer["id"].as_str().expect("id").to_owned();
+
+    let holding = app.db.writer().begin().await.expect("a transaction");
+    holding
+        .execute_unprepared("SET LOCAL deadlock_timeout = '10s'")
+        .await
+        .expect("put off this side's deadlock check");
+    holding
+        .execute_unprepared(&format!(
+            "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
+            user.id
+        ))
+        .await
+        .expect("lock the owner's row");
+    let path = format!("/v1/value-offers/{offer_id}");
+    let moved = json!({"offered_at": "2026-11-18T09:00:00Z"});
+    let (app_ref, token) = (&app, user.access_token.clone());
+    let patch = async move {
+        app_ref
+            .request(Method::PATCH, &path, Some(&token), Some(&moved))
+            .await
+    };
+    let deadlock = async {
+        let waiting_on_lock = Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE 'UPDATE \"value_offer\"%'",
+        );
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
+        loop {
+            poll.tick().await;
+            let row = app
+                .db
+                .reader()
+                .query_one_raw(waiting_on_lock.clone())
+                .await
+                .expect("poll");
+            let n: i64 = row.expect("a row").try_get("", "n").expect("count");
+            if n > 0 {
+                break;
+            }
+        }
+        // Waits until PostgreSQL aborts the PATCH's transaction, which held the offer.
+        holding
+            .execute_unprepared(&format!(
+                "SELECT id FROM value_offer WHERE id = '{offer_id}' FOR UPDATE"
+            ))
+            .await
+            .expect("lock the offer");
+        holding.commit().await.expect("commit");
+    };
+    let (response, ()) = tokio::join!(patch, deadlock);
+    assert_eq!(response.status().as_u16(), 200, "the PATCH ran again");
+    let written: Value = response.json().await.expect("the offer");
+    assert_eq!(written["offered_at"], "2026-11-18T09:00:00Z");
+    app.assert_ledger_exact(&user, "after the deadlock").await;
+}
+
 /// Terminates every connection the server holds to its PostgreSQL database, as a restart or a
 /// fail-over does (SQLSTATE 57P01).
 async fn terminate_connections(app: &TestApp) {

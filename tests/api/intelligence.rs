@@ -530,10 +530,11 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
         "the PATCH answers the row as stored"
     );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    // The token's account, the conversation and its participants, the delete returning the
-    // owner's zone (locked), the ledger inputs with the presence counts, the histories, the
-    // new ledgers, the activity upsert.
-    assert_eq!(spent, 8, "DELETE /v1/conversations/{{id}}");
+    // The token's account, the conversation and its participants, the delete, the owner's
+    // zone (locked after the rows the delete cascades to, as other writes lock them), the
+    // ledger inputs with the presence counts, the histories, the new ledgers, the activity
+    // upsert.
+    assert_eq!(spent, 9, "DELETE /v1/conversations/{{id}}");
 
     let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
         "status": "offered", "offered_at": t0 - days(2)});
@@ -564,9 +565,9 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
         "the PATCH answers the row as stored"
     );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    // The token's account, the offer, the delete returning the owner's zone (locked), the
-    // contact's stored ledger, its new ledger, the activity upsert.
-    assert_eq!(spent, 6, "DELETE /v1/value-offers/{{id}}, given");
+    // The token's account, the offer, the delete, the owner's zone (locked), the contact's
+    // stored ledger, its new ledger, the activity upsert.
+    assert_eq!(spent, 7, "DELETE /v1/value-offers/{{id}}, given");
     let ask = json!({"contact_id": people[1], "kind": "advice", "title": "Advice",
         "status": "asked", "asked_at": t0 - days(2)});
     let (spent, ask) = cost(Method::POST, "/v1/asks".into(), ask).await;

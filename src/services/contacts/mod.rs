@@ -353,9 +353,8 @@ pub async fn delete(
                 .await?;
             let tags = tags_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
             let (mut change, conversations) = activity::facts_of_contact(txn, owner_id, id).await?;
-            let mut owner = Owner::new(owner_id);
             VERSION
-                .delete::<contact::Entity>(txn, &mut owner, id, version)
+                .delete::<contact::Entity>(txn, id, owner_id, version)
                 .await?;
             super::tag_counts::adjust(txn, owner_id, &[], &tags).await?;
             let emptied =
@@ -371,7 +370,7 @@ pub async fn delete(
                     thank_you,
                 });
             }
-            activity::apply(txn, &mut owner, &change).await
+            activity::apply(txn, &mut Owner::new(owner_id), &change).await
         })
     })
     .await
