@@ -148,6 +148,32 @@ async fn concurrent_calendar_url_rotations_all_succeed_and_leave_one() {
     assert_eq!(live, 1, "exactly one of {} URLs is live", tokens.len());
 }
 
+/// Returns once a statement of the server's that starts with `statement` waits for a lock
+/// (PostgreSQL's `pg_stat_activity`), polled every 5 ms.
+async fn wait_for_a_lock(app: &TestApp, statement: &str) {
+    let waiting = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock' \
+         AND starts_with(query, $1)",
+        [statement.into()],
+    );
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
+    loop {
+        poll.tick().await;
+        let row = app
+            .db
+            .reader()
+            .query_one_raw(waiting.clone())
+            .await
+            .expect("poll");
+        let n: i64 = row.expect("a row").try_get("", "n").expect("count");
+        if n > 0 {
+            return;
+        }
+    }
+}
+
 /// A write that checked its contact exists, then lost the race with that contact's deletion,
 /// is refused by the foreign key: 422 `unknown_contact`, not 500. Deterministic on PostgreSQL:
 /// the test holds the contact's deletion uncommitted until the offer's insert waits on it.
@@ -181,26 +207,7 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
     };
     let waiting = async {
         // The offer's insert waits for the deleting transaction's row lock: commit then.
-        let waiting_on_lock = Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock' \
-             AND query LIKE 'INSERT INTO \"value_offer\"%'",
-        );
-        let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
-        loop {
-            poll.tick().await;
-            let row = app
-                .db
-                .reader()
-                .query_one_raw(waiting_on_lock.clone())
-                .await
-                .expect("poll");
-            let n: i64 = row.expect("a row").try_get("", "n").expect("count");
-            if n > 0 {
-                break;
-            }
-        }
+        wait_for_a_lock(&app, "INSERT INTO \"value_offer\"").await;
         deleting.commit().await.expect("commit the delete");
     };
     let (response, ()) = tokio::join!(create, waiting);
@@ -265,26 +272,7 @@ async fn a_write_that_loses_a_deadlock_runs_again() {
             .await
     };
     let deadlock = async {
-        let waiting_on_lock = Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock' \
-             AND query LIKE 'UPDATE \"value_offer\"%'",
-        );
-        let mut poll = tokio::time::interval(std::time::Duration::from_millis(5));
-        loop {
-            poll.tick().await;
-            let row = app
-                .db
-                .reader()
-                .query_one_raw(waiting_on_lock.clone())
-                .await
-                .expect("poll");
-            let n: i64 = row.expect("a row").try_get("", "n").expect("count");
-            if n > 0 {
-                break;
-            }
-        }
+        wait_for_a_lock(&app, "UPDATE \"value_offer\"").await;
         // Waits until PostgreSQL aborts the PATCH's transaction, which held the offer.
         holding
             .execute_unprepared(&format!(
