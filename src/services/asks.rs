@@ -98,7 +98,6 @@ fn active_model(f: &AskFields) -> ask::ActiveModel {
     }
 }
 
-/// Checks that every reference is the owner's.
 /// Refuses `f` where it names what is not the owner's; an update (`current` given) checks only
 /// the references it changes, as an offer's does.
 async fn check(

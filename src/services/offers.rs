@@ -109,10 +109,9 @@ fn active_model(f: &OfferFields) -> value_offer::ActiveModel {
     }
 }
 
-/// Checks that every reference is the owner's and that an introduction is of someone else.
-/// Refuses `f` where it names what is not the owner's. An update (`current` given) checks only
-/// the references it changes: those it keeps were checked when written, and their foreign
-/// keys have kept them the owner's since.
+/// Refuses `f` where it names what is not the owner's or introduces the recipient to
+/// themselves. An update (`current` given) checks only the references it changes: those it
+/// keeps were checked when written, and their foreign keys have kept them the owner's since.
 async fn check(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
