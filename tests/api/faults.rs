@@ -216,6 +216,57 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
     assert_eq!(body["errors"][0]["code"], "unknown_contact");
 }
 
+/// A write whose account is deleted while it runs answers 401 (the token's account is gone),
+/// not 500, and leaves nothing. Deterministic on PostgreSQL: the test holds the account's
+/// deletion uncommitted until the conversation's insert waits on it.
+#[tokio::test]
+async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
+    use sea_orm::TransactionTrait;
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let contact: Value = create_contact(&app, &user, "Ada", "")
+        .await
+        .json()
+        .await
+        .expect("contact");
+    let deleting = app.db.writer().begin().await.expect("a transaction");
+    deleting
+        .execute_unprepared(&format!("DELETE FROM \"user\" WHERE id = '{}'", user.id))
+        .await
+        .expect("delete the account, uncommitted");
+    let talk = json!({"occurred_at": "2026-11-20T09:00:00Z", "channel": "coffee",
+        "summary": "Coffee", "participant_ids": [contact["id"]]});
+    let (app_ref, token) = (&app, user.access_token.clone());
+    let create = async move {
+        app_ref
+            .request(Method::POST, "/v1/conversations", Some(&token), Some(&talk))
+            .await
+    };
+    let waiting = async {
+        wait_for_a_lock(&app, "INSERT INTO \"conversation\"").await;
+        deleting.commit().await.expect("commit the deletion");
+    };
+    let (response, ()) = tokio::join!(create, waiting);
+    assert_problem(response, 401, "invalid_token").await;
+    let left = app
+        .db
+        .reader()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT count(*) AS n FROM conversation WHERE owner_id = '{}'",
+                user.id
+            ),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    assert_eq!(left.try_get::<i64>("", "n").expect("n"), 0);
+}
+
 /// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. Made
 /// deterministic: the test's transaction locks the owner's row; an offer's PATCH locks the
 /// offer, then waits for the owner's row (its update reads the zone for the counts it
