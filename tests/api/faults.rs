@@ -174,13 +174,36 @@ async fn wait_for_a_lock(app: &TestApp, statement: &str) {
     }
 }
 
+/// Sends `method path body` as `user` while a transaction of the test's holds `statement`
+/// uncommitted, and commits it once the server's statement starting with `waits_on` waits for
+/// its lock: the request then meets the statement's effect half-way through its own write.
+async fn race_with_uncommitted(
+    app: &TestApp,
+    user: &TestUser,
+    statement: &str,
+    (method, path, body): (Method, &str, Value),
+    waits_on: &str,
+) -> reqwest::Response {
+    use sea_orm::TransactionTrait;
+    let holding = app.db.writer().begin().await.expect("a transaction");
+    holding
+        .execute_unprepared(statement)
+        .await
+        .expect("the statement, uncommitted");
+    let request = app.request(method, path, Some(&user.access_token), Some(&body));
+    let waiting = async {
+        wait_for_a_lock(app, waits_on).await;
+        holding.commit().await.expect("commit");
+    };
+    tokio::join!(request, waiting).0
+}
+
 /// A write that checked its contact exists, then lost the race with that contact's deletion,
 /// is refused by the foreign key: 422 `unknown_contact`, not 500. Deterministic on PostgreSQL:
 /// the test holds the contact's deletion uncommitted until the offer's insert waits on it.
 /// (SQLite's single writer runs the check and the insert with no delete in between.)
 #[tokio::test]
 async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
-    use sea_orm::TransactionTrait;
     if !on_postgres() {
         return;
     }
@@ -192,25 +215,15 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
         .await
         .expect("contact");
     let id = contact["id"].as_str().expect("id").to_owned();
-
-    let deleting = app.db.writer().begin().await.expect("a transaction");
-    deleting
-        .execute_unprepared(&format!("DELETE FROM contact WHERE id = '{id}'"))
-        .await
-        .expect("delete, uncommitted");
     let offer = json!({"contact_id": id, "kind": "news", "title": "News"});
-    let (app_ref, token) = (&app, user.access_token.clone());
-    let create = async move {
-        app_ref
-            .request(Method::POST, "/v1/value-offers", Some(&token), Some(&offer))
-            .await
-    };
-    let waiting = async {
-        // The offer's insert waits for the deleting transaction's row lock: commit then.
-        wait_for_a_lock(&app, "INSERT INTO \"value_offer\"").await;
-        deleting.commit().await.expect("commit the delete");
-    };
-    let (response, ()) = tokio::join!(create, waiting);
+    let response = race_with_uncommitted(
+        &app,
+        &user,
+        &format!("DELETE FROM contact WHERE id = '{id}'"),
+        (Method::POST, "/v1/value-offers", offer),
+        "INSERT INTO \"value_offer\"",
+    )
+    .await;
     let body = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "contact_id");
     assert_eq!(body["errors"][0]["code"], "unknown_contact");
@@ -221,7 +234,6 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
 /// deletion uncommitted until the conversation's insert waits on it.
 #[tokio::test]
 async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
-    use sea_orm::TransactionTrait;
     if !on_postgres() {
         return;
     }
@@ -232,24 +244,16 @@ async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
         .json()
         .await
         .expect("contact");
-    let deleting = app.db.writer().begin().await.expect("a transaction");
-    deleting
-        .execute_unprepared(&format!("DELETE FROM \"user\" WHERE id = '{}'", user.id))
-        .await
-        .expect("delete the account, uncommitted");
     let talk = json!({"occurred_at": "2026-11-20T09:00:00Z", "channel": "coffee",
         "summary": "Coffee", "participant_ids": [contact["id"]]});
-    let (app_ref, token) = (&app, user.access_token.clone());
-    let create = async move {
-        app_ref
-            .request(Method::POST, "/v1/conversations", Some(&token), Some(&talk))
-            .await
-    };
-    let waiting = async {
-        wait_for_a_lock(&app, "INSERT INTO \"conversation\"").await;
-        deleting.commit().await.expect("commit the deletion");
-    };
-    let (response, ()) = tokio::join!(create, waiting);
+    let response = race_with_uncommitted(
+        &app,
+        &user,
+        &format!("DELETE FROM \"user\" WHERE id = '{}'", user.id),
+        (Method::POST, "/v1/conversations", talk),
+        "INSERT INTO \"conversation\"",
+    )
+    .await;
     assert_problem(response, 401, "invalid_token").await;
     let left = app
         .db
@@ -265,6 +269,57 @@ async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
         .expect("count")
         .expect("a row");
     assert_eq!(left.try_get::<i64>("", "n").expect("n"), 0);
+}
+
+/// A record's PATCH that read the record before another write changed it, and then waited
+/// for that write's row lock, answers 412 and writes nothing: its update is conditional on the
+/// version it read. Deterministic on PostgreSQL: the test holds the other write uncommitted
+/// until the PATCH's update waits on it.
+#[tokio::test]
+async fn a_patch_that_loses_the_race_with_another_write_is_412() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let contact: Value = create_contact(&app, &user, "Ada", "")
+        .await
+        .json()
+        .await
+        .expect("contact");
+    let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News"});
+    let offer: Value = app
+        .request(
+            Method::POST,
+            "/v1/value-offers",
+            Some(&user.access_token),
+            Some(&offer),
+        )
+        .await
+        .json()
+        .await
+        .expect("offer");
+    let id = offer["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/value-offers/{id}");
+    let response = race_with_uncommitted(
+        &app,
+        &user,
+        &format!(
+            "UPDATE value_offer SET title = 'Elsewhere', \
+             updated_at = updated_at + interval '1 second' WHERE id = '{id}'"
+        ),
+        (Method::PATCH, &path, json!({"title": "Mine"})),
+        "UPDATE \"value_offer\"",
+    )
+    .await;
+    assert_problem(response, 412, "precondition_failed").await;
+    let stored: Value = app
+        .get_as(&path, &user.access_token)
+        .await
+        .json()
+        .await
+        .expect("the offer");
+    assert_eq!(stored["title"], "Elsewhere", "the other write kept");
 }
 
 /// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. Made
