@@ -2,6 +2,8 @@
 """Limits: oversized, deep and huge inputs are refused quickly and leave the server standing.
 
 - a body over max_body_bytes is 413, whether Content-Length announces it or not (chunked);
+- a request head over max_header_bytes (16 KiB by default), or with more than 64 header
+  fields, is 431 with the problem `headers_too_large`;
 - limit=101 is 400;
 - 10,000 participant_ids is 413 or 422, answered in well under a second;
 - JSON nested 100,000 deep, and a body of 25,000 keys just under the limit, are refused with a
@@ -60,6 +62,15 @@ def main():
         key = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
         status = request(base, "POST", "/v1/contacts", token, raw=big, headers=key)[0]
         checks.append(("body over max_body_bytes with an Idempotency-Key", status, {413}))
+
+        def head_refusal(headers):
+            status, _, answer = request(base, "GET", "/v1/me", token, headers=headers)
+            code = answer.get("code") if isinstance(answer, dict) else repr(answer)
+            return f"{status} {code}"
+
+        expected = {"431 headers_too_large"}
+        checks.append(("a 20 KB header", head_refusal({"X-Pad": "p" * 20_000}), expected))
+        checks.append(("70 header fields", head_refusal({f"X-F{i}": "v" for i in range(70)}), expected))
 
         checks.append(("limit=101", request(base, "GET", "/v1/contacts?limit=101", token)[0], {400}))
 

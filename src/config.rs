@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "idempotency_wait_ms",
     "public_url",
     "body_timeout_ms",
+    "max_header_bytes",
 ];
 
 /// The effective configuration of one process.
@@ -75,6 +76,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// How long a client may take to send a request's body, in milliseconds (408 after).
     pub body_timeout_ms: u64,
+    /// Largest request head (request line and header fields) accepted, in bytes (431 after).
+    pub max_header_bytes: usize,
 }
 
 impl Default for Settings {
@@ -96,6 +99,7 @@ impl Default for Settings {
             idempotency_wait_ms: 5000,
             public_url: None,
             body_timeout_ms: 10_000,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -143,6 +147,11 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The largest `max_header_bytes`: actix-http refuses a head over 128 KiB itself, before the
+/// application sees it and without a body; the setting stays well below that, so that the
+/// application's refusal, a problem, comes first.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Shortest `jwt_secret` accepted: 256 bits for HS256.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -184,6 +193,12 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             bail!("invalid setting `max_body_bytes`: it must be at least 1024");
+        }
+        if !(1024..=MAX_HEADER_BYTES).contains(&self.max_header_bytes) {
+            bail!(
+                "invalid setting `max_header_bytes`: it must be from 1024 to {MAX_HEADER_BYTES} \
+                 (the HTTP layer refuses larger heads itself, without a problem body)"
+            );
         }
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).ok().filter(|u| {
@@ -374,6 +389,21 @@ mod tests {
                 .to_string()
                 .contains("`jwt_secret`")
         );
+    }
+
+    #[test]
+    fn a_header_limit_the_http_layer_would_enforce_first_is_refused() {
+        let with = |max_header_bytes| Settings {
+            max_header_bytes,
+            ..Settings::default()
+        };
+        for bad in [0, 1023, MAX_HEADER_BYTES + 1] {
+            let err = with(bad).validate().unwrap_err().to_string();
+            assert!(err.contains("`max_header_bytes`"), "{bad}: {err}");
+        }
+        for good in [1024, MAX_HEADER_BYTES] {
+            with(good).validate().unwrap();
+        }
     }
 
     #[test]

@@ -67,6 +67,8 @@ problem_codes! {
         "The request announced a body that did not arrive in time (`body_timeout_ms`, 10 s by default). Send the whole body at once.";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "Payload too large",
         "The request body is larger than the server accepts (`max_body_bytes`, 1 MiB by default).";
+    HeadersTooLarge = "headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE, "Request header fields too large",
+        "The request line and header fields are larger than the server accepts (`max_header_bytes`, 16 KiB by default), or there are more than 64 header fields. `detail` gives the size or count. Heads over 128 KiB or with more than 96 fields are refused by the HTTP layer itself, with this status and no body.";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
         "The request has a body that is not JSON. Send it with `Content-Type: application/json`.";
     ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "Validation failed",

@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::fallback::{RouteTable, fallback};
+use crate::api::headers::HeadLimit;
 use crate::api::json::BodyLimit;
 use crate::api::state::AppState;
 use crate::api::{self, idempotency, request_id};
@@ -124,6 +125,9 @@ fn serve(
         max_bytes: settings.max_body_bytes,
         timeout: Duration::from_millis(settings.body_timeout_ms),
     });
+    let head_limit = web::Data::new(HeadLimit {
+        max_bytes: settings.max_header_bytes,
+    });
     let origins = settings.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -132,6 +136,7 @@ fn serve(
             .configure(api::configure)
             .split_for_parts();
         app.app_data(state.clone())
+            .app_data(head_limit.clone())
             .app_data(routes.clone())
             .app_data(body_limit.clone())
             .app_data(api::query_config())
@@ -150,6 +155,7 @@ fn serve(
                 api::cors::cors(&origins),
             ))
             .wrap(from_fn(api::cors::problem_for_refusal))
+            .wrap(from_fn(api::headers::limit))
             .wrap(TracingLogger::<RapportRootSpan>::new())
             .wrap(from_fn(api::headers::middleware))
             .wrap(from_fn(request_id::middleware))

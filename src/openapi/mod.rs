@@ -49,7 +49,8 @@ last microsecond of its minute). Another date is 422 `invalid_date` in a body, 4
         schemas(Problem, FieldError, ProblemCode),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
-            PayloadTooLarge, RequestTimeout, UnsupportedMediaType, ValidationFailed, TooManyRequests,
+            PayloadTooLarge, RequestTimeout, HeadersTooLarge, UnsupportedMediaType, ValidationFailed,
+            TooManyRequests,
             PreconditionFailed, IdempotencyConflict,
             InternalError, ServiceUnavailable, NotReady, StorageFull
         ),
@@ -134,7 +135,7 @@ fn bearer_by_default(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// What any operation can answer whatever its input, declared on each: 500; 503 on every
+/// What any operation can answer whatever its input, declared on each: 431 and 500; 503 on every
 /// operation that uses the database; 507 on every write. Declared here, once, rather than on
 /// each handler, so that no operation can leave them out.
 fn declare_server_errors(api: &mut utoipa::openapi::OpenApi) {
@@ -157,6 +158,7 @@ fn declare_server_errors(api: &mut utoipa::openapi::OpenApi) {
                     .entry(status.to_owned())
                     .or_insert_with(|| Ref::from_response_name(name).into());
             };
+            declare("431", "HeadersTooLarge");
             declare("500", "InternalError");
             if uses_database {
                 declare("503", "ServiceUnavailable");
@@ -282,6 +284,7 @@ problem_responses! {
     MethodNotAllowed => MethodNotAllowed, "The route does not accept this method; see `Allow`.";
     PayloadTooLarge => PayloadTooLarge, "The body is larger than the server accepts.";
     RequestTimeout => RequestTimeout, "The announced body did not arrive within `body_timeout_ms`.";
+    HeadersTooLarge => HeadersTooLarge, "The request line and header fields are over `max_header_bytes`, or there are more than 64 header fields.";
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
     ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";

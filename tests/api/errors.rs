@@ -402,6 +402,83 @@ async fn a_body_that_never_arrives_is_408_after_the_body_timeout() {
     }
 }
 
+/// A request head over `max_header_bytes`, or with more than 64 header fields, is 431
+/// `headers_too_large` with a problem body, a request id and the safety headers; one at the
+/// limit is served. Sent on a raw socket, so that the head is exactly the bytes counted: the
+/// request line and the header fields with their line ends.
+#[tokio::test]
+async fn a_head_over_its_limits_is_431_and_one_at_them_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const LIMIT: usize = 2048;
+    let app = crate::helpers::spawn_app_with(|s| s.max_header_bytes = LIMIT).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let ask = |head: String| {
+        let host = host.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(b"\r\n").await.unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await.unwrap();
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    // `Connection: close` ends each exchange, so the answer is read to its end.
+    let start = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let padded = |size: usize| {
+        let pad = size - start.len() - "X-Pad: \r\n".len();
+        format!("{start}X-Pad: {}\r\n", "p".repeat(pad))
+    };
+    let at_limit = padded(LIMIT);
+    assert_eq!(at_limit.len(), LIMIT);
+    let answer = ask(at_limit).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let fields = |n: usize| {
+        let extra: String = (0..n - 2).map(|i| format!("X-F{i}: v\r\n")).collect();
+        format!("{start}{extra}")
+    };
+    let answer = ask(fields(64)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    for (head, detail) in [
+        (
+            padded(LIMIT + 1),
+            format!("take {} bytes; at most {LIMIT}", LIMIT + 1),
+        ),
+        (fields(65), "has 65 header fields; at most 64".to_owned()),
+    ] {
+        let answer = ask(head).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        let lower = answer.to_lowercase();
+        assert!(
+            lower.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert!(lower.contains("x-request-id:"), "{answer}");
+        assert!(
+            lower.contains("x-content-type-options: nosniff"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("\"code\":\"headers_too_large\""),
+            "{answer}"
+        );
+        assert!(answer.contains(&detail), "{detail}: {answer}");
+    }
+
+    // Under /v1/ too, before authentication: the refusal reads nothing else of the request.
+    let response = app
+        .client
+        .get(app.url("/v1/me"))
+        .header("x-pad", "p".repeat(LIMIT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    assert_problem(response, 431, "headers_too_large").await;
+}
+
 /// Every problem code is answered by a real route, checked in full by `assert_problem`
 /// (status, type, title, detail, request id); a 500 is forced by dropping a table under the
 /// server. The codes whose cause takes a set-up of its own are asserted by the tests named
@@ -415,6 +492,10 @@ async fn every_problem_code_is_answered_by_a_real_route() {
         (
             "request_timeout",
             "errors::a_body_that_never_arrives_is_408_after_the_body_timeout",
+        ),
+        (
+            "headers_too_large",
+            "errors::a_head_over_its_limits_is_431_and_one_at_them_is_served",
         ),
         (
             "service_unavailable",
