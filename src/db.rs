@@ -58,13 +58,14 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub use self::connect::{connect, migrate_up};
 pub use self::errors::{
-    is_storage_full, is_unavailable, lost_connection, lost_to_a_conflict, violated_constraint,
+    RowMoved, is_storage_full, is_unavailable, lost_connection, lost_to_a_conflict,
+    violated_constraint,
 };
 use self::group_commit::GroupCommit;
 pub use self::group_commit::MAX_BATCH;
 
-/// How many times a PostgreSQL write transaction runs when the database keeps aborting it to
-/// break deadlocks (see [`Db::write`]).
+/// How many times a PostgreSQL write transaction runs when it keeps losing to concurrent
+/// writes: aborted to break a deadlock, or its row changed under it (see [`Db::write`]).
 pub const WRITE_ATTEMPTS: u32 = 3;
 
 use crate::error::ApiError;
@@ -131,9 +132,10 @@ impl Db {
     /// commit with one disk flush (see `db/group_commit.rs`), and `work` may run a second
     /// time, in a transaction of its own, when another write of its batch failed; on
     /// PostgreSQL it runs again, in a new transaction, when the database aborted its
-    /// transaction to break a deadlock ([`WRITE_ATTEMPTS`] runs in all). Two writes of one
-    /// owner can deadlock there when they take the owner's row lock and the lock of a row
-    /// they share in opposite orders (a contact's delete and a conversation with that
+    /// transaction to break a deadlock, or when its conditional update found the row changed
+    /// since it read it ([`RowMoved`]); [`WRITE_ATTEMPTS`] runs in all, then 503. Two writes
+    /// of one owner can deadlock there when they take the owner's row lock and the lock of a
+    /// row they share in opposite orders (a contact's delete and a conversation with that
     /// contact, say): one of them is aborted and runs again once the other has committed.
     pub async fn write<T, W>(&self, work: W) -> Result<T, ApiError>
     where
@@ -143,7 +145,7 @@ impl Db {
             + 'static,
     {
         if let Some(group_commit) = &self.group_commit {
-            return group_commit.run(work).await;
+            return group_commit.run(work).await.map_err(still_conflicted);
         }
         let mut attempt = 1;
         loop {
@@ -155,10 +157,10 @@ impl Db {
             };
             match result {
                 Err(err) if attempt < WRITE_ATTEMPTS && err.lost_to_a_conflict() => {
-                    tracing::warn!(attempt, error = %err, "a write lost a deadlock; running it again");
+                    tracing::warn!(attempt, error = %err, "a write lost to another; running it again");
                     attempt += 1;
                 }
-                result => return result,
+                result => return result.map_err(still_conflicted),
             }
         }
     }
@@ -345,5 +347,34 @@ impl ConnectionTrait for Reader {
 
     fn support_returning(&self) -> bool {
         self.0.support_returning()
+    }
+}
+
+/// A write that lost to concurrent writes every time it ran: 503 `database_unavailable`, for
+/// the client to retry shortly, rather than 500.
+fn still_conflicted(err: ApiError) -> ApiError {
+    if err.lost_to_a_conflict() {
+        ApiError::Unavailable(DbErr::Custom(format!(
+            "the write lost to concurrent writes {WRITE_ATTEMPTS} times: {err}"
+        )))
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ProblemCode;
+
+    #[test]
+    fn a_write_still_losing_after_its_last_run_is_503_and_other_errors_pass_through() {
+        let lost = still_conflicted(ApiError::row_moved());
+        assert!(matches!(lost, ApiError::Unavailable(_)), "{lost:?}");
+        assert_eq!(lost.code(), ProblemCode::DatabaseUnavailable);
+        let other = still_conflicted(ApiError::not_found());
+        assert_eq!(other.code(), ProblemCode::NotFound);
+        assert!(ApiError::row_moved().lost_to_a_conflict());
+        assert!(!ApiError::not_found().lost_to_a_conflict());
     }
 }

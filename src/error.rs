@@ -104,7 +104,7 @@ problem_codes! {
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service unavailable",
         "The service is not ready: its database has no room for writes. Retry later; `/readyz` tells when the service is ready again.";
     DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE, "Database unavailable",
-        "The database cannot be reached at the moment (a restart, a fail-over, a lost connection, every connection busy); nothing was done. Retry after the seconds in `Retry-After`; `/readyz` tells when the service is ready again.";
+        "The database cannot be reached at the moment (a restart, a fail-over, a lost connection, every connection busy), or a write kept losing to concurrent writes of the same rows; nothing was done. Retry after the seconds in `Retry-After`; `/readyz` tells when the service is ready again.";
     StorageFull = "storage_full", INSUFFICIENT_STORAGE, "Storage full",
         "The server's storage is full, so nothing of the request was written. Retry after the seconds in `Retry-After`; `/readyz` answers 503 until the server can write again.";
     SecretNotReplayed = "secret_not_replayed", CONFLICT, "Secret not replayed",
@@ -202,15 +202,23 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Whether the database aborted the write's transaction to break a deadlock or a
-    /// serialization conflict: nothing of it was kept, and it may run again.
+    /// Whether the write lost to a concurrent one: the database aborted its transaction to
+    /// break a deadlock or a serialization conflict, or its row changed after it read it
+    /// ([`crate::db::RowMoved`]). It may run again from its start.
     pub fn lost_to_a_conflict(&self) -> bool {
         match self {
-            Self::Internal(err) => err
-                .downcast_ref::<DbErr>()
-                .is_some_and(crate::db::lost_to_a_conflict),
+            Self::Internal(err) => {
+                err.downcast_ref::<DbErr>()
+                    .is_some_and(crate::db::lost_to_a_conflict)
+                    || err.is::<crate::db::RowMoved>()
+            }
             _ => false,
         }
+    }
+
+    /// See [`crate::db::RowMoved`].
+    pub fn row_moved() -> Self {
+        Self::Internal(anyhow::Error::new(crate::db::RowMoved))
     }
 
     pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {

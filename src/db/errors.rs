@@ -32,6 +32,15 @@ pub fn lost_to_a_conflict(err: &DbErr) -> bool {
     matches!(database_code(err).as_deref(), Some("40P01" | "40001"))
 }
 
+/// A write's conditional update or delete found its row no longer at the version the write's
+/// transaction had read: another write committed in between, which PostgreSQL's READ
+/// COMMITTED allows (SQLite's single writer does not). Like a deadlock, the write runs again
+/// from its start, on the row as it then stands (`Db::write`); its `If-Match`, if any, is then
+/// checked against that row.
+#[derive(Debug, thiserror::Error)]
+#[error("the row changed between the write's read of it and its update")]
+pub struct RowMoved;
+
 /// True when the database refused a write for lack of storage: SQLite's `SQLITE_FULL` (a full
 /// disk, or `max_page_count` reached), PostgreSQL's `disk_full` (53100). Answered 507.
 pub fn is_storage_full(err: &DbErr) -> bool {

@@ -288,7 +288,7 @@ problem_responses! {
     UnsupportedMediaType => UnsupportedMediaType, "The body is not `application/json`.";
     ValidationFailed => ValidationFailed, "Some fields are invalid; `errors` lists them.";
     InternalError => InternalError, "The server failed; the log holds the cause under the request id.";
-    ServiceUnavailable => DatabaseUnavailable, "The database cannot be reached, or is not taking statements for the moment (restarting, out of memory or connections); retry after `Retry-After`.";
+    ServiceUnavailable => DatabaseUnavailable, "The database cannot be reached, or is not taking statements for the moment (restarting, out of memory or connections), or the write kept losing to concurrent writes of the same rows; retry after `Retry-After`.";
     NotReady => ServiceUnavailable, "The database cannot be reached, or has no room for writes.";
     StorageFull => StorageFull, "The database has no room for the write; nothing of it was kept. Retry after `Retry-After`.";
 }

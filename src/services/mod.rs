@@ -218,8 +218,9 @@ impl<C: ColumnTrait> Versioned<C> {
             .add(self.updated_at.eq(version))
     }
 
-    /// Writes `changes` to the row if it is still at `version`; 412 when another write got
-    /// there first. Check and write are one statement, so no lock is needed.
+    /// Writes `changes` to the row if it is still at `version`, the version the write's
+    /// transaction read; [`ApiError::row_moved`] when another write got there first, for
+    /// the write to run again. Check and write are one statement, so no lock is needed.
     pub async fn update<A>(
         &self,
         conn: &impl ConnectionTrait,
@@ -239,7 +240,7 @@ impl<C: ColumnTrait> Versioned<C> {
             .await?;
         match result.rows_affected {
             1 => Ok(()),
-            _ => Err(ApiError::precondition_failed()),
+            _ => Err(ApiError::row_moved()),
         }
     }
 
@@ -291,11 +292,12 @@ impl<C: ColumnTrait> Versioned<C> {
             .await?;
         match (written.pop(), written.is_empty()) {
             (Some(row), true) => Ok(row),
-            _ => Err(ApiError::precondition_failed()),
+            _ => Err(ApiError::row_moved()),
         }
     }
 
-    /// Deletes the row if it is still at `version`; 412 otherwise. The owner's zone is read
+    /// Deletes the row if it is still at `version`; [`ApiError::row_moved`] otherwise, as
+    /// [`Versioned::update`]. The owner's zone is read
     /// after it, where needed: reading it in the delete's `RETURNING` would lock the owner's
     /// row before the rows the delete cascades to, the reverse of the order other writes take
     /// those locks in on PostgreSQL.
@@ -315,7 +317,7 @@ impl<C: ColumnTrait> Versioned<C> {
             .await?;
         match result.rows_affected {
             1 => Ok(()),
-            _ => Err(ApiError::precondition_failed()),
+            _ => Err(ApiError::row_moved()),
         }
     }
 }

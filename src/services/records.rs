@@ -87,7 +87,7 @@ pub struct Rewrite<'a, R: Record> {
 
 impl<R: Record> Rewrite<'_, R> {
     /// The update of its row to `changes` (with the new version), if the row is still at the
-    /// version read; 412 when another write got there first. Returns the row as written, with
+    /// version read; [`ApiError::row_moved`] when another write got there first. Returns the row as written, with
     /// the owner's zone read in the same statement when `zone` (see
     /// [`Owner::write_returning`]).
     pub async fn update<A>(

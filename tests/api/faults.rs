@@ -174,14 +174,13 @@ async fn wait_for_a_lock(app: &TestApp, statement: &str) {
     }
 }
 
-/// Sends `method path body` as `user` while a transaction of the test's holds `statement`
+/// Sends `request` while a transaction of the test's holds `statement`
 /// uncommitted, and commits it once the server's statement starting with `waits_on` waits for
 /// its lock: the request then meets the statement's effect half-way through its own write.
 async fn race_with_uncommitted(
     app: &TestApp,
-    user: &TestUser,
     statement: &str,
-    (method, path, body): (Method, &str, Value),
+    request: reqwest::RequestBuilder,
     waits_on: &str,
 ) -> reqwest::Response {
     use sea_orm::TransactionTrait;
@@ -190,12 +189,28 @@ async fn race_with_uncommitted(
         .execute_unprepared(statement)
         .await
         .expect("the statement, uncommitted");
-    let request = app.request(method, path, Some(&user.access_token), Some(&body));
     let waiting = async {
         wait_for_a_lock(app, waits_on).await;
         holding.commit().await.expect("commit");
     };
-    tokio::join!(request, waiting).0
+    tokio::join!(request.send(), waiting).0.expect("an answer")
+}
+
+/// `method path` as `user`, with `body` as JSON when given.
+fn as_user(
+    app: &TestApp,
+    user: &TestUser,
+    (method, path): (Method, &str),
+    body: Option<Value>,
+) -> reqwest::RequestBuilder {
+    let request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(&user.access_token);
+    match body {
+        Some(body) => request.json(&body),
+        None => request,
+    }
 }
 
 /// A write that checked its contact exists, then lost the race with that contact's deletion,
@@ -218,9 +233,8 @@ async fn a_write_that_loses_the_race_with_a_delete_is_422_unknown_contact() {
     let offer = json!({"contact_id": id, "kind": "news", "title": "News"});
     let response = race_with_uncommitted(
         &app,
-        &user,
         &format!("DELETE FROM contact WHERE id = '{id}'"),
-        (Method::POST, "/v1/value-offers", offer),
+        as_user(&app, &user, (Method::POST, "/v1/value-offers"), Some(offer)),
         "INSERT INTO \"value_offer\"",
     )
     .await;
@@ -248,9 +262,8 @@ async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
         "summary": "Coffee", "participant_ids": [contact["id"]]});
     let response = race_with_uncommitted(
         &app,
-        &user,
         &format!("DELETE FROM \"user\" WHERE id = '{}'", user.id),
-        (Method::POST, "/v1/conversations", talk),
+        as_user(&app, &user, (Method::POST, "/v1/conversations"), Some(talk)),
         "INSERT INTO \"conversation\"",
     )
     .await;
@@ -271,12 +284,15 @@ async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
     assert_eq!(left.try_get::<i64>("", "n").expect("n"), 0);
 }
 
-/// A record's PATCH that read the record before another write changed it, and then waited
-/// for that write's row lock, answers 412 and writes nothing: its update is conditional on the
-/// version it read. Deterministic on PostgreSQL: the test holds the other write uncommitted
-/// until the PATCH's update waits on it.
+/// A record's PATCH or DELETE that read the record before another write changed it, and then
+/// waited for that write's row lock, does not write over it: its update is conditional on the
+/// version it read, and on a miss the write runs again on the record as it then stands.
+/// Without `If-Match` the PATCH is applied on top of the other write (200, both changes kept)
+/// and the DELETE deletes (204); with the `If-Match` it was sent with, it answers 412 and
+/// changes nothing. Deterministic on PostgreSQL: the test holds the other write uncommitted
+/// until the request's update or delete waits on it.
 #[tokio::test]
-async fn a_patch_that_loses_the_race_with_another_write_is_412() {
+async fn a_write_that_loses_the_race_with_another_runs_again_on_what_that_one_left() {
     if !on_postgres() {
         return;
     }
@@ -288,7 +304,7 @@ async fn a_patch_that_loses_the_race_with_another_write_is_412() {
         .await
         .expect("contact");
     let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News"});
-    let offer: Value = app
+    let created: Value = app
         .request(
             Method::POST,
             "/v1/value-offers",
@@ -299,27 +315,63 @@ async fn a_patch_that_loses_the_race_with_another_write_is_412() {
         .json()
         .await
         .expect("offer");
-    let id = offer["id"].as_str().expect("id").to_owned();
-    let path = format!("/v1/value-offers/{id}");
+    let path = format!("/v1/value-offers/{}", created["id"].as_str().expect("id"));
+    let other_write = |details: &str| {
+        format!(
+            "UPDATE value_offer SET details = '{details}', \
+             updated_at = updated_at + interval '1 second' WHERE id = '{}'",
+            created["id"].as_str().expect("id")
+        )
+    };
+    let stored = || async {
+        let response = app.get_as(&path, &user.access_token).await;
+        let etag = response.headers()["etag"]
+            .to_str()
+            .expect("etag")
+            .to_owned();
+        (response.json::<Value>().await.expect("the offer"), etag)
+    };
+    let patch = |title: &str| {
+        as_user(
+            &app,
+            &user,
+            (Method::PATCH, &path),
+            Some(json!({"title": title})),
+        )
+    };
+    let update = "UPDATE \"value_offer\"";
+
+    let response =
+        race_with_uncommitted(&app, &other_write("Elsewhere"), patch("Mine"), update).await;
+    assert_eq!(response.status().as_u16(), 200, "no If-Match: applied");
+    let answered: Value = response.json().await.expect("the offer");
+    let (offer, etag) = stored().await;
+    assert_eq!(offer["title"], "Mine", "the PATCH applied");
+    assert_eq!(offer["details"], "Elsewhere", "the other write kept");
+    assert_eq!(answered, offer, "answered as stored");
+
+    // Sent with the version it read: the other write changed that, so 412 and nothing written.
+    let conditional = patch("Mine again").header("if-match", etag);
+    let response = race_with_uncommitted(&app, &other_write("Again"), conditional, update).await;
+    assert_problem(response, 412, "precondition_failed").await;
+    let (offer, _) = stored().await;
+    assert_eq!(
+        offer["title"], "Mine",
+        "the conditional PATCH wrote nothing"
+    );
+    assert_eq!(offer["details"], "Again", "the other write kept");
+
+    let delete = as_user(&app, &user, (Method::DELETE, &path), None);
     let response = race_with_uncommitted(
         &app,
-        &user,
-        &format!(
-            "UPDATE value_offer SET title = 'Elsewhere', \
-             updated_at = updated_at + interval '1 second' WHERE id = '{id}'"
-        ),
-        (Method::PATCH, &path, json!({"title": "Mine"})),
-        "UPDATE \"value_offer\"",
+        &other_write("Last"),
+        delete,
+        "DELETE FROM \"value_offer\"",
     )
     .await;
-    assert_problem(response, 412, "precondition_failed").await;
-    let stored: Value = app
-        .get_as(&path, &user.access_token)
-        .await
-        .json()
-        .await
-        .expect("the offer");
-    assert_eq!(stored["title"], "Elsewhere", "the other write kept");
+    assert_eq!(response.status().as_u16(), 204, "no If-Match: deleted");
+    let gone = app.get_as(&path, &user.access_token).await;
+    assert_eq!(gone.status().as_u16(), 404);
 }
 
 /// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. Made
