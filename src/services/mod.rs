@@ -297,10 +297,7 @@ impl<C: ColumnTrait> Versioned<C> {
     }
 
     /// Deletes the row if it is still at `version`; [`ApiError::row_moved`] otherwise, as
-    /// [`Versioned::update`]. The owner's zone is read
-    /// after it, where needed: reading it in the delete's `RETURNING` would lock the owner's
-    /// row before the rows the delete cascades to, the reverse of the order other writes take
-    /// those locks in on PostgreSQL.
+    /// [`Versioned::update`].
     pub async fn delete<E>(
         &self,
         conn: &impl ConnectionTrait,

@@ -213,6 +213,21 @@ impl Record for ValueOffer {
         Box::pin(find_in(conn, owner_id, id))
     }
 
+    fn find_for_write<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Self, ApiError>> {
+        Box::pin(async move {
+            let select = value_offer::Entity::find_by_id(id)
+                .filter(value_offer::Column::OwnerId.eq(owner.id));
+            owner
+                .find(txn, select)
+                .await?
+                .ok_or_else(ApiError::not_found)
+        })
+    }
+
     fn check<'a>(
         txn: &'a DatabaseTransaction,
         owner_id: Uuid,

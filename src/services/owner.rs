@@ -3,6 +3,13 @@
 //! counts after the previous one (see `services::ledger`); reading the zone once per
 //! transaction keeps that to one statement however many counts the write moves.
 //!
+//! **Lock order.** On PostgreSQL a write of a record takes the owner's row lock in its first
+//! statement, before the lock of any other row: a record's update or delete in the read of
+//! the record ([`Owner::find`]), a create in its insert ([`Owner::insert`]; the checks before
+//! it lock nothing), a contact's update or delete in [`Owner::lock_first`]. Two writes of one
+//! owner then never hold each other's rows in opposite orders: a delete, whose cascades lock
+//! the rows it takes with it, no longer deadlocks with a write of one of those rows.
+//!
 //! Also the owner-by-owner work a migration leaves for the application ([`drain_pending`]):
 //! work that needs each owner's zone, done in one transaction per owner.
 
@@ -15,7 +22,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, FromQueryResult, IntoActiveModel, Iterable, QueryTrait, StatementBuilder,
+    EntityTrait, FromQueryResult, IntoActiveModel, Iterable, QueryTrait, Select, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -45,6 +52,49 @@ impl Owner {
         let zone = read_zone(conn, self.id, lock).await?;
         self.zone = Some(zone);
         Ok(zone)
+    }
+
+    /// On PostgreSQL, locks the owner's row now (reading the zone), as the write's first
+    /// statement; on SQLite, whose single writer runs one write at a time, nothing.
+    pub async fn lock_first(&mut self, conn: &impl ConnectionTrait) -> Result<(), ApiError> {
+        if conn.get_database_backend() == DbBackend::Postgres {
+            self.zone(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The row `select` finds (at most one is read), with [`Owner::zone`] read in the same
+    /// statement when the transaction has not read it yet: a scalar subquery that locks the
+    /// owner's row on PostgreSQL, as [`Owner::zone`]'s read does. A record's write reads the
+    /// record with it first, so that the owner's row is the first row it locks (see the
+    /// module comment). A row read here may be older than the lock, when the lock had to wait
+    /// for another write; a write conditional on the row's version then finds it moved and
+    /// runs again (`db::RowMoved`).
+    pub async fn find<E>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        select: Select<E>,
+    ) -> Result<Option<E::Model>, ApiError>
+    where
+        E: EntityTrait,
+    {
+        const ZONE: &str = "owner_zone";
+        let mut query = select.into_query();
+        let read_zone = self.zone.is_none();
+        if read_zone {
+            let lock = conn.get_database_backend() == DbBackend::Postgres;
+            query.expr_as(
+                SimpleExpr::SubQuery(None, Box::new(zone_query(self.id, lock).into())),
+                Alias::new(ZONE),
+            );
+        }
+        let Some(row) = conn.query_one(&query).await? else {
+            return Ok(None);
+        };
+        if read_zone {
+            self.zone = Some(parse_zone(row.try_get("", ZONE)?)?);
+        }
+        Ok(Some(E::Model::from_query_result(&row, "")?))
     }
 
     /// Inserts `model` and returns its row, with [`Owner::zone`] read in the same statement

@@ -46,6 +46,15 @@ pub trait Record: Sized + Send + Sync + 'static {
         id: Uuid,
     ) -> BoxFuture<'_, Result<Self, ApiError>>;
 
+    /// The owner's record `id` for a write, read in the write's first statement with the
+    /// owner's zone, which locks the owner's row on PostgreSQL first (see [`Owner::find`]);
+    /// 404 when it is not theirs.
+    fn find_for_write<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Self, ApiError>>;
+
     /// Refuses `fields` where they name what is not the owner's or break a rule between rows.
     fn check<'a>(
         txn: &'a DatabaseTransaction,
@@ -153,7 +162,8 @@ pub async fn update<R: Record>(
     db.write(move |txn| {
         let (change, precondition) = (change.clone(), precondition.clone());
         Box::pin(async move {
-            let current = R::find_in(txn, owner_id, id).await?;
+            let mut owner = Owner::new(owner_id);
+            let current = R::find_for_write(txn, &mut owner, id).await?;
             let before = current.fields()?;
             let fields = change(before.clone())?;
             R::check(txn, owner_id, &current, &fields).await?;
@@ -166,7 +176,7 @@ pub async fn update<R: Record>(
                 version,
                 now,
             };
-            R::rewrite(txn, &mut Owner::new(owner_id), rewrite).await
+            R::rewrite(txn, &mut owner, rewrite).await
         })
     })
     .await
@@ -184,12 +194,13 @@ pub async fn delete<R: Record>(
     db.write(move |txn| {
         let precondition = precondition.clone();
         Box::pin(async move {
-            let current = R::find_in(txn, owner_id, id).await?;
+            let mut owner = Owner::new(owner_id);
+            let current = R::find_for_write(txn, &mut owner, id).await?;
             precondition.require(&current.etag())?;
             R::VERSION
                 .delete::<R::Entity>(txn, id, owner_id, current.version())
                 .await?;
-            R::forget(txn, &mut Owner::new(owner_id), &current, now).await
+            R::forget(txn, &mut owner, &current, now).await
         })
     })
     .await

@@ -374,13 +374,13 @@ async fn a_write_that_loses_the_race_with_another_runs_again_on_what_that_one_le
     assert_eq!(gone.status().as_u16(), 404);
 }
 
-/// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. Made
-/// deterministic: the test's transaction locks the owner's row; an offer's PATCH locks the
-/// offer, then waits for the owner's row (its update reads the zone for the counts it
-/// moves); the test's transaction then waits for the offer. The PATCH waited first, so its
-/// deadlock check runs first and PostgreSQL aborts it (the test's own check is put off); the
-/// test's transaction then gets the offer and commits, and the PATCH's second run goes
-/// through.
+/// A write that PostgreSQL aborts to break a deadlock runs again and succeeds, not 500. The
+/// application's writes take the owner's row first (see the next test), so the test's own
+/// transaction takes the other order: it locks the offer; an offer's PATCH locks the owner's
+/// row in its read and then waits for the offer at its update; the test's transaction then
+/// asks for the owner's row. The PATCH waited first, so its deadlock check runs first and
+/// PostgreSQL aborts it (the test's own check is put off); the test's transaction then gets
+/// the owner's row and commits, and the PATCH's second run goes through.
 #[tokio::test]
 async fn a_write_that_loses_a_deadlock_runs_again() {
     use sea_orm::TransactionTrait;
@@ -389,25 +389,7 @@ async fn a_write_that_loses_a_deadlock_runs_again() {
     }
     let app = spawn_app().await;
     let user = app.create_user().await;
-    let contact: Value = create_contact(&app, &user, "Ada", "")
-        .await
-        .json()
-        .await
-        .expect("contact");
-    let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News",
-        "status": "offered", "offered_at": "2026-11-20T09:00:00Z"});
-    let offer: Value = app
-        .request(
-            Method::POST,
-            "/v1/value-offers",
-            Some(&user.access_token),
-            Some(&offer),
-        )
-        .await
-        .json()
-        .await
-        .expect("offer");
-    let offer_id = offer["id"].as_str().expect("id").to_owned();
+    let offer_id = given_offer(&app, &user).await;
 
     let holding = app.db.writer().begin().await.expect("a transaction");
     holding
@@ -416,35 +398,127 @@ async fn a_write_that_loses_a_deadlock_runs_again() {
         .expect("put off this side's deadlock check");
     holding
         .execute_unprepared(&format!(
-            "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
-            user.id
+            "SELECT id FROM value_offer WHERE id = '{offer_id}' FOR UPDATE"
         ))
         .await
-        .expect("lock the owner's row");
+        .expect("lock the offer");
     let path = format!("/v1/value-offers/{offer_id}");
     let moved = json!({"offered_at": "2026-11-18T09:00:00Z"});
-    let (app_ref, token) = (&app, user.access_token.clone());
-    let patch = async move {
-        app_ref
-            .request(Method::PATCH, &path, Some(&token), Some(&moved))
-            .await
-    };
+    let patch = as_user(&app, &user, (Method::PATCH, &path), Some(moved)).send();
     let deadlock = async {
         wait_for_a_lock(&app, "UPDATE \"value_offer\"").await;
-        // Waits until PostgreSQL aborts the PATCH's transaction, which held the offer.
+        // Waits until PostgreSQL aborts the PATCH's transaction, which held the owner's row.
         holding
             .execute_unprepared(&format!(
-                "SELECT id FROM value_offer WHERE id = '{offer_id}' FOR UPDATE"
+                "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
+                user.id
             ))
             .await
-            .expect("lock the offer");
+            .expect("lock the owner's row");
         holding.commit().await.expect("commit");
     };
     let (response, ()) = tokio::join!(patch, deadlock);
+    let response = response.expect("an answer");
     assert_eq!(response.status().as_u16(), 200, "the PATCH ran again");
     let written: Value = response.json().await.expect("the offer");
     assert_eq!(written["offered_at"], "2026-11-18T09:00:00Z");
     app.assert_ledger_exact(&user, "after the deadlock").await;
+}
+
+/// An offer given to a new contact of `user`'s; its id.
+async fn given_offer(app: &TestApp, user: &TestUser) -> String {
+    let contact: Value = create_contact(app, user, "Ada", "")
+        .await
+        .json()
+        .await
+        .expect("contact");
+    let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News",
+        "status": "offered", "offered_at": "2026-11-20T09:00:00Z"});
+    let offer: Value = as_user(app, user, (Method::POST, "/v1/value-offers"), Some(offer))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("offer");
+    offer["id"].as_str().expect("id").to_owned()
+}
+
+/// Every write of an owner's record locks the owner's row before any other row, so two writes
+/// of one owner cannot deadlock: while the test holds the owner's row, a PATCH or DELETE of an
+/// offer, the DELETE of a contact (whose cascade takes its offers) and a contact's PATCH each
+/// wait for it holding no other lock: the test can take the rows they are about to write
+/// without waiting (`NOWAIT`). Before, each held its record (and a contact's delete, the rows
+/// it cascades to) while it waited for the owner's row.
+#[tokio::test]
+async fn a_write_locks_its_owner_before_any_other_row() {
+    use sea_orm::TransactionTrait;
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let offer_id = given_offer(&app, &user).await;
+    let offer_path = format!("/v1/value-offers/{offer_id}");
+    let contact_id = app
+        .get_as(&offer_path, &user.access_token)
+        .await
+        .json::<Value>()
+        .await
+        .expect("the offer")["contact_id"]
+        .as_str()
+        .expect("contact id")
+        .to_owned();
+    let contact_path = format!("/v1/contacts/{contact_id}");
+    let offer_row = format!("SELECT id FROM value_offer WHERE id = '{offer_id}' FOR UPDATE NOWAIT");
+    let contact_row = format!("SELECT id FROM contact WHERE id = '{contact_id}' FOR UPDATE NOWAIT");
+    let writes = [
+        (
+            Method::PATCH,
+            &offer_path,
+            Some(json!({"offered_at": "2026-11-18T09:00:00Z"})),
+            200,
+            &offer_row,
+        ),
+        (
+            Method::PATCH,
+            &contact_path,
+            Some(json!({"cadence_days": 30})),
+            200,
+            &contact_row,
+        ),
+        (Method::DELETE, &offer_path, None, 204, &offer_row),
+        (Method::DELETE, &contact_path, None, 204, &contact_row),
+    ];
+    for (method, path, body, status, row) in writes {
+        let what = format!("{method} {path}");
+        let holding = app.db.writer().begin().await.expect("a transaction");
+        holding
+            .execute_unprepared(&format!(
+                "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
+                user.id
+            ))
+            .await
+            .expect("lock the owner's row");
+        let write = as_user(&app, &user, (method, path), body).send();
+        let probe = async {
+            wait_for_a_lock(&app, "").await;
+            let free = holding.execute_unprepared(row).await;
+            holding.commit().await.expect("commit");
+            free
+        };
+        let (response, free) = tokio::join!(write, probe);
+        assert!(
+            free.is_ok(),
+            "{what} held its row while it waited: {free:?}"
+        );
+        assert_eq!(
+            response.expect("an answer").status().as_u16(),
+            status,
+            "{what}"
+        );
+    }
+    app.assert_ledger_exact(&user, "after the writes").await;
 }
 
 /// Terminates every connection the server holds to its PostgreSQL database, as a restart or a

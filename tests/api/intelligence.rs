@@ -506,8 +506,9 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     let path = format!("/v1/conversations/{}", talk["id"].as_str().unwrap());
     let moved = json!({"occurred_at": t0 - days(40), "thank_you_status": "sent"});
     let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
-    // The token's account, the conversation and its participants, the update returning the
-    // row as written and the owner's zone (locked), the participant rows' copy, the
+    // The token's account, the conversation with the owner's zone (the owner's row locked
+    // first) and its participants, the update returning the row as written, the participant
+    // rows' copy, the
     // participants' ledger inputs with the presence counts, their histories, their new
     // ledgers, the activity upsert. The answer is the row the update returned: no read back.
     assert_eq!(
@@ -521,8 +522,8 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     );
     assert_eq!(written["participant_ids"].as_array().map(Vec::len), Some(3));
     let (spent, written) = cost(Method::PATCH, path.clone(), json!({"summary": "Tea"})).await;
-    // The token's account, the conversation and its participants, the update: a summary
-    // moves no count, so neither the zone nor the ledger is read.
+    // The token's account, the conversation with the owner's zone and its participants, the
+    // update: a summary moves no count, so the ledger is not read.
     assert_eq!(spent, 4, "PATCH /v1/conversations/{{id}}, summary only");
     assert_eq!(
         written,
@@ -530,23 +531,23 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
         "the PATCH answers the row as stored"
     );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    // The token's account, the conversation and its participants, the delete, the owner's
-    // zone (locked after the rows the delete cascades to, as other writes lock them), the
-    // ledger inputs with the presence counts, the histories, the new ledgers, the activity
-    // upsert.
-    assert_eq!(spent, 9, "DELETE /v1/conversations/{{id}}");
+    // The token's account, the conversation with the owner's zone (the owner's row locked
+    // before the rows the delete cascades to, as every write of the owner locks them) and
+    // its participants, the delete, the ledger inputs with the presence counts, the
+    // histories, the new ledgers, the activity upsert.
+    assert_eq!(spent, 8, "DELETE /v1/conversations/{{id}}");
 
     let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
         "status": "offered", "offered_at": t0 - days(2)});
     let (spent, offer) = cost(Method::POST, "/v1/value-offers".into(), offer).await;
     // The token's account, the contact check, the offer returning the owner's zone
     // (locked), the contact's stored ledger, its new ledger, the activity upsert: the
-    // ledger's statements do not read the contact's records. A delete: the offer read, the
-    // delete, the owner's zone (locked), then the same.
+    // ledger's statements do not read the contact's records.
     assert_eq!(spent, 6, "POST /v1/value-offers, given");
     let path = format!("/v1/value-offers/{}", offer["id"].as_str().unwrap());
     let (spent, written) = cost(Method::PATCH, path.clone(), json!({"title": "A talk"})).await;
-    // The token's account, the offer, the update: a title moves no count.
+    // The token's account, the offer with the owner's zone (locked), the update: a title
+    // moves no count.
     assert_eq!(spent, 3, "PATCH /v1/value-offers/{{id}}, title only");
     assert_eq!(
         written,
@@ -555,7 +556,7 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     );
     let moved = json!({"offered_at": t0 - days(40)});
     let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
-    // The token's account, the offer, the update returning the owner's zone (locked), the
+    // The token's account, the offer with the owner's zone (locked), the update, the
     // activity upsert: the contact's count of gives does not move, so neither does its
     // ledger.
     assert_eq!(spent, 4, "PATCH /v1/value-offers/{{id}}, given earlier");
@@ -565,9 +566,9 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
         "the PATCH answers the row as stored"
     );
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
-    // The token's account, the offer, the delete, the owner's zone (locked), the contact's
-    // stored ledger, its new ledger, the activity upsert.
-    assert_eq!(spent, 7, "DELETE /v1/value-offers/{{id}}, given");
+    // The token's account, the offer with the owner's zone (locked), the delete, the
+    // contact's stored ledger, its new ledger, the activity upsert.
+    assert_eq!(spent, 6, "DELETE /v1/value-offers/{{id}}, given");
     let ask = json!({"contact_id": people[1], "kind": "advice", "title": "Advice",
         "status": "asked", "asked_at": t0 - days(2)});
     let (spent, ask) = cost(Method::POST, "/v1/asks".into(), ask).await;
@@ -580,9 +581,9 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     let path = format!("/v1/asks/{}", ask["id"].as_str().unwrap());
     let withdrawn = json!({"status": "withdrawn"});
     let (spent, written) = cost(Method::PATCH, path.clone(), withdrawn).await;
-    // The token's account, the ask, the update returning the owner's zone (locked), the
-    // contact's stored ledger, its new ledger: an answered ask is due on no date, so the zone
-    // is not read before the update, and its date, not moved, counts no activity.
+    // The token's account, the ask with the owner's zone (locked), the update, the contact's
+    // stored ledger, its new ledger: an answered ask is due on no date, and its date, not
+    // moved, counts no activity.
     assert_eq!(spent, 5, "PATCH /v1/asks/{{id}}, withdrawn");
     assert_eq!(written, net.get(&path).await, "answered as stored");
     assert_eq!(net.relationship(&people[1]).await["asks"], 0);

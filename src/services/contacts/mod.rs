@@ -302,6 +302,8 @@ pub async fn update(
     db.write(move |txn| {
         let (change, precondition) = (change.clone(), precondition.clone());
         Box::pin(async move {
+            let mut owner = Owner::new(owner_id);
+            owner.lock_first(txn).await?;
             let current = find_in(txn, owner_id, id).await?;
             let fields = change(current.fields()?)?;
             if let Some(introducer) = fields.introduced_by_id {
@@ -327,7 +329,7 @@ pub async fn update(
                 replace_tags(txn, owner_id, id, &current.tags, &fields.tags).await?;
             }
             if fields.cadence_days != current.model.cadence_days {
-                ledger::refresh(txn, &mut Owner::new(owner_id), &[id], now).await?;
+                ledger::refresh(txn, &mut owner, &[id], now).await?;
             }
             find_in(txn, owner_id, id).await
         })
@@ -348,6 +350,8 @@ pub async fn delete(
     db.write(move |txn| {
         let precondition = precondition.clone();
         Box::pin(async move {
+            let mut owner = Owner::new(owner_id);
+            owner.lock_first(txn).await?;
             let version = VERSION
                 .current::<contact::Entity>(txn, owner_id, id, &precondition)
                 .await?;
@@ -370,7 +374,7 @@ pub async fn delete(
                     thank_you,
                 });
             }
-            activity::apply(txn, &mut Owner::new(owner_id), &change).await
+            activity::apply(txn, &mut owner, &change).await
         })
     })
     .await

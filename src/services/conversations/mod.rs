@@ -203,6 +203,14 @@ async fn find_in(
         .one(conn)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    one_with_participants(conn, model).await
+}
+
+/// `model` with its participants.
+async fn one_with_participants(
+    conn: &impl ConnectionTrait,
+    model: conversation::Model,
+) -> Result<Conversation, ApiError> {
     let mut found = with_participants(conn, vec![model]).await?;
     found.pop().ok_or_else(ApiError::not_found)
 }
@@ -231,6 +239,22 @@ impl Record for Conversation {
         id: Uuid,
     ) -> BoxFuture<'_, Result<Self, ApiError>> {
         Box::pin(find_in(conn, owner_id, id))
+    }
+
+    fn find_for_write<'a>(
+        txn: &'a DatabaseTransaction,
+        owner: &'a mut Owner,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Self, ApiError>> {
+        Box::pin(async move {
+            let select = conversation::Entity::find_by_id(id)
+                .filter(conversation::Column::OwnerId.eq(owner.id));
+            let model = owner
+                .find(txn, select)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            one_with_participants(txn, model).await
+        })
     }
 
     fn check<'a>(
