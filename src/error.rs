@@ -210,7 +210,7 @@ impl ApiError {
             Self::Internal(err) => {
                 err.downcast_ref::<DbErr>()
                     .is_some_and(crate::db::lost_to_a_conflict)
-                    || err.is::<crate::db::RowMoved>()
+                    || self.is_row_moved()
             }
             _ => false,
         }
@@ -219,6 +219,11 @@ impl ApiError {
     /// See [`crate::db::RowMoved`].
     pub fn row_moved() -> Self {
         Self::Internal(anyhow::Error::new(crate::db::RowMoved))
+    }
+
+    /// Whether this is [`ApiError::row_moved`].
+    pub fn is_row_moved(&self) -> bool {
+        matches!(self, Self::Internal(err) if err.is::<crate::db::RowMoved>())
     }
 
     pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {

@@ -150,6 +150,13 @@ pub async fn find<R: Record>(db: &Db, owner_id: Uuid, id: Uuid) -> Result<R, Api
 /// `change` may run more than once, each time on the record as it then stands. The
 /// precondition is checked after the change and its checks: a request that fails for another
 /// reason answers that reason, whatever its `If-Match` (RFC 9110, section 13.2.1).
+///
+/// The record is read with the owner's lock ([`Record::find_for_write`]). When that lock had
+/// to wait for another write of the owner, the read saw the record as it was before the wait,
+/// and the conditional update finds it moved if that write changed it: it is read again and
+/// the change applied once more in the same transaction, where the lock now held keeps every
+/// other write of the owner out. (Should it still find the record moved, `Db::write` runs the
+/// whole write again.)
 pub async fn update<R: Record>(
     db: &Db,
     owner_id: Uuid,
@@ -163,26 +170,48 @@ pub async fn update<R: Record>(
         let (change, precondition) = (change.clone(), precondition.clone());
         Box::pin(async move {
             let mut owner = Owner::new(owner_id);
-            let current = R::find_for_write(txn, &mut owner, id).await?;
-            let before = current.fields()?;
-            let fields = change(before.clone())?;
-            R::check(txn, owner_id, &current, &fields).await?;
-            precondition.require(&current.etag())?;
-            let version = next_updated_at(current.version(), now);
-            let rewrite = Rewrite {
-                current: &current,
-                before: &before,
-                fields: &fields,
-                version,
-                now,
-            };
-            R::rewrite(txn, &mut owner, rewrite).await
+            let mut current = R::find_for_write(txn, &mut owner, id).await?;
+            let mut read_again = false;
+            loop {
+                match rewrite(txn, &mut owner, &current, &*change, &precondition, now).await {
+                    Err(err) if err.is_row_moved() && !read_again => {
+                        read_again = true;
+                        current = R::find_in(txn, owner_id, id).await?;
+                    }
+                    result => return result,
+                }
+            }
         })
     })
     .await
 }
 
-/// Deletes the owner's record `id` if `precondition` allows its current version.
+/// One application of [`update`]'s `change` to `current`.
+async fn rewrite<R: Record>(
+    txn: &DatabaseTransaction,
+    owner: &mut Owner,
+    current: &R,
+    change: &(impl Fn(R::Fields) -> Result<R::Fields, ApiError> + Sync),
+    precondition: &Precondition,
+    now: DateTime<Utc>,
+) -> Result<R, ApiError> {
+    let before = current.fields()?;
+    let fields = change(before.clone())?;
+    R::check(txn, owner.id, current, &fields).await?;
+    precondition.require(&current.etag())?;
+    let version = next_updated_at(current.version(), now);
+    let rewrite = Rewrite {
+        current,
+        before: &before,
+        fields: &fields,
+        version,
+        now,
+    };
+    R::rewrite(txn, owner, rewrite).await
+}
+
+/// Deletes the owner's record `id` if `precondition` allows its current version; a record
+/// found moved is read again as in [`update`].
 pub async fn delete<R: Record>(
     db: &Db,
     owner_id: Uuid,
@@ -195,11 +224,21 @@ pub async fn delete<R: Record>(
         let precondition = precondition.clone();
         Box::pin(async move {
             let mut owner = Owner::new(owner_id);
-            let current = R::find_for_write(txn, &mut owner, id).await?;
-            precondition.require(&current.etag())?;
-            R::VERSION
-                .delete::<R::Entity>(txn, id, owner_id, current.version())
-                .await?;
+            let mut current = R::find_for_write(txn, &mut owner, id).await?;
+            let mut read_again = false;
+            loop {
+                precondition.require(&current.etag())?;
+                let deleted = R::VERSION
+                    .delete::<R::Entity>(txn, id, owner_id, current.version())
+                    .await;
+                match deleted {
+                    Err(err) if err.is_row_moved() && !read_again => {
+                        read_again = true;
+                        current = R::find_in(txn, owner_id, id).await?;
+                    }
+                    deleted => break deleted?,
+                }
+            }
             R::forget(txn, &mut owner, &current, now).await
         })
     })

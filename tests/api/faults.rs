@@ -676,3 +676,48 @@ async fn every_sqlite_connection_has_the_configured_page_cache() {
         assert_eq!(kib, -16 * 1024, "cache_size in -KiB");
     }
 }
+
+/// Concurrent PATCHes of one record without `If-Match` are all applied, one after the other:
+/// each waits for the owner's row, reads the record again if the one before changed it, and
+/// none is refused or answered 503 for losing to the others. The last one's title is stored,
+/// the record's version moved once per PATCH, and the ledger is exact.
+#[tokio::test]
+async fn concurrent_patches_of_one_record_without_if_match_are_all_applied() {
+    const PATCHES: usize = 16;
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let offer_id = given_offer(&app, &user).await;
+    let path = format!("/v1/value-offers/{offer_id}");
+    let patches = (0..PATCHES).map(|i| {
+        let body = json!({"title": format!("Title {i}"),
+            "offered_at": format!("2026-11-{:02}T09:00:00Z", 1 + i)});
+        as_user(&app, &user, (Method::PATCH, &path), Some(body)).send()
+    });
+    let answers = futures_util::future::join_all(patches).await;
+    let mut titles = Vec::new();
+    for answer in answers {
+        let answer = answer.expect("an answer");
+        assert_eq!(answer.status().as_u16(), 200, "{:?}", answer.text().await);
+        let written: Value = answer.json().await.expect("the offer");
+        titles.push((
+            written["updated_at"].as_str().expect("version").to_owned(),
+            written,
+        ));
+    }
+    titles.sort_by(|a, b| a.0.cmp(&b.0));
+    titles.dedup_by(|a, b| a.0 == b.0);
+    assert_eq!(
+        titles.len(),
+        PATCHES,
+        "each PATCH wrote a version of its own"
+    );
+    let stored: Value = app
+        .get_as(&path, &user.access_token)
+        .await
+        .json()
+        .await
+        .expect("the offer");
+    let last = &titles.last().expect("a PATCH").1;
+    assert_eq!(stored["title"], last["title"], "the last version is stored");
+    app.assert_ledger_exact(&user, "after the PATCHes").await;
+}
