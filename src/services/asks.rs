@@ -195,13 +195,7 @@ impl Record for Ask {
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
-        Box::pin(async move {
-            let select = ask::Entity::find_by_id(id).filter(ask::Column::OwnerId.eq(owner.id));
-            owner
-                .find(txn, select)
-                .await?
-                .ok_or_else(ApiError::not_found)
-        })
+        Box::pin(owner.find_own::<ask::Entity>(txn, id, ask::Column::OwnerId))
     }
 
     fn check<'a>(

@@ -218,14 +218,7 @@ impl Record for ValueOffer {
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
-        Box::pin(async move {
-            let select = value_offer::Entity::find_by_id(id)
-                .filter(value_offer::Column::OwnerId.eq(owner.id));
-            owner
-                .find(txn, select)
-                .await?
-                .ok_or_else(ApiError::not_found)
-        })
+        Box::pin(owner.find_own::<value_offer::Entity>(txn, id, value_offer::Column::OwnerId))
     }
 
     fn check<'a>(

@@ -21,8 +21,9 @@ use sea_orm::sea_query::{
     SimpleExpr, UpdateStatement,
 };
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, FromQueryResult, IntoActiveModel, Iterable, QueryTrait, Select, StatementBuilder,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait,
+    QueryFilter, QueryTrait, Select, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -95,6 +96,24 @@ impl Owner {
             self.zone = Some(parse_zone(row.try_get("", ZONE)?)?);
         }
         Ok(Some(E::Model::from_query_result(&row, "")?))
+    }
+
+    /// The owner's row `id` of `E`, whose owner column is `owner_column`, read with
+    /// [`Owner::find`]; 404 when it is not theirs.
+    pub async fn find_own<E>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        id: Uuid,
+        owner_column: E::Column,
+    ) -> Result<E::Model, ApiError>
+    where
+        E: EntityTrait,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    {
+        let select = E::find_by_id(id).filter(owner_column.eq(self.id));
+        self.find(conn, select)
+            .await?
+            .ok_or_else(ApiError::not_found)
     }
 
     /// Inserts `model` and returns its row, with [`Owner::zone`] read in the same statement

@@ -409,10 +409,7 @@ async fn a_write_that_loses_a_deadlock_runs_again() {
         wait_for_a_lock(&app, "UPDATE \"value_offer\"").await;
         // Waits until PostgreSQL aborts the PATCH's transaction, which held the owner's row.
         holding
-            .execute_unprepared(&format!(
-                "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
-                user.id
-            ))
+            .execute_unprepared(&lock_owner(&user))
             .await
             .expect("lock the owner's row");
         holding.commit().await.expect("commit");
@@ -423,6 +420,14 @@ async fn a_write_that_loses_a_deadlock_runs_again() {
     let written: Value = response.json().await.expect("the offer");
     assert_eq!(written["offered_at"], "2026-11-18T09:00:00Z");
     app.assert_ledger_exact(&user, "after the deadlock").await;
+}
+
+/// The statement that locks `user`'s row as the application's writes do.
+fn lock_owner(user: &TestUser) -> String {
+    format!(
+        "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
+        user.id
+    )
 }
 
 /// An offer given to a new contact of `user`'s; its id.
@@ -494,10 +499,7 @@ async fn a_write_locks_its_owner_before_any_other_row() {
         let what = format!("{method} {path}");
         let holding = app.db.writer().begin().await.expect("a transaction");
         holding
-            .execute_unprepared(&format!(
-                "SELECT id FROM \"user\" WHERE id = '{}' FOR NO KEY UPDATE",
-                user.id
-            ))
+            .execute_unprepared(&lock_owner(&user))
             .await
             .expect("lock the owner's row");
         let write = as_user(&app, &user, (method, path), body).send();

@@ -247,12 +247,9 @@ impl Record for Conversation {
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
         Box::pin(async move {
-            let select = conversation::Entity::find_by_id(id)
-                .filter(conversation::Column::OwnerId.eq(owner.id));
             let model = owner
-                .find(txn, select)
-                .await?
-                .ok_or_else(ApiError::not_found)?;
+                .find_own::<conversation::Entity>(txn, id, conversation::Column::OwnerId)
+                .await?;
             one_with_participants(txn, model).await
         })
     }
