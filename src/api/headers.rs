@@ -68,8 +68,8 @@ fn refusal(head: &RequestHead, limit: HeadLimit) -> Option<ApiError> {
     })
 }
 
-/// Middleware: 431 `headers_too_large` for a request head over its limits (see [`refusal`]),
-/// before anything reads it.
+/// Middleware: 431 `headers_too_large` for a request head over its limits ([`HeadLimit`] and
+/// [`MAX_HEADER_FIELDS`]), before anything reads it.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

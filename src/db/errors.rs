@@ -34,9 +34,11 @@ pub fn lost_to_a_conflict(err: &DbErr) -> bool {
 
 /// A write's conditional update or delete found its row no longer at the version the write's
 /// transaction had read: another write committed in between, which PostgreSQL's READ
-/// COMMITTED allows (SQLite's single writer does not). Like a deadlock, the write runs again
-/// from its start, on the row as it then stands (`Db::write`); its `If-Match`, if any, is then
-/// checked against that row.
+/// COMMITTED allows (SQLite's single writer does not). A record's write reads the row again
+/// and applies its change once more in the same transaction (`services::records::update`);
+/// should it still miss, or in any other write, the write runs again from its start, like one
+/// aborted to break a deadlock (`Db::write`). Either way its `If-Match`, if any, is checked
+/// against the row as it then stands.
 #[derive(Debug, thiserror::Error)]
 #[error("the row changed between the write's read of it and its update")]
 pub struct RowMoved;

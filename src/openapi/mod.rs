@@ -135,9 +135,9 @@ fn bearer_by_default(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// What any operation can answer whatever its input, declared on each: 431 and 500; 503 on every
-/// operation that uses the database; 507 on every write. Declared here, once, rather than on
-/// each handler, so that no operation can leave them out.
+/// What any operation can answer whatever its input, declared on each: 431 and 500; 503 on
+/// every operation that uses the database; 507 on every write. Declared here, once, rather
+/// than on each handler, so that no operation can leave them out.
 fn declare_server_errors(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{HttpMethod, Ref};
 

@@ -69,8 +69,8 @@ impl Owner {
     /// owner's row on PostgreSQL, as [`Owner::zone`]'s read does. A record's write reads the
     /// record with it first, so that the owner's row is the first row it locks (see the
     /// module comment). A row read here may be older than the lock, when the lock had to wait
-    /// for another write; a write conditional on the row's version then finds it moved and
-    /// runs again (`db::RowMoved`).
+    /// for another write; a write conditional on the row's version then finds it moved
+    /// (`db::RowMoved`) and reads it again, under the lock (`services::records::update`).
     pub async fn find<E>(
         &mut self,
         conn: &impl ConnectionTrait,

@@ -65,7 +65,9 @@ pub trait Record: Sized + Send + Sync + 'static {
 
     /// Writes `change.fields` over `change.current`, making its version `change.version`, and
     /// keeps everything derived from it (due dates, the ledger, the activity counts); returns
-    /// the record as written.
+    /// the record as written. Its first write is the record's conditional update
+    /// ([`Rewrite::update`]): a record found moved there has had nothing written, and
+    /// [`update`] reads it again and calls this once more.
     fn rewrite<'a>(
         txn: &'a DatabaseTransaction,
         owner: &'a mut Owner,
@@ -96,9 +98,9 @@ pub struct Rewrite<'a, R: Record> {
 
 impl<R: Record> Rewrite<'_, R> {
     /// The update of its row to `changes` (with the new version), if the row is still at the
-    /// version read; [`ApiError::row_moved`] when another write got there first. Returns the row as written, with
-    /// the owner's zone read in the same statement when `zone` (see
-    /// [`Owner::write_returning`]).
+    /// version read; [`ApiError::row_moved`] when another write got there first. Returns the
+    /// row as written, with the owner's zone read in the same statement when `zone` and the
+    /// transaction has not read it yet (see [`Owner::write_returning`]).
     pub async fn update<A>(
         &self,
         txn: &DatabaseTransaction,
