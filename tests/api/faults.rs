@@ -298,29 +298,12 @@ async fn a_write_that_loses_the_race_with_another_runs_again_on_what_that_one_le
     }
     let app = spawn_app().await;
     let user = app.create_user().await;
-    let contact: Value = create_contact(&app, &user, "Ada", "")
-        .await
-        .json()
-        .await
-        .expect("contact");
-    let offer = json!({"contact_id": contact["id"], "kind": "news", "title": "News"});
-    let created: Value = app
-        .request(
-            Method::POST,
-            "/v1/value-offers",
-            Some(&user.access_token),
-            Some(&offer),
-        )
-        .await
-        .json()
-        .await
-        .expect("offer");
-    let path = format!("/v1/value-offers/{}", created["id"].as_str().expect("id"));
+    let offer_id = given_offer(&app, &user).await;
+    let path = format!("/v1/value-offers/{offer_id}");
     let other_write = |details: &str| {
         format!(
             "UPDATE value_offer SET details = '{details}', \
-             updated_at = updated_at + interval '1 second' WHERE id = '{}'",
-            created["id"].as_str().expect("id")
+             updated_at = updated_at + interval '1 second' WHERE id = '{offer_id}'"
         )
     };
     let stored = || async {
