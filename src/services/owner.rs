@@ -90,6 +90,12 @@ impl Owner {
             );
         }
         let Some(row) = conn.query_one(&query).await? else {
+            if read_zone {
+                // No such row of theirs, or no such owner: their account deleted since the
+                // request was authenticated, its rows with it. The second is 401, as a create
+                // racing the deletion answers; the read costs a statement on this path only.
+                self.zone(conn).await?;
+            }
             return Ok(None);
         };
         if read_zone {
@@ -99,7 +105,7 @@ impl Owner {
     }
 
     /// The owner's row `id` of `E`, whose owner column is `owner_column`, read with
-    /// [`Owner::find`]; 404 when it is not theirs.
+    /// [`Owner::find`]; 404 when it is not theirs, 401 when their account is gone.
     pub async fn find_own<E>(
         &mut self,
         conn: &impl ConnectionTrait,
@@ -231,9 +237,12 @@ async fn read_zone(
     parse_zone(stored)
 }
 
-/// The zone a read of the owner's row found; not found when the row is gone.
+/// The zone a read of the owner's row found. No row: the account was deleted after the
+/// request was authenticated (a write waiting for the owner's lock finds it gone once the
+/// deletion commits), and the token no longer names an account: 401, as in
+/// `error::lost_reference`.
 fn parse_zone(stored: Option<String>) -> Result<Tz, ApiError> {
-    let stored = stored.ok_or_else(ApiError::not_found)?;
+    let stored = stored.ok_or_else(|| ApiError::invalid_token("The account no longer exists."))?;
     // Stored names were validated on the way in; UTC only guards a hand-edited row.
     Ok(stored.parse().unwrap_or(chrono_tz::UTC))
 }

@@ -284,6 +284,89 @@ async fn a_write_that_loses_the_race_with_its_accounts_deletion_is_401() {
     assert_eq!(left.try_get::<i64>("", "n").expect("n"), 0);
 }
 
+/// A PATCH or DELETE whose first statement waits for the owner's row while the account is
+/// being deleted finds the account gone once the deletion commits: 401, as a create answers,
+/// not 404. An offer's write waits in its read of the offer (`Owner::find`), a contact's in
+/// its lock of the owner (`Owner::lock_first`). Deterministic on PostgreSQL; SQLite's single
+/// writer runs the deletion before or after the whole write.
+#[tokio::test]
+async fn a_patch_or_delete_that_loses_the_race_with_its_accounts_deletion_is_401() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    for method in [Method::PATCH, Method::DELETE] {
+        let writes = [
+            (
+                "/v1/value-offers",
+                json!({"title": "Renamed"}),
+                "SELECT \"value_offer\"",
+            ),
+            (
+                "/v1/contacts",
+                json!({"full_name": "Renamed"}),
+                "SELECT \"time_zone\"",
+            ),
+        ];
+        for (collection, patch, waits_on) in writes {
+            let user = app.create_user().await;
+            let offer_id = given_offer(&app, &user).await;
+            let id = if collection == "/v1/contacts" {
+                let offer: Value = app
+                    .get_as(&format!("/v1/value-offers/{offer_id}"), &user.access_token)
+                    .await
+                    .json()
+                    .await
+                    .expect("offer");
+                offer["contact_id"].as_str().expect("contact id").to_owned()
+            } else {
+                offer_id
+            };
+            let body = (method == Method::PATCH).then_some(patch);
+            let response = race_with_uncommitted(
+                &app,
+                &format!("DELETE FROM \"user\" WHERE id = '{}'", user.id),
+                as_user(
+                    &app,
+                    &user,
+                    (method.clone(), &format!("{collection}/{id}")),
+                    body,
+                ),
+                waits_on,
+            )
+            .await;
+            assert_problem(response, 401, "invalid_token").await;
+        }
+    }
+}
+
+/// Reading a record for its write tells a record that is not the owner's (none) from an owner
+/// whose account is gone, its records with it (401), on both backends: the case where the
+/// deletion commits after the request's authentication and before the read.
+#[tokio::test]
+async fn a_record_read_for_a_write_tells_a_missing_record_from_a_missing_owner() {
+    use entity::value_offer::{Column, Entity};
+    use rapport::services::owner::Owner;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let stranger = app.create_user().await;
+    let offer_id: uuid::Uuid = given_offer(&app, &stranger).await.parse().expect("uuid");
+    let find =
+        |owner_id: uuid::Uuid| Entity::find_by_id(offer_id).filter(Column::OwnerId.eq(owner_id));
+    let txn = app.db.writer().begin().await.expect("a transaction");
+    let owner_id: uuid::Uuid = user.id.parse().expect("uuid");
+    let not_theirs = Owner::new(owner_id).find(&txn, find(owner_id)).await;
+    let gone_id = uuid::Uuid::now_v7();
+    let gone = Owner::new(gone_id).find(&txn, find(gone_id)).await;
+    txn.rollback().await.expect("rollback");
+    assert!(not_theirs.expect("no error").is_none());
+    let error = gone.err();
+    let error = error.expect("an error for an owner that does not exist");
+    assert_eq!(actix_web::ResponseError::status_code(&error), 401);
+}
+
 /// A record's PATCH or DELETE that read the record before another write changed it, and then
 /// waited for that write's row lock, does not write over it: its update is conditional on the
 /// version it read, and on a miss the write runs again on the record as it then stands.
