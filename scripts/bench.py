@@ -40,7 +40,12 @@ END = "<!-- bench.py: measured results end -->"
 
 
 def wrk_once(url, connections, headers, body, duration):
-    env = dict(os.environ, BENCH_BODY=json.dumps(body) if body is not None else "")
+    """`body`: None, a JSON body to POST, or (method, body, alternate body)."""
+    method, alt = "POST", None
+    if isinstance(body, tuple):
+        method, body, alt = body
+    env = dict(os.environ, BENCH_BODY=json.dumps(body) if body is not None else "", BENCH_METHOD=method,
+               BENCH_BODY_ALT=json.dumps(alt) if alt is not None else "")
     command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration or DURATION}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
     for header in headers:
         command += ["-H", header]
@@ -141,6 +146,11 @@ def scenarios(base, token, pat, writer):
         cursor = page["next_cursor"]
     participants = [c["id"] for c in request(base, "GET", "/v1/contacts?limit=3", writer)[2]["data"]]
     conversation = {"occurred_at": "2026-03-01T10:00:00Z", "channel": "coffee", "summary": "Bench", "participant_ids": participants}
+    # A conversation of the writer's whose third participant each PATCH removes or adds back:
+    # the update that moves the most ledger state (a participant's counts and dates).
+    status, _, edited = request(base, "POST", "/v1/conversations", writer, conversation)
+    assert status == 201, edited
+    fewer = {"participant_ids": participants[:2]}
     return [
         ("GET /v1/contacts/{id} (JWT)", f"/v1/contacts/{contact}", jwt, None),
         ("GET /v1/me (personal token)", "/v1/me", f"Authorization: Bearer {pat}", None),
@@ -148,6 +158,8 @@ def scenarios(base, token, pat, writer):
         ("GET /v1/contacts?limit=50 (deep cursor)", f"/v1/contacts?limit=50&cursor={cursor}", jwt, None),
         ("GET /v1/contacts?q=grace", "/v1/contacts?q=grace", jwt, None),
         ("POST /v1/conversations", "/v1/conversations", f"Authorization: Bearer {writer}", conversation),
+        ("PATCH /v1/conversations/{id} (a participant)", f"/v1/conversations/{edited['id']}",
+         f"Authorization: Bearer {writer}", ("PATCH", fewer, {"participant_ids": participants})),
         ("GET /v1/follow-ups", "/v1/follow-ups", jwt, None),
         ("GET /v1/suggestions", "/v1/suggestions", jwt, None),
         ("GET /v1/stats", "/v1/stats", jwt, None),
