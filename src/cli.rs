@@ -115,8 +115,8 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
     let conn = db.writer();
     match action {
         MigrateAction::Up => ledger::migrate(&db, clock::now()).await?,
-        MigrateAction::Down { steps } => Migrator::down(conn, Some(steps)).await?,
-        MigrateAction::Fresh => Migrator::fresh(conn).await?,
+        MigrateAction::Down { steps } => db::migrate_down(&db, steps).await?,
+        MigrateAction::Fresh => db::migrate_fresh(&db).await?,
         MigrateAction::Status => {}
     }
     for migration in Migrator::get_migration_with_status(conn)

@@ -56,7 +56,7 @@ use sea_orm::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-pub use self::connect::{connect, migrate_up};
+pub use self::connect::{connect, migrate_down, migrate_fresh, migrate_up};
 pub use self::errors::{
     RowMoved, is_storage_full, is_unavailable, lost_connection, lost_to_a_conflict,
     violated_constraint,

@@ -8,8 +8,8 @@ use futures_util::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as SqlxSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, RuntimeErr, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
+    Statement, TransactionTrait,
 };
 
 use super::{Db, MAX_CONNECTIONS, SQLITE_CACHE_KIB};
@@ -316,24 +316,93 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
 
 /// Applies pending migrations inside one transaction, so a process stopped halfway leaves the
 /// schema as it was (both backends have transactional DDL). On PostgreSQL the transaction also
-/// holds an advisory lock, so instances started together apply them once and in order.
-/// Returns the names of the migrations this call applied.
+/// holds an advisory lock, so instances started together apply them once and in order (see
+/// [`in_migration_transaction`]). Returns the names of the migrations this call applied.
 pub async fn migrate_up(db: &Db) -> anyhow::Result<Vec<String>> {
-    let txn = db.writer().begin().await?;
-    if db.backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [MIGRATION_LOCK_KEY.into()],
-        ))
-        .await?;
+    in_migration_transaction(db, |txn| {
+        Box::pin(async move {
+            let pending: Vec<String> = Migrator::get_pending_migrations(txn)
+                .await?
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect();
+            Migrator::up(txn, None).await?;
+            Ok(pending)
+        })
+    })
+    .await
+}
+
+/// Reverts the last `steps` applied migrations, in one transaction as [`migrate_up`] applies
+/// them.
+pub async fn migrate_down(db: &Db, steps: u32) -> anyhow::Result<()> {
+    in_migration_transaction(db, |txn| {
+        Box::pin(async move {
+            Migrator::down(txn, Some(steps)).await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Drops every table and applies every migration, in one transaction as [`migrate_up`]
+/// applies them.
+pub async fn migrate_fresh(db: &Db) -> anyhow::Result<()> {
+    in_migration_transaction(db, |txn| Box::pin(Migrator::fresh(txn))).await
+}
+
+/// Runs `work` in one transaction of the writer, which on PostgreSQL holds the migrations'
+/// advisory lock. On SQLite, with foreign keys off: a migration that changes a table's
+/// constraints rebuilds the table, and dropping the old one must not delete or null the rows
+/// that refer to it (SQLite's procedure for schema changes; the setting cannot change inside
+/// a transaction, and the writer pool's one connection keeps it until it is set back). Every
+/// key is then checked before the commit, so a migration cannot leave a row referring to
+/// nothing.
+async fn in_migration_transaction<T, W>(db: &Db, work: W) -> anyhow::Result<T>
+where
+    W: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>>,
+{
+    let sqlite = db.backend() == DbBackend::Sqlite;
+    if sqlite {
+        db.writer()
+            .execute_unprepared("PRAGMA foreign_keys = OFF")
+            .await?;
     }
-    let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
-    Migrator::up(&txn, None).await?;
-    txn.commit().await?;
-    Ok(pending)
+    let result = async {
+        let txn = db.writer().begin().await?;
+        if !sqlite {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK_KEY.into()],
+            ))
+            .await?;
+        }
+        let done = work(&txn).await?;
+        if sqlite {
+            let broken = txn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "PRAGMA foreign_key_check",
+                ))
+                .await?;
+            if let Some(row) = broken.first() {
+                let table: String = row.try_get_by_index(0)?;
+                let parent: String = row.try_get_by_index(2)?;
+                bail!(
+                    "the migration left {} rows referring to nothing, the first in {table} (to {parent})",
+                    broken.len()
+                );
+            }
+        }
+        txn.commit().await?;
+        Ok(done)
+    }
+    .await;
+    if sqlite {
+        db.writer()
+            .execute_unprepared("PRAGMA foreign_keys = ON")
+            .await?;
+    }
+    result
 }

@@ -766,7 +766,7 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
         .position(|m| m.name() == ledger::MIGRATIONS[0])
         .expect("the ledger migration");
     let later = (Migrator::migrations().len() - position) as u32;
-    Migrator::down(app.db.writer(), Some(later))
+    rapport::db::migrate_down(&app.db, later)
         .await
         .expect("roll back to before the ledger");
     ledger::migrate(&app.db, app.clock.now())
