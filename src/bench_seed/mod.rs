@@ -172,7 +172,8 @@ async fn load_all(db: &Db, size: Size, hash: &str, now: DateTime<Utc>) -> anyhow
 }
 
 /// The name and definition of each index of the [`loaded_tables`] that no constraint needs
-/// (SQLite's own indexes for keys have no definition; PostgreSQL's back a constraint).
+/// (SQLite's own indexes for keys have no definition, and its unique indexes are the keys that
+/// other tables' foreign keys refer to; PostgreSQL's back a constraint).
 async fn secondary_indexes(
     conn: &impl sea_orm::ConnectionTrait,
 ) -> Result<Vec<(String, String)>, sea_orm::DbErr> {
@@ -196,6 +197,7 @@ async fn secondary_indexes(
         _ => format!(
             "SELECT name, sql FROM sqlite_master \
              WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables}) \
+               AND sql NOT LIKE 'CREATE UNIQUE INDEX%' \
              ORDER BY name"
         ),
     };

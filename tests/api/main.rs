@@ -19,5 +19,6 @@ mod migrations;
 mod openapi;
 mod pools;
 mod records;
+mod tenancy;
 mod tokens;
 mod write_path;

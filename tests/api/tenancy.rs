@@ -1,0 +1,345 @@
+//! The database itself refuses a reference from one owner's row to another owner's: every
+//! reference between owned rows carries the owner (migration `owner_scoped_references`).
+
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, DbErr, SqlErr, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, spawn_app};
+
+/// One owner's rows, one of each kind a reference can point at or come from.
+struct Network {
+    owner: String,
+    /// Has a tag, took part in `conversation`, is the offer's and the ask's contact.
+    contact: String,
+    /// Introduced by `contact`, and introduced by the offer.
+    introduced: String,
+    conversation: String,
+    /// An idea with a topic, for `contact`, on `conversation`, introducing `introduced`.
+    offer: String,
+}
+
+async fn post(app: &TestApp, user: &TestUser, path: &str, body: Value) -> String {
+    let response = app
+        .request(Method::POST, path, Some(&user.access_token), Some(&body))
+        .await;
+    assert_eq!(response.status().as_u16(), 201, "POST {path}");
+    let created: Value = response.json().await.expect("json");
+    created["id"].as_str().expect("id").to_owned()
+}
+
+async fn network(app: &TestApp, user: &TestUser) -> Network {
+    // A tag and a topic of its own: the keys of `contact_tag` and `idea_topic` are
+    // (contact, tag) and (offer, topic), so pointing one owner's at the other's row would
+    // otherwise clash with that row's own.
+    let mark = format!("t{}", &user.id[user.id.len() - 12..]);
+    let contact = post(
+        app,
+        user,
+        "/v1/contacts",
+        json!({"full_name": "Ada", "tags": [mark]}),
+    )
+    .await;
+    let introduced = post(
+        app,
+        user,
+        "/v1/contacts",
+        json!({"full_name": "Bob", "introduced_by_id": contact}),
+    )
+    .await;
+    let conversation = post(
+        app,
+        user,
+        "/v1/conversations",
+        json!({"occurred_at": "2026-11-20T09:00:00Z", "channel": "coffee", "summary": "Coffee",
+            "participant_ids": [contact]}),
+    )
+    .await;
+    let offer = post(
+        app,
+        user,
+        "/v1/value-offers",
+        json!({"contact_id": contact, "conversation_id": conversation, "kind": "introduction",
+            "title": "Meet Bob", "introduced_contact_id": introduced, "topics": [mark]}),
+    )
+    .await;
+    post(
+        app,
+        user,
+        "/v1/asks",
+        json!({"contact_id": contact, "conversation_id": conversation, "kind": "advice",
+            "title": "A word"}),
+    )
+    .await;
+    Network {
+        owner: user.id.clone(),
+        contact,
+        introduced,
+        conversation,
+        offer,
+    }
+}
+
+/// `id` as an SQL literal of the stored uuid: text on PostgreSQL, a 16-byte blob on SQLite.
+fn id(app: &TestApp, id: &str) -> String {
+    match app.db.backend() {
+        sea_orm::DbBackend::Postgres => format!("'{id}'"),
+        _ => format!("X'{}'", id.replace('-', "")),
+    }
+}
+
+async fn run(app: &TestApp, sql: String) -> Result<u64, DbErr> {
+    app.db
+        .writer()
+        .execute_raw(Statement::from_string(app.db.backend(), sql))
+        .await
+        .map(|done| done.rows_affected())
+}
+
+/// A reference: its table, column, and the row of a network it points at.
+type Reference = (&'static str, &'static str, fn(&Network) -> &str);
+
+/// Every reference between owned rows.
+fn references() -> [Reference; 10] {
+    [
+        ("contact", "introduced_by_id", |n| &n.contact),
+        ("contact_tag", "contact_id", |n| &n.contact),
+        ("conversation_participant", "contact_id", |n| &n.contact),
+        ("conversation_participant", "conversation_id", |n| {
+            &n.conversation
+        }),
+        ("value_offer", "contact_id", |n| &n.contact),
+        ("value_offer", "conversation_id", |n| &n.conversation),
+        ("value_offer", "introduced_contact_id", |n| &n.introduced),
+        ("ask", "contact_id", |n| &n.contact),
+        ("ask", "conversation_id", |n| &n.conversation),
+        ("idea_topic", "offer_id", |n| &n.offer),
+    ]
+}
+
+/// Pointing any reference of one owner's rows at the other owner's row of that kind, by SQL
+/// that bypasses the application, is a foreign key violation on both backends; pointing it at
+/// the owner's own row of that kind is not. A participant inserted with another owner's
+/// contact is refused the same way.
+#[tokio::test]
+async fn the_database_refuses_a_reference_to_another_owners_row() {
+    let app = spawn_app().await;
+    let (ours, theirs) = (app.create_user().await, app.create_user().await);
+    let (ours, theirs) = (network(&app, &ours).await, network(&app, &theirs).await);
+    for (table, column, target) in references() {
+        let point_at = |network: &Network| {
+            format!(
+                "UPDATE {table} SET {column} = {} WHERE owner_id = {} AND {column} IS NOT NULL",
+                id(&app, target(network)),
+                id(&app, &ours.owner)
+            )
+        };
+        let refused = run(&app, point_at(&theirs)).await;
+        assert!(
+            matches!(
+                refused.as_ref().map_err(DbErr::sql_err),
+                Err(Some(SqlErr::ForeignKeyConstraintViolation(_)))
+            ),
+            "{table}.{column} to another owner's row: {refused:?}"
+        );
+        let kept = run(&app, point_at(&ours)).await;
+        assert!(
+            kept.as_ref().is_ok_and(|rows| *rows > 0),
+            "{table}.{column} to the owner's own row: {kept:?}"
+        );
+    }
+    let inserted = run(
+        &app,
+        format!(
+            "INSERT INTO conversation_participant (conversation_id, contact_id, owner_id) \
+             VALUES ({}, {}, {})",
+            id(&app, &ours.conversation),
+            id(&app, &theirs.introduced),
+            id(&app, &ours.owner)
+        ),
+    )
+    .await;
+    assert!(
+        matches!(
+            inserted.as_ref().map_err(DbErr::sql_err),
+            Err(Some(SqlErr::ForeignKeyConstraintViolation(_)))
+        ),
+        "a participant from another owner: {inserted:?}"
+    );
+}
+
+/// A reference nulled when the row it points at is deleted loses only its own column: the
+/// row keeps its owner, on both backends (PostgreSQL's `SET NULL (column)`, SQLite's
+/// single-column key beside the owner's).
+#[tokio::test]
+async fn deleting_a_referenced_row_nulls_the_reference_and_keeps_the_owner() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let network = network(&app, &user).await;
+    let owner = id(&app, &network.owner);
+    let count = |sql: String| {
+        let app = &app;
+        async move {
+            let row = app
+                .db
+                .reader()
+                .query_one_raw(Statement::from_string(app.db.backend(), sql))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("n")
+        }
+    };
+    run(
+        &app,
+        format!(
+            "DELETE FROM conversation WHERE id = {}",
+            id(&app, &network.conversation)
+        ),
+    )
+    .await
+    .expect("delete the conversation");
+    for table in ["value_offer", "ask"] {
+        let nulled = count(format!(
+            "SELECT count(*) FROM {table} WHERE owner_id = {owner} AND conversation_id IS NULL"
+        ))
+        .await;
+        assert_eq!(nulled, 1, "{table}.conversation_id");
+    }
+    run(
+        &app,
+        format!(
+            "DELETE FROM contact WHERE id = {}",
+            id(&app, &network.introduced)
+        ),
+    )
+    .await
+    .expect("delete the introduced contact");
+    let nulled = count(format!(
+        "SELECT count(*) FROM value_offer WHERE owner_id = {owner} AND introduced_contact_id IS NULL"
+    ))
+    .await;
+    assert_eq!(nulled, 1, "value_offer.introduced_contact_id");
+    let introduced = post(
+        &app,
+        &user,
+        "/v1/contacts",
+        json!({"full_name": "Cy", "introduced_by_id": network.contact}),
+    )
+    .await;
+    run(
+        &app,
+        format!(
+            "DELETE FROM contact WHERE id = {}",
+            id(&app, &network.contact)
+        ),
+    )
+    .await
+    .expect("delete the contact");
+    let nulled = count(format!(
+        "SELECT count(*) FROM contact WHERE id = {} AND owner_id = {owner} \
+         AND introduced_by_id IS NULL",
+        id(&app, &introduced)
+    ))
+    .await;
+    assert_eq!(nulled, 1, "contact.introduced_by_id");
+    // The contact's own rows went with it.
+    for table in [
+        "contact_tag",
+        "conversation_participant",
+        "value_offer",
+        "ask",
+    ] {
+        let left = count(format!(
+            "SELECT count(*) FROM {table} WHERE owner_id = {owner}"
+        ))
+        .await;
+        assert_eq!(left, 0, "{table}");
+    }
+}
+
+/// Rows per table of the tables the migration rebuilds on SQLite, and of those referred to.
+async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
+    let mut counts = Vec::new();
+    for table in [
+        "contact",
+        "contact_tag",
+        "conversation",
+        "conversation_participant",
+        "value_offer",
+        "ask",
+        "idea_topic",
+    ] {
+        let row = app
+            .db
+            .reader()
+            .query_one_raw(Statement::from_string(
+                app.db.backend(),
+                format!("SELECT count(*) FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        counts.push((table, row.try_get_by_index::<i64>(0).expect("n")));
+    }
+    counts
+}
+
+/// The migration keeps every row of a populated database, going down and up again: down, a
+/// reference to another owner's row is accepted as before it; up, refused; every row and the
+/// ledger as they were. On SQLite, running its rebuild with foreign keys on (outside
+/// `rapport migrate`) fails instead of letting the dropped tables take their referrers along.
+#[tokio::test]
+async fn the_owner_keys_migrate_a_populated_database_both_ways() {
+    use migration::{Migrator, MigratorTrait};
+
+    let app = spawn_app().await;
+    let (ours, theirs) = (app.create_user().await, app.create_user().await);
+    let (ours, theirs) = (network(&app, &ours).await, network(&app, &theirs).await);
+    let before = row_counts(&app).await;
+    assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
+    let last = Migrator::migrations()
+        .last()
+        .map(|m| m.name().to_owned())
+        .expect("a migration");
+    assert_eq!(last, "m20261203_000018_owner_scoped_references");
+
+    if app.db.backend() == sea_orm::DbBackend::Sqlite {
+        let unguarded = Migrator::down(app.db.writer(), Some(1)).await;
+        assert!(unguarded.is_err(), "a rebuild with foreign keys on");
+        assert_eq!(row_counts(&app).await, before);
+    }
+
+    rapport::db::migrate_down(&app.db, 1)
+        .await
+        .expect("migrate down");
+    assert_eq!(row_counts(&app).await, before);
+    let across = |to: &str| {
+        format!(
+            "UPDATE value_offer SET conversation_id = {} WHERE owner_id = {}",
+            id(&app, to),
+            id(&app, &ours.owner)
+        )
+    };
+    run(&app, across(&theirs.conversation))
+        .await
+        .expect("accepted without the owner keys");
+    run(&app, across(&ours.conversation))
+        .await
+        .expect("set back");
+
+    rapport::db::migrate_up(&app.db).await.expect("migrate up");
+    assert_eq!(row_counts(&app).await, before);
+    let refused = run(&app, across(&theirs.conversation)).await;
+    assert!(
+        matches!(
+            refused.as_ref().map_err(DbErr::sql_err),
+            Err(Some(SqlErr::ForeignKeyConstraintViolation(_)))
+        ),
+        "{refused:?}"
+    );
+    let differences = rapport::services::ledger::verify(&app.db, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(differences.is_empty(), "{differences:?}");
+}
