@@ -144,13 +144,17 @@ def scenarios(base, token, pat, writer):
     for _ in range(3 if QUICK else 18):  # the page after 150 (quick) or 900 contacts
         status, _, page = request(base, "GET", "/v1/contacts?limit=50" + (f"&cursor={cursor}" if cursor else ""), token)
         cursor = page["next_cursor"]
-    participants = [c["id"] for c in request(base, "GET", "/v1/contacts?limit=3", writer)[2]["data"]]
+    contacts = [c["id"] for c in request(base, "GET", "/v1/contacts?limit=6", writer)[2]["data"]]
+    participants = contacts[:3]
     conversation = {"occurred_at": "2026-03-01T10:00:00Z", "channel": "coffee", "summary": "Bench", "participant_ids": participants}
     # A conversation of the writer's whose third participant each PATCH removes or adds back:
-    # the update that moves the most ledger state (a participant's counts and dates).
-    status, _, edited = request(base, "POST", "/v1/conversations", writer, conversation)
+    # the update that moves the most ledger state (a participant's counts and dates). With
+    # contacts of their own, whose histories are the seed's, not the thousands of
+    # conversations the POST scenario gives its participants.
+    edited_with = contacts[3:]
+    status, _, edited = request(base, "POST", "/v1/conversations", writer, dict(conversation, participant_ids=edited_with))
     assert status == 201, edited
-    fewer = {"participant_ids": participants[:2]}
+    fewer = {"participant_ids": edited_with[:2]}
     return [
         ("GET /v1/contacts/{id} (JWT)", f"/v1/contacts/{contact}", jwt, None),
         ("GET /v1/me (personal token)", "/v1/me", f"Authorization: Bearer {pat}", None),
@@ -159,7 +163,7 @@ def scenarios(base, token, pat, writer):
         ("GET /v1/contacts?q=grace", "/v1/contacts?q=grace", jwt, None),
         ("POST /v1/conversations", "/v1/conversations", f"Authorization: Bearer {writer}", conversation),
         ("PATCH /v1/conversations/{id} (a participant)", f"/v1/conversations/{edited['id']}",
-         f"Authorization: Bearer {writer}", ("PATCH", fewer, {"participant_ids": participants})),
+         f"Authorization: Bearer {writer}", ("PATCH", fewer, {"participant_ids": edited_with})),
         ("GET /v1/follow-ups", "/v1/follow-ups", jwt, None),
         ("GET /v1/suggestions", "/v1/suggestions", jwt, None),
         ("GET /v1/stats", "/v1/stats", jwt, None),
