@@ -343,3 +343,115 @@ async fn the_owner_keys_migrate_a_populated_database_both_ways() {
         .expect("verify");
     assert!(differences.is_empty(), "{differences:?}");
 }
+
+/// One foreign key as the catalog lists it: the table it is on, the table it refers to, and
+/// the pairs of columns (here, there).
+#[derive(Debug)]
+struct ForeignKey {
+    table: String,
+    referred: String,
+    columns: Vec<(String, String)>,
+}
+
+/// Every foreign key of the schema, read from the database's own catalog.
+async fn foreign_keys(app: &TestApp) -> Vec<ForeignKey> {
+    let conn = app.db.reader();
+    let backend = app.db.backend();
+    let rows = |sql: &str| conn.query_all_raw(Statement::from_string(backend, sql.to_owned()));
+    let mut keys: Vec<ForeignKey> = Vec::new();
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            // One row per column pair, in key order.
+            let pairs = rows(
+                "SELECT k.oid::text, k.conrelid::regclass::text, k.confrelid::regclass::text, \
+                   a.attname::text, f.attname::text \
+                 FROM pg_constraint AS k \
+                 CROSS JOIN LATERAL unnest(k.conkey, k.confkey) WITH ORDINALITY AS c(mine, theirs, n) \
+                 JOIN pg_attribute AS a ON a.attrelid = k.conrelid AND a.attnum = c.mine \
+                 JOIN pg_attribute AS f ON f.attrelid = k.confrelid AND f.attnum = c.theirs \
+                 WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace \
+                 ORDER BY k.oid, c.n",
+            )
+            .await
+            .expect("pg_constraint");
+            let mut last = String::new();
+            for row in pairs {
+                let (oid, table, referred, mine, theirs): (String, String, String, String, String) =
+                    row.try_get_many_by_index().expect("columns");
+                if oid != last {
+                    keys.push(ForeignKey {
+                        table: table.trim_matches('"').to_owned(),
+                        referred: referred.trim_matches('"').to_owned(),
+                        columns: Vec::new(),
+                    });
+                    last = oid;
+                }
+                if let Some(key) = keys.last_mut() {
+                    key.columns.push((mine, theirs));
+                }
+            }
+        }
+        _ => {
+            let pairs = rows(
+                "SELECT m.name, k.id, k.\"table\", k.\"from\", k.\"to\" \
+                 FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS k \
+                 WHERE m.type = 'table' ORDER BY m.name, k.id, k.seq",
+            )
+            .await
+            .expect("pragma_foreign_key_list");
+            let mut last = (String::new(), -1);
+            for row in pairs {
+                let (table, id, referred, mine, theirs): (String, i64, String, String, String) =
+                    row.try_get_many_by_index().expect("columns");
+                if (table.clone(), id) != last {
+                    keys.push(ForeignKey {
+                        table: table.clone(),
+                        referred,
+                        columns: Vec::new(),
+                    });
+                    last = (table, id);
+                }
+                if let Some(key) = keys.last_mut() {
+                    key.columns.push((mine, theirs));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The schema's rule, read from the catalog of each backend so that a new table or key cannot
+/// break it unnoticed: a foreign key between two owned tables pairs `owner_id` with
+/// `owner_id`, and one to `user` refers to its `id` from `owner_id`. (On SQLite the
+/// single-column keys that null a reference stand beside the owner's, see the migration;
+/// they are the only keys allowed to leave the owner out there, each with its owner's twin.)
+#[tokio::test]
+async fn every_foreign_key_between_owned_rows_carries_the_owner() {
+    let app = spawn_app().await;
+    let keys = foreign_keys(&app).await;
+    assert!(keys.len() >= 20, "{keys:?}");
+    let owner = ("owner_id".to_owned(), "owner_id".to_owned());
+    for key in &keys {
+        if key.referred == "user" {
+            assert_eq!(
+                key.columns,
+                [("owner_id".to_owned(), "id".to_owned())],
+                "{key:?}"
+            );
+        } else if key.columns.contains(&owner) {
+            assert_eq!(key.columns.len(), 2, "{key:?}");
+        } else {
+            assert_eq!(app.db.backend(), sea_orm::DbBackend::Sqlite, "{key:?}");
+            let twin = keys.iter().any(|other| {
+                other.table == key.table
+                    && other.referred == key.referred
+                    && other.columns.contains(&owner)
+                    && other.columns.iter().any(|c| key.columns.contains(c))
+            });
+            assert!(
+                twin,
+                "a key without the owner and without its twin: {key:?}"
+            );
+        }
+    }
+}
