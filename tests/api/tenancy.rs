@@ -88,6 +88,28 @@ fn id(app: &TestApp, id: &str) -> String {
     }
 }
 
+/// The first column of the one row `sql` reads, a count.
+async fn count(app: &TestApp, sql: String) -> i64 {
+    let row = app
+        .db
+        .reader()
+        .query_one_raw(Statement::from_string(app.db.backend(), sql))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get_by_index::<i64>(0).expect("n")
+}
+
+/// Deletes the row `row` of `table` by SQL, past the application.
+async fn delete(app: &TestApp, table: &str, row: &str) {
+    run(
+        app,
+        format!("DELETE FROM {table} WHERE id = {}", id(app, row)),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("delete {table} {row}: {err}"));
+}
+
 async fn run(app: &TestApp, sql: String) -> Result<u64, DbErr> {
     app.db
         .writer()
@@ -177,45 +199,19 @@ async fn deleting_a_referenced_row_nulls_the_reference_and_keeps_the_owner() {
     let user = app.create_user().await;
     let network = network(&app, &user).await;
     let owner = id(&app, &network.owner);
-    let count = |sql: String| {
-        let app = &app;
-        async move {
-            let row = app
-                .db
-                .reader()
-                .query_one_raw(Statement::from_string(app.db.backend(), sql))
-                .await
-                .expect("count")
-                .expect("a row");
-            row.try_get_by_index::<i64>(0).expect("n")
-        }
-    };
-    run(
-        &app,
-        format!(
-            "DELETE FROM conversation WHERE id = {}",
-            id(&app, &network.conversation)
-        ),
-    )
-    .await
-    .expect("delete the conversation");
+    delete(&app, "conversation", &network.conversation).await;
     for table in ["value_offer", "ask"] {
-        let nulled = count(format!(
-            "SELECT count(*) FROM {table} WHERE owner_id = {owner} AND conversation_id IS NULL"
-        ))
+        let nulled = count(
+            &app,
+            format!(
+                "SELECT count(*) FROM {table} WHERE owner_id = {owner} AND conversation_id IS NULL"
+            ),
+        )
         .await;
         assert_eq!(nulled, 1, "{table}.conversation_id");
     }
-    run(
-        &app,
-        format!(
-            "DELETE FROM contact WHERE id = {}",
-            id(&app, &network.introduced)
-        ),
-    )
-    .await
-    .expect("delete the introduced contact");
-    let nulled = count(format!(
+    delete(&app, "contact", &network.introduced).await;
+    let nulled = count(&app, format!(
         "SELECT count(*) FROM value_offer WHERE owner_id = {owner} AND introduced_contact_id IS NULL"
     ))
     .await;
@@ -227,20 +223,15 @@ async fn deleting_a_referenced_row_nulls_the_reference_and_keeps_the_owner() {
         json!({"full_name": "Cy", "introduced_by_id": network.contact}),
     )
     .await;
-    run(
+    delete(&app, "contact", &network.contact).await;
+    let nulled = count(
         &app,
         format!(
-            "DELETE FROM contact WHERE id = {}",
-            id(&app, &network.contact)
+            "SELECT count(*) FROM contact WHERE id = {} AND owner_id = {owner} \
+         AND introduced_by_id IS NULL",
+            id(&app, &introduced)
         ),
     )
-    .await
-    .expect("delete the contact");
-    let nulled = count(format!(
-        "SELECT count(*) FROM contact WHERE id = {} AND owner_id = {owner} \
-         AND introduced_by_id IS NULL",
-        id(&app, &introduced)
-    ))
     .await;
     assert_eq!(nulled, 1, "contact.introduced_by_id");
     // The contact's own rows went with it.
@@ -250,9 +241,10 @@ async fn deleting_a_referenced_row_nulls_the_reference_and_keeps_the_owner() {
         "value_offer",
         "ask",
     ] {
-        let left = count(format!(
-            "SELECT count(*) FROM {table} WHERE owner_id = {owner}"
-        ))
+        let left = count(
+            &app,
+            format!("SELECT count(*) FROM {table} WHERE owner_id = {owner}"),
+        )
         .await;
         assert_eq!(left, 0, "{table}");
     }
@@ -270,17 +262,10 @@ async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
         "ask",
         "idea_topic",
     ] {
-        let row = app
-            .db
-            .reader()
-            .query_one_raw(Statement::from_string(
-                app.db.backend(),
-                format!("SELECT count(*) FROM {table}"),
-            ))
-            .await
-            .expect("count")
-            .expect("a row");
-        counts.push((table, row.try_get_by_index::<i64>(0).expect("n")));
+        counts.push((
+            table,
+            count(app, format!("SELECT count(*) FROM {table}")).await,
+        ));
     }
     counts
 }
