@@ -262,6 +262,12 @@ impl ApiError {
         )
     }
 
+    /// 401 for a token whose account was deleted: after the request was authenticated, when a
+    /// write finds the account gone under it.
+    pub fn account_gone() -> Self {
+        Self::invalid_token("The account no longer exists.")
+    }
+
     /// 403 for a valid token without the scope `needed`.
     pub fn insufficient_scope(needed: crate::auth::Scope) -> Self {
         let challenge = format!(
@@ -408,7 +414,7 @@ fn lost_reference(constraint: &str) -> Option<ApiError> {
         }
         // So was the account.
         name if name.ends_with("_owner") => {
-            return Some(ApiError::invalid_token("The account no longer exists."));
+            return Some(ApiError::account_gone());
         }
         _ => return None,
     };

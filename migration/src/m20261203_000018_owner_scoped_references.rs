@@ -37,6 +37,16 @@ enum OnDelete {
     SetNull,
 }
 
+impl OnDelete {
+    /// The action of a single-column key.
+    fn sql(self) -> &'static str {
+        match self {
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+        }
+    }
+}
+
 /// Each reference: its table, constraint name (PostgreSQL), column, the table referred to, and
 /// what a deletion there does to it.
 const REFERENCES: [(&str, &str, &str, &str, OnDelete); 10] = [
@@ -159,14 +169,10 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Postgres => {
                 for (table, name, column, referred, on_delete) in REFERENCES {
-                    let action = match on_delete {
-                        OnDelete::Cascade => "CASCADE",
-                        OnDelete::SetNull => "SET NULL",
-                    };
                     conn.execute_unprepared(&format!(
                         "ALTER TABLE \"{table}\" DROP CONSTRAINT \"{name}\", \
-                         ADD CONSTRAINT \"{name}\" FOREIGN KEY (\"{column}\") \
-                         REFERENCES \"{referred}\" (\"id\") ON DELETE {action}"
+                         ADD CONSTRAINT \"{name}\" {}",
+                        single_key(column, referred, on_delete)
                     ))
                     .await?;
                 }
@@ -198,13 +204,13 @@ fn rebuilt_tables() -> Vec<&'static str> {
     tables
 }
 
-/// SQLite's clause of a single-column key, as the migration that made it wrote it.
+/// The clause of a single-column key, as the migration that made it wrote it (SQLite's
+/// text, PostgreSQL's definition).
 fn single_key(column: &str, referred: &str, on_delete: OnDelete) -> String {
-    let action = match on_delete {
-        OnDelete::Cascade => "CASCADE",
-        OnDelete::SetNull => "SET NULL",
-    };
-    format!("FOREIGN KEY (\"{column}\") REFERENCES \"{referred}\" (\"id\") ON DELETE {action}")
+    format!(
+        "FOREIGN KEY (\"{column}\") REFERENCES \"{referred}\" (\"id\") ON DELETE {}",
+        on_delete.sql()
+    )
 }
 
 /// SQLite's clause of the key that carries the owner.

@@ -278,7 +278,7 @@ async fn delete_me(
 async fn current_user(state: &AppState, auth: &Auth) -> Result<User, ApiError> {
     accounts::find(&state.db, auth.user_id())
         .await?
-        .ok_or_else(|| ApiError::invalid_token("The account no longer exists."))
+        .ok_or_else(ApiError::account_gone)
 }
 
 /// 422 naming `field` when `candidate` is not the account's password; throttled like a login,

@@ -242,7 +242,7 @@ async fn read_zone(
 /// deletion commits), and the token no longer names an account: 401, as in
 /// `error::lost_reference`.
 fn parse_zone(stored: Option<String>) -> Result<Tz, ApiError> {
-    let stored = stored.ok_or_else(|| ApiError::invalid_token("The account no longer exists."))?;
+    let stored = stored.ok_or_else(ApiError::account_gone)?;
     // Stored names were validated on the way in; UTC only guards a hand-edited row.
     Ok(stored.parse().unwrap_or(chrono_tz::UTC))
 }
