@@ -440,3 +440,57 @@ async fn every_foreign_key_between_owned_rows_carries_the_owner() {
         }
     }
 }
+
+/// A migration that would leave a row referring to nothing fails before its commit, on
+/// SQLite, where the runner turns foreign keys off: the schema stays as it was and the keys
+/// are enforced again. The dangling row is made with foreign keys off, as a rebuild that lost
+/// a key would leave it.
+#[tokio::test]
+async fn a_migration_leaving_a_dangling_reference_is_rolled_back() {
+    use migration::{Migrator, MigratorTrait};
+
+    let app = spawn_app().await;
+    if app.db.backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let user = app.create_user().await;
+    let writer = app.db.writer();
+    writer
+        .execute_unprepared("PRAGMA foreign_keys = OFF")
+        .await
+        .expect("keys off");
+    let dangling = run(&app, tag_of_nobody(&app, &user.id, "gone")).await;
+    writer
+        .execute_unprepared("PRAGMA foreign_keys = ON")
+        .await
+        .expect("keys on");
+    dangling.expect("a row referring to nothing");
+
+    let failed = rapport::db::migrate_down(&app.db, 1).await;
+
+    let message = failed
+        .expect_err("a dangling key must fail the migration")
+        .to_string();
+    assert!(message.contains("contact_tag"), "{message}");
+    let applied = Migrator::get_applied_migrations(app.db.reader())
+        .await
+        .expect("applied migrations");
+    assert_eq!(applied.len(), Migrator::migrations().len(), "rolled back");
+    let refused = run(&app, tag_of_nobody(&app, &user.id, "nobody")).await;
+    assert!(
+        matches!(
+            refused.as_ref().map_err(DbErr::sql_err),
+            Err(Some(SqlErr::ForeignKeyConstraintViolation(_)))
+        ),
+        "keys enforced after the failure: {refused:?}"
+    );
+}
+
+/// An insert of `tag`, `owner`'s, on a contact that does not exist.
+fn tag_of_nobody(app: &TestApp, owner: &str, tag: &str) -> String {
+    format!(
+        "INSERT INTO contact_tag (contact_id, owner_id, tag) VALUES ({}, {}, '{tag}')",
+        id(app, &uuid::Uuid::now_v7().to_string()),
+        id(app, owner)
+    )
+}
