@@ -1,7 +1,7 @@
 //! The records the relationship rules read, grouped by contact in the database in one union
 //! (past conversations, gives, asks, the next planned conversation): the input of the ledger
-//! (`services::ledger`), which recomputes the contacts a write touched, and of the rare read of
-//! a contact whose stored ledger is out of date.
+//! (`services::ledger`) where it recomputes rows from their records (rows time has put out of
+//! date, a time-zone change, `rapport ledger verify` and `rebuild`).
 //!
 //! The conversation arm reads only `conversation_participant`, whose rows carry a copy of their
 //! conversation's date and thank-you status, from the index

@@ -508,11 +508,11 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
     // The token's account, the conversation with the owner's zone (the owner's row locked
     // first) and its participants, the update returning the row as written, the participant
-    // rows' copy, the
-    // participants' ledger inputs with the presence counts, their histories, their new
-    // ledgers, the activity upsert. The answer is the row the update returned: no read back.
+    // rows' copy, the participants' stored ledgers with the presence counts and their ends
+    // read again, their new ledgers, the activity upsert: nothing reads their histories. The
+    // answer is the row the update returned: no read back.
     assert_eq!(
-        spent, 9,
+        spent, 8,
         "PATCH /v1/conversations/{{id}}, moved to another month, thanked"
     );
     assert_eq!(
@@ -533,9 +533,9 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     let (spent, _) = cost(Method::DELETE, path, Value::Null).await;
     // The token's account, the conversation with the owner's zone (the owner's row locked
     // before the rows the delete cascades to, as every write of the owner locks them) and
-    // its participants, the delete, the ledger inputs with the presence counts, the
-    // histories, the new ledgers, the activity upsert.
-    assert_eq!(spent, 8, "DELETE /v1/conversations/{{id}}");
+    // its participants, the delete, the stored ledgers with the presence counts and their
+    // ends read again, the new ledgers, the activity upsert.
+    assert_eq!(spent, 7, "DELETE /v1/conversations/{{id}}");
 
     let offer = json!({"contact_id": people[0], "kind": "article", "title": "A read",
         "status": "offered", "offered_at": t0 - days(2)});

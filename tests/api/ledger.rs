@@ -96,6 +96,24 @@ impl TestApp {
         );
     }
 
+    /// The ledger stored on the row of the contact at `path` (`/v1/contacts/{id}`), as it is,
+    /// with no read bringing it up to date first.
+    async fn stored_ledger(&self, path: &str) -> rapport::domain::relationship::Ledger {
+        use sea_orm::EntityTrait;
+
+        let id: Uuid = path
+            .rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .expect("a contact path");
+        let row = entity::contact::Entity::find_by_id(id)
+            .one(self.db.reader())
+            .await
+            .expect("read the contact")
+            .expect("the contact");
+        ledger::stored(&row)
+    }
+
     /// Asserts that no row of `user` waits for a refresh, so that `assert_ledger_exact`
     /// (which skips such rows) compared every one.
     async fn assert_nothing_stale(&self, user: &TestUser, step: &str) {
@@ -485,7 +503,12 @@ async fn random_writes_and_clock_moves_keep_the_ledger_equal_to_the_records() {
             app.assert_lists_agree(&user, &step).await;
             app.assert_suggestions_agree(&user, &step).await;
         }
-        // A read brings rows a clock move made out of date up to date first.
+        // On every third step, rows out of date (which `assert_ledger_exact` skips) are left
+        // for the next write to find; otherwise a read brings them up to date first.
+        if i % 3 == 1 {
+            app.assert_ledger_exact(&user, &step).await;
+            continue;
+        }
         app.send(&user, Method::GET, "/v1/contacts?limit=1", Value::Null)
             .await;
         app.assert_ledger_exact(&user, &step).await;
@@ -642,6 +665,160 @@ async fn concurrent_conversations_with_one_contact_lose_no_count() {
         shown["relationship"]["last_conversation_at"],
         "2026-02-24T10:00:00Z"
     );
+}
+
+/// Updates and deletes of one contact's conversations at once: each moves the stored counts
+/// by its own difference, none lost (PostgreSQL runs them on several connections).
+#[tokio::test]
+async fn concurrent_updates_and_deletes_of_one_contacts_conversations_lose_no_count() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let body = json!({"full_name": "Ada"});
+    let ada = app.send(&user, Method::POST, "/v1/contacts", body).await;
+    let mut paths = Vec::new();
+    for day in 1..=24 {
+        let body = json!({"occurred_at": format!("2026-02-{day:02}T10:00:00Z"),
+            "channel": "call", "summary": "Call", "participant_ids": [ada["id"]],
+            "thank_you_status": "owed"});
+        let created = app
+            .send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+        let id = created["id"].as_str().expect("an id");
+        paths.push(format!("/v1/conversations/{id}"));
+    }
+    // A third deleted (the last day among them), a third moved a month back, a third thanked.
+    let writes = paths.iter().enumerate().map(|(i, path)| {
+        let (method, body) = match i % 3 {
+            0 => (Method::DELETE, Value::Null),
+            1 => (
+                Method::PATCH,
+                json!({"occurred_at": format!("2026-01-{:02}T10:00:00Z", i + 1)}),
+            ),
+            _ => (Method::PATCH, json!({"thank_you_status": "sent"})),
+        };
+        let (app, user) = (&app, &user);
+        async move {
+            let body = (!body.is_null()).then_some(&body);
+            let response = app
+                .request(method, path, Some(&user.access_token), body)
+                .await;
+            response.status().as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(writes).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 204),
+        "{statuses:?}"
+    );
+    app.assert_ledger_exact(&user, "the concurrent writes")
+        .await;
+    let ada_id = ada["id"].as_str().unwrap_or_default();
+    let path = format!("/v1/contacts/{ada_id}");
+    let shown = app.send(&user, Method::GET, &path, Value::Null).await;
+    let relationship = &shown["relationship"];
+    assert_eq!(relationship["conversation_count"], 16);
+    assert_eq!(relationship["thank_yous_owed"], 8);
+    assert_eq!(
+        relationship["first_conversation_at"],
+        "2026-01-02T10:00:00Z"
+    );
+    assert_eq!(relationship["last_conversation_at"], "2026-02-24T10:00:00Z");
+}
+
+/// A contact's first, last and next planned conversations and its counts, moved by updates
+/// and deletes of its conversations one at a time, including one that finds its row out of
+/// date (a planned conversation passed with no read since).
+#[tokio::test]
+async fn each_end_of_a_history_follows_its_conversation_when_it_moves_or_goes() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let now = app.clock.now();
+    let body = json!({"full_name": "Ada", "cadence_days": 30});
+    let ada = app.send(&user, Method::POST, "/v1/contacts", body).await;
+    let body = json!({"full_name": "Bob"});
+    let bob = app.send(&user, Method::POST, "/v1/contacts", body).await;
+    let ada_path = format!("/v1/contacts/{}", ada["id"].as_str().expect("an id"));
+    let mut conversations = Vec::new();
+    for days in [-30, -20, -10, 5, 9] {
+        let body = json!({"occurred_at": at(now + Duration::days(days)), "channel": "call",
+            "summary": "Call", "participant_ids": [ada["id"]], "thank_you_status": "owed"});
+        let created = app
+            .send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+        let id = created["id"].as_str().expect("an id");
+        conversations.push(format!("/v1/conversations/{id}"));
+    }
+    let [oldest, middle, latest, soon, later] = conversations.as_slice() else {
+        panic!("five conversations");
+    };
+    let day = |days: i64| at(now + Duration::days(days));
+    let steps = [
+        (
+            Method::PATCH,
+            oldest,
+            json!({"occurred_at": day(-25)}),
+            "moving the first",
+        ),
+        (Method::DELETE, latest, Value::Null, "deleting the last"),
+        (
+            Method::PATCH,
+            middle,
+            json!({"thank_you_status": "sent"}),
+            "thanking",
+        ),
+        (
+            Method::PATCH,
+            soon,
+            json!({"occurred_at": day(-1)}),
+            "holding a planned one",
+        ),
+        (
+            Method::PATCH,
+            later,
+            json!({"occurred_at": day(6)}),
+            "moving the planned one",
+        ),
+        (
+            Method::PATCH,
+            middle,
+            json!({"participant_ids": [bob["id"]]}),
+            "leaving one",
+        ),
+    ];
+    // (count, owed, first, last, planned) after each step.
+    let expected = [
+        (3, 3, day(-25), day(-10), day(5)),
+        (2, 2, day(-25), day(-20), day(5)),
+        (2, 1, day(-25), day(-20), day(5)),
+        (3, 2, day(-25), day(-1), day(9)),
+        (3, 2, day(-25), day(-1), day(6)),
+        (2, 2, day(-25), day(-1), day(6)),
+    ];
+    for ((method, path, body, step), (count, owed, first, last, planned)) in
+        steps.into_iter().zip(expected)
+    {
+        app.send(&user, method, path, body).await;
+        let stored = app.stored_ledger(&ada_path).await;
+        let history = &stored.history;
+        assert_eq!(history.conversation_count, count, "{step}");
+        assert_eq!(history.thank_yous_owed, owed, "{step}");
+        assert_eq!(history.first_conversation_at.map(at), Some(first), "{step}");
+        assert_eq!(history.last_conversation_at.map(at), Some(last), "{step}");
+        assert_eq!(history.next_planned_at.map(at), Some(planned), "{step}");
+        app.assert_ledger_exact(&user, step).await;
+    }
+    // The planned conversation passes with no read; the next write finds the row out of date.
+    app.clock.set(now + Duration::days(7));
+    app.send(&user, Method::DELETE, oldest, Value::Null).await;
+    let stored = app.stored_ledger(&ada_path).await;
+    assert_eq!(stored.history.conversation_count, 2, "{stored:?}");
+    assert_eq!(stored.history.first_conversation_at.map(at), Some(day(-1)));
+    assert_eq!(stored.history.last_conversation_at.map(at), Some(day(6)));
+    assert_eq!(stored.history.next_planned_at, None);
+    app.assert_ledger_exact(&user, "a write on a row out of date")
+        .await;
+    app.assert_nothing_stale(&user, "a write on a row out of date")
+        .await;
 }
 
 #[tokio::test]
@@ -1584,7 +1761,12 @@ async fn every_activity_read_is_an_index_search() {
     let owed = rapport::domain::records::ThankYouStatus::Owed;
     change.conversation(1, now, owed, &ids);
     let columns = activity::PresenceColumns::of(&change, chrono_tz::UTC);
-    let read = ledger::ledger_rows_read(owner(&user), Some(&ids), Some(&columns), chrono_tz::UTC);
+    let read = ledger::ledger_rows_read(
+        owner(&user),
+        Some(&ids),
+        (Some(&columns), None),
+        chrono_tz::UTC,
+    );
     let statement = backend.build(&read);
     assert_eq!(
         statement
@@ -1604,6 +1786,70 @@ async fn every_activity_read_is_an_index_search() {
         !walked.iter().any(|scan| plan.contains(scan))
             && plan.contains("idx_participant_owner_contact_history"),
         "{}\n{plan}",
+        statement.sql
+    );
+}
+
+/// A conversation's update or delete reads its participants' first, last and next planned
+/// conversations again with their rows: for each, the first row of an ordered range of the
+/// participant index, however long the contact's history (no sort, no walk).
+#[tokio::test]
+async fn the_instants_a_conversation_write_reads_again_are_one_index_row_each() {
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    let now = app.clock.now();
+    let mut contacts = Vec::new();
+    for i in 0..20 {
+        let body = json!({"full_name": format!("Contact {i}")});
+        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
+        contacts.push(created["id"].as_str().expect("an id").to_owned());
+    }
+    for week in -4..40 {
+        let body = json!({"occurred_at": at(now - Duration::weeks(week)), "channel": "event",
+            "summary": "Meetup", "participant_ids": contacts});
+        app.send(&user, Method::POST, "/v1/conversations", body)
+            .await;
+    }
+    if app.db.backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        app.db
+            .writer()
+            .execute_unprepared("ANALYZE")
+            .await
+            .expect("analyze");
+    }
+    let ids: Vec<Uuid> = contacts
+        .iter()
+        .take(3)
+        .map(|c| c.parse().expect("a uuid"))
+        .collect();
+    let read =
+        ledger::ledger_rows_read(owner(&user), Some(&ids), (None, Some(now)), chrono_tz::UTC);
+    let statement = app.db.backend().build(&read);
+    assert_eq!(
+        statement
+            .sql
+            .matches("FROM \"conversation_participant\"")
+            .count(),
+        3,
+        "first, last and planned: {}",
+        statement.sql
+    );
+    let plan = plan_of(&app, statement.clone()).await;
+    let text = plan.join("\n");
+    let walked_or_sorted = [
+        "SCAN conversation_participant",
+        "Seq Scan on conversation_participant",
+        "TEMP B-TREE",
+        "Sort",
+    ];
+    let searches = plan
+        .iter()
+        .filter(|line| line.contains("idx_participant_owner_contact_history"))
+        .count();
+    assert!(
+        !walked_or_sorted.iter().any(|step| text.contains(step)) && searches == 3,
+        "{}\n{text}",
         statement.sql
     );
 }

@@ -329,7 +329,7 @@ pub async fn update(
                 replace_tags(txn, owner_id, id, &current.tags, &fields.tags).await?;
             }
             if fields.cadence_days != current.model.cadence_days {
-                ledger::refresh(txn, &mut owner, &[id], now).await?;
+                ledger::restate(txn, &mut owner, &[id], now).await?;
             }
             find_in(txn, owner_id, id).await
         })

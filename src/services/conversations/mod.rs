@@ -115,6 +115,15 @@ impl Conversation {
     }
 }
 
+/// A conversation with `fields` and `participants` (sorted) as the ledger counts it.
+fn held<'a>(fields: &ConversationFields, participants: &'a [Uuid]) -> ledger::Held<'a> {
+    ledger::Held {
+        at: fields.occurred_at,
+        owed: fields.thank_you_status == ThankYouStatus::Owed,
+        participants,
+    }
+}
+
 fn active_model(f: &ConversationFields) -> conversation::ActiveModel {
     conversation::ActiveModel {
         occurred_at: Set(f.occurred_at),
@@ -160,7 +169,6 @@ pub async fn create(
             let model = owner.insert(txn, model).await?;
             let zone = owner.zone(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
-            let owed = fields.thank_you_status == ThankYouStatus::Owed;
             let mut change = activity::Change::default();
             change.conversation(
                 1,
@@ -170,17 +178,9 @@ pub async fn create(
             );
             // The activity's presence counts are read with the participants' ledgers.
             let mut presence = activity::PresenceColumns::of(&change, zone);
-            let held = (fields.occurred_at, owed);
-            ledger::add_conversation(
-                txn,
-                &mut owner,
-                &participant_ids,
-                held,
-                now,
-                &mut change,
-                &mut presence,
-            )
-            .await?;
+            let held = held(&fields, &participant_ids);
+            ledger::add_conversation(txn, &mut owner, held, now, &mut change, &mut presence)
+                .await?;
             activity::apply_with(txn, &mut owner, &change, Some(presence)).await?;
             let conversation = Conversation {
                 model,
@@ -296,8 +296,7 @@ impl Record for Conversation {
             } else {
                 return Ok(written);
             }
-            let mut touched = current.participant_ids.clone();
-            touched.extend(fields.participants());
+            let participants = fields.participants();
             let mut counts = activity::Change::default();
             counts.conversation(
                 -1,
@@ -309,12 +308,16 @@ impl Record for Conversation {
                 1,
                 fields.occurred_at,
                 fields.thank_you_status,
-                &fields.participants(),
+                &participants,
             );
-            // The activity's presence counts are read with the participants' ledger inputs.
+            // The activity's presence counts are read with the participants' ledgers.
             let mut presence = activity::PresenceColumns::of(&counts, owner.zone(txn).await?);
-            let read = (change.now, Some(&mut presence));
-            ledger::refresh_with(txn, owner, &touched, read, &mut counts).await?;
+            let sides = (
+                held(before, &current.participant_ids),
+                Some(held(fields, &participants)),
+            );
+            ledger::move_conversation(txn, owner, sides, change.now, &mut counts, &mut presence)
+                .await?;
             activity::apply_with(txn, owner, &counts, Some(presence)).await?;
             Ok(written)
         })
@@ -330,16 +333,17 @@ impl Record for Conversation {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
             let mut counts = activity::Change::default();
-            let touched = &current.participant_ids;
+            let fields = current.fields()?;
+            let participants = &current.participant_ids;
             counts.conversation(
                 -1,
-                current.model.occurred_at,
-                current.fields()?.thank_you_status,
-                touched,
+                fields.occurred_at,
+                fields.thank_you_status,
+                participants,
             );
             let mut presence = activity::PresenceColumns::of(&counts, owner.zone(txn).await?);
-            let read = (now, Some(&mut presence));
-            ledger::refresh_with(txn, owner, touched, read, &mut counts).await?;
+            let sides = (held(&fields, participants), None);
+            ledger::move_conversation(txn, owner, sides, now, &mut counts, &mut presence).await?;
             activity::apply_with(txn, owner, &counts, Some(presence)).await
         })
     }

@@ -2,16 +2,21 @@
 //! `domain::relationship::Ledger`), so reads filter and sort on indexed columns instead of
 //! regrouping the whole network's history.
 //!
-//! **Kept exact on write.** Every write that changes an input calls [`refresh`] for the
-//! contacts it touched, inside its own transaction. `refresh` recomputes those rows from their
-//! records (index range scans bounded by their own history) rather than adjusting counters, so
-//! a delete, a moved date or a changed status needs no special case. On PostgreSQL it first
-//! locks the owner's row: two writes of one owner's ledger then run one after the other, and
-//! the second reads the first's committed records, so neither overwrites the other's count (a
-//! time-zone change takes the same lock by updating that row). SQLite's single writer already
-//! runs them one at a time. Where a row's first or last past conversation moves, so do the
-//! owner's activity counts of contacts by those dates (`services::activity`), in the same
-//! transaction.
+//! **Kept exact on write.** Every write that changes an input moves the stored ledgers of the
+//! contacts it touched, inside its own transaction, at a cost that does not grow with their
+//! history: a new conversation, offer or ask moves the stored counts by one and compares its
+//! date with the stored ends ([`add_conversation`], [`record_moved`]); a conversation updated
+//! or deleted moves the counts by the difference of its two sides and reads each
+//! participant's first, last and next planned instants again, one row of the participant
+//! index each ([`move_conversation`]); a new cadence re-derives the dates from the stored
+//! history ([`restate`]). A row that time has put out of date is recomputed from its records
+//! instead ([`refresh`], index range scans bounded by its own history). On PostgreSQL each
+//! write first locks the owner's row: two writes of one owner's ledger then run one after
+//! the other, and the second reads the first's committed counts, so neither overwrites the
+//! other's (a time-zone change takes the same lock by updating that row). SQLite's single
+//! writer already runs them one at a time. Where a row's first or last past conversation
+//! moves, so do the owner's activity counts of contacts by those dates
+//! (`services::activity`), in the same transaction.
 //!
 //! **Time moves without writes.** Which conversations are past depends on the clock. A row
 //! stores `refresh_at`, its first planned conversation: from then on its history is out of
@@ -134,25 +139,13 @@ async fn recompute(
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<Recomputed, ApiError> {
-    recompute_with(conn, owner_id, contacts, zone, now, None).await
-}
-
-/// [`recompute`], reading the `presence` columns with the contacts' rows when given.
-async fn recompute_with(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    contacts: Option<&[Uuid]>,
-    zone: Tz,
-    now: DateTime<Utc>,
-    presence: Option<&mut activity::PresenceColumns>,
-) -> Result<Recomputed, ApiError> {
-    let read = ledger_rows_read(owner_id, contacts, presence.as_deref(), zone);
-    let rows = ledger_rows(conn, &read, presence).await?;
+    let read = ledger_rows_read(owner_id, contacts, (None, None), zone);
+    let rows = ledger_rows(conn, &read, None, false).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
     let mut ends = HashMap::with_capacity(rows.len());
     let mut stored = HashMap::with_capacity(rows.len());
     let mut ledgers = Vec::with_capacity(rows.len());
-    for row in rows {
+    for (row, _) in rows {
         ends.insert(row.id, row.ends());
         stored.insert(row.id, row.ledger());
         let history = histories.remove(&row.id).unwrap_or_default();
@@ -237,20 +230,36 @@ async fn store(
     Ok(())
 }
 
-/// Adds a new conversation at `at` with `participants` to their ledgers, in the caller's
-/// transaction: the stored counts moved by one and the first, last and next planned instants
-/// compared with `at` (see [`adjust_stored`]). The read brings the `presence` counts the
-/// activity needs, after the participants' rows were written; the moves of first and last
-/// conversations are added to `change`, for the caller to apply with its own.
+/// A conversation as the ledger counts it, on one side of a write: when it happened, whether
+/// its thank-you is owed, and who took part (sorted).
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub at: DateTime<Utc>,
+    pub owed: bool,
+    pub participants: &'a [Uuid],
+}
+
+impl Held<'_> {
+    /// Whether it counts in `contact_id`'s history at `now`: past, and they took part.
+    fn counts_for(&self, contact_id: Uuid, now: DateTime<Utc>) -> bool {
+        self.at <= now && self.participants.binary_search(&contact_id).is_ok()
+    }
+}
+
+/// Adds a new conversation to its participants' ledgers, in the caller's transaction: the
+/// stored counts moved by one and the first, last and next planned instants compared with its
+/// date (see [`adjust_stored`]). The read brings the `presence` counts the activity needs,
+/// after the participants' rows were written; the moves of first and last conversations are
+/// added to `change`, for the caller to apply with its own.
 pub async fn add_conversation(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
-    participants: &[Uuid],
-    (at, owed): (DateTime<Utc>, bool),
+    held: Held<'_>,
     now: DateTime<Utc>,
     change: &mut activity::Change,
     presence: &mut activity::PresenceColumns,
 ) -> Result<(), ApiError> {
+    let Held { at, owed, .. } = held;
     let add = |_: Uuid, h: &mut History| {
         if at <= now {
             h.conversation_count += 1;
@@ -264,26 +273,89 @@ pub async fn add_conversation(
     let moved = Moved {
         now,
         presence: Some(presence),
+        found: false,
     };
-    adjust_stored(conn, owner, participants, moved, add, change).await
+    adjust_stored(conn, owner, held.participants, moved, add, change).await
+}
+
+/// A conversation updated (`after` some) or deleted (`after` none), its participant rows
+/// written already: the ledgers of everyone who took part before or after it moved, in the
+/// caller's transaction. Counts move by the difference of the two sides; the first, last and
+/// next planned instants are read again, each one row of the participant index (see
+/// [`Found`](rows::Found)), so that the cost does not grow with a participant's history.
+pub async fn move_conversation(
+    conn: &impl ConnectionTrait,
+    owner: &mut Owner,
+    (before, after): (Held<'_>, Option<Held<'_>>),
+    now: DateTime<Utc>,
+    change: &mut activity::Change,
+    presence: &mut activity::PresenceColumns,
+) -> Result<(), ApiError> {
+    let mut touched = before.participants.to_vec();
+    touched.extend(
+        after
+            .iter()
+            .flat_map(|held| held.participants.iter().copied()),
+    );
+    touched.sort_unstable();
+    touched.dedup();
+    let adjust = |id: Uuid, h: &mut History| {
+        for (side, sign) in [(Some(before), -1), (after, 1)] {
+            if let Some(held) = side.filter(|held| held.counts_for(id, now)) {
+                h.conversation_count += sign;
+                h.thank_yous_owed += sign * i64::from(held.owed);
+            }
+        }
+    };
+    let moved = Moved {
+        now,
+        presence: Some(presence),
+        found: true,
+    };
+    adjust_stored(conn, owner, &touched, moved, adjust, change).await
+}
+
+/// Stores the ledger of the owner's `contacts` again from their stored history, after a
+/// change of what it is derived with besides (their cadence), in the caller's transaction.
+pub async fn restate(
+    conn: &impl ConnectionTrait,
+    owner: &mut Owner,
+    contacts: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mut change = activity::Change::default();
+    let moved = Moved {
+        now,
+        presence: None,
+        found: false,
+    };
+    adjust_stored(conn, owner, contacts, moved, |_, _| {}, &mut change).await?;
+    activity::apply(conn, owner, &change).await
 }
 
 /// What [`adjust_stored`] reads besides the rows, and as of when.
 struct Moved<'a> {
     now: DateTime<Utc>,
     presence: Option<&'a mut activity::PresenceColumns>,
+    /// Whether to read the first, last and planned instants from the participant rows rather
+    /// than keep the ones stored (see [`Found`](rows::Found)).
+    found: bool,
 }
 
 /// Moves the ledgers of `contacts` by `adjust` from their rows as stored, in the caller's
-/// transaction: one read (with the presence columns, when given) and one write, so that the
-/// cost does not grow with a contact's history. A row out of date at `now` is recomputed from
-/// its records instead, as [`refresh`] does. The moves of first and last conversations are
-/// added to `change`.
+/// transaction: one read (with the presence columns and the participant rows' instants, when
+/// asked) and one write, so that the cost does not grow with a contact's history. A row out
+/// of date at `now` is recomputed from its records instead, as [`refresh`] does. The moves of
+/// first and last conversations are added to `change`.
 async fn adjust_stored(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
     contacts: &[Uuid],
-    Moved { now, presence }: Moved<'_>,
+    Moved {
+        now,
+        presence,
+        found,
+    }: Moved<'_>,
     adjust: impl Fn(Uuid, &mut History),
     change: &mut activity::Change,
 ) -> Result<(), ApiError> {
@@ -293,19 +365,29 @@ async fn adjust_stored(
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
     // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
-    let read = ledger_rows_read(owner_id, Some(contacts), presence.as_deref(), zone);
-    let rows = ledger_rows(conn, &read, presence).await?;
-    let before: HashMap<Uuid, Ends> = rows.iter().map(|row| (row.id, row.ends())).collect();
+    let read = ledger_rows_read(
+        owner_id,
+        Some(contacts),
+        (presence.as_deref(), found.then_some(now)),
+        zone,
+    );
+    let rows = ledger_rows(conn, &read, presence, found).await?;
+    let before: HashMap<Uuid, Ends> = rows.iter().map(|(row, _)| (row.id, row.ends())).collect();
     let mut stored = HashMap::with_capacity(rows.len());
     let mut stale = Vec::new();
     let mut moved = Vec::with_capacity(rows.len());
-    for row in rows {
+    for (row, found) in rows {
         let current = row.ledger();
         if current.is_stale(now) {
             stale.push(row.id);
         } else {
             let mut h = current.history.clone();
             adjust(row.id, &mut h);
+            if let Some(found) = found {
+                h.first_conversation_at = found.first;
+                h.last_conversation_at = found.last;
+                h.next_planned_at = found.planned;
+            }
             moved.push((
                 row.id,
                 Ledger::of(h, row.cadence_days, row.created_at, zone),
@@ -405,6 +487,7 @@ pub async fn record_moved(
         let moved = Moved {
             now,
             presence: None,
+            found: false,
         };
         adjust_stored(conn, owner, &touched, moved, adjust, &mut change).await?;
     }
@@ -413,24 +496,11 @@ pub async fn record_moved(
 
 /// [`refresh`], with the moves of first and last conversations added to `change` for the
 /// caller to apply with its own.
-pub async fn refresh_into(
+async fn refresh_into(
     conn: &impl ConnectionTrait,
     owner: &mut Owner,
     contacts: &[Uuid],
     now: DateTime<Utc>,
-    change: &mut activity::Change,
-) -> Result<(), ApiError> {
-    refresh_with(conn, owner, contacts, (now, None), change).await
-}
-
-/// [`refresh_into`], reading the `presence` columns with the contacts' rows when given: for a
-/// conversation's update or delete, whose change the caller applies with
-/// [`activity::apply_with`].
-pub async fn refresh_with(
-    conn: &impl ConnectionTrait,
-    owner: &mut Owner,
-    contacts: &[Uuid],
-    (now, presence): (DateTime<Utc>, Option<&mut activity::PresenceColumns>),
     change: &mut activity::Change,
 ) -> Result<(), ApiError> {
     if contacts.is_empty() {
@@ -441,8 +511,7 @@ pub async fn refresh_with(
     ids.dedup();
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
-    let (rows, before, stored) =
-        recompute_with(conn, owner_id, Some(&ids), zone, now, presence).await?;
+    let (rows, before, stored) = recompute(conn, owner_id, Some(&ids), zone, now).await?;
     store(conn, owner_id, &rows, &stored).await?;
     change.extend(ends_moved(&before, &rows));
     Ok(())

@@ -106,12 +106,59 @@ impl From<&contact::Model> for LedgerRow {
     }
 }
 
+/// A contact's first and last past conversations and first planned one as of an instant, as
+/// its participant rows hold them now: each found by one row of the index `(owner_id,
+/// contact_id, occurred_at, …)`, however long the contact's history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    pub planned: Option<DateTime<Utc>>,
+}
+
+/// The names of the columns of a [`Found`] in a read of [`ledger_rows_read`].
+const FOUND: [&str; 3] = ["found_first", "found_last", "found_planned"];
+
+/// Adds the columns of a [`Found`] as of `at` to `select`, a read of `contact` rows of the
+/// owner: three correlated subqueries, each the first row of an ordered, bounded range of
+/// the participant index.
+fn add_found(select: &mut SelectStatement, owner_id: Uuid, at: DateTime<Utc>) {
+    use entity::conversation_participant::{Column as P, Entity as Participant};
+    use sea_orm::Order;
+    use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+
+    let arms = [
+        (FOUND[0], Expr::col(P::OccurredAt).lte(at), Order::Asc),
+        (FOUND[1], Expr::col(P::OccurredAt).lte(at), Order::Desc),
+        (FOUND[2], Expr::col(P::OccurredAt).gt(at), Order::Asc),
+    ];
+    for (name, bound, order) in arms {
+        let first = Query::select()
+            .column(P::OccurredAt)
+            .from(Participant)
+            .and_where(Expr::col((Participant, P::OwnerId)).eq(owner_id))
+            .and_where(
+                Expr::col((Participant, P::ContactId))
+                    .equals((contact::Entity, contact::Column::Id)),
+            )
+            .and_where(bound)
+            .order_by(P::OccurredAt, order)
+            .limit(1)
+            .to_owned();
+        select.expr_as(
+            SimpleExpr::SubQuery(None, Box::new(first.into())),
+            Alias::new(name),
+        );
+    }
+}
+
 /// The read of the owner's `contacts` (all of them when `None`) as [`LedgerRow`]s, by id,
-/// with the `presence` columns when given: the first read of every ledger write.
+/// with the `presence` columns when given, and what each row's participant rows hold as of
+/// `found` when given: the first read of every ledger write.
 pub fn ledger_rows_read(
     owner_id: Uuid,
     contacts: Option<&[Uuid]>,
-    presence: Option<&activity::PresenceColumns>,
+    (presence, found): (Option<&activity::PresenceColumns>, Option<DateTime<Utc>>),
     zone: Tz,
 ) -> SelectStatement {
     use contact::Column as C;
@@ -128,23 +175,36 @@ pub fn ledger_rows_read(
     if let Some(presence) = presence {
         presence.add_to(&mut read, owner_id, zone);
     }
+    if let Some(at) = found {
+        add_found(&mut read, owner_id, at);
+    }
     read
 }
 
 /// Runs `read` (of [`ledger_rows_read`]), taking the presence counts of each row into
-/// `presence` when given.
+/// `presence` when given, and each row's [`Found`] when `found` (the read has its columns).
 pub(super) async fn ledger_rows(
     conn: &impl ConnectionTrait,
     read: &SelectStatement,
     mut presence: Option<&mut activity::PresenceColumns>,
-) -> Result<Vec<LedgerRow>, ApiError> {
+    found: bool,
+) -> Result<Vec<(LedgerRow, Option<Found>)>, ApiError> {
     let mut rows = Vec::new();
     for row in conn.query_all(read).await? {
         let ledger_row = LedgerRow::from_query_result(&row, "")?;
         if let Some(presence) = presence.as_deref_mut() {
             presence.read(ledger_row.id, &row)?;
         }
-        rows.push(ledger_row);
+        let found = if found {
+            Some(Found {
+                first: row.try_get("", FOUND[0])?,
+                last: row.try_get("", FOUND[1])?,
+                planned: row.try_get("", FOUND[2])?,
+            })
+        } else {
+            None
+        };
+        rows.push((ledger_row, found));
     }
     Ok(rows)
 }
