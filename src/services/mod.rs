@@ -92,12 +92,15 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
 /// planner to walk its own index. Without statistics SQLite's planner judges an equality on
 /// `owner_id`, or a short `IN` on a status, as selective as a few primary keys, and then reads
 /// every row of the owner.
-pub fn unindexed<C: sea_orm::sea_query::IntoColumnRef + Copy>(
+pub fn unindexed<C: sea_orm::sea_query::IntoColumnRef + Clone>(
     column: C,
 ) -> sea_orm::sea_query::Expr {
     use sea_orm::sea_query::{Expr, Func};
 
-    Expr::expr(Func::coalesce([Expr::col(column), Expr::col(column)]))
+    Expr::expr(Func::coalesce([
+        Expr::col(column.clone()),
+        Expr::col(column),
+    ]))
 }
 
 /// The `arms` (each ordered and limited) as one `UNION ALL`, each wrapped in a subquery named
