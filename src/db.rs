@@ -82,6 +82,28 @@ pub const SQLITE_CACHE_KIB: i64 = 16 * 1024;
 /// contact with long notes, so that "ready" means such a write would find room.
 const PROBE_BYTES: usize = 64 * 1024;
 
+/// The statements run while `on`; off, a statement costs one atomic load here.
+#[derive(Debug, Default)]
+struct StatementLog {
+    on: AtomicBool,
+    statements: std::sync::Mutex<Vec<sea_orm::Statement>>,
+}
+
+impl StatementLog {
+    fn add(&self, statement: &sea_orm::Statement) {
+        if self.on.load(Ordering::Relaxed) {
+            self.lock().push(statement.clone());
+        }
+    }
+
+    /// The statements; a panic while another thread held them leaves them readable.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<sea_orm::Statement>> {
+        self.statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The application's database: a read handle and a write handle.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -89,6 +111,8 @@ pub struct Db {
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
+    /// The statements run while it is on; see [`Db::log_statements`].
+    log: Arc<StatementLog>,
     /// Admits the reads of a user's whole network a few at a time; see [`Db::whole_network`].
     whole_network: Arc<Semaphore>,
     /// SQLite's writes that commit together; see [`Db::write`].
@@ -101,16 +125,19 @@ impl Db {
     /// Wraps the two handles, counting every statement they run.
     fn new(mut read: DatabaseConnection, mut write: DatabaseConnection, same: bool) -> Self {
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        read.set_metric_callback(move |_| {
+        let log = Arc::new(StatementLog::default());
+        let (counter, logged) = (statements.clone(), log.clone());
+        read.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            logged.add(info.statement);
         });
         if same {
             write = read.clone();
         } else {
-            let counter = statements.clone();
-            write.set_metric_callback(move |_| {
+            let (counter, logged) = (statements.clone(), log.clone());
+            write.set_metric_callback(move |info| {
                 counter.fetch_add(1, Ordering::Relaxed);
+                logged.add(info.statement);
             });
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -120,6 +147,7 @@ impl Db {
             read: Reader(read),
             write,
             statements,
+            log,
             whole_network: Arc::new(Semaphore::new(cores)),
             group_commit,
             storage_full: Arc::new(AtomicBool::new(false)),
@@ -244,6 +272,19 @@ impl Db {
     /// not grow with the size of its answer.
     pub fn statements_run(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Starts keeping every statement either handle runs, with its values, until
+    /// [`Db::take_statements`]: what lets a test check each statement a workload runs.
+    pub fn log_statements(&self) {
+        self.log.on.store(true, Ordering::Relaxed);
+    }
+
+    /// The statements kept since [`Db::log_statements`], with their values, which stops
+    /// keeping them.
+    pub fn take_statements(&self) -> Vec<sea_orm::Statement> {
+        self.log.on.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.log.lock())
     }
 
     /// For queries. Never write through it: on SQLite it is not the writer.

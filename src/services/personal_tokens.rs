@@ -1,6 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{personal_token, user};
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -145,6 +146,7 @@ pub async fn authenticate(
                 personal_token::Entity::update_many()
                     .col_expr(T::LastUsedAt, Expr::value(now))
                     .filter(T::Id.eq(id))
+                    .filter(crate::services::unindexed(T::OwnerId).eq(owner_id))
                     .exec(txn)
                     .await?;
                 Ok(())

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{ask, contact, conversation, conversation_participant, value_offer};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -71,15 +72,13 @@ pub async fn page(
         .into_tuple()
         .all(conn)
         .await?;
-    // By primary key, the owner checked on each row: with `owner_id = ?` in the statement,
+    // By primary key, the owner checked on each row (see `unindexed`): with `owner_id = ?`,
     // SQLite's planner walked all of the owner's conversations (50 ms at 100,000 contacts).
     let conversations: Vec<conversation::Model> = conversation::Entity::find()
         .filter(Cv::Id.is_in(ids))
+        .filter(super::unindexed(Cv::OwnerId).eq(owner_id))
         .all(conn)
-        .await?
-        .into_iter()
-        .filter(|c| c.owner_id == owner_id)
-        .collect();
+        .await?;
     use value_offer::Column as O;
     let offers = value_offer::Entity::find()
         .filter(O::OwnerId.eq(owner_id))
@@ -101,7 +100,7 @@ pub async fn page(
         .all(conn)
         .await?;
 
-    let mut entries: Vec<Entry> = with_participants(conn, conversations)
+    let mut entries: Vec<Entry> = with_participants(conn, owner_id, conversations)
         .await?
         .into_iter()
         .map(Entry::Conversation)

@@ -296,7 +296,7 @@ pub async fn list(
         .collect();
     listed.truncate(filter.limit as usize);
     let ids: Vec<Uuid> = listed.iter().map(|(m, _)| m.id).collect();
-    let mut tags = tags_of(db.reader(), &ids).await?;
+    let mut tags = tags_of(db.reader(), owner_id, &ids).await?;
     let page = listed
         .into_iter()
         .map(|(model, r)| {

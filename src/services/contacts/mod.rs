@@ -192,6 +192,7 @@ async fn replace_tags(
     super::tag_counts::adjust(conn, owner_id, &added, &removed).await?;
     contact_tag::Entity::delete_many()
         .filter(contact_tag::Column::ContactId.eq(contact_id))
+        .filter(super::unindexed(contact_tag::Column::OwnerId).eq(owner_id))
         .exec(conn)
         .await?;
     if !tags.is_empty() {
@@ -241,10 +242,12 @@ pub async fn create(
 
 async fn tags_of(
     conn: &impl ConnectionTrait,
+    owner_id: Uuid,
     contact_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<String>>, ApiError> {
     let rows = contact_tag::Entity::find()
         .filter(contact_tag::Column::ContactId.is_in(contact_ids.iter().copied()))
+        .filter(super::unindexed(contact_tag::Column::OwnerId).eq(owner_id))
         .order_by_asc(contact_tag::Column::Tag)
         .all(conn)
         .await?;
@@ -260,10 +263,23 @@ async fn find_in(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<Contact, ApiError> {
-    // One statement: the contact left-joined to its tags.
+    use sea_orm::sea_query::IntoCondition;
+    use sea_orm::{JoinType, RelationTrait};
+
+    // One statement: the contact left-joined to its tags, found by contact and checked for
+    // the owner (see `unindexed`: on the owner's column itself, SQLite's planner walked the
+    // owner's tags by the index that leads with it).
+    let tags = contact::Relation::ContactTag
+        .def()
+        .on_condition(|contact, tag| {
+            super::unindexed((tag, contact_tag::Column::OwnerId))
+                .equals((contact, contact::Column::OwnerId))
+                .into_condition()
+        });
     let (model, tags) = contact::Entity::find_by_id(id)
         .filter(contact::Column::OwnerId.eq(owner_id))
-        .find_with_related(contact_tag::Entity)
+        .join(JoinType::LeftJoin, tags)
+        .select_with(contact_tag::Entity)
         .order_by_asc(contact_tag::Column::Tag)
         .all(conn)
         .await?
@@ -355,7 +371,10 @@ pub async fn delete(
             let version = VERSION
                 .current::<contact::Entity>(txn, owner_id, id, &precondition)
                 .await?;
-            let tags = tags_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
+            let tags = tags_of(txn, owner_id, &[id])
+                .await?
+                .remove(&id)
+                .unwrap_or_default();
             let (mut change, conversations) = activity::facts_of_contact(txn, owner_id, id).await?;
             VERSION
                 .delete::<contact::Entity>(txn, id, owner_id, version)

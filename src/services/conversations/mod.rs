@@ -211,7 +211,7 @@ async fn one_with_participants(
     conn: &impl ConnectionTrait,
     model: conversation::Model,
 ) -> Result<Conversation, ApiError> {
-    let mut found = with_participants(conn, vec![model]).await?;
+    let mut found = with_participants(conn, model.owner_id, vec![model]).await?;
     found.pop().ok_or_else(ApiError::not_found)
 }
 
@@ -292,7 +292,7 @@ impl Record for Conversation {
                 replace_participants(txn, owner.id, id, fields, zone).await?;
             } else if copied {
                 let zone = owner.zone(txn).await?;
-                copy_to_participants(txn, id, fields, zone).await?;
+                copy_to_participants(txn, owner.id, id, fields, zone).await?;
             } else {
                 return Ok(written);
             }
@@ -399,7 +399,10 @@ pub async fn list(
         filter.limit,
     )
     .await?;
-    Ok((with_participants(db.reader(), models).await?, has_more))
+    Ok((
+        with_participants(db.reader(), owner_id, models).await?,
+        has_more,
+    ))
 }
 
 /// The ids of the owner's conversations in which `contact_id` took part, as a subquery.
@@ -425,6 +428,7 @@ pub async fn delete_if_empty(
         .column(conversation_participant::Column::ConversationId)
         .from(conversation_participant::Entity)
         .and_where(conversation_participant::Column::ConversationId.is_in(ids.iter().copied()))
+        .and_where(super::unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
         .to_owned();
     Ok(conversation::Entity::delete_many()
         .filter(conversation::Column::OwnerId.eq(owner_id))

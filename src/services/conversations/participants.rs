@@ -31,6 +31,7 @@ pub(super) async fn replace_participants(
 ) -> Result<(), ApiError> {
     conversation_participant::Entity::delete_many()
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
+        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
         .exec(conn)
         .await?;
     let rows =
@@ -55,6 +56,7 @@ pub(super) async fn replace_participants(
 /// the thank-you's due date.
 pub(super) async fn copy_to_participants(
     conn: &impl ConnectionTrait,
+    owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
     zone: Tz,
@@ -69,6 +71,7 @@ pub(super) async fn copy_to_participants(
         )
         .col_expr(P::ThankYouDueOn, Expr::value(thank_you_due(fields, zone)))
         .filter(P::ConversationId.eq(conversation_id))
+        .filter(unindexed(P::OwnerId).eq(owner_id))
         .exec(conn)
         .await?;
     Ok(())
@@ -126,6 +129,7 @@ pub(super) async fn add_own_participants(
 
 async fn participants_of(
     conn: &impl ConnectionTrait,
+    owner_id: Uuid,
     conversation_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, ApiError> {
     let rows = conversation_participant::Entity::find()
@@ -133,6 +137,7 @@ async fn participants_of(
             conversation_participant::Column::ConversationId
                 .is_in(conversation_ids.iter().copied()),
         )
+        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
         .order_by_asc(conversation_participant::Column::ContactId)
         .all(conn)
         .await?;
@@ -146,13 +151,14 @@ async fn participants_of(
     Ok(participants)
 }
 
-/// Attaches participants to conversation rows (one query for the whole set).
+/// Attaches participants to the owner's conversation rows (one query for the whole set).
 pub async fn with_participants(
     conn: &impl ConnectionTrait,
+    owner_id: Uuid,
     models: Vec<conversation::Model>,
 ) -> Result<Vec<Conversation>, ApiError> {
     let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-    let mut participants = participants_of(conn, &ids).await?;
+    let mut participants = participants_of(conn, owner_id, &ids).await?;
     Ok(models
         .into_iter()
         .map(|model| Conversation {

@@ -104,15 +104,15 @@ pub async fn suggestions(
     let offers: HashMap<Uuid, value_offer::Model> = if by_topic.is_empty() {
         HashMap::new()
     } else {
-        // By primary key, the owner checked below; one that stopped being an idea since the
-        // read above is not suggested.
+        // By primary key, the owner checked on those rows; one that stopped being an idea
+        // since the read above is not suggested.
         value_offer::Entity::find()
             .filter(value_offer::Column::Id.is_in(by_topic))
+            .filter(unindexed(value_offer::Column::OwnerId).eq(owner_id))
             .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
             .all(conn)
             .await?
             .into_iter()
-            .filter(|o| o.owner_id == owner_id)
             .map(|o| (o.id, o))
             .collect()
     };
@@ -196,7 +196,9 @@ fn with_own_idea(mut select: SelectStatement, owner_id: Uuid) -> SelectStatement
         JoinType::LeftJoin,
         value_offer::Entity,
         own.clone(),
-        Expr::col((own.clone(), V::Id)).eq(SimpleExpr::SubQuery(None, Box::new(oldest.into()))),
+        Expr::col((own.clone(), V::Id))
+            .eq(SimpleExpr::SubQuery(None, Box::new(oldest.into())))
+            .and(unindexed((own.clone(), V::OwnerId)).eq(owner_id)),
     );
     for column in V::iter() {
         select.expr_as(
