@@ -115,7 +115,7 @@ impl Conversation {
     }
 }
 
-/// A conversation with `fields` and `participants` (sorted) as the ledger counts it.
+/// A conversation with `fields` and `participants` as the ledger counts it.
 fn held<'a>(fields: &ConversationFields, participants: &'a [Uuid]) -> ledger::Held<'a> {
     ledger::Held {
         at: fields.occurred_at,

@@ -231,7 +231,7 @@ async fn store(
 }
 
 /// A conversation as the ledger counts it, on one side of a write: when it happened, whether
-/// its thank-you is owed, and who took part (sorted).
+/// its thank-you is owed, and who took part.
 #[derive(Clone, Copy, Debug)]
 pub struct Held<'a> {
     pub at: DateTime<Utc>,
@@ -242,7 +242,7 @@ pub struct Held<'a> {
 impl Held<'_> {
     /// Whether it counts in `contact_id`'s history at `now`: past, and they took part.
     fn counts_for(&self, contact_id: Uuid, now: DateTime<Utc>) -> bool {
-        self.at <= now && self.participants.binary_search(&contact_id).is_ok()
+        self.at <= now && self.participants.contains(&contact_id)
     }
 }
 
