@@ -91,23 +91,18 @@ pub async fn suggestions(
         .map(|(row, ..)| {
             let interests: Vec<String> =
                 crate::services::decode_json("contact.interests", &row.interests)?;
-            Ok((row.own_idea.as_ref().map(|offer| offer.id), interests))
+            Ok((row.id(), interests))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let chosen = ideas_for(conn, owner_id, &wishes).await?;
-    // A contact's own idea came whole with their row; only ideas chosen by topic are read.
-    let by_topic: Vec<Uuid> = chosen
-        .iter()
-        .zip(&scored)
-        .filter_map(|(idea, (row, ..))| idea.filter(|_| row.own_idea.is_none()))
-        .collect();
-    let offers: HashMap<Uuid, value_offer::Model> = if by_topic.is_empty() {
+    let chosen_ids: Vec<Uuid> = chosen.iter().flatten().copied().collect();
+    let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
         HashMap::new()
     } else {
         // By primary key, the owner checked on those rows; one that stopped being an idea
         // since the read above is not suggested.
         value_offer::Entity::find()
-            .filter(value_offer::Column::Id.is_in(by_topic))
+            .filter(value_offer::Column::Id.is_in(chosen_ids))
             .filter(unindexed(value_offer::Column::OwnerId).eq(owner_id))
             .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
             .all(conn)
@@ -119,94 +114,27 @@ pub async fn suggestions(
     let picked = scored
         .into_iter()
         .zip(chosen)
-        .map(|((row, relationship, score), idea)| Suggestion {
+        .map(|((row, relationship, score), offer)| Suggestion {
             contact_id: row.id(),
-            // Two contacts may be offered the same idea.
-            offer: row
-                .own_idea
-                .or_else(|| idea.and_then(|id| offers.get(&id).cloned())),
             contact_name: row.full_name,
             relationship,
             score,
+            // Two contacts may be offered the same idea.
+            offer: offer.and_then(|id| offers.get(&id).cloned()),
         })
         .collect();
     Ok((picked, has_more))
 }
 
 /// A contact as the ranking sees it and a suggestion shows it: its ledger row, whose columns
-/// its score and order need, what the suggestion says of it, and its own oldest idea, whole
-/// (the idea a suggestion brings first), all read in one row (see [`with_own_idea`]).
-#[derive(Clone, Debug)]
+/// its score and order need, and what the suggestion says of it.
+#[derive(Clone, Debug, FromQueryResult)]
 struct Candidate {
+    #[sea_orm(nested)]
     row: LedgerRow,
     name_key: String,
     full_name: String,
     interests: serde_json::Value,
-    own_idea: Option<value_offer::Model>,
-}
-
-impl FromQueryResult for Candidate {
-    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
-        let own: Option<Uuid> = res.try_get(pre, &own_column(value_offer::Column::Id))?;
-        Ok(Self {
-            row: LedgerRow::from_query_result(res, pre)?,
-            name_key: res.try_get(pre, "name_key")?,
-            full_name: res.try_get(pre, "full_name")?,
-            interests: res.try_get(pre, "interests")?,
-            own_idea: own
-                .map(|_| value_offer::Model::from_query_result(res, &format!("{pre}{OWN}_")))
-                .transpose()?,
-        })
-    }
-}
-
-/// The alias of the own idea joined to a candidate's row, and the prefix of its columns.
-const OWN: &str = "own";
-
-/// The name of `column` of the own idea in a candidate's row.
-fn own_column(column: value_offer::Column) -> String {
-    use sea_orm::IdenStatic;
-    format!("{OWN}_{}", column.as_str())
-}
-
-/// `select`, a read of candidates, with each contact's own oldest idea joined, whole: the
-/// first idea of the index `(owner_id, contact_id, created_at, id)` of offers, found by a
-/// correlated subquery and joined by primary key (none when the contact has no idea).
-fn with_own_idea(mut select: SelectStatement, owner_id: Uuid) -> SelectStatement {
-    use sea_orm::Iterable;
-    use sea_orm::sea_query::{Alias, Expr, JoinType, Query, SimpleExpr};
-    use value_offer::Column as V;
-
-    let pick = Alias::new("own_pick");
-    let oldest = Query::select()
-        .column((pick.clone(), V::Id))
-        .from_as(value_offer::Entity, pick.clone())
-        .and_where(Expr::col((pick.clone(), V::OwnerId)).eq(owner_id))
-        .and_where(
-            Expr::col((pick.clone(), V::ContactId)).equals((contact::Entity, contact::Column::Id)),
-        )
-        // A condition on the rows the contact index finds, not a walk of the status index.
-        .and_where(unindexed((pick.clone(), V::Status)).eq(OfferStatus::Idea.as_str()))
-        .order_by((pick.clone(), V::CreatedAt), sea_orm::Order::Asc)
-        .order_by((pick, V::Id), sea_orm::Order::Asc)
-        .limit(1)
-        .to_owned();
-    let own = Alias::new(OWN);
-    select.join_as(
-        JoinType::LeftJoin,
-        value_offer::Entity,
-        own.clone(),
-        Expr::col((own.clone(), V::Id))
-            .eq(SimpleExpr::SubQuery(None, Box::new(oldest.into())))
-            .and(unindexed((own.clone(), V::OwnerId)).eq(owner_id)),
-    );
-    for column in V::iter() {
-        select.expr_as(
-            Expr::col((own.clone(), column)),
-            Alias::new(own_column(column)),
-        );
-    }
-    select
 }
 
 impl Candidate {
@@ -405,7 +333,7 @@ pub fn due_in_group(
 ) -> SelectStatement {
     use contact::Column as C;
 
-    let due = contact::Entity::find()
+    contact::Entity::find()
         .select_only()
         .columns(candidate_columns())
         .filter(C::OwnerId.eq(owner_id))
@@ -417,8 +345,7 @@ pub fn due_in_group(
         .order_by_asc(C::NameKey)
         .order_by_asc(C::Id)
         .limit(wanted as u64)
-        .into_query();
-    with_own_idea(due, owner_id)
+        .into_query()
 }
 
 /// For each of `levels`, the first `wanted` contacts of that base with nothing due, by name:
@@ -433,7 +360,7 @@ pub fn nothing_due(
     use sea_orm::Condition;
 
     let arms = levels.iter().map(|base| {
-        let arm = contact::Entity::find()
+        contact::Entity::find()
             .select_only()
             .columns(candidate_columns())
             .filter(C::OwnerId.eq(owner_id))
@@ -447,8 +374,7 @@ pub fn nothing_due(
             .order_by_asc(C::NameKey)
             .order_by_asc(C::Id)
             .limit(wanted as u64)
-            .into_query();
-        with_own_idea(arm, owner_id)
+            .into_query()
     });
     union_all("level", arms)
 }
