@@ -96,6 +96,33 @@ impl TestApp {
         );
     }
 
+    /// Twenty contacts of `user` meeting together every week of `weeks` (weeks before now;
+    /// negative ones ahead), with statistics for PostgreSQL's planner; returns their ids.
+    async fn weekly_meetups(&self, user: &TestUser, weeks: std::ops::Range<i64>) -> Vec<String> {
+        let now = self.clock.now();
+        let mut contacts = Vec::new();
+        for i in 0..20 {
+            let body = json!({"full_name": format!("Contact {i}")});
+            let created = self.send(user, Method::POST, "/v1/contacts", body).await;
+            contacts.push(created["id"].as_str().expect("an id").to_owned());
+        }
+        for week in weeks {
+            let body = json!({"occurred_at": at(now - Duration::weeks(week)),
+                "channel": "event", "summary": "Meetup", "participant_ids": contacts});
+            self.send(user, Method::POST, "/v1/conversations", body)
+                .await;
+        }
+        if self.db.backend() == sea_orm::DbBackend::Postgres {
+            use sea_orm::ConnectionTrait;
+            self.db
+                .writer()
+                .execute_unprepared("ANALYZE")
+                .await
+                .expect("analyze");
+        }
+        contacts
+    }
+
     /// The ledger stored on the row of the contact at `path` (`/v1/contacts/{id}`), as it is,
     /// with no read bringing it up to date first.
     async fn stored_ledger(&self, path: &str) -> rapport::domain::relationship::Ledger {
@@ -1700,26 +1727,7 @@ async fn every_activity_read_is_an_index_search() {
     // A year of weekly meetings of twenty contacts: a week holds twenty participant rows of
     // the owner, one of each contact, so that PostgreSQL's planner, given statistics, can
     // tell a contact's week from the owner's.
-    let mut contacts = Vec::new();
-    for i in 0..20 {
-        let body = json!({"full_name": format!("Contact {i}")});
-        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
-        contacts.push(created["id"].as_str().expect("an id").to_owned());
-    }
-    for week in 0..52 {
-        let body = json!({"occurred_at": at(now - Duration::weeks(week)), "channel": "event",
-            "summary": "Meetup", "participant_ids": contacts});
-        app.send(&user, Method::POST, "/v1/conversations", body)
-            .await;
-    }
-    if app.db.backend() == sea_orm::DbBackend::Postgres {
-        use sea_orm::ConnectionTrait;
-        app.db
-            .writer()
-            .execute_unprepared("ANALYZE")
-            .await
-            .expect("analyze");
-    }
+    let contacts = app.weekly_meetups(&user, 0..52).await;
     let backend = app.db.backend();
     let today = now.date_naive();
     let periods = activity::periods_query(owner(&user), "week", today - Duration::weeks(12), today);
@@ -1850,26 +1858,8 @@ async fn the_instants_a_conversation_write_reads_again_are_one_index_row_each() 
     let app = spawn_app().await;
     let user = app.create_user().await;
     let now = app.clock.now();
-    let mut contacts = Vec::new();
-    for i in 0..20 {
-        let body = json!({"full_name": format!("Contact {i}")});
-        let created = app.send(&user, Method::POST, "/v1/contacts", body).await;
-        contacts.push(created["id"].as_str().expect("an id").to_owned());
-    }
-    for week in -4..40 {
-        let body = json!({"occurred_at": at(now - Duration::weeks(week)), "channel": "event",
-            "summary": "Meetup", "participant_ids": contacts});
-        app.send(&user, Method::POST, "/v1/conversations", body)
-            .await;
-    }
-    if app.db.backend() == sea_orm::DbBackend::Postgres {
-        use sea_orm::ConnectionTrait;
-        app.db
-            .writer()
-            .execute_unprepared("ANALYZE")
-            .await
-            .expect("analyze");
-    }
+    // Forty weeks of history and four of planned meetings.
+    let contacts = app.weekly_meetups(&user, -4..40).await;
     let ids: Vec<Uuid> = contacts
         .iter()
         .take(3)
