@@ -397,9 +397,9 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
 }
 
 /// What a suggestions page costs in statements: the token's account, the group walk with the
-/// ledger's out-of-date probe, one read per group visited, one for the bases with nothing
-/// due, the picked contacts' own ideas, a page of each wanted topic and the chosen offers.
-/// The picked contacts come whole with the reads that rank them. When the probe finds rows
+/// ledger's out-of-date probe, one read of the groups and bases that can reach the page, the
+/// picked contacts' own ideas, a page of each wanted topic and the chosen offers. The picked
+/// contacts come whole with the read that ranks them. When the probe finds rows
 /// out of date, the write that brings them up to date comes between two walks.
 #[tokio::test]
 async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
@@ -452,10 +452,10 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
         ],
         "{full}"
     );
-    // The token's account, the walk (and probe), the group's contacts, the bases with nothing
-    // due, the own ideas, the "ai" topic, the chosen offers.
+    // The token's account, the walk (and probe), the group's contacts with the bases with
+    // nothing due, the own ideas, the "ai" topic, the chosen offers.
     assert_eq!(
-        full_cost, 7,
+        full_cost, 6,
         "statements for a page with one group and one topic"
     );
 
@@ -464,14 +464,14 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     net.conversation(t0 + days(1), &[&ada], json!({})).await;
     app.clock.set(t0 + days(2));
     let (caught_up, page) = net.get_counted("/v1/suggestions?limit=10").await;
-    assert!(caught_up > 7, "{caught_up} statements");
+    assert!(caught_up > 6, "{caught_up} statements");
     assert_eq!(page["data"][2]["contact_id"], json!(ada), "{page}");
     assert_eq!(page["data"][2]["reason"], "thank_you_owed", "{page}");
     assert_eq!(page["data"][2]["relationship"]["conversation_count"], 1);
     let (after, again) = net.get_counted("/v1/suggestions?limit=10").await;
     assert_eq!(again, page);
-    // Ada, not due now, is read with the bases with nothing due: the same seven statements.
-    assert_eq!(after, 7, "statements once the ledger is up to date");
+    // Ada, not due now, is read with the bases with nothing due: the same six statements.
+    assert_eq!(after, 6, "statements once the ledger is up to date");
 }
 
 /// What a write costs in statements, with its ledger and activity counts: each write reads
@@ -1207,6 +1207,50 @@ async fn equal_scores_rank_by_lower_cased_name_whether_due_or_not_at_every_page_
             .map(|s| s["score"].as_i64().unwrap())
             .collect();
         assert!(scores.iter().skip(1).all(|s| *s == 40), "{scores:?}");
+    }
+}
+
+/// A group (same base, same cadence) with a page's worth of due contacts proves only that
+/// the page's last one scores what its least overdue contact does, not what its best does:
+/// a better contact of another group, below that group's best, is still read.
+#[tokio::test]
+async fn a_group_full_of_due_contacts_leaves_room_for_a_better_one_of_another_group() {
+    let app = spawn_app().await;
+    let net = Net::new(&app).await;
+    let t0 = pinned_at();
+    // Cadence 30, never met: due 30 days after being added. Overdue by 60, 31 and 30 days:
+    // 210, 113 and 110 points.
+    let mut monthly = Vec::new();
+    for (name, age) in [("Ada", 90), ("Bob", 61), ("Cy", 60)] {
+        let cadence = json!({"cadence_days": 30});
+        monthly.push(net.contact(name, cadence, t0 - days(age)).await);
+    }
+    // Cadence 90, overdue by 135 days: 160 points, between the first two.
+    let quarterly = net
+        .contact("Dee", json!({"cadence_days": 90}), t0 - days(225))
+        .await;
+    let expected = [
+        (monthly[0].as_str(), 210),
+        (quarterly.as_str(), 160),
+        (monthly[1].as_str(), 113),
+        (monthly[2].as_str(), 110),
+    ];
+    for limit in 1..=5 {
+        let page = net.get(&format!("/v1/suggestions?limit={limit}")).await;
+        let got: Vec<(&str, i64)> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["contact_id"].as_str().unwrap(),
+                    s["score"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let wanted: Vec<(&str, i64)> = expected.iter().take(limit).copied().collect();
+        assert_eq!(got, wanted, "limit {limit}");
+        assert_eq!(page["has_more"], limit < expected.len(), "limit {limit}");
     }
 }
 

@@ -1288,9 +1288,7 @@ async fn a_goal_streak_counts_every_week_on_its_local_days() {
 async fn every_suggestion_read_is_an_ordered_index_search() {
     use chrono::NaiveDate;
     use rapport::domain::suggestions::base_levels;
-    use rapport::services::intelligence::suggestions::{
-        due_in_group, groups, nothing_due, topic_pages,
-    };
+    use rapport::services::intelligence::suggestions::{candidates, groups, topic_pages};
 
     let app = spawn_app().await;
     let user = app.create_user().await;
@@ -1307,19 +1305,18 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
     let backend = app.db.backend();
     let statements = [
         (
-            "idx_contact_suggest_due",
-            groups(backend, owner(&user), Some(app.clock.now())),
+            &["idx_contact_suggest_due"][..],
+            groups(backend, owner(&user), Some(app.clock.now()), today, 11),
         ),
         (
-            "idx_contact_suggest_due",
-            backend.build(&due_in_group(owner(&user), 40, 7, today, 11)),
+            &["idx_contact_suggest_due", "idx_contact_suggest_name"][..],
+            backend.build(
+                &candidates(owner(&user), &[(40, 7), (0, 30)], &base_levels(), today, 11)
+                    .expect("groups and levels"),
+            ),
         ),
         (
-            "idx_contact_suggest_name",
-            backend.build(&nothing_due(owner(&user), &base_levels(), today, 11).expect("levels")),
-        ),
-        (
-            "idx_idea_topic_owner_topic",
+            &["idx_idea_topic_owner_topic"][..],
             backend.build(
                 &topic_pages(
                     owner(&user),
@@ -1333,7 +1330,7 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             ),
         ),
     ];
-    for (index, statement) in statements {
+    for (indexes, statement) in statements {
         let plan = plan_of(&app, statement.clone()).await;
         let text = plan.join("\n");
         // SQLite scans only the recursive table `g`, its seed rows and the subqueries;
@@ -1343,7 +1340,7 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             let allowed = [
                 "SCAN g",
                 "SCAN CONSTANT ROW",
-                "SCAN level",
+                "SCAN candidate",
                 "SCAN topic",
                 "SCAN stale",
             ];
@@ -1360,7 +1357,7 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             .iter()
             .any(|line| line.contains("TEMP B-TREE") || line.trim_start().starts_with("Sort"));
         assert!(
-            !scan && !unbounded && !sorted && text.contains(index),
+            !scan && !unbounded && !sorted && indexes.iter().all(|index| text.contains(index)),
             "{}\n{text}",
             statement.sql
         );

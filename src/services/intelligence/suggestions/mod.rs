@@ -6,15 +6,18 @@
 //! cadence, an earlier `next_check_in_on` never scores less and always ranks first on equal
 //! scores, so the partial index `(owner_id, suggestion_base, cadence_days, next_check_in_on,
 //! name_key, id)` lists each such group in rank order. One statement walks that index from
-//! group to group (a loose index scan: two index searches per group, plus one per base
-//! level) and returns each group's earliest `next_check_in_on`, hence the group's best score;
-//! groups are then read best first, `limit + 1` rows each, until the next group's best is
-//! below the `limit + 1`-th score found. Contacts with nothing due score
-//! their base alone and rank by name: one more statement reads, for each base that can still
-//! enter, its first `limit + 1` by `(suggestion_base, name_key, id)`. That read skips only due
-//! contacts of the same base, fewer than `limit + 1` of them (with more, they would all
-//! outrank the base and it would not be read). The cost follows the number of distinct
-//! (base, cadence) groups and the page, not the network.
+//! group to group (a loose index scan: three index searches per group, plus one per base
+//! level) and returns each group's earliest `next_check_in_on`, hence the group's best
+//! score, and the date of its `limit + 1`-th due contact when it has that many. Every due
+//! contact scores at least its base plus 10, and the first `limit + 1` of a full group at
+//! least what the `limit + 1`-th scores, so the walk alone proves a floor the `limit + 1`-th
+//! best contact reaches: the `limit + 1`-th best of those sure scores (one per group, its
+//! best; `limit + 1` per full group, the last one's). One more statement then reads, as one
+//! `UNION ALL`, the first `limit + 1` due contacts in rank order of each group whose best
+//! reaches the floor, and, among contacts with nothing due (who score their base alone and
+//! rank by name), the first `limit + 1` by `(suggestion_base, name_key, id)` of each base
+//! that reaches it (its due contacts score above the base, so their groups are read). The
+//! cost follows the number of distinct (base, cadence) groups and the page, not the network.
 
 use std::collections::HashMap;
 
@@ -166,20 +169,35 @@ impl Candidate {
 const GROUP: i32 = 0;
 const STALE: i32 = 1;
 
-/// A (base, cadence) group of contacts, with its earliest check-in: its best score. Or, of
-/// kind [`STALE`], a sign that some of the owner's ledger rows are out of date.
+/// A (base, cadence) group of contacts, with its earliest check-in (its best score) and the
+/// check-in of its `wanted`-th due contact when it has that many. Or, of kind [`STALE`], a
+/// sign that some of the owner's ledger rows are out of date.
 #[derive(Debug, FromQueryResult)]
 struct Group {
     kind: i32,
     suggestion_base: i64,
     cadence_days: i32,
     next_check_in_on: Option<NaiveDate>,
+    nth_due_on: Option<NaiveDate>,
 }
 
 impl Group {
+    /// The score of a contact of this group whose check-in is `next`.
+    fn points_at(&self, next: Option<NaiveDate>, today: NaiveDate) -> i64 {
+        self.suggestion_base + suggestions::overdue_points(next, Some(self.cadence_days), today)
+    }
+
     fn points(&self, today: NaiveDate) -> i64 {
-        self.suggestion_base
-            + suggestions::overdue_points(self.next_check_in_on, Some(self.cadence_days), today)
+        self.points_at(self.next_check_in_on, today)
+    }
+
+    /// Scores that distinct due contacts of this group are sure to reach: its best once, or,
+    /// when it has `wanted` due, `wanted` times the `wanted`-th one's.
+    fn sure_points(&self, today: NaiveDate, wanted: usize) -> impl Iterator<Item = i64> {
+        match self.nth_due_on {
+            Some(nth) => std::iter::repeat_n(self.points_at(Some(nth), today), wanted),
+            None => std::iter::repeat_n(self.points(today), 1),
+        }
     }
 }
 
@@ -194,62 +212,46 @@ async fn best(
     wanted: usize,
 ) -> Result<Option<Vec<Candidate>>, ApiError> {
     let backend = conn.get_database_backend();
-    let rows = Group::find_by_statement(groups(backend, owner_id, probe))
+    let rows = Group::find_by_statement(groups(backend, owner_id, probe, today, wanted))
         .all(conn)
         .await?;
     if rows.iter().any(|row| row.kind == STALE) {
         return Ok(None);
     }
-    let mut groups: Vec<Group> = rows
-        .into_iter()
-        // A group whose most overdue contact is not due yet has nobody due.
+    // A group whose most overdue contact is not due yet has nobody due.
+    let due: Vec<&Group> = rows
+        .iter()
         .filter(|g| g.kind == GROUP && g.points(today) > g.suggestion_base)
         .collect();
-    groups.sort_by_key(|g| std::cmp::Reverse(g.points(today)));
-
-    let mut found: Vec<Candidate> = Vec::new();
-    let order = |found: &mut Vec<Candidate>| {
-        found.sort_by(|a, b| {
-            (a.rank(today), &a.name_key, a.id()).cmp(&(b.rank(today), &b.name_key, b.id()))
-        });
-        found.truncate(wanted);
-    };
-    // The score a newcomer must reach to enter, once `wanted` are found.
-    let bar = |found: &[Candidate]| {
-        (found.len() >= wanted)
-            .then(|| found.last().map(|c| c.points(today)))
-            .flatten()
-    };
-    for group in &groups {
-        if bar(&found).is_some_and(|bar| group.points(today) < bar) {
-            break;
-        }
-        found.extend(
-            Candidate::find_by_statement(backend.build(&due_in_group(
-                owner_id,
-                group.suggestion_base,
-                group.cadence_days,
-                today,
-                wanted,
-            )))
-            .all(conn)
-            .await?,
-        );
-        order(&mut found);
-    }
-    let bar = bar(&found);
+    let mut sure: Vec<i64> = due
+        .iter()
+        .flat_map(|g| g.sure_points(today, wanted))
+        .collect();
+    sure.sort_unstable_by(|a, b| b.cmp(a));
+    // The `wanted`-th best score is at least this; without it, every group and base is read.
+    let floor = wanted.checked_sub(1).and_then(|i| sure.get(i).copied());
+    let reaches = |points: i64| floor.is_none_or(|floor| points >= floor);
+    let read: Vec<(i64, i32)> = due
+        .iter()
+        .filter(|g| reaches(g.points(today)))
+        .map(|g| (g.suggestion_base, g.cadence_days))
+        .collect();
     let levels: Vec<i64> = suggestions::base_levels()
         .into_iter()
-        .filter(|base| *base > 0 && bar.is_none_or(|bar| *base >= bar))
+        .filter(|base| *base > 0 && reaches(*base))
         .collect();
-    if let Some(statement) = nothing_due(owner_id, &levels, today, wanted) {
-        found.extend(
+    let mut found = match candidates(owner_id, &read, &levels, today, wanted) {
+        Some(statement) => {
             Candidate::find_by_statement(backend.build(&statement))
                 .all(conn)
-                .await?,
-        );
-        order(&mut found);
-    }
+                .await?
+        }
+        None => Vec::new(),
+    };
+    found.sort_by(|a, b| {
+        (a.rank(today), &a.name_key, a.id()).cmp(&(b.rank(today), &b.name_key, b.id()))
+    });
+    found.truncate(wanted);
     Ok(Some(found))
 }
 
@@ -262,12 +264,20 @@ fn candidate_columns() -> impl Iterator<Item = contact::Column> {
 }
 
 /// One row per (base, cadence) group of the owner's contacts that are not archived and have
-/// a cadence, with the group's earliest `next_check_in_on` ([`Group`]). A recursive walk of
-/// the index `idx_contact_suggest_due`: from each base level (cadence 0), one index search
-/// finds the next cadence of that base, then one more the group's earliest date. With
-/// `probe`, the ledger's out-of-date probe at that instant ([`ledger::stale_arms`]) rides
-/// along: a row of kind [`STALE`] for each of its arms that finds a row.
-pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) -> Statement {
+/// a cadence, with the group's earliest `next_check_in_on` and the `next_check_in_on` of its
+/// `wanted`-th contact due on `today`, if any ([`Group`]). A recursive walk of the index
+/// `idx_contact_suggest_due`: from each base level (cadence 0), one index search finds the
+/// next cadence of that base, then one the group's earliest date and one more a range of at
+/// most `wanted` entries. With `probe`, the ledger's out-of-date probe at that instant
+/// ([`ledger::stale_arms`]) rides along: a row of kind [`STALE`] for each of its arms that
+/// finds a row.
+pub fn groups(
+    backend: DbBackend,
+    owner_id: Uuid,
+    probe: Option<DateTime<Utc>>,
+    today: NaiveDate,
+    wanted: usize,
+) -> Statement {
     // The levels are the domain's own integers, not input.
     let seeds = suggestions::base_levels()
         .iter()
@@ -281,21 +291,26 @@ pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) 
         Some(Statement { sql, values, .. }) => (Some(sql), values.map(|v| v.0).unwrap_or_default()),
         None => (None, Vec::new()),
     };
-    // The owner's parameter. PostgreSQL numbers the probe's parameters from `$1`, so the
-    // owner's comes after them. The driver binds SQLite's unnumbered `?` in the order they
-    // appear: the owner's two, then the probe's.
-    let (owner, values) = match backend {
+    // The owner's and today's parameters. PostgreSQL numbers the probe's parameters from
+    // `$1`, so these come after them. The driver binds SQLite's unnumbered `?` in the order
+    // they appear: the owner's three and today, then the probe's.
+    let (owner, day, values) = match backend {
         DbBackend::Postgres => {
             let mut values = probe_values;
             values.push(owner_id.into());
-            (format!("${}", values.len()), values)
+            values.push(today.into());
+            let n = values.len();
+            (format!("${}", n - 1), format!("${n}"), values)
         }
         _ => {
-            let mut values = vec![owner_id.into(), owner_id.into()];
+            let mut values = vec![owner_id.into(); 3];
+            values.push(today.into());
             values.extend(probe_values);
-            ("?".to_owned(), values)
+            ("?".to_owned(), "?".to_owned(), values)
         }
     };
+    // The `wanted`-th due contact; `wanted` is the page size, an integer, not input.
+    let nth = wanted.saturating_sub(1);
     let mut sql = format!(
         "WITH RECURSIVE g(b, c) AS ( \
            VALUES {seeds} \
@@ -310,13 +325,18 @@ pub fn groups(backend: DbBackend, owner_id: Uuid, probe: Option<DateTime<Utc>>) 
            g.c AS cadence_days, \
            (SELECT MIN(m.next_check_in_on) FROM contact AS m \
              WHERE m.owner_id = {owner} AND m.archived_at IS NULL AND m.suggestion_base = g.b \
-               AND m.cadence_days = g.c) AS next_check_in_on \
+               AND m.cadence_days = g.c) AS next_check_in_on, \
+           (SELECT d.next_check_in_on FROM contact AS d \
+             WHERE d.owner_id = {owner} AND d.archived_at IS NULL AND d.suggestion_base = g.b \
+               AND d.cadence_days = g.c AND d.next_check_in_on <= {day} \
+             ORDER BY d.next_check_in_on LIMIT 1 OFFSET {nth}) AS nth_due_on \
          FROM g \
          WHERE g.c > 0"
     );
     if let Some(probe) = probe {
         sql.push_str(&format!(
-            " UNION ALL SELECT {STALE}, CAST(0 AS BIGINT), 0, CAST(NULL AS DATE) \
+            " UNION ALL SELECT {STALE}, CAST(0 AS BIGINT), 0, CAST(NULL AS DATE), \
+               CAST(NULL AS DATE) \
              FROM ({probe}) AS stale"
         ));
     }
@@ -348,10 +368,12 @@ pub fn due_in_group(
         .into_query()
 }
 
-/// For each of `levels`, the first `wanted` contacts of that base with nothing due, by name:
-/// one statement, none when there is no level.
-pub fn nothing_due(
+/// In one statement, none when there is nothing to read: the first `wanted` due contacts of
+/// each of `groups` (base, cadence), in rank order ([`due_in_group`]), and for each of
+/// `levels`, the first `wanted` contacts of that base with nothing due, by name.
+pub fn candidates(
     owner_id: Uuid,
+    groups: &[(i64, i32)],
     levels: &[i64],
     today: NaiveDate,
     wanted: usize,
@@ -359,7 +381,10 @@ pub fn nothing_due(
     use contact::Column as C;
     use sea_orm::Condition;
 
-    let arms = levels.iter().map(|base| {
+    let due = groups
+        .iter()
+        .map(|(base, cadence)| due_in_group(owner_id, *base, *cadence, today, wanted));
+    let nothing_due = levels.iter().map(|base| {
         contact::Entity::find()
             .select_only()
             .columns(candidate_columns())
@@ -376,5 +401,5 @@ pub fn nothing_due(
             .limit(wanted as u64)
             .into_query()
     });
-    union_all("level", arms)
+    union_all("candidate", due.chain(nothing_due))
 }
