@@ -8,6 +8,7 @@ and the storage ceiling (point selects and insert transactions straight through 
 pools, examples/storage_ceiling.rs), and reports each scenario's requests/s next to them, with
 p50, p99, the server's idle and peak RSS, start-up time and the binary's size. Writes
 BENCHMARKS.md (or target/bench/BENCHMARKS.quick.md with --quick) and raw JSON to target/bench/.
+The full run ends with the network-size tables of scripts/network_bench.py on each backend.
 
     scripts/bench.sh            # full: 100 users x 1,000 contacts, 5 s per run, SQLite then PostgreSQL
     scripts/bench.sh --quick    # smoke: a small seed, 1 s per run, SQLite only, under a minute
@@ -268,6 +269,18 @@ def render(raw):
     ]
     for result in raw["results"]:
         body += ["", f"## {result['backend']}", "", table(result)]
+    if raw.get("network"):
+        from network_bench import tables
+
+        body += [
+            "",
+            "## Network size",
+            "",
+            "One user at each size (`scripts/network_bench.py`), in the same run: compare with the "
+            "framework ceiling above.",
+        ]
+        for run in raw["network"]:
+            body += ["", tables(run)]
     generated = "\n".join(body[1:]).strip() + "\n"
     if QUICK:
         target = OUT / "BENCHMARKS.quick.md"
@@ -303,7 +316,15 @@ def main():
             results.append(run_backend("postgres", scratch_postgres_url(name), frame))
         finally:
             drop_postgres(name)
-    raw = {"machine": machine(), "binary_mb": size_mb, "framework": frame, "results": results}
+    network = []
+    if not QUICK:
+        # The growth of each read with one user's network, on each backend measured above.
+        from network_bench import run
+
+        network.append(run(postgres=False))
+        if postgres_admin_url():
+            network.append(run(postgres=True))
+    raw = {"machine": machine(), "binary_mb": size_mb, "framework": frame, "results": results, "network": network}
     raw_path.write_text(json.dumps(raw, indent=2))
     target = render(raw)
     print(f"bench: wrote {target.relative_to(ROOT)} and raw results in target/bench/")

@@ -7,7 +7,8 @@ contact), starts the release server on it, and measures each read with wrk over 
 connection for a few seconds after a one-second warm-up at 8 connections: sequential requests,
 p50 and p99. Prints a Markdown table with the seeding time and the growth from the smallest to
 the largest size, then the throughput of follow-ups and suggestions at 8 connections
-(`THROUGHPUT_CONNECTIONS`) for each size.
+(`THROUGHPUT_CONNECTIONS`) for each size. `scripts/bench.sh` runs it on both backends and
+writes its tables into BENCHMARKS.md with the rest of the run.
 
     python3 scripts/network_bench.py                     # SQLite
     RAPPORT_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
@@ -30,7 +31,6 @@ DURATION = 3
 WARM_UP = 1
 THROUGHPUT_CONNECTIONS = 8
 THROUGHPUT = ["GET /v1/follow-ups?limit=25", "GET /v1/suggestions?limit=10"]
-POSTGRES = "--postgres" in sys.argv
 SIZES = [1000, 10000, 100000]
 if "--sizes" in sys.argv:
     SIZES = [int(n) for n in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
@@ -64,10 +64,10 @@ def reads(base, token):
     ]
 
 
-def measure(contacts):
+def measure(contacts, postgres):
     name = f"rapport_network_{uuid.uuid4().hex[:12]}"
     directory = tempfile.TemporaryDirectory()
-    url = scratch_postgres_url(name) if POSTGRES else f"sqlite://{Path(directory.name) / 'network.db'}?mode=rwc"
+    url = scratch_postgres_url(name) if postgres else f"sqlite://{Path(directory.name) / 'network.db'}?mode=rwc"
     try:
         seconds = seed(url, contacts)
         server = Server(url).wait_ready()
@@ -90,29 +90,51 @@ def measure(contacts):
         finally:
             server.stop()
     finally:
-        if POSTGRES:
+        if postgres:
             drop_postgres(name)
         directory.cleanup()
 
 
-def main():
-    measured = {n: measure(n) for n in SIZES}
-    backend = "PostgreSQL" if POSTGRES else "SQLite"
-    header = " | ".join(f"{n:,} contacts p50 (p99)" for n in SIZES)
-    print(f"\n{backend}, one user, sequential requests on one keep-alive connection, {DURATION} s each\n")
-    print(f"| endpoint | {header} | growth |")
-    print("|---|" + "---|" * len(SIZES) + "---|")
-    labels = list(measured[SIZES[0]][1])
-    for label in labels:
-        cells = [f"{measured[n][1][label][0]:.2f} ms ({measured[n][1][label][1]:.1f})" for n in SIZES]
-        growth = measured[SIZES[-1]][1][label][0] / max(measured[SIZES[0]][1][label][0], 0.001)
-        print(f"| `{label}` | " + " | ".join(cells) + f" | {growth:.1f}x |")
-    print("| seeding (`seed-bench`) | " + " | ".join(f"{measured[n][0]:.1f} s" for n in SIZES) + " | |")
-    print(f"\nThroughput at {THROUGHPUT_CONNECTIONS} connections, {DURATION} s each\n")
-    print("| endpoint | " + " | ".join(f"{n:,} contacts" for n in SIZES) + " |")
-    print("|---|" + "---|" * len(SIZES))
+def run(postgres, sizes=None):
+    """Measures every size on one backend: a JSON-ready record for `tables`."""
+    sizes = sizes or SIZES
+    measured = {}
+    for n in sizes:
+        seconds, results, rates = measure(n, postgres)
+        measured[str(n)] = {"seed_seconds": seconds, "reads": results, "rates": rates}
+    return {"backend": "PostgreSQL" if postgres else "SQLite", "sizes": sizes, "measured": measured}
+
+
+def tables(run):
+    """The run's two Markdown tables: latency by size with the growth, throughput by size."""
+    sizes, m = run["sizes"], run["measured"]
+    first, last = m[str(sizes[0])], m[str(sizes[-1])]
+    header = " | ".join(f"{n:,} contacts p50 (p99)" for n in sizes)
+    lines = [
+        f"{run['backend']}, one user, sequential requests on one keep-alive connection, {DURATION} s each",
+        "",
+        f"| endpoint | {header} | growth |",
+        "|---|" + "---|" * len(sizes) + "---|",
+    ]
+    for label in first["reads"]:
+        cells = [f"{m[str(n)]['reads'][label][0]:.2f} ms ({m[str(n)]['reads'][label][1]:.1f})" for n in sizes]
+        growth = last["reads"][label][0] / max(first["reads"][label][0], 0.001)
+        lines.append(f"| `{label}` | " + " | ".join(cells) + f" | {growth:.1f}x |")
+    lines.append("| seeding (`seed-bench`) | " + " | ".join(f"{m[str(n)]['seed_seconds']:.1f} s" for n in sizes) + " | |")
+    lines += [
+        "",
+        f"Throughput at {THROUGHPUT_CONNECTIONS} connections, {DURATION} s each",
+        "",
+        "| endpoint | " + " | ".join(f"{n:,} contacts" for n in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
     for label in THROUGHPUT:
-        print(f"| `{label}` | " + " | ".join(f"{measured[n][2][label]:,.0f} req/s" for n in SIZES) + " |")
+        lines.append(f"| `{label}` | " + " | ".join(f"{m[str(n)]['rates'][label]:,.0f} req/s" for n in sizes) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    print("\n" + tables(run("--postgres" in sys.argv)))
 
 
 if __name__ == "__main__":
