@@ -1772,7 +1772,7 @@ async fn every_activity_read_is_an_index_search() {
         (Some(&columns), None),
         chrono_tz::UTC,
     );
-    let statement = backend.build(&read);
+    let statement = backend.build(&read.statement);
     assert_eq!(
         statement
             .sql
@@ -1864,7 +1864,7 @@ async fn the_instants_a_conversation_write_reads_again_are_one_index_row_each() 
         .collect();
     let read =
         ledger::ledger_rows_read(owner(&user), Some(&ids), (None, Some(now)), chrono_tz::UTC);
-    let statement = app.db.backend().build(&read);
+    let statement = app.db.backend().build(&read.statement);
     assert_eq!(
         statement
             .sql

@@ -47,7 +47,7 @@ use crate::error::ApiError;
 mod rows;
 mod verify;
 use rows::ledger_rows;
-pub use rows::{LEDGER_ROW, LedgerRow, ledger_rows_read};
+pub use rows::{LEDGER_ROW, LedgerRead, LedgerRow, ledger_rows_read};
 pub use verify::{Difference, rebuild, verify, verify_owner};
 use verify::{fix_name_keys, owners};
 
@@ -140,7 +140,7 @@ async fn recompute(
     now: DateTime<Utc>,
 ) -> Result<Recomputed, ApiError> {
     let read = ledger_rows_read(owner_id, contacts, (None, None), zone);
-    let rows = ledger_rows(conn, &read, None, false).await?;
+    let rows = ledger_rows(conn, &read, None).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
     let mut ends = HashMap::with_capacity(rows.len());
     let mut stored = HashMap::with_capacity(rows.len());
@@ -371,7 +371,7 @@ async fn adjust_stored(
         (presence.as_deref(), found.then_some(now)),
         zone,
     );
-    let rows = ledger_rows(conn, &read, presence, found).await?;
+    let rows = ledger_rows(conn, &read, presence).await?;
     let before: HashMap<Uuid, Ends> = rows.iter().map(|(row, _)| (row.id, row.ends())).collect();
     let mut stored = HashMap::with_capacity(rows.len());
     let mut stale = Vec::new();
@@ -425,9 +425,17 @@ pub async fn refresh(
     contacts: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let mut change = activity::Change::default();
-    refresh_into(conn, owner, contacts, now, &mut change).await?;
-    activity::apply(conn, owner, &change).await
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let mut ids = contacts.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let zone = owner.zone(conn).await?;
+    let owner_id = owner.id;
+    let (rows, before, stored) = recompute(conn, owner_id, Some(&ids), zone, now).await?;
+    store(conn, owner_id, &rows, &stored).await?;
+    activity::apply(conn, owner, &ends_moved(&before, &rows)).await
 }
 
 /// An offer or an ask as the ledger and the activity counts see it, on one side of a write.
@@ -492,29 +500,6 @@ pub async fn record_moved(
         adjust_stored(conn, owner, &touched, moved, adjust, &mut change).await?;
     }
     activity::apply(conn, owner, &change).await
-}
-
-/// [`refresh`], with the moves of first and last conversations added to `change` for the
-/// caller to apply with its own.
-async fn refresh_into(
-    conn: &impl ConnectionTrait,
-    owner: &mut Owner,
-    contacts: &[Uuid],
-    now: DateTime<Utc>,
-    change: &mut activity::Change,
-) -> Result<(), ApiError> {
-    if contacts.is_empty() {
-        return Ok(());
-    }
-    let mut ids = contacts.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    let zone = owner.zone(conn).await?;
-    let owner_id = owner.id;
-    let (rows, before, stored) = recompute(conn, owner_id, Some(&ids), zone, now).await?;
-    store(conn, owner_id, &rows, &stored).await?;
-    change.extend(ends_moved(&before, &rows));
-    Ok(())
 }
 
 /// Recomputes the ledger of every one of the owner's contacts (after a time-zone change, or

@@ -152,6 +152,13 @@ fn add_found(select: &mut SelectStatement, owner_id: Uuid, at: DateTime<Utc>) {
     }
 }
 
+/// A read of [`ledger_rows_read`]: its statement, and whether it has the columns of a
+/// [`Found`].
+pub struct LedgerRead {
+    pub statement: SelectStatement,
+    found: bool,
+}
+
 /// The read of the owner's `contacts` (all of them when `None`) as [`LedgerRow`]s, by id,
 /// with the `presence` columns when given, and what each row's participant rows hold as of
 /// `found` when given: the first read of every ledger write.
@@ -160,7 +167,7 @@ pub fn ledger_rows_read(
     contacts: Option<&[Uuid]>,
     (presence, found): (Option<&activity::PresenceColumns>, Option<DateTime<Utc>>),
     zone: Tz,
-) -> SelectStatement {
+) -> LedgerRead {
     use contact::Column as C;
 
     let query = contact::Entity::find().select_only().columns(LEDGER_ROW);
@@ -178,24 +185,26 @@ pub fn ledger_rows_read(
     if let Some(at) = found {
         add_found(&mut read, owner_id, at);
     }
-    read
+    LedgerRead {
+        statement: read,
+        found: found.is_some(),
+    }
 }
 
-/// Runs `read` (of [`ledger_rows_read`]), taking the presence counts of each row into
-/// `presence` when given, and each row's [`Found`] when `found` (the read has its columns).
+/// Runs `read`, taking the presence counts of each row into `presence` when given (the read
+/// has their columns), and each row's [`Found`] when the read has its columns.
 pub(super) async fn ledger_rows(
     conn: &impl ConnectionTrait,
-    read: &SelectStatement,
+    read: &LedgerRead,
     mut presence: Option<&mut activity::PresenceColumns>,
-    found: bool,
 ) -> Result<Vec<(LedgerRow, Option<Found>)>, ApiError> {
     let mut rows = Vec::new();
-    for row in conn.query_all(read).await? {
+    for row in conn.query_all(&read.statement).await? {
         let ledger_row = LedgerRow::from_query_result(&row, "")?;
         if let Some(presence) = presence.as_deref_mut() {
             presence.read(ledger_row.id, &row)?;
         }
-        let found = if found {
+        let found = if read.found {
             Some(Found {
                 first: row.try_get("", FOUND[0])?,
                 last: row.try_get("", FOUND[1])?,
