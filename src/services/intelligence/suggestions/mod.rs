@@ -284,6 +284,10 @@ pub fn groups(
         .map(|base| format!("({base}, 0)"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The probe's `LIMIT` stays a bound parameter. Written as `LIMIT 1`, it let PostgreSQL's
+    // plan cache find the walk's generic plan no costlier than the plans it makes for each
+    // run's values, and switch to it after five runs: 45 ms a walk instead of 1 ms on an owner
+    // of 100,000 contacts.
     let (probe, probe_values) = match probe
         .and_then(|now| union_all("stale", ledger::stale_arms(owner_id, now, Some(1))))
         .map(|statement| backend.build(&statement))
