@@ -16,6 +16,7 @@ writes its tables into BENCHMARKS.md with the rest of the run.
     python3 scripts/network_bench.py --sizes 1000,20000  # other sizes
 """
 
+import datetime
 import os
 import subprocess
 import sys
@@ -44,13 +45,24 @@ def seed(url, contacts):
     return time.monotonic() - started
 
 
+def two_years_to(today):
+    """The query of the longest range `/v1/stats` allows, by week: the two years ending `today`."""
+    try:
+        start = today.replace(year=today.year - 2)
+    except ValueError:  # 29 February: two years back from 1 March is within the bound
+        start = datetime.date(today.year - 2, 3, 1)
+    return f"from={start.isoformat()}&to={today.isoformat()}&granularity=week"
+
+
 def reads(base, token):
     page = request(base, "GET", "/v1/contacts?limit=1", token)[2]
     contact = page["data"][0]["id"]
+    two_years = two_years_to(datetime.date.today())
     return [
         ("GET /v1/follow-ups?limit=25", "/v1/follow-ups?limit=25"),
         ("GET /v1/suggestions?limit=10", "/v1/suggestions?limit=10"),
         ("GET /v1/stats", "/v1/stats"),
+        ("GET /v1/stats (two years by week)", f"/v1/stats?{two_years}"),
         ("GET /v1/goals", "/v1/goals"),
         ("GET /v1/contacts?limit=50&sort=-last_conversation_at", "/v1/contacts?limit=50&sort=-last_conversation_at"),
         ("GET /v1/contacts?limit=50&sort=next_check_in_on", "/v1/contacts?limit=50&sort=next_check_in_on"),
