@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "max_body_bytes",
     "run_migrations",
     "sqlite_synchronous",
+    "sqlite_pin_writer",
     "workers",
     "login_failures_per_account",
     "login_failures_per_ip",
@@ -59,6 +60,10 @@ pub struct Settings {
     pub run_migrations: bool,
     /// SQLite `synchronous` pragma: `full` survives power loss, `normal` only process crashes.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Keep SQLite's writer (its thread and its connection's) on one core, the last the
+    /// process may run on: a write's hand-offs between them then cost no wake-up of an idle
+    /// core (see `db/affinity.rs`). Off: the system places them.
+    pub sqlite_pin_writer: bool,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Failed logins allowed per account per minute; a success clears the count.
@@ -92,6 +97,7 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             run_migrations: true,
             sqlite_synchronous: SqliteSynchronous::Full,
+            sqlite_pin_writer: true,
             workers: 0,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,

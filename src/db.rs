@@ -41,6 +41,7 @@
 //! same work, so it commits or vanishes with it. [`Db::writer`] gives the connection itself to
 //! migrations, the bulk loaders and tests; nothing else uses it.
 
+mod affinity;
 mod connect;
 mod errors;
 mod group_commit;
@@ -122,8 +123,14 @@ pub struct Db {
 }
 
 impl Db {
-    /// Wraps the two handles, counting every statement they run.
-    fn new(mut read: DatabaseConnection, mut write: DatabaseConnection, same: bool) -> Self {
+    /// Wraps the two handles, counting every statement they run. On SQLite, starts the
+    /// writer (see `db/group_commit.rs`), its thread pinned to `writer_core` when given.
+    fn new(
+        mut read: DatabaseConnection,
+        mut write: DatabaseConnection,
+        same: bool,
+        writer_core: Option<core_affinity::CoreId>,
+    ) -> std::io::Result<Self> {
         let statements = Arc::new(AtomicU64::new(0));
         let log = Arc::new(StatementLog::default());
         let (counter, logged) = (statements.clone(), log.clone());
@@ -142,8 +149,9 @@ impl Db {
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let group_commit = (write.get_database_backend() == DbBackend::Sqlite)
-            .then(|| GroupCommit::start(write.clone()));
-        Self {
+            .then(|| GroupCommit::start(write.clone(), writer_core))
+            .transpose()?;
+        Ok(Self {
             read: Reader(read),
             write,
             statements,
@@ -151,7 +159,7 @@ impl Db {
             whole_network: Arc::new(Semaphore::new(cores)),
             group_commit,
             storage_full: Arc::new(AtomicBool::new(false)),
-        }
+        })
     }
 
     /// Runs `work` in a write transaction and returns its result once that has committed;
@@ -407,6 +415,46 @@ fn still_conflicted(err: ApiError) -> ApiError {
 mod tests {
     use super::*;
     use crate::error::ProblemCode;
+
+    /// Every SQLite writer of the process keeps its connection's thread, and at least one its
+    /// own thread, on the writer's core (other tests' writers run beside this one's, pinned
+    /// the same way), and writes through them.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_sqlite_writer_and_its_connection_share_one_core() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let settings = crate::config::Settings {
+            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("pin.db").display()),
+            ..Default::default()
+        };
+        assert!(settings.sqlite_pin_writer, "on by default");
+        let db = connect(&settings).await.expect("the database");
+        let answer: i64 = db
+            .write(|txn| {
+                Box::pin(async move {
+                    let row = txn
+                        .query_one_raw(sea_orm::Statement::from_string(
+                            DbBackend::Sqlite,
+                            "SELECT 41 + 1",
+                        ))
+                        .await?
+                        .ok_or_else(ApiError::not_found)?;
+                    Ok(row.try_get_by_index(0)?)
+                })
+            })
+            .await
+            .expect("a write");
+        assert_eq!(answer, 42);
+        let connections = affinity::allowed_cores_of_threads(connect::WRITER_THREADS);
+        let writers = affinity::allowed_cores_of_threads(group_commit::THREAD);
+        assert!(!connections.is_empty() && !writers.is_empty());
+        // On one core (or where none is known) there is no core to choose.
+        if let Some(core) = affinity::writer_core() {
+            let core = core.id.to_string();
+            assert!(connections.iter().all(|c| *c == core), "{connections:?}");
+            assert!(writers.contains(&core), "{writers:?} vs {core}");
+        }
+    }
 
     #[test]
     fn a_write_still_losing_after_its_last_run_is_503_and_other_errors_pass_through() {

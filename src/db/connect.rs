@@ -23,6 +23,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// driver's default (50) makes the worker block and be woken again every few rows of a large
 /// result, a thread handoff per row or so on the network-wide reads.
 const ROW_BUFFER: usize = 4096;
+/// The name of the writer connection's thread in the driver, before its number.
+pub(super) const WRITER_THREADS: &str = "sqlite-writer";
 /// How long a PostgreSQL connection may sit idle before it is pinged on checkout.
 const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Connections a PostgreSQL pool keeps open, idle or not: enough for the reads of one request
@@ -60,7 +62,8 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
         SqliteSynchronous::Full => SqlxSynchronous::Full,
         SqliteSynchronous::Normal => SqlxSynchronous::Normal,
     };
-    let options = |max_connections: u32| {
+    // Each connection's thread in the driver is named after its pool, `threads`-N.
+    let options = |max_connections: u32, threads: &'static str| {
         let mut options = ConnectOptions::new(settings.database_url.clone());
         options
             .max_connections(max_connections)
@@ -78,6 +81,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
                     .create_if_missing(true)
                     .row_buffer_size(ROW_BUFFER)
                     .pragma("cache_size", (-SQLITE_CACHE_KIB).to_string())
+                    .thread_name(move |id| format!("{threads}-{id}"))
             });
         if in_memory {
             // An in-memory database lives as long as its one connection.
@@ -86,28 +90,40 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
         options
     };
     if in_memory {
-        let mut options = options(1);
+        let mut options = options(1, "sqlite");
         options.map_sqlx_sqlite_pool_opts(|o| {
             o.after_connect(plan_once)
                 .after_release(release_if_out_of_transaction)
         });
         let conn = Database::connect(options).await?;
-        return Ok(Db::new(conn.clone(), conn, true));
+        return Ok(Db::new(conn.clone(), conn, true, None)?);
     }
     // The writer first: it creates the file and switches it to WAL before readers open it.
-    let mut write_options = options(1);
+    let writer_core = settings
+        .sqlite_pin_writer
+        .then(super::affinity::writer_core)
+        .flatten();
+    let mut write_options = options(1, WRITER_THREADS);
     write_options
         .acquire_timeout(Duration::from_secs(30))
-        .map_sqlx_sqlite_pool_opts(|o| {
-            o.after_connect(plan_once)
-                .after_release(release_if_out_of_transaction)
+        .map_sqlx_sqlite_pool_opts(move |o| {
+            o.after_connect(move |conn, meta| {
+                Box::pin(async move {
+                    plan_once(conn, meta).await?;
+                    if let Some(core) = writer_core {
+                        pin_writer(conn, core).await;
+                    }
+                    Ok(())
+                })
+            })
+            .after_release(release_if_out_of_transaction)
         });
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
-    let mut read_options = options(readers.clamp(4, MAX_CONNECTIONS));
+    let mut read_options = options(readers.clamp(4, MAX_CONNECTIONS), "sqlite-reader");
     read_options.map_sqlx_sqlite_pool_opts(|o| o.after_connect(plan_once));
     let read = Database::connect(read_options).await?;
-    Ok(Db::new(read, write, false))
+    Ok(Db::new(read, write, false, writer_core)?)
 }
 
 /// Has SQLite plan each statement once, whatever values are bound to it: its query planner
@@ -145,6 +161,16 @@ fn plan_once(
         }
         Ok(())
     })
+}
+
+/// Pins the thread of the writer's connection `conn` to `core`, beside the writer's own
+/// thread (see `db/affinity.rs`); where the system refuses, the writer runs unpinned.
+async fn pin_writer(conn: &mut sea_orm::sqlx::SqliteConnection, core: core_affinity::CoreId) {
+    match super::affinity::pin_connection(conn, core).await {
+        Ok(true) => tracing::debug!(core = core.id, "SQLite writer pinned"),
+        Ok(false) => tracing::warn!(core = core.id, "cannot pin the SQLite writer's connection"),
+        Err(err) => tracing::warn!(error = %err, "cannot pin the SQLite writer's connection"),
+    }
 }
 
 /// Keeps a SQLite connection in the pool only when it is out of any transaction, as SQLite
@@ -213,7 +239,7 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         }
         Err(err) => return Err(err.into()),
     };
-    Ok(Db::new(conn.clone(), conn, true))
+    Ok(Db::new(conn.clone(), conn, true, None)?)
 }
 
 /// Turns Nagle's algorithm off (`TCP_NODELAY`) on this process's TCP connections to `port`,

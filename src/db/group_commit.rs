@@ -18,15 +18,19 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use core_affinity::CoreId;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
+use super::affinity;
 use crate::error::ApiError;
 
 /// Most writes committed together. Bounds how long the last of a batch waits for the others.
 pub const MAX_BATCH: usize = 64;
+/// The name of the writer's thread.
+pub(super) const THREAD: &str = "rapport-writer";
 /// Writes that may wait for the writer before `run` itself waits for room.
 const QUEUE: usize = 1024;
 
@@ -39,12 +43,27 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on the current Tokio runtime, writing through `conn`.
-    pub fn start(conn: DatabaseConnection) -> Self {
+    /// Starts the writer, writing through `conn`: a thread of its own, pinned to `core` when
+    /// given (see `db/affinity.rs`), running the writes one after the other on a runtime of
+    /// its own. The thread ends once every handle is dropped and the queue is empty.
+    pub fn start(conn: DatabaseConnection, core: Option<CoreId>) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(serve(conn, jobs, commits.clone()));
-        Self { queue, commits }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name(THREAD.into())
+            .spawn(move || {
+                if let Some(core) = core
+                    && !affinity::pin_current_thread(core)
+                {
+                    tracing::warn!(core = core.id, "cannot pin the writer's thread to its core");
+                }
+                runtime.block_on(serve(conn, jobs, counted));
+            })?;
+        Ok(Self { queue, commits })
     }
 
     /// Writes queued behind the one the writer is running.
