@@ -6,11 +6,11 @@
 //! wakes the other thread, which has gone to sleep meanwhile; when its core went idle too,
 //! the wake-up is an interrupt to that core, and on a virtual machine one to a halted virtual
 //! CPU, which can cost more than SQLite takes to run the statement. With both threads on one
-//! core, a hand-off is a switch between two threads of a core that is awake: a conversation's
-//! five statements ran 1.7 times as many writes a second on the benchmark's two cores
-//! (BENCHMARKS.md, "Tried and kept"). The other threads of the server (HTTP workers, readers)
-//! still run on every core, and the scheduler moves them off the writer's core when it is
-//! busy.
+//! core, a hand-off is a switch between two threads of a core that is awake: on the
+//! benchmark's two cores, `POST /v1/conversations` (five statements on the writer) answered
+//! 1.7 to 1.9 times as many requests a second (BENCHMARKS.md, "What each change bought"). The
+//! server's other threads (HTTP workers, readers) still run on every core, and the scheduler
+//! moves them off the writer's core while it is busy.
 //!
 //! The core is the last one the process may run on, when it may run on more than one; the
 //! `sqlite_pin_writer` setting turns this off. Pinning is best-effort: where the system
