@@ -26,7 +26,7 @@ pub const KEYS: &[&str] = &[
     "max_body_bytes",
     "run_migrations",
     "sqlite_synchronous",
-    "sqlite_pin_writer",
+    "sqlite_pin_threads",
     "workers",
     "login_failures_per_account",
     "login_failures_per_ip",
@@ -60,10 +60,11 @@ pub struct Settings {
     pub run_migrations: bool,
     /// SQLite `synchronous` pragma: `full` survives power loss, `normal` only process crashes.
     pub sqlite_synchronous: SqliteSynchronous,
-    /// Keep SQLite's writer (its thread and its connection's) on one core, the last the
-    /// process may run on: a write's hand-offs between them then cost no wake-up of an idle
-    /// core (see `db/affinity.rs`). Off: the system places them.
-    pub sqlite_pin_writer: bool,
+    /// Keep each SQLite connection's thread on the core of the threads that hand it
+    /// statements, so that no hand-off waits for an idle core to wake (see `db/affinity.rs`):
+    /// the writer with its connection on the last core the process may run on, each HTTP
+    /// worker on a core of its own with a read pool of its own. Off: the system places them.
+    pub sqlite_pin_threads: bool,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Failed logins allowed per account per minute; a success clears the count.
@@ -97,7 +98,7 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             run_migrations: true,
             sqlite_synchronous: SqliteSynchronous::Full,
-            sqlite_pin_writer: true,
+            sqlite_pin_threads: true,
             workers: 0,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,

@@ -108,7 +108,13 @@ impl StatementLog {
 /// The application's database: a read handle and a write handle.
 #[derive(Clone, Debug)]
 pub struct Db {
-    read: Reader,
+    /// The read pools: one, or on SQLite one per core, each pinned to its core (see
+    /// [`Db::settle_http_worker`]).
+    read: Arc<[Reader]>,
+    /// The core of each read pool, in order; empty when they are not pinned.
+    read_cores: Arc<[core_affinity::CoreId]>,
+    /// HTTP workers given a read pool so far; see [`Db::settle_http_worker`].
+    workers_settled: Arc<std::sync::atomic::AtomicUsize>,
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
@@ -126,20 +132,22 @@ impl Db {
     /// Wraps the two handles, counting every statement they run. On SQLite, starts the
     /// writer (see `db/group_commit.rs`), its thread pinned to `writer_core` when given.
     fn new(
-        mut read: DatabaseConnection,
+        mut read: Vec<DatabaseConnection>,
         mut write: DatabaseConnection,
         same: bool,
-        writer_core: Option<core_affinity::CoreId>,
+        placement: affinity::Placement,
     ) -> std::io::Result<Self> {
         let statements = Arc::new(AtomicU64::new(0));
         let log = Arc::new(StatementLog::default());
-        let (counter, logged) = (statements.clone(), log.clone());
-        read.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            logged.add(info.statement);
-        });
+        for pool in &mut read {
+            let (counter, logged) = (statements.clone(), log.clone());
+            pool.set_metric_callback(move |info| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                logged.add(info.statement);
+            });
+        }
         if same {
-            write = read.clone();
+            write = read[0].clone();
         } else {
             let (counter, logged) = (statements.clone(), log.clone());
             write.set_metric_callback(move |info| {
@@ -149,10 +157,12 @@ impl Db {
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let group_commit = (write.get_database_backend() == DbBackend::Sqlite)
-            .then(|| GroupCommit::start(write.clone(), writer_core))
+            .then(|| GroupCommit::start(write.clone(), placement.writer))
             .transpose()?;
         Ok(Self {
-            read: Reader(read),
+            read: read.into_iter().map(Reader).collect(),
+            read_cores: placement.readers.into(),
+            workers_settled: Arc::default(),
             write,
             statements,
             log,
@@ -297,7 +307,24 @@ impl Db {
 
     /// For queries. Never write through it: on SQLite it is not the writer.
     pub fn reader(&self) -> &Reader {
-        &self.read
+        &self.read[affinity::read_pool() % self.read.len()]
+    }
+
+    /// Settles the calling thread, an HTTP worker's as it starts, beside a read pool of its
+    /// own: pins it to the next pool's core and has [`Db::reader`] answer that pool on it, so
+    /// that a request's reads hand their statements to threads of the same core (see
+    /// `db/affinity.rs`). Nothing when the pools are not pinned, or the thread is settled.
+    pub fn settle_http_worker(&self) {
+        if self.read_cores.is_empty() || affinity::has_read_pool() {
+            return;
+        }
+        let at = self.workers_settled.fetch_add(1, Ordering::Relaxed) % self.read_cores.len();
+        let core = self.read_cores[at];
+        if affinity::pin_current_thread(core) {
+            affinity::set_read_pool(at);
+        } else {
+            tracing::warn!(core = core.id, "cannot pin an HTTP worker to its core");
+        }
     }
 
     /// The writer connection itself, for migrations, the bulk loaders of `seed-demo` and
@@ -312,7 +339,7 @@ impl Db {
     }
 
     pub fn backend(&self) -> DbBackend {
-        self.read.0.get_database_backend()
+        self.write.get_database_backend()
     }
 
     /// A short name of the backend for `/readyz` and the logs.
@@ -326,18 +353,20 @@ impl Db {
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.read.0.ping().await
+        self.reader().0.ping().await
     }
 
     /// Name of the newest applied migration, if any. Reads only.
     pub async fn migration_version(&self) -> Result<Option<String>, DbErr> {
-        let applied = Migrator::get_applied_migrations_read_only(&self.read.0).await?;
+        let applied = Migrator::get_applied_migrations_read_only(&self.reader().0).await?;
         Ok(applied.last().map(|m| m.name().to_owned()))
     }
 
     /// Closes both pools; later queries fail as if the database were gone.
     pub async fn close(&self) -> Result<(), DbErr> {
-        self.read.0.close_by_ref().await?;
+        for pool in self.read.iter() {
+            pool.0.close_by_ref().await?;
+        }
         self.write.close_by_ref().await
     }
 }
@@ -427,7 +456,7 @@ mod tests {
             database_url: format!("sqlite://{}?mode=rwc", dir.path().join("pin.db").display()),
             ..Default::default()
         };
-        assert!(settings.sqlite_pin_writer, "on by default");
+        assert!(settings.sqlite_pin_threads, "on by default");
         let db = connect(&settings).await.expect("the database");
         let answer: i64 = db
             .write(|txn| {

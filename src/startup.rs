@@ -130,6 +130,8 @@ fn serve(
     });
     let origins = settings.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
+        // Called on each worker's thread as it starts.
+        state.db.settle_http_worker();
         let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())

@@ -1,20 +1,27 @@
-//! SQLite's writer on one core.
+//! SQLite's threads placed on cores.
 //!
-//! A write is a chain of statements, and each statement is a round trip between two threads:
-//! the writer's own thread ([`super::group_commit`]), which builds the statement and reads its
-//! answer, and the connection's thread in the driver, which runs it in SQLite. Each hand-off
-//! wakes the other thread, which has gone to sleep meanwhile; when its core went idle too,
-//! the wake-up is an interrupt to that core, and on a virtual machine one to a halted virtual
-//! CPU, which can cost more than SQLite takes to run the statement. With both threads on one
-//! core, a hand-off is a switch between two threads of a core that is awake: on the
+//! Every statement is a round trip between two threads: the one that builds the statement and
+//! reads its answer (an HTTP worker for a read, the writer's own thread for a write, see
+//! [`super::group_commit`]) and the connection's thread in the driver, which runs it in SQLite.
+//! Each hand-off wakes the other thread, which has gone to sleep meanwhile; when its core went
+//! idle too, the wake-up is an interrupt to that core, and on a virtual machine one to a
+//! halted virtual CPU, which can cost more than SQLite takes to run the statement. With both
+//! threads on one core, a hand-off is a switch between two threads of a core that is awake.
+//!
+//! So the writer and its connection run on the last core the process may run on, and each
+//! HTTP worker runs on a core of its own (the next one, round the cores) with a read pool of
+//! its own whose connections run there too ([`super::Db::settle_http_worker`]). On the
 //! benchmark's two cores, `POST /v1/conversations` (five statements on the writer) answered
-//! 1.7 to 1.9 times as many requests a second (BENCHMARKS.md, "What each change bought"). The
-//! server's other threads (HTTP workers, readers) still run on every core, and the scheduler
-//! moves them off the writer's core while it is busy.
+//! 1.7 to 1.9 times as many requests a second (BENCHMARKS.md, "What each change bought").
+//! Threads with no read pool of their own (start-up, background tasks, the command line)
+//! read through the first. The main runtime's threads are not pinned; a thread that a pinned
+//! worker starts (its runtime's blocking threads, which hash passwords) starts on the
+//! worker's core, as Linux has it, and HTTP workers take connections in turn, so that hashes
+//! still run on every core.
 //!
-//! The core is the last one the process may run on, when it may run on more than one; the
-//! `sqlite_pin_writer` setting turns this off. Pinning is best-effort: where the system
-//! refuses it (or does not support it), the writer runs unpinned as before.
+//! The `sqlite_pin_threads` setting turns this off, and it is off where the process may run
+//! on one core only. Pinning is best-effort: where the system refuses it (or does not support
+//! it), the thread runs unpinned and a warning says so.
 
 use std::ffi::{CString, c_int};
 
@@ -25,14 +32,51 @@ use sea_orm::sqlx::SqliteConnection;
 const PIN_FUNCTION: &str = "rapport_pin_thread";
 const PIN_CALL: &str = "SELECT rapport_pin_thread(?)";
 
-/// The core the writer's threads share: the last one this process may run on, or none when
-/// it may run on one core only (or the system does not say).
-pub fn writer_core() -> Option<CoreId> {
-    let cores = core_affinity::get_core_ids()?;
-    if cores.len() < 2 {
-        return None;
+/// Where SQLite's threads run: the writer's core, and each read pool's.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    pub writer: Option<CoreId>,
+    pub readers: Vec<CoreId>,
+}
+
+impl Placement {
+    /// The writer on the last core this process may run on, and a read pool on each; nothing
+    /// pinned when it may run on one core only (or the system does not say).
+    pub fn pinned() -> Self {
+        match core_affinity::get_core_ids() {
+            Some(cores) if cores.len() > 1 => Self {
+                writer: cores.last().copied(),
+                readers: cores,
+            },
+            _ => Self::default(),
+        }
     }
-    cores.last().copied()
+}
+
+/// The core the writer's threads share when pinned (see [`Placement::pinned`]).
+#[cfg(test)]
+pub fn writer_core() -> Option<CoreId> {
+    Placement::pinned().writer
+}
+
+thread_local! {
+    /// The read pool of the calling thread, once it has one (see `Db::settle_http_worker`).
+    static READ_POOL: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The read pool the calling thread reads through: its own, else the first.
+pub fn read_pool() -> usize {
+    READ_POOL.with(std::cell::Cell::get).unwrap_or(0)
+}
+
+/// True once the calling thread has a read pool of its own.
+pub fn has_read_pool() -> bool {
+    READ_POOL.with(std::cell::Cell::get).is_some()
+}
+
+/// Gives the calling thread the read pool `at`.
+pub fn set_read_pool(at: usize) {
+    READ_POOL.with(|pool| pool.set(Some(at)));
 }
 
 /// Pins the calling thread to `core`; false when the system refused.

@@ -12,6 +12,7 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 
+use super::affinity::Placement;
 use super::{Db, MAX_CONNECTIONS, SQLITE_CACHE_KIB};
 use crate::config::{DatabaseKind, Settings, SqliteSynchronous, redact_url_password};
 
@@ -96,13 +97,20 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
                 .after_release(release_if_out_of_transaction)
         });
         let conn = Database::connect(options).await?;
-        return Ok(Db::new(conn.clone(), conn, true, None)?);
+        return Ok(Db::new(
+            vec![conn.clone()],
+            conn,
+            true,
+            Placement::default(),
+        )?);
     }
     // The writer first: it creates the file and switches it to WAL before readers open it.
-    let writer_core = settings
-        .sqlite_pin_writer
-        .then(super::affinity::writer_core)
-        .flatten();
+    let placement = if settings.sqlite_pin_threads {
+        Placement::pinned()
+    } else {
+        Placement::default()
+    };
+    let writer_core = placement.writer;
     let mut write_options = options(1, WRITER_THREADS);
     write_options
         .acquire_timeout(Duration::from_secs(30))
@@ -111,7 +119,7 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
                 Box::pin(async move {
                     plan_once(conn, meta).await?;
                     if let Some(core) = writer_core {
-                        pin_writer(conn, core).await;
+                        pin(conn, core).await;
                     }
                     Ok(())
                 })
@@ -120,10 +128,30 @@ async fn connect_sqlite(settings: &Settings, in_memory: bool) -> anyhow::Result<
         });
     let write = Database::connect(write_options).await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
-    let mut read_options = options(readers.clamp(4, MAX_CONNECTIONS), "sqlite-reader");
-    read_options.map_sqlx_sqlite_pool_opts(|o| o.after_connect(plan_once));
-    let read = Database::connect(read_options).await?;
-    Ok(Db::new(read, write, false, writer_core)?)
+    let readers = readers.clamp(4, MAX_CONNECTIONS);
+    let mut read = Vec::new();
+    if placement.readers.is_empty() {
+        let mut read_options = options(readers, "sqlite-reader");
+        read_options.map_sqlx_sqlite_pool_opts(|o| o.after_connect(plan_once));
+        read.push(Database::connect(read_options).await?);
+    } else {
+        // A pool per core, its connections' threads pinned to it.
+        let per_core = (readers / placement.readers.len() as u32).max(2);
+        for &core in &placement.readers {
+            let mut read_options = options(per_core, "sqlite-reader");
+            read_options.map_sqlx_sqlite_pool_opts(move |o| {
+                o.after_connect(move |conn, meta| {
+                    Box::pin(async move {
+                        plan_once(conn, meta).await?;
+                        pin(conn, core).await;
+                        Ok(())
+                    })
+                })
+            });
+            read.push(Database::connect(read_options).await?);
+        }
+    }
+    Ok(Db::new(read, write, false, placement)?)
 }
 
 /// Has SQLite plan each statement once, whatever values are bound to it: its query planner
@@ -163,13 +191,13 @@ fn plan_once(
     })
 }
 
-/// Pins the thread of the writer's connection `conn` to `core`, beside the writer's own
-/// thread (see `db/affinity.rs`); where the system refuses, the writer runs unpinned.
-async fn pin_writer(conn: &mut sea_orm::sqlx::SqliteConnection, core: core_affinity::CoreId) {
+/// Pins the thread of the connection `conn` to `core`, beside the threads that use it (see
+/// `db/affinity.rs`); where the system refuses, the connection runs unpinned.
+async fn pin(conn: &mut sea_orm::sqlx::SqliteConnection, core: core_affinity::CoreId) {
     match super::affinity::pin_connection(conn, core).await {
-        Ok(true) => tracing::debug!(core = core.id, "SQLite writer pinned"),
-        Ok(false) => tracing::warn!(core = core.id, "cannot pin the SQLite writer's connection"),
-        Err(err) => tracing::warn!(error = %err, "cannot pin the SQLite writer's connection"),
+        Ok(true) => tracing::debug!(core = core.id, "SQLite connection pinned"),
+        Ok(false) => tracing::warn!(core = core.id, "cannot pin a SQLite connection's thread"),
+        Err(err) => tracing::warn!(error = %err, "cannot pin a SQLite connection's thread"),
     }
 }
 
@@ -239,7 +267,12 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         }
         Err(err) => return Err(err.into()),
     };
-    Ok(Db::new(conn.clone(), conn, true, None)?)
+    Ok(Db::new(
+        vec![conn.clone()],
+        conn,
+        true,
+        Placement::default(),
+    )?)
 }
 
 /// Turns Nagle's algorithm off (`TCP_NODELAY`) on this process's TCP connections to `port`,

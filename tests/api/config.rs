@@ -101,7 +101,20 @@ fn an_unreachable_postgres_fails_with_one_line() {
     reason = "the caller waits on the returned child"
 )]
 fn start(dir: &Path) -> (Child, u16, BufReader<std::process::ChildStdout>) {
+    start_with(dir, &[])
+}
+
+/// [`start`] with more settings in the environment.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits on the returned child"
+)]
+fn start_with(
+    dir: &Path,
+    envs: &[(&str, &str)],
+) -> (Child, u16, BufReader<std::process::ChildStdout>) {
     let mut child = rapport(dir)
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -399,5 +412,103 @@ fn a_malformed_request_is_logged_as_a_warning_not_an_error() {
     assert!(
         events.iter().all(|e| e["level"] != "ERROR"),
         "no error logged for a client's mistake: {log}"
+    );
+}
+
+/// The name (as the kernel keeps it, 15 bytes at most) of each thread of process `pid`, with
+/// the cores it may run on as `/proc` lists them (`0-1`, `1`, …).
+#[cfg(target_os = "linux")]
+fn threads_and_cores(pid: u32) -> Vec<(String, String)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let (Ok(name), Ok(status)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("status")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        let cores = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        threads.push((name.trim_end().to_owned(), cores));
+    }
+    threads
+}
+
+/// On SQLite, the threads that hand statements to each other share a core (`db/affinity.rs`):
+/// each HTTP worker (two here) runs on a core of its own beside a read pool of its own, the
+/// writer with its connection on the last core the process may run on. Read off the running
+/// binary's threads; with `sqlite_pin_threads` off, every thread may run on every core.
+#[cfg(target_os = "linux")]
+#[test]
+fn sqlite_threads_that_hand_statements_to_each_other_share_a_core() {
+    let cores = core_affinity::get_core_ids().unwrap();
+    if cores.len() < 2 {
+        return; // one core: nothing to choose
+    }
+    let all = cores.iter().map(|c| c.id.to_string()).collect::<Vec<_>>();
+    let last = all.last().unwrap().to_owned();
+    let of = |threads: &[(String, String)], prefix: &str| -> Vec<String> {
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, cores)| cores.clone())
+            .collect()
+    };
+    let observe = |envs: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, port, stdout) = start_with(dir.path(), envs);
+        // Each connection goes to the next worker: both have started once these are answered.
+        for _ in 0..4 {
+            assert_eq!(http_status(port, "/readyz"), 200);
+        }
+        let threads = threads_and_cores(child.id());
+        let (clean, log) = terminate(child, stdout);
+        assert!(clean, "{log}");
+        threads
+    };
+
+    let threads = observe(&[("RAPPORT_WORKERS", "2")]);
+    let (writers, writer_connections) = (
+        of(&threads, "rapport-writer"),
+        of(&threads, "sqlite-writer"),
+    );
+    assert_eq!(writers, std::slice::from_ref(&last), "{threads:?}");
+    assert_eq!(
+        writer_connections,
+        std::slice::from_ref(&last),
+        "{threads:?}"
+    );
+    let mut readers = of(&threads, "sqlite-reader");
+    readers.sort();
+    readers.dedup();
+    let mut expected_readers = all.clone();
+    expected_readers.sort();
+    assert_eq!(
+        readers, expected_readers,
+        "a read pool on each core: {threads:?}"
+    );
+    let mut workers = of(&threads, "actix-server wo");
+    workers.sort();
+    let mut expected_workers = all[..2].to_vec();
+    expected_workers.sort();
+    assert_eq!(
+        workers, expected_workers,
+        "a core for each worker: {threads:?}"
+    );
+
+    let unpinned = observe(&[
+        ("RAPPORT_WORKERS", "2"),
+        ("RAPPORT_SQLITE_PIN_THREADS", "false"),
+    ]);
+    let everywhere = of(&unpinned, "")[0].clone();
+    assert!(everywhere.contains(['-', ',']), "{everywhere}");
+    assert!(
+        unpinned.iter().all(|(_, cores)| *cores == everywhere),
+        "{unpinned:?}"
     );
 }
