@@ -5,8 +5,9 @@
 //! tries to upgrade to a write lock while another connection holds it: SQLite fails such an
 //! upgrade at once instead of waiting, whatever `busy_timeout` says. Rapport therefore gives
 //! SQLite a dedicated single-connection writer pool: writers queue in the pool (in-process, in
-//! order) instead of racing for the file lock, and readers use their own pool, which WAL lets run
-//! concurrently with the writer. On PostgreSQL both handles are the same pool.
+//! order) instead of racing for the file lock, and readers use their own pools (one per core,
+//! beside the HTTP worker that uses it: `db/affinity.rs`), which WAL lets run concurrently with
+//! the writer. On PostgreSQL both handles are the same pool.
 //!
 //! Measured with `tests/api/write_path.rs` (200 concurrent read-then-insert transactions): with
 //! writes spread over a pool of 4 connections, 141 of 200 failed with "database is locked"
