@@ -2,7 +2,10 @@
 //! transactions per second, and rows per second streamed from one user's participant rows (an
 //! index scan of about 10,000 rows, the shape of the whole-network reads, from one task),
 //! straight through rapport's own connection pools (same driver, same file, same pragmas, same
-//! pool sizes), with no HTTP and no application code in between.
+//! pool sizes), with no HTTP and no application code in between. Each runs where the server
+//! runs such work (`src/db/affinity.rs`): on SQLite with its threads pinned, the inserts on a
+//! thread of the writer's core, the reads on one thread per read pool, each settled beside its
+//! pool as an HTTP worker is; otherwise on one multi-threaded runtime.
 //! `RAPPORT_DATABASE_URL=... cargo run --release --example storage_ceiling -- SECONDS TASKS`
 //! prints one JSON line: {"point_selects_per_s": ..., "insert_transactions_per_s": ...,
 //! "rows_streamed_per_s": ..., "scan_rows": ...}.
@@ -60,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
 
     let ids = Arc::new(ids);
     let shared = db.clone();
-    let selects = run(seconds, tasks, move |n| {
+    let selects = run_placed(&db, Place::Reads, seconds, tasks, move |n| {
         let db = &shared;
         let db = db.clone();
         let id = ids[n as usize % ids.len()].clone();
@@ -71,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let shared = db.clone();
-    let inserts = run(seconds, tasks, move |_| {
+    let inserts = run_placed(&db, Place::Writes, seconds, tasks, move |_| {
         let db = &shared;
         let db = db.clone();
         async move {
@@ -111,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let scan_stmt = Statement::from_sql_and_values(backend, scan, [owner.into()]);
     let scan_rows = db.reader().query_all_raw(scan_stmt.clone()).await?.len();
     let shared = db.clone();
-    let scans = run(seconds, 1, move |_| {
+    let scans = run_placed(&db, Place::Reads, seconds, 1, move |_| {
         let db = shared.clone();
         let stmt = scan_stmt.clone();
         async move { db.reader().query_all_raw(stmt).await.map(|_| ()) }
@@ -122,6 +125,59 @@ async fn main() -> anyhow::Result<()> {
         "{{\"point_selects_per_s\": {selects:.0}, \"insert_transactions_per_s\": {inserts:.0}, \"tasks\": {tasks}, \"rows_streamed_per_s\": {rows:.0}, \"scan_rows\": {scan_rows}}}"
     );
     Ok(())
+}
+
+/// Where the server runs some work; see the module comment.
+#[derive(Clone, Copy)]
+enum Place {
+    Reads,
+    Writes,
+}
+
+/// [`run`] where the server runs work of kind `place`: on SQLite with pinned threads, on
+/// threads of their own (the writer's core for writes; one per read pool, settled as HTTP
+/// workers are, for reads, the tasks shared among them); otherwise on this runtime.
+async fn run_placed<F, Fut>(
+    db: &db::Db,
+    place: Place,
+    seconds: f64,
+    tasks: usize,
+    op: F,
+) -> anyhow::Result<f64>
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), sea_orm::DbErr>> + Send + 'static,
+{
+    let threads = match (place, db.writer_core()) {
+        (_, None) => return run(seconds, tasks, op).await,
+        (Place::Writes, Some(_)) => 1,
+        (Place::Reads, Some(_)) => db.pinned_read_pools().clamp(1, tasks),
+    };
+    let per_thread = tasks.div_ceil(threads);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (db, op) = (db.clone(), op.clone());
+            std::thread::spawn(move || -> anyhow::Result<f64> {
+                match (place, db.writer_core()) {
+                    (Place::Writes, Some(core)) => {
+                        anyhow::ensure!(core_affinity::set_for_current(core), "cannot pin");
+                    }
+                    _ => db.settle_http_worker(),
+                }
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(run(seconds, per_thread, op))
+            })
+        })
+        .collect();
+    let mut total = 0.0;
+    for handle in handles {
+        total += handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a measuring thread panicked"))??;
+    }
+    Ok(total)
 }
 
 /// Runs `op` from `tasks` concurrent tasks for `seconds`; operations per second.

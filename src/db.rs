@@ -116,6 +116,8 @@ pub struct Db {
     read_cores: Arc<[core_affinity::CoreId]>,
     /// HTTP workers given a read pool so far; see [`Db::settle_http_worker`].
     workers_settled: Arc<std::sync::atomic::AtomicUsize>,
+    /// The core SQLite's writer is pinned to, if it is.
+    writer_core: Option<core_affinity::CoreId>,
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
@@ -163,6 +165,7 @@ impl Db {
         Ok(Self {
             read: read.into_iter().map(Reader).collect(),
             read_cores: placement.readers.into(),
+            writer_core: placement.writer,
             workers_settled: Arc::default(),
             write,
             statements,
@@ -309,6 +312,17 @@ impl Db {
     /// For queries. Never write through it: on SQLite it is not the writer.
     pub fn reader(&self) -> &Reader {
         &self.read[affinity::read_pool() % self.read.len()]
+    }
+
+    /// The core SQLite's writer runs on when pinned (see `db/affinity.rs`).
+    pub fn writer_core(&self) -> Option<core_affinity::CoreId> {
+        self.writer_core
+    }
+
+    /// The read pools pinned to a core each, as many as threads that
+    /// [`Db::settle_http_worker`] places one per core; 0 when they are not pinned.
+    pub fn pinned_read_pools(&self) -> usize {
+        self.read_cores.len()
     }
 
     /// Settles the calling thread, an HTTP worker's as it starts, beside a read pool of its
