@@ -112,12 +112,10 @@ pub struct Db {
     /// The read pools: one, or on SQLite one per core, each pinned to its core (see
     /// [`Db::settle_http_worker`]).
     read: Arc<[Reader]>,
-    /// The core of each read pool, in order; empty when they are not pinned.
-    read_cores: Arc<[core_affinity::CoreId]>,
+    /// The cores of the writer and of each read pool, when they are pinned.
+    placement: Arc<affinity::Placement>,
     /// HTTP workers given a read pool so far; see [`Db::settle_http_worker`].
     workers_settled: Arc<std::sync::atomic::AtomicUsize>,
-    /// The core SQLite's writer is pinned to, if it is.
-    writer_core: Option<core_affinity::CoreId>,
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
@@ -164,8 +162,7 @@ impl Db {
             .transpose()?;
         Ok(Self {
             read: read.into_iter().map(Reader).collect(),
-            read_cores: placement.readers.into(),
-            writer_core: placement.writer,
+            placement: Arc::new(placement),
             workers_settled: Arc::default(),
             write,
             statements,
@@ -316,13 +313,13 @@ impl Db {
 
     /// The core SQLite's writer runs on when pinned (see `db/affinity.rs`).
     pub fn writer_core(&self) -> Option<core_affinity::CoreId> {
-        self.writer_core
+        self.placement.writer
     }
 
     /// The read pools pinned to a core each, as many as threads that
     /// [`Db::settle_http_worker`] places one per core; 0 when they are not pinned.
     pub fn pinned_read_pools(&self) -> usize {
-        self.read_cores.len()
+        self.placement.readers.len()
     }
 
     /// Settles the calling thread, an HTTP worker's as it starts, beside a read pool of its
@@ -330,11 +327,12 @@ impl Db {
     /// that a request's reads hand their statements to threads of the same core (see
     /// `db/affinity.rs`). Nothing when the pools are not pinned, or the thread is settled.
     pub fn settle_http_worker(&self) {
-        if self.read_cores.is_empty() || affinity::has_read_pool() {
+        let cores = &self.placement.readers;
+        if cores.is_empty() || affinity::has_read_pool() {
             return;
         }
-        let at = self.workers_settled.fetch_add(1, Ordering::Relaxed) % self.read_cores.len();
-        let core = self.read_cores[at];
+        let at = self.workers_settled.fetch_add(1, Ordering::Relaxed) % cores.len();
+        let core = cores[at];
         if affinity::pin_current_thread(core) {
             affinity::set_read_pool(at);
         } else {
@@ -459,46 +457,6 @@ fn still_conflicted(err: ApiError) -> ApiError {
 mod tests {
     use super::*;
     use crate::error::ProblemCode;
-
-    /// Every SQLite writer of the process keeps its connection's thread, and at least one its
-    /// own thread, on the writer's core (other tests' writers run beside this one's, pinned
-    /// the same way), and writes through them.
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn the_sqlite_writer_and_its_connection_share_one_core() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let settings = crate::config::Settings {
-            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("pin.db").display()),
-            ..Default::default()
-        };
-        assert!(settings.sqlite_pin_threads, "on by default");
-        let db = connect(&settings).await.expect("the database");
-        let answer: i64 = db
-            .write(|txn| {
-                Box::pin(async move {
-                    let row = txn
-                        .query_one_raw(sea_orm::Statement::from_string(
-                            DbBackend::Sqlite,
-                            "SELECT 41 + 1",
-                        ))
-                        .await?
-                        .ok_or_else(ApiError::not_found)?;
-                    Ok(row.try_get_by_index(0)?)
-                })
-            })
-            .await
-            .expect("a write");
-        assert_eq!(answer, 42);
-        let connections = affinity::allowed_cores_of_threads(connect::WRITER_THREADS);
-        let writers = affinity::allowed_cores_of_threads(group_commit::THREAD);
-        assert!(!connections.is_empty() && !writers.is_empty());
-        // On one core (or where none is known) there is no core to choose.
-        if let Some(core) = affinity::writer_core() {
-            let core = core.id.to_string();
-            assert!(connections.iter().all(|c| *c == core), "{connections:?}");
-            assert!(writers.contains(&core), "{writers:?} vs {core}");
-        }
-    }
 
     #[test]
     fn a_write_still_losing_after_its_last_run_is_503_and_other_errors_pass_through() {

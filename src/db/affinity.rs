@@ -53,12 +53,6 @@ impl Placement {
     }
 }
 
-/// The core the writer's threads share when pinned (see [`Placement::pinned`]).
-#[cfg(test)]
-pub fn writer_core() -> Option<CoreId> {
-    Placement::pinned().writer
-}
-
 thread_local! {
     /// The read pool of the calling thread, once it has one (see `Db::settle_http_worker`).
     static READ_POOL: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
@@ -151,7 +145,7 @@ unsafe extern "C" fn pin_thread(
 
 /// The cores each of this process's threads named `name`… may run on, as `/proc` lists them.
 #[cfg(all(test, target_os = "linux"))]
-pub(super) fn allowed_cores_of_threads(name: &str) -> Vec<String> {
+fn allowed_cores_of_threads(name: &str) -> Vec<String> {
     let mut found = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").expect("the process's threads") {
         let task = task.expect("a thread").path();

@@ -25,7 +25,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// result, a thread handoff per row or so on the network-wide reads.
 const ROW_BUFFER: usize = 4096;
 /// The name of the writer connection's thread in the driver, before its number.
-pub(super) const WRITER_THREADS: &str = "sqlite-writer";
+const WRITER_THREADS: &str = "sqlite-writer";
 /// How long a PostgreSQL connection may sit idle before it is pinged on checkout.
 const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Connections a PostgreSQL pool keeps open, idle or not: enough for the reads of one request

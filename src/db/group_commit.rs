@@ -30,7 +30,7 @@ use crate::error::ApiError;
 /// Most writes committed together. Bounds how long the last of a batch waits for the others.
 pub const MAX_BATCH: usize = 64;
 /// The name of the writer's thread.
-pub(super) const THREAD: &str = "rapport-writer";
+const THREAD: &str = "rapport-writer";
 /// Writes that may wait for the writer before `run` itself waits for room.
 const QUEUE: usize = 1024;
 
