@@ -212,8 +212,8 @@ impl Db {
         }
     }
 
-    /// A permit to read and work through a user's whole network (follow-ups, suggestions,
-    /// statistics, relationship-sorted contact lists), held until dropped. Such a request is
+    /// A permit to read and work through a user's whole network (the calendar feed's
+    /// follow-ups, statistics), held until dropped. Such a request is
     /// CPU-bound and holds its rows in memory, so running more of them at once than there are
     /// cores only adds memory: under 32 concurrent follow-ups requests on the 1,000-contact
     /// benchmark user the server's peak RSS went from 110 MB without it to the figure in

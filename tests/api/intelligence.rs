@@ -397,9 +397,9 @@ async fn a_follow_up_page_costs_two_statements_whatever_it_lists() {
 }
 
 /// What a suggestions page costs in statements: the token's account, the group walk with the
-/// ledger's out-of-date probe, one read of the groups and bases that can reach the page, the
-/// picked contacts' own ideas, a page of each wanted topic and the chosen offers. The picked
-/// contacts come whole with the read that ranks them. When the probe finds rows
+/// ledger's out-of-date probe, one read of the groups and bases that can reach the page (each
+/// contact with its own oldest idea), a page of each wanted topic and the chosen offers. The
+/// picked contacts come whole with the read that ranks them. When the probe finds rows
 /// out of date, the write that brings them up to date comes between two walks.
 #[tokio::test]
 async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
@@ -452,10 +452,10 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
         ],
         "{full}"
     );
-    // The token's account, the walk (and probe), the group's contacts with the bases with
-    // nothing due, the own ideas, the "ai" topic, the chosen offers.
+    // The token's account, the walk (and probe), the group's contacts (with their own ideas)
+    // and the bases with nothing due, the "ai" topic, the chosen offers.
     assert_eq!(
-        full_cost, 6,
+        full_cost, 5,
         "statements for a page with one group and one topic"
     );
 
@@ -464,14 +464,14 @@ async fn a_suggestions_page_costs_a_statement_per_step_of_its_walk() {
     net.conversation(t0 + days(1), &[&ada], json!({})).await;
     app.clock.set(t0 + days(2));
     let (caught_up, page) = net.get_counted("/v1/suggestions?limit=10").await;
-    assert!(caught_up > 6, "{caught_up} statements");
+    assert!(caught_up > 5, "{caught_up} statements");
     assert_eq!(page["data"][2]["contact_id"], json!(ada), "{page}");
     assert_eq!(page["data"][2]["reason"], "thank_you_owed", "{page}");
     assert_eq!(page["data"][2]["relationship"]["conversation_count"], 1);
     let (after, again) = net.get_counted("/v1/suggestions?limit=10").await;
     assert_eq!(again, page);
-    // Ada, not due now, is read with the bases with nothing due: the same six statements.
-    assert_eq!(after, 6, "statements once the ledger is up to date");
+    // Ada, not due now, is read with the bases with nothing due: the same five statements.
+    assert_eq!(after, 5, "statements once the ledger is up to date");
 }
 
 /// What a write costs in statements, with its ledger and activity counts: each write reads

@@ -1309,10 +1309,20 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
             groups(backend, owner(&user), Some(app.clock.now()), today, 11),
         ),
         (
-            &["idx_contact_suggest_due", "idx_contact_suggest_name"][..],
+            &[
+                "idx_contact_suggest_due",
+                "idx_contact_suggest_name",
+                "idx_value_offer_owner_contact",
+            ][..],
             backend.build(
-                &candidates(owner(&user), &[(40, 7), (0, 30)], &base_levels(), today, 11)
-                    .expect("groups and levels"),
+                &candidates(
+                    owner(&user),
+                    &[(40, 7, today), (0, 30, today - chrono::Days::new(12))],
+                    &base_levels(),
+                    today,
+                    11,
+                )
+                .expect("groups and levels"),
             ),
         ),
         (

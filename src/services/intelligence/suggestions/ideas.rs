@@ -4,16 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::value_offer;
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
-use crate::domain::records::OfferStatus;
 use crate::error::ApiError;
-use crate::services::{unindexed, union_all};
+use crate::services::union_all;
 
 /// Rows per topic of the first read of `idea_topic`; each later read of a topic doubles.
 const FIRST_TOPIC_PAGE: u64 = 32;
@@ -35,45 +33,26 @@ enum Choice {
     NeedMore(Vec<String>),
 }
 
-/// For each `(contact, interests)`, the idea to bring (the rule of
-/// `suggestions::suggested_offer`): the contact's own oldest idea, read by the index on
-/// `(owner_id, contact_id, …)`; else the idea sharing the most topics with their interests,
-/// the oldest on a tie. The second walks the `idea_topic` index of each interest, oldest first,
-/// all interests together: an idea's place is the same in every topic it has, so the walk
-/// meets each idea once with its exact count of shared topics, and it stops as soon as no
-/// idea still to come can share more (an idea on every interest ends it at once). Topics are
-/// read in doubling pages, shared by every contact. Contacts whose interests no idea covers
-/// fully read every idea on those topics: that part grows with the ideas on them.
+/// For each `(own idea, interests)` of a contact, the idea to bring (the rule of
+/// `suggestions::suggested_offer`): the contact's own oldest idea, read with the contact;
+/// else the idea sharing the most topics with their interests, the oldest on a tie. The
+/// second walks the `idea_topic` index of each interest, oldest first, all interests together:
+/// an idea's place is the same in every topic it has, so the walk meets each idea once with
+/// its exact count of shared topics, and it stops as soon as no idea still to come can share
+/// more (an idea on every interest ends it at once). Topics are read in doubling pages, shared
+/// by every contact. Contacts whose interests no idea covers fully read every idea on those
+/// topics: that part grows with the ideas on them.
 pub(super) async fn ideas_for(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
-    wishes: &[(Uuid, Vec<String>)],
+    wishes: &[(Option<Uuid>, Vec<String>)],
 ) -> Result<Vec<Option<Uuid>>, ApiError> {
-    use value_offer::Column as V;
-
-    if wishes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let own: Vec<(Uuid, DateTime<Utc>, Uuid)> = value_offer::Entity::find()
-        .select_only()
-        .columns([V::ContactId, V::CreatedAt, V::Id])
-        .filter(V::OwnerId.eq(owner_id))
-        .filter(V::ContactId.is_in(wishes.iter().map(|(id, _)| *id)))
-        .filter(unindexed(V::Status).eq(OfferStatus::Idea.as_str()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut oldest_own: HashMap<Uuid, Place> = HashMap::new();
-    for (contact_id, created_at, id) in own {
-        let entry = oldest_own.entry(contact_id).or_insert((created_at, id));
-        *entry = Ord::min(*entry, (created_at, id));
-    }
     let mut streams: HashMap<String, TopicStream> = HashMap::new();
     let mut page = FIRST_TOPIC_PAGE;
     let mut chosen: Vec<Option<Option<Uuid>>> = wishes
         .iter()
-        .map(|(contact_id, interests)| match oldest_own.get(contact_id) {
-            Some((_, id)) => Some(Some(*id)),
+        .map(|(own, interests)| match own {
+            Some(id) => Some(Some(*id)),
             None if interests.is_empty() => Some(None),
             None => None,
         })

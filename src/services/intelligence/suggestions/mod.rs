@@ -14,10 +14,13 @@
 //! best contact reaches: the `limit + 1`-th best of those sure scores (one per group, its
 //! best; `limit + 1` per full group, the last one's). One more statement then reads, as one
 //! `UNION ALL`, the first `limit + 1` due contacts in rank order of each group whose best
-//! reaches the floor, and, among contacts with nothing due (who score their base alone and
-//! rank by name), the first `limit + 1` by `(suggestion_base, name_key, id)` of each base
-//! that reaches it (its due contacts score above the base, so their groups are read). The
-//! cost follows the number of distinct (base, cadence) groups and the page, not the network.
+//! reaches the floor, among those checked in early enough to reach it themselves (a date
+//! found from the floor, so a group contributes no more rows than can rank), and, among
+//! contacts with nothing due (who score their base alone and rank by name), the first
+//! `limit + 1` by `(suggestion_base, name_key, id)` of each base that reaches it (its due
+//! contacts score above the base, so their groups are read). Each contact comes with the id
+//! of its own oldest idea, the first choice of what to bring. The cost follows the number of
+//! distinct (base, cadence) groups and the page, not the network.
 
 use std::collections::HashMap;
 
@@ -62,7 +65,6 @@ pub async fn suggestions(
     today: &Today,
     limit: usize,
 ) -> Result<(Vec<Suggestion>, bool), ApiError> {
-    let _permit = db.whole_network().await?;
     let conn = db.reader();
     let date = today.date();
     let mut ranked = match best(conn, owner_id, date, Some(today.now), limit + 1).await? {
@@ -94,7 +96,7 @@ pub async fn suggestions(
         .map(|(row, ..)| {
             let interests: Vec<String> =
                 crate::services::decode_json("contact.interests", &row.interests)?;
-            Ok((row.id(), interests))
+            Ok((row.own_idea, interests))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let chosen = ideas_for(conn, owner_id, &wishes).await?;
@@ -138,6 +140,8 @@ struct Candidate {
     name_key: String,
     full_name: String,
     interests: serde_json::Value,
+    /// The contact's own oldest idea, if any (see [`own_idea`]).
+    own_idea: Option<Uuid>,
 }
 
 impl Candidate {
@@ -191,6 +195,31 @@ impl Group {
         self.points_at(self.next_check_in_on, today)
     }
 
+    /// The latest check-in date at which a contact of this group scores at least `floor`,
+    /// when its best does: a contact checked in later cannot be among the best. Today when
+    /// there is no floor. The points never fall as the check-in moves earlier, so the date is
+    /// found by bisecting the days overdue between none and the group's most overdue.
+    fn latest_reaching(&self, floor: Option<i64>, today: NaiveDate) -> NaiveDate {
+        let (Some(floor), Some(best)) = (floor, self.next_check_in_on) else {
+            return today;
+        };
+        let reaches =
+            |days: i64| self.points_at(Some(relationship::add_days(today, -days)), today) >= floor;
+        let (mut low, mut high) = (0, Ord::max((today - best).num_days(), 0));
+        if !reaches(high) {
+            return today;
+        }
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if reaches(mid) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        relationship::add_days(today, -low)
+    }
+
     /// Scores that distinct due contacts of this group are sure to reach: its best once, or,
     /// when it has `wanted` due, `wanted` times the `wanted`-th one's.
     fn sure_points(&self, today: NaiveDate, wanted: usize) -> impl Iterator<Item = i64> {
@@ -231,10 +260,13 @@ async fn best(
     // The `wanted`-th best score is at least this; without it, every group and base is read.
     let floor = wanted.checked_sub(1).and_then(|i| sure.get(i).copied());
     let reaches = |points: i64| floor.is_none_or(|floor| points >= floor);
-    let read: Vec<(i64, i32)> = due
+    let read: Vec<(i64, i32, NaiveDate)> = due
         .iter()
         .filter(|g| reaches(g.points(today)))
-        .map(|g| (g.suggestion_base, g.cadence_days))
+        .map(|g| {
+            let latest = g.latest_reaching(floor, today);
+            (g.suggestion_base, g.cadence_days, latest)
+        })
         .collect();
     let levels: Vec<i64> = suggestions::base_levels()
         .into_iter()
@@ -255,12 +287,41 @@ async fn best(
     Ok(Some(found))
 }
 
-/// The columns of [`Candidate`].
-fn candidate_columns() -> impl Iterator<Item = contact::Column> {
+/// The owner's contacts as [`Candidate`]s: the columns of its ledger row and of the
+/// suggestion, and [`own_idea`].
+fn candidate_select(owner_id: Uuid) -> sea_orm::Select<contact::Entity> {
     use contact::Column as C;
-    LEDGER_ROW
-        .into_iter()
-        .chain([C::NameKey, C::FullName, C::Interests])
+    contact::Entity::find()
+        .select_only()
+        .columns(LEDGER_ROW)
+        .columns([C::NameKey, C::FullName, C::Interests])
+        .expr_as(own_idea(owner_id), "own_idea")
+        .filter(C::OwnerId.eq(owner_id))
+}
+
+/// The id of the contact's own oldest idea (by creation, then id), the first rule of
+/// `suggestions::suggested_offer`: a correlated subquery, the first row of the contact's range
+/// of the index `(owner_id, contact_id, created_at, id)`, read for each candidate in the
+/// statement that reads the candidates.
+fn own_idea(owner_id: Uuid) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+    use value_offer::Column as V;
+
+    let first = Query::select()
+        .column((value_offer::Entity, V::Id))
+        .from(value_offer::Entity)
+        .and_where(Expr::col((value_offer::Entity, V::OwnerId)).eq(owner_id))
+        .and_where(
+            Expr::col((value_offer::Entity, V::ContactId))
+                .equals((contact::Entity, contact::Column::Id)),
+        )
+        // Not the index on status: a contact has few offers, the owner many ideas.
+        .and_where(unindexed((value_offer::Entity, V::Status)).eq(OfferStatus::Idea.as_str()))
+        .order_by((value_offer::Entity, V::CreatedAt), sea_orm::Order::Asc)
+        .order_by((value_offer::Entity, V::Id), sea_orm::Order::Asc)
+        .limit(1)
+        .to_owned();
+    SimpleExpr::SubQuery(None, Box::new(first.into()))
 }
 
 /// One row per (base, cadence) group of the owner's contacts that are not archived and have
@@ -347,24 +408,22 @@ pub fn groups(
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// The first `wanted` due contacts of one (base, cadence) group, in rank order.
+/// The first `wanted` due contacts of one (base, cadence) group, in rank order, checked in
+/// on `latest` or before.
 pub fn due_in_group(
     owner_id: Uuid,
     base: i64,
     cadence_days: i32,
-    today: NaiveDate,
+    latest: NaiveDate,
     wanted: usize,
 ) -> SelectStatement {
     use contact::Column as C;
 
-    contact::Entity::find()
-        .select_only()
-        .columns(candidate_columns())
-        .filter(C::OwnerId.eq(owner_id))
+    candidate_select(owner_id)
         .filter(C::ArchivedAt.is_null())
         .filter(C::SuggestionBase.eq(base))
         .filter(C::CadenceDays.eq(cadence_days))
-        .filter(C::NextCheckInOn.lte(today))
+        .filter(C::NextCheckInOn.lte(latest))
         .order_by_asc(C::NextCheckInOn)
         .order_by_asc(C::NameKey)
         .order_by_asc(C::Id)
@@ -372,12 +431,13 @@ pub fn due_in_group(
         .into_query()
 }
 
-/// In one statement, none when there is nothing to read: the first `wanted` due contacts of
-/// each of `groups` (base, cadence), in rank order ([`due_in_group`]), and for each of
-/// `levels`, the first `wanted` contacts of that base with nothing due, by name.
+/// In one statement, none when there is nothing to read: for each of `groups` (base,
+/// cadence, latest check-in that can rank), the first `wanted` due contacts in rank order
+/// ([`due_in_group`]), and for each of `levels`, the first `wanted` contacts of that base
+/// with nothing due on `today`, by name.
 pub fn candidates(
     owner_id: Uuid,
-    groups: &[(i64, i32)],
+    groups: &[(i64, i32, NaiveDate)],
     levels: &[i64],
     today: NaiveDate,
     wanted: usize,
@@ -387,12 +447,9 @@ pub fn candidates(
 
     let due = groups
         .iter()
-        .map(|(base, cadence)| due_in_group(owner_id, *base, *cadence, today, wanted));
+        .map(|(base, cadence, latest)| due_in_group(owner_id, *base, *cadence, *latest, wanted));
     let nothing_due = levels.iter().map(|base| {
-        contact::Entity::find()
-            .select_only()
-            .columns(candidate_columns())
-            .filter(C::OwnerId.eq(owner_id))
+        candidate_select(owner_id)
             .filter(C::ArchivedAt.is_null())
             .filter(C::SuggestionBase.eq(*base))
             .filter(
@@ -406,4 +463,48 @@ pub fn candidates(
             .into_query()
     });
     union_all("candidate", due.chain(nothing_due))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `latest_reaching` is the latest check-in scoring at least the floor, found by trying
+    /// every date from the group's most overdue one to today.
+    #[test]
+    fn the_latest_check_in_that_reaches_a_floor_is_the_last_one_that_scores_it() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 4).expect("a date");
+        for cadence_days in [1, 7, 30, 90] {
+            for overdue in [0, 1, 5, 29, 60, 400] {
+                let group = Group {
+                    kind: GROUP,
+                    suggestion_base: 40,
+                    cadence_days,
+                    next_check_in_on: Some(relationship::add_days(today, -overdue)),
+                    nth_due_on: None,
+                };
+                for floor in [
+                    None,
+                    Some(0),
+                    Some(50),
+                    Some(51),
+                    Some(95),
+                    Some(150),
+                    Some(250),
+                ] {
+                    let brute = (0..=overdue)
+                        .map(|days| relationship::add_days(today, -days))
+                        .find(|next| {
+                            floor.is_none_or(|f| group.points_at(Some(*next), today) >= f)
+                        });
+                    let latest = group.latest_reaching(floor, today);
+                    match brute {
+                        Some(expected) => assert_eq!(latest, expected, "{group:?} {floor:?}"),
+                        // Not read at all: its best does not reach the floor.
+                        None => assert!(group.points(today) < floor.unwrap_or(0), "{group:?}"),
+                    }
+                }
+            }
+        }
+    }
 }
