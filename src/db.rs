@@ -39,13 +39,17 @@
 //! returns `Ok` with what happened and turns it into the error after the commit.
 //!
 //! Whatever must change with every write (the idempotent response today) is written inside the
-//! same work, so it commits or vanishes with it. [`Db::writer`] gives the connection itself to
+//! same work, so it commits or vanishes with it. The work sees its transaction as a [`Txn`]:
+//! statements whose answer it does not need (the ledger's and the activity's upkeep) it may
+//! defer ([`Write::defer`]), and on SQLite they reach the driver with its next statement or
+//! at its end, in one call instead of one each (`db/txn.rs`). [`Db::writer`] gives the connection itself to
 //! migrations, the bulk loaders and tests; nothing else uses it.
 
 mod affinity;
 mod connect;
 mod errors;
 mod group_commit;
+mod txn;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,6 +69,7 @@ pub use self::errors::{
 };
 use self::group_commit::GroupCommit;
 pub use self::group_commit::MAX_BATCH;
+pub use self::txn::{Txn, Write};
 
 /// How many times a PostgreSQL write transaction runs when it keeps losing to concurrent
 /// writes: aborted to break a deadlock, or its row changed under it (see [`Db::write`]).
@@ -119,6 +124,9 @@ pub struct Db {
     write: DatabaseConnection,
     /// Statements run through either handle since the pools opened.
     statements: Arc<AtomicU64>,
+    /// Calls to the driver since the pools opened: one per statement, but one for all the
+    /// statements a write deferred (see `db/txn.rs`).
+    calls: Arc<AtomicU64>,
     /// The statements run while it is on; see [`Db::log_statements`].
     log: Arc<StatementLog>,
     /// Admits the reads of a user's whole network a few at a time; see [`Db::whole_network`].
@@ -140,21 +148,25 @@ impl Db {
     ) -> std::io::Result<Self> {
         let statements = Arc::new(AtomicU64::new(0));
         let log = Arc::new(StatementLog::default());
-        for pool in &mut read {
-            let (counter, logged) = (statements.clone(), log.clone());
+        let calls = Arc::new(AtomicU64::new(0));
+        let counting = |pool: &mut DatabaseConnection| {
+            let (counter, called, logged) = (statements.clone(), calls.clone(), log.clone());
             pool.set_metric_callback(move |info| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                logged.add(info.statement);
+                called.fetch_add(1, Ordering::Relaxed);
+                // A write's deferred statements travel in one call (`db/txn.rs`).
+                for statement in txn::split(info.statement) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    logged.add(&statement);
+                }
             });
+        };
+        for pool in &mut read {
+            counting(pool);
         }
         if same {
             write = read[0].clone();
         } else {
-            let (counter, logged) = (statements.clone(), log.clone());
-            write.set_metric_callback(move |info| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                logged.add(info.statement);
-            });
+            counting(&mut write);
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let group_commit = (write.get_database_backend() == DbBackend::Sqlite)
@@ -166,6 +178,7 @@ impl Db {
             workers_settled: Arc::default(),
             write,
             statements,
+            calls,
             log,
             whole_network: Arc::new(Semaphore::new(cores)),
             group_commit,
@@ -187,9 +200,7 @@ impl Db {
     pub async fn write<T, W>(&self, work: W) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>>
-            + Send
-            + 'static,
+        W: for<'t> Fn(&'t Txn<'t>) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
     {
         if let Some(group_commit) = &self.group_commit {
             return group_commit.run(work).await.map_err(still_conflicted);
@@ -197,8 +208,15 @@ impl Db {
         let mut attempt = 1;
         loop {
             let txn = self.begin_write().await?;
+            let worked = {
+                let write = Txn::new(&txn);
+                match work(&write).await {
+                    Ok(value) => write.flush().await.map(|()| value).map_err(ApiError::from),
+                    Err(err) => Err(err),
+                }
+            };
             // A transaction dropped uncommitted rolls back.
-            let result = match work(&txn).await {
+            let result = match worked {
                 Ok(value) => txn.commit().await.map(|()| value).map_err(ApiError::from),
                 Err(err) => Err(err),
             };
@@ -291,6 +309,13 @@ impl Db {
     /// not grow with the size of its answer.
     pub fn statements_run(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many calls to the driver have run so far: on SQLite, each is a hand-off to the
+    /// connection's thread, which costs more than most statements; a write's deferred
+    /// statements share one (see `db/txn.rs`).
+    pub fn calls_run(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Starts keeping every statement either handle runs, with its values, until

@@ -25,6 +25,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::affinity;
+use super::txn::Txn;
 use crate::error::ApiError;
 
 /// Most writes committed together. Bounds how long the last of a batch waits for the others.
@@ -81,9 +82,7 @@ impl GroupCommit {
     pub async fn run<T, W>(&self, work: W) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>>
-            + Send
-            + 'static,
+        W: for<'t> Fn(&'t Txn<'t>) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Pending {
@@ -120,17 +119,23 @@ struct Pending<T, W> {
 impl<T, W> Job for Pending<T, W>
 where
     T: Send + 'static,
-    W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
+    W: for<'t> Fn(&'t Txn<'t>) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
 {
     fn run<'t>(&'t mut self, txn: &'t DatabaseTransaction) -> BoxFuture<'t, bool> {
         Box::pin(async move {
+            let write = Txn::new(txn);
             // A panic fails this write alone: like any failed write it rolls its batch back,
             // and the others run again, each in a transaction of its own. Unwind safety holds
             // because nothing outlives a failed write but its rolled-back transaction.
-            let outcome = AssertUnwindSafe((self.work)(txn))
+            let outcome = AssertUnwindSafe((self.work)(&write))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("the write panicked"))));
+            // Its deferred statements belong to it: one that fails fails this write.
+            let outcome = match outcome {
+                Ok(value) => write.flush().await.map(|()| value).map_err(ApiError::from),
+                Err(err) => Err(err),
+            };
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::ask;
 use futures_util::future::BoxFuture;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use super::owner::Owner;
 use super::records::{Record, Rewrite};
 use super::{Versioned, decode, keyset_page};
 use super::{activity, ledger};
-use crate::db::Db;
+use crate::db::{Db, Txn};
 use crate::domain::follow_ups::stored_ask_due;
 use crate::domain::records::{AskKind, AskStatus};
 use crate::error::ApiError;
@@ -191,7 +191,7 @@ impl Record for Ask {
     }
 
     fn find_for_write<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -199,7 +199,7 @@ impl Record for Ask {
     }
 
     fn check<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner_id: Uuid,
         current: &'a Self,
         fields: &'a AskFields,
@@ -208,7 +208,7 @@ impl Record for Ask {
     }
 
     fn rewrite<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -238,7 +238,7 @@ impl Record for Ask {
     }
 
     fn forget<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         current: &'a Self,
         now: DateTime<Utc>,

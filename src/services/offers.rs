@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use entity::value_offer;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use super::owner::Owner;
 use super::records::{Record, Rewrite};
 use super::{Versioned, decode, decode_json, keyset_page};
 use super::{activity, idea_topics, ledger};
-use crate::db::Db;
+use crate::db::{Db, Txn};
 use crate::domain::follow_ups::stored_deliver_due;
 use crate::domain::records::{OfferKind, OfferStatus};
 use crate::error::{ApiError, FieldError};
@@ -214,7 +214,7 @@ impl Record for ValueOffer {
     }
 
     fn find_for_write<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -222,7 +222,7 @@ impl Record for ValueOffer {
     }
 
     fn check<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner_id: Uuid,
         current: &'a Self,
         fields: &'a OfferFields,
@@ -231,7 +231,7 @@ impl Record for ValueOffer {
     }
 
     fn rewrite<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -265,7 +265,7 @@ impl Record for ValueOffer {
     }
 
     fn forget<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         current: &'a Self,
         now: DateTime<Utc>,

@@ -21,12 +21,13 @@ use sea_orm::sea_query::{
     SimpleExpr, UpdateStatement,
 };
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait,
-    QueryFilter, QueryTrait, Select, StatementBuilder,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait, Select,
+    StatementBuilder,
 };
 use uuid::Uuid;
 
+use crate::db::Txn;
 use crate::error::ApiError;
 
 /// One owner inside one write transaction. Make it inside the transaction it serves: the zone
@@ -261,8 +262,7 @@ fn zone_query(owner_id: Uuid, lock: bool) -> SelectStatement {
 }
 
 /// The work [`drain_pending`] does for one owner, in that owner's transaction.
-pub type PendingWork =
-    for<'t> fn(&'t DatabaseTransaction, Uuid, Tz) -> BoxFuture<'t, Result<(), ApiError>>;
+pub type PendingWork = for<'t> fn(&'t Txn<'t>, Uuid, Tz) -> BoxFuture<'t, Result<(), ApiError>>;
 
 /// Runs `work` for every owner a migration left in the one-column table `table` (`owner_id`),
 /// one transaction per owner that also deletes its row: a process stopped part way leaves the

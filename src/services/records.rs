@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use super::owner::Owner;
 use super::{Versioned, ledger};
-use crate::db::Db;
+use crate::db::{Db, Txn};
 use crate::domain::version::{Precondition, etag, next_updated_at};
 use crate::error::ApiError;
 
@@ -50,14 +50,14 @@ pub trait Record: Sized + Send + Sync + 'static {
     /// owner's zone, which locks the owner's row on PostgreSQL first (see [`Owner::find`]);
     /// 404 when it is not theirs.
     fn find_for_write<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>>;
 
     /// Refuses `fields` where they name what is not the owner's or break a rule between rows.
     fn check<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner_id: Uuid,
         current: &'a Self,
         fields: &'a Self::Fields,
@@ -69,14 +69,14 @@ pub trait Record: Sized + Send + Sync + 'static {
     /// ([`Rewrite::update`]): a record found moved there has had nothing written, and
     /// [`update`] reads it again and calls this once more.
     fn rewrite<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
     ) -> BoxFuture<'a, Result<Self, ApiError>>;
 
     /// Keeps everything derived from `current` once its row is deleted.
     fn forget<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         current: &'a Self,
         now: DateTime<Utc>,
@@ -103,7 +103,7 @@ impl<R: Record> Rewrite<'_, R> {
     /// transaction has not read it yet (see [`Owner::write_returning`]).
     pub async fn update<A>(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn<'_>,
         owner: &mut Owner,
         changes: A,
         zone: bool,
@@ -124,7 +124,7 @@ impl<R: Record> Rewrite<'_, R> {
     /// zone is read in the update when a count moves.
     pub async fn update_counted<A>(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn<'_>,
         owner: &mut Owner,
         changes: A,
         counting: ledger::Counting,
@@ -190,7 +190,7 @@ pub async fn update<R: Record>(
 
 /// One application of [`update`]'s `change` to `current`.
 async fn rewrite<R: Record>(
-    txn: &DatabaseTransaction,
+    txn: &Txn<'_>,
     owner: &mut Owner,
     current: &R,
     change: &(impl Fn(R::Fields) -> Result<R::Fields, ApiError> + Sync),

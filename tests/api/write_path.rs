@@ -4,10 +4,7 @@ use chrono::Utc;
 use entity::{contact_tag, user};
 use futures_util::future::{BoxFuture, join_all};
 use rapport::error::ApiError;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Set};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -129,7 +126,7 @@ async fn emails(db: &rapport::db::Db) -> Vec<String> {
 fn spawn_write<T, W>(db: &rapport::db::Db, work: W) -> JoinHandle<Result<T, ApiError>>
 where
     T: Send + 'static,
-    W: for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
+    W: for<'t> Fn(&'t rapport::db::Txn<'t>) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
 {
     let db = db.clone();
     tokio::spawn(async move { db.write(work).await })

@@ -29,12 +29,14 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect,
+    QueryTrait, Set,
 };
 use uuid::Uuid;
 
 use super::owner::Owner;
 use super::union_all;
+use crate::db::Write;
 pub use crate::domain::activity::{
     Change, ContactEnds, Counts, DAY, Ends, Fact, Key, Presence, period_of,
 };
@@ -64,11 +66,7 @@ fn counts_of(m: &activity::Model) -> Counts {
 /// statements: at most three statements (the owner's time zone, unless the transaction read it
 /// already; the presence counts when the change moves a contact in or out of a period; one
 /// upsert), none for an empty change.
-pub async fn apply(
-    conn: &impl ConnectionTrait,
-    owner: &mut Owner,
-    change: &Change,
-) -> Result<(), ApiError> {
+pub async fn apply(conn: &impl Write, owner: &mut Owner, change: &Change) -> Result<(), ApiError> {
     if change.is_empty() {
         return Ok(());
     }
@@ -78,7 +76,7 @@ pub async fn apply(
 /// [`apply`], with the presence counts already read with the rows of the change's contacts
 /// when `read` has them for every (contact, period) the change moves; read here otherwise.
 pub async fn apply_with(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     change: &Change,
     read: Option<PresenceColumns>,
@@ -265,7 +263,7 @@ const INSERT_CHUNK: usize = 500;
 
 /// Adds `rows` to the owner's rows: inserted, or added to the existing row's counts.
 async fn upsert(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner_id: Uuid,
     rows: &BTreeMap<Key, Counts>,
 ) -> Result<(), ApiError> {
@@ -293,9 +291,9 @@ async fn upsert(
                     .add(Expr::col((Alias::new("excluded"), column))),
             );
         }
-        activity::Entity::insert_many(models)
-            .on_conflict(on_conflict.to_owned())
-            .exec_without_returning(conn)
+        // Its answer is not needed: deferred, it goes with the write's next statement.
+        let insert = activity::Entity::insert_many(models).on_conflict(on_conflict.to_owned());
+        conn.defer(insert.build(conn.get_database_backend()))
             .await?;
     }
     Ok(())

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{ContactEnds, Counts, DAY, Key, asked_at, counts_of, offered_at, period_of, upsert};
+use crate::db::Write;
 use crate::domain::activity::PEOPLE_PERIODS;
 use crate::domain::records::ThankYouStatus;
 use crate::domain::relationship::local_date;
@@ -211,11 +212,7 @@ pub async fn wrong(
 /// Replaces the owner's rows with a recount of the records in `zone`, in the caller's
 /// transaction (after a time-zone change, to repair, after the migration). Returns the
 /// number of rows written.
-pub async fn rebuild_owner(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    zone: Tz,
-) -> Result<usize, ApiError> {
+pub async fn rebuild_owner(conn: &impl Write, owner_id: Uuid, zone: Tz) -> Result<usize, ApiError> {
     let rows = recount(conn, owner_id, zone).await?;
     activity::Entity::delete_many()
         .filter(activity::Column::OwnerId.eq(owner_id))

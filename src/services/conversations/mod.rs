@@ -6,9 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{conversation, conversation_participant};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -18,7 +16,7 @@ use super::owner::Owner;
 use super::records::{Record, Rewrite};
 use super::{Versioned, keyset_page};
 use super::{activity, ledger};
-use crate::db::Db;
+use crate::db::{Db, Txn};
 use crate::domain::labels::search_text;
 use crate::domain::records::{Channel, InitiatedBy, ThankYouStatus};
 use crate::error::ApiError;
@@ -242,7 +240,7 @@ impl Record for Conversation {
     }
 
     fn find_for_write<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -255,7 +253,7 @@ impl Record for Conversation {
     }
 
     fn check<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner_id: Uuid,
         current: &'a Self,
         fields: &'a ConversationFields,
@@ -269,7 +267,7 @@ impl Record for Conversation {
     }
 
     fn rewrite<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         change: Rewrite<'a, Self>,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
@@ -326,7 +324,7 @@ impl Record for Conversation {
     /// Offers and asks that referred to it keep existing with `conversation_id` set to null
     /// (foreign keys set null); its participants' ledgers and the activity counts lose it.
     fn forget<'a>(
-        txn: &'a DatabaseTransaction,
+        txn: &'a Txn<'a>,
         owner: &'a mut Owner,
         current: &'a Self,
         now: DateTime<Utc>,

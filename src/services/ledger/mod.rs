@@ -34,13 +34,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::contact;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Set,
+};
 use uuid::Uuid;
 
 use super::activity::{self, Ends};
 use super::owner::Owner;
 use super::relationships::ledger_histories;
-use crate::db::Db;
+use crate::db::{Db, Write};
 use crate::domain::relationship::{History, Ledger};
 use crate::error::ApiError;
 
@@ -167,7 +169,7 @@ const STORE_CHUNK: usize = 16;
 /// entries of every index on a column an `UPDATE` sets, even to the same value, and seven
 /// indexes of `contact` are on ledger columns.
 async fn store(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner_id: Uuid,
     rows: &[(Uuid, Ledger)],
     stored: &HashMap<Uuid, Ledger>,
@@ -220,11 +222,12 @@ async fn store(
         for (col, value) in values {
             update = update.col_expr(col, value);
         }
-        // Found by primary key; the owner only checked on those rows (see `unindexed`).
-        update
+        // Found by primary key; the owner only checked on those rows (see `unindexed`). Its
+        // answer is not needed: deferred, it goes with the write's next statement.
+        let update = update
             .filter(C::Id.is_in(chunk.iter().map(|(id, _)| *id)))
-            .filter(super::unindexed(C::OwnerId).eq(owner_id))
-            .exec(conn)
+            .filter(super::unindexed(C::OwnerId).eq(owner_id));
+        conn.defer(update.build(conn.get_database_backend()))
             .await?;
     }
     Ok(())
@@ -252,7 +255,7 @@ impl Held<'_> {
 /// after the participants' rows were written; the moves of first and last conversations are
 /// added to `change`, for the caller to apply with its own.
 pub async fn add_conversation(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     held: Held<'_>,
     now: DateTime<Utc>,
@@ -284,7 +287,7 @@ pub async fn add_conversation(
 /// next planned instants are read again, each one row of the participant index (see
 /// [`Found`](rows::Found)), so that the cost does not grow with a participant's history.
 pub async fn move_conversation(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     (before, after): (Held<'_>, Option<Held<'_>>),
     now: DateTime<Utc>,
@@ -318,7 +321,7 @@ pub async fn move_conversation(
 /// Stores the ledger of the owner's `contacts` again from their stored history, after a
 /// change of what it is derived with besides (their cadence), in the caller's transaction.
 pub async fn restate(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     contacts: &[Uuid],
     now: DateTime<Utc>,
@@ -348,7 +351,7 @@ struct Moved<'a> {
 /// of date at `now` is recomputed from its records instead, as [`refresh`] does. The moves of
 /// first and last conversations are added to `change`.
 async fn adjust_stored(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     contacts: &[Uuid],
     Moved {
@@ -420,7 +423,7 @@ fn ends_moved(before: &HashMap<Uuid, Ends>, after: &[(Uuid, Ledger)]) -> activit
 /// and moves the activity counts of their first and last conversations. Ids that are not (or
 /// no longer) the owner's contacts are skipped.
 pub async fn refresh(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     contacts: &[Uuid],
     now: DateTime<Utc>,
@@ -475,7 +478,7 @@ pub struct Counting {
 /// (see [`adjust_stored`]), in the caller's transaction, with the owner read once and one
 /// activity upsert.
 pub async fn record_moved(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     counting: Counting,
     before: Option<Counted>,
@@ -506,7 +509,7 @@ pub async fn record_moved(
 /// to repair), in the caller's transaction. The activity counts of first and last
 /// conversations are not moved: the caller recounts the owner's activity after it.
 pub async fn refresh_all(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner: &mut Owner,
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {

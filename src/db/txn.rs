@@ -1,0 +1,224 @@
+//! A write's transaction as its work sees it: [`Txn`].
+//!
+//! Most statements of a write are answered before the next one is built, but the last ones
+//! often need no answer at all: the ledger's new values, the activity counts, the stored
+//! idempotent response. On SQLite every statement is a hand-off between the thread that builds
+//! it and the driver's thread for the connection, and on the single writer those hand-offs,
+//! not the statements, are most of a write's cost. A statement given to [`Write::defer`] is
+//! therefore held and sent with the next statement the work runs, or when the work ends, as
+//! one multi-statement string that the driver runs in one hand-off, each statement with its
+//! own parameters (SQLite's driver binds a string's `?` parameters statement by statement,
+//! in order). Its effects are the same: the statements run in the order they were issued, in
+//! the same transaction, before anything the work reads after them. A deferred statement that
+//! fails fails the call it was sent with, hence the work, and its transaction rolls back.
+//!
+//! On PostgreSQL a statement with parameters cannot share a string with another, so a
+//! deferred statement runs at once.
+
+use std::sync::Mutex;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement, Values,
+};
+
+/// A write's transaction (see the module comment): what [`Db::write`](super::Db::write) hands
+/// its work.
+pub struct Txn<'a> {
+    inner: &'a DatabaseTransaction,
+    deferred: Mutex<Vec<Statement>>,
+}
+
+impl<'a> Txn<'a> {
+    pub fn new(inner: &'a DatabaseTransaction) -> Self {
+        Self {
+            inner,
+            deferred: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The deferred statements, taken.
+    fn take(&self) -> Vec<Statement> {
+        match self.deferred.lock() {
+            Ok(mut deferred) => std::mem::take(&mut *deferred),
+            // A panic while the lock was held loses no statement: the vector is whole.
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// Runs the deferred statements, if any, in one call: for the end of the work.
+    pub async fn flush(&self) -> Result<(), DbErr> {
+        let deferred = self.take();
+        if deferred.is_empty() {
+            return Ok(());
+        }
+        self.inner.execute_raw(joined(deferred)).await.map(|_| ())
+    }
+
+    /// The deferred statements followed by `statement`, as one statement whose rows are
+    /// `statement`'s (a write without `RETURNING` has none); `statement` alone when nothing
+    /// is deferred.
+    fn before(&self, statement: Statement) -> Statement {
+        let mut deferred = self.take();
+        if deferred.is_empty() {
+            return statement;
+        }
+        deferred.push(statement);
+        joined(deferred)
+    }
+}
+
+/// What ends each statement of a [`joined`] string.
+const END: &str = ";\n";
+
+/// `statements` (SQLite's, with `?` parameters) as one string, their parameters in order.
+fn joined(mut statements: Vec<Statement>) -> Statement {
+    if statements.len() == 1 {
+        return statements.remove(0);
+    }
+    let backend = statements[0].db_backend;
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(statement.sql.trim().trim_end_matches(';'));
+        sql.push_str(END);
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    Statement::from_sql_and_values(backend, sql, Values(values))
+}
+
+/// The statements of `statement`, one string that [`joined`] may have made of several, each
+/// with its own parameters: what the statement counter and log of `Db` count and keep. The
+/// parameters are shared out by the `?` outside quotes in each statement's text.
+pub(super) fn split(statement: &Statement) -> Vec<Statement> {
+    let parts: Vec<&str> = statement
+        .sql
+        .split(END)
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect();
+    if parts.len() < 2 {
+        return vec![statement.clone()];
+    }
+    let mut values = statement
+        .values
+        .as_ref()
+        .map(|v| v.0.clone())
+        .unwrap_or_default()
+        .into_iter();
+    parts
+        .into_iter()
+        .map(|sql| {
+            let taken: Vec<_> = values.by_ref().take(parameters_in(sql)).collect();
+            Statement::from_sql_and_values(statement.db_backend, sql, Values(taken))
+        })
+        .collect()
+}
+
+/// The `?` parameters of `sql`: those outside quoted names and strings.
+fn parameters_in(sql: &str) -> usize {
+    let mut quote = None;
+    let mut count = 0;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '?') => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    /// Runs the deferred statements first, in a call of their own: the caller may want
+    /// `statement`'s count of rows, which a shared call would add to theirs.
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        self.flush().await?;
+        self.inner.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.flush().await?;
+        self.inner.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.inner.query_one_raw(self.before(statement)).await
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.inner.query_all_raw(self.before(statement)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+}
+
+/// A connection a write can defer statements on (see the module comment).
+pub trait Write: ConnectionTrait {
+    /// Runs `statement`, whose answer the caller does not need: on a [`Txn`] of SQLite, with
+    /// the next statement of the work or at its end; elsewhere at once.
+    fn defer(
+        &self,
+        statement: Statement,
+    ) -> impl std::future::Future<Output = Result<(), DbErr>> + Send;
+}
+
+impl Write for Txn<'_> {
+    async fn defer(&self, statement: Statement) -> Result<(), DbErr> {
+        if self.get_database_backend() != DbBackend::Sqlite {
+            return self.inner.execute_raw(statement).await.map(|_| ());
+        }
+        match self.deferred.lock() {
+            Ok(mut deferred) => deferred.push(statement),
+            Err(poisoned) => poisoned.into_inner().push(statement),
+        }
+        Ok(())
+    }
+}
+
+impl Write for DatabaseTransaction {
+    async fn defer(&self, statement: Statement) -> Result<(), DbErr> {
+        self.execute_raw(statement).await.map(|_| ())
+    }
+}
+
+impl Write for DatabaseConnection {
+    async fn defer(&self, statement: Statement) -> Result<(), DbErr> {
+        self.execute_raw(statement).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Value;
+
+    use super::*;
+
+    #[test]
+    fn a_joined_statement_splits_back_into_its_statements_and_their_values() {
+        let statement = |sql: &str, values: Vec<Value>| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, Values(values))
+        };
+        let parts = vec![
+            statement(
+                r#"UPDATE "t" SET "a" = ? WHERE "b" = '?' AND "c" IN (?, ?)"#,
+                vec![1.into(), 2.into(), 3.into()],
+            ),
+            statement("DELETE FROM \"u\"", vec![]),
+            statement(r#"SELECT "x?" FROM "v" WHERE "y" = ?"#, vec!["y".into()]),
+        ];
+        let one = joined(parts.clone());
+        assert_eq!(one.sql.matches(END).count(), 3, "{}", one.sql);
+        assert_eq!(split(&one), parts);
+        // A statement alone is its own.
+        assert_eq!(split(&parts[0]), vec![parts[0].clone()]);
+    }
+}
