@@ -23,11 +23,11 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait, Select,
-    StatementBuilder,
+    StatementBuilder, TryIntoModel,
 };
 use uuid::Uuid;
 
-use crate::db::Txn;
+use crate::db::{Txn, Write};
 use crate::error::ApiError;
 
 /// One owner inside one write transaction. Make it inside the transaction it serves: the zone
@@ -139,6 +139,30 @@ impl Owner {
             .await?
             .pop()
             .ok_or_else(|| anyhow::anyhow!("an insert returned no row").into())
+    }
+
+    /// [`Owner::insert`] of a row whose every column `model` sets, so that the row stored is
+    /// the model as given: on SQLite the insert is deferred (see `db::Txn`) and goes to the
+    /// driver with the read of the owner's zone, in one call; elsewhere it is
+    /// [`Owner::insert`], which reads the zone (and on PostgreSQL locks the owner's row) in
+    /// the insert itself.
+    pub async fn insert_whole<A>(
+        &mut self,
+        conn: &impl Write,
+        model: A,
+    ) -> Result<<A::Entity as EntityTrait>::Model, ApiError>
+    where
+        A: ActiveModelTrait + TryIntoModel<<A::Entity as EntityTrait>::Model> + Clone,
+    {
+        let backend = conn.get_database_backend();
+        if backend != DbBackend::Sqlite {
+            return self.insert(conn, model).await;
+        }
+        let row = model.clone().try_into_model()?;
+        conn.defer(<A::Entity as EntityTrait>::insert(model).build(backend))
+            .await?;
+        self.zone(conn).await?;
+        Ok(row)
     }
 
     /// [`Owner::insert`] of a row with columns dated in the owner's zone, which `date` sets

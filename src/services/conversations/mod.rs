@@ -164,7 +164,10 @@ pub async fn create(
             model.created_at = Set(now);
             model.updated_at = Set(now);
             let mut owner = Owner::new(owner_id);
-            let model = owner.insert(txn, model).await?;
+            // On SQLite the conversation and its participants are deferred: the first goes
+            // with the read of the owner's zone, the second with the read of the participants'
+            // ledgers, which also proves that each of them is one of the owner's contacts.
+            let model = owner.insert_whole(txn, model).await?;
             let zone = owner.zone(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
             let mut change = activity::Change::default();
@@ -177,8 +180,17 @@ pub async fn create(
             // The activity's presence counts are read with the participants' ledgers.
             let mut presence = activity::PresenceColumns::of(&change, zone);
             let held = held(&fields, &participant_ids);
-            ledger::add_conversation(txn, &mut owner, held, now, &mut change, &mut presence)
-                .await?;
+            let found =
+                ledger::add_conversation(txn, &mut owner, held, now, &mut change, &mut presence)
+                    .await?;
+            if found != participant_ids.len() {
+                check_references(txn, owner_id, "participant_ids", &fields.participant_ids).await?;
+                return Err(anyhow::anyhow!(
+                    "found {found} of {} participants, all of them the owner's contacts",
+                    participant_ids.len()
+                )
+                .into());
+            }
             activity::apply_with(txn, &mut owner, &change, Some(presence)).await?;
             let conversation = Conversation {
                 model,

@@ -11,9 +11,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{Conversation, ConversationFields};
+use crate::db::Write;
 use crate::domain::follow_ups::stored_thank_you_due;
 use crate::error::ApiError;
-use crate::services::contacts::check_references;
 use crate::services::unindexed;
 
 /// The due date each participant row of a conversation with `fields` stores for its
@@ -79,10 +79,11 @@ pub(super) async fn copy_to_participants(
 
 /// Adds the participants of a new conversation, taking each from the owner's contacts in the
 /// same statement: `INSERT … SELECT` from `contact`, so an id that is not one of the owner's
-/// contacts inserts nothing. When a row is missing, `check_references` names the culprit and
-/// the caller's transaction rolls back.
+/// contacts inserts nothing. Deferred (see `db::Txn`): the caller checks that every
+/// participant was found by the read of their ledgers that comes next, in the same call on
+/// SQLite, and names the culprit with `check_references` when one was not.
 pub(super) async fn add_own_participants(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
@@ -90,7 +91,6 @@ pub(super) async fn add_own_participants(
 ) -> Result<(), ApiError> {
     use conversation_participant::Column as P;
 
-    let participant_ids = &fields.participant_ids;
     let own = Query::select()
         .expr(Expr::val(conversation_id))
         .column(contact::Column::Id)
@@ -99,7 +99,7 @@ pub(super) async fn add_own_participants(
         .expr(Expr::val(fields.thank_you_status.as_str()))
         .expr(Expr::val(thank_you_due(fields, zone)))
         .from(contact::Entity)
-        .and_where(contact::Column::Id.is_in(participant_ids.iter().copied()))
+        .and_where(contact::Column::Id.is_in(fields.participant_ids.iter().copied()))
         .and_where(unindexed(contact::Column::OwnerId).eq(owner_id))
         .to_owned();
     let insert = Query::insert()
@@ -115,15 +115,8 @@ pub(super) async fn add_own_participants(
         .select_from(own)
         .map_err(|err| anyhow::anyhow!("participants insert: {err}"))?
         .to_owned();
-    let inserted = conn.execute(&insert).await?.rows_affected();
-    if inserted != fields.participants().len() as u64 {
-        check_references(conn, owner_id, "participant_ids", participant_ids).await?;
-        return Err(anyhow::anyhow!(
-            "inserted {inserted} of {} participants, all of them the owner's contacts",
-            fields.participants().len()
-        )
-        .into());
-    }
+    conn.defer(conn.get_database_backend().build(&insert))
+        .await?;
     Ok(())
 }
 

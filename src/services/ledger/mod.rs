@@ -253,7 +253,8 @@ impl Held<'_> {
 /// stored counts moved by one and the first, last and next planned instants compared with its
 /// date (see [`adjust_stored`]). The read brings the `presence` counts the activity needs,
 /// after the participants' rows were written; the moves of first and last conversations are
-/// added to `change`, for the caller to apply with its own.
+/// added to `change`, for the caller to apply with its own. Returns how many of the
+/// participants the read found among the owner's contacts.
 pub async fn add_conversation(
     conn: &impl Write,
     owner: &mut Owner,
@@ -261,7 +262,7 @@ pub async fn add_conversation(
     now: DateTime<Utc>,
     change: &mut activity::Change,
     presence: &mut activity::PresenceColumns,
-) -> Result<(), ApiError> {
+) -> Result<usize, ApiError> {
     let Held { at, owed, .. } = held;
     let add = |_: Uuid, h: &mut History| {
         if at <= now {
@@ -315,7 +316,8 @@ pub async fn move_conversation(
         presence: Some(presence),
         found: true,
     };
-    adjust_stored(conn, owner, &touched, moved, adjust, change).await
+    adjust_stored(conn, owner, &touched, moved, adjust, change).await?;
+    Ok(())
 }
 
 /// Stores the ledger of the owner's `contacts` again from their stored history, after a
@@ -349,7 +351,8 @@ struct Moved<'a> {
 /// transaction: one read (with the presence columns and the participant rows' instants, when
 /// asked) and one write, so that the cost does not grow with a contact's history. A row out
 /// of date at `now` is recomputed from its records instead, as [`refresh`] does. The moves of
-/// first and last conversations are added to `change`.
+/// first and last conversations are added to `change`. Returns how many of `contacts` the
+/// read found among the owner's.
 async fn adjust_stored(
     conn: &impl Write,
     owner: &mut Owner,
@@ -361,9 +364,9 @@ async fn adjust_stored(
     }: Moved<'_>,
     adjust: impl Fn(Uuid, &mut History),
     change: &mut activity::Change,
-) -> Result<(), ApiError> {
+) -> Result<usize, ApiError> {
     if contacts.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let zone = owner.zone(conn).await?;
     let owner_id = owner.id;
@@ -375,6 +378,7 @@ async fn adjust_stored(
         zone,
     );
     let rows = ledger_rows(conn, &read, presence).await?;
+    let found_rows = rows.len();
     let before: HashMap<Uuid, Ends> = rows.iter().map(|(row, _)| (row.id, row.ends())).collect();
     let mut stored = HashMap::with_capacity(rows.len());
     let mut stale = Vec::new();
@@ -403,7 +407,7 @@ async fn adjust_stored(
     }
     store(conn, owner_id, &moved, &stored).await?;
     change.extend(ends_moved(&before, &moved));
-    Ok(())
+    Ok(found_rows)
 }
 
 /// The change to the activity counts of first and last conversations when the rows that had
