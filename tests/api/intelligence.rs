@@ -522,6 +522,7 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     );
     let path = format!("/v1/conversations/{}", talk["id"].as_str().unwrap());
     let moved = json!({"occurred_at": t0 - days(40), "thank_you_status": "sent"});
+    let calls = app.db.calls_run();
     let (spent, written) = cost(Method::PATCH, path.clone(), moved).await;
     // The token's account, the conversation with the owner's zone (the owner's row locked
     // first) and its participants, the update returning the row as written, the participant
@@ -531,6 +532,13 @@ async fn a_write_reads_its_owner_once_and_counts_its_activity_in_one_upsert() {
     assert_eq!(
         spent, 8,
         "PATCH /v1/conversations/{{id}}, moved to another month, thanked"
+    );
+    // On SQLite the participant rows' copy goes with the ledgers' read, the new ledgers with
+    // the activity upsert.
+    assert_eq!(
+        app.db.calls_run() - calls,
+        8 - 2 * sqlite,
+        "calls for that PATCH"
     );
     assert_eq!(
         written,

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use entity::{contact, conversation, conversation_participant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
+};
 use uuid::Uuid;
 
 use super::{Conversation, ConversationFields};
@@ -22,18 +24,21 @@ fn thank_you_due(fields: &ConversationFields, zone: Tz) -> Option<NaiveDate> {
     stored_thank_you_due(fields.thank_you_status.as_str(), fields.occurred_at, zone)
 }
 
+/// Replaces the participant rows of a conversation whose new participants were checked to be
+/// the owner's contacts. Deferred (see `db::Txn`): the statements go with the read of the
+/// participants' ledgers that follows.
 pub(super) async fn replace_participants(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
     zone: Tz,
 ) -> Result<(), ApiError> {
-    conversation_participant::Entity::delete_many()
+    let backend = conn.get_database_backend();
+    let delete = conversation_participant::Entity::delete_many()
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
-        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
-        .exec(conn)
-        .await?;
+        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id));
+    conn.defer(delete.build(backend)).await?;
     let rows =
         fields
             .participants()
@@ -46,16 +51,15 @@ pub(super) async fn replace_participants(
                 thank_you_status: Set(Some(fields.thank_you_status.as_str().to_owned())),
                 thank_you_due_on: Set(thank_you_due(fields, zone)),
             });
-    conversation_participant::Entity::insert_many(rows)
-        .exec(conn)
+    conn.defer(conversation_participant::Entity::insert_many(rows).build(backend))
         .await?;
     Ok(())
 }
 
 /// Rewrites the participant rows' copies of the conversation's date and thank-you status, and
-/// the thank-you's due date.
+/// the thank-you's due date. Deferred (see `db::Txn`), like [`replace_participants`].
 pub(super) async fn copy_to_participants(
-    conn: &impl ConnectionTrait,
+    conn: &impl Write,
     owner_id: Uuid,
     conversation_id: Uuid,
     fields: &ConversationFields,
@@ -63,7 +67,7 @@ pub(super) async fn copy_to_participants(
 ) -> Result<(), ApiError> {
     use conversation_participant::Column as P;
 
-    conversation_participant::Entity::update_many()
+    let update = conversation_participant::Entity::update_many()
         .col_expr(P::OccurredAt, Expr::value(fields.occurred_at))
         .col_expr(
             P::ThankYouStatus,
@@ -71,8 +75,8 @@ pub(super) async fn copy_to_participants(
         )
         .col_expr(P::ThankYouDueOn, Expr::value(thank_you_due(fields, zone)))
         .filter(P::ConversationId.eq(conversation_id))
-        .filter(unindexed(P::OwnerId).eq(owner_id))
-        .exec(conn)
+        .filter(unindexed(P::OwnerId).eq(owner_id));
+    conn.defer(update.build(conn.get_database_backend()))
         .await?;
     Ok(())
 }
