@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Set,
+};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -233,9 +235,12 @@ async fn write_response(
         .filter(K::Key.eq(claim.key.as_str()))
         .filter(K::Claim.eq(claim.token))
         .filter(K::ResponseStatus.is_null())
-        .exec(conn)
-        .await?;
-    Ok(updated.rows_affected == 1)
+        .into_query()
+        .returning(Query::returning().column(K::Key))
+        .to_owned();
+    // Its rows, not its count, say whether it stored: a query, on SQLite sent with the
+    // statements the write deferred (see `db::Txn`) instead of after them.
+    Ok(conn.query_all(&updated).await?.len() == 1)
 }
 
 /// Stores the response of the request that claimed the key, after it was rendered.
