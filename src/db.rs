@@ -97,9 +97,10 @@ struct StatementLog {
 }
 
 impl StatementLog {
+    /// Keeps `statement` while on, each statement of a shared call (`db/txn.rs`) on its own.
     fn add(&self, statement: &sea_orm::Statement) {
         if self.on.load(Ordering::Relaxed) {
-            self.lock().push(statement.clone());
+            self.lock().extend(txn::split(statement));
         }
     }
 
@@ -154,10 +155,9 @@ impl Db {
             pool.set_metric_callback(move |info| {
                 called.fetch_add(1, Ordering::Relaxed);
                 // A write's deferred statements travel in one call (`db/txn.rs`).
-                for statement in txn::split(info.statement) {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    logged.add(&statement);
-                }
+                let statements = txn::statements_in(&info.statement.sql);
+                counter.fetch_add(statements, Ordering::Relaxed);
+                logged.add(info.statement);
             });
         };
         for pool in &mut read {

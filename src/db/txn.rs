@@ -87,9 +87,19 @@ fn joined(mut statements: Vec<Statement>) -> Statement {
     Statement::from_sql_and_values(backend, sql, Values(values))
 }
 
+/// How many statements `sql` holds, which [`joined`] may have made of several: what the
+/// statement counter of `Db` counts, without allocating.
+pub(super) fn statements_in(sql: &str) -> u64 {
+    let parts = sql
+        .split(END)
+        .filter(|part| !part.trim().is_empty())
+        .count();
+    u64::try_from(parts).unwrap_or(u64::MAX).max(1)
+}
+
 /// The statements of `statement`, one string that [`joined`] may have made of several, each
-/// with its own parameters: what the statement counter and log of `Db` count and keep. The
-/// parameters are shared out by the `?` outside quotes in each statement's text.
+/// with its own parameters: what the statement log of `Db` keeps. The parameters are shared
+/// out by the `?` outside quotes in each statement's text.
 pub(super) fn split(statement: &Statement) -> Vec<Statement> {
     let parts: Vec<&str> = statement
         .sql
@@ -218,6 +228,8 @@ mod tests {
         let one = joined(parts.clone());
         assert_eq!(one.sql.matches(END).count(), 3, "{}", one.sql);
         assert_eq!(split(&one), parts);
+        assert_eq!(statements_in(&one.sql), 3);
+        assert_eq!(statements_in(&parts[0].sql), 1);
         // A statement alone is its own.
         assert_eq!(split(&parts[0]), vec![parts[0].clone()]);
     }
