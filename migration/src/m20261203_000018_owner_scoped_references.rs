@@ -22,17 +22,19 @@
 //! (`PRAGMA foreign_key_check`).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+use crate::sqlite::rebuild;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 /// The tables referred to, which gain the unique key `(owner_id, id)`.
-const REFERRED: [&str; 3] = ["contact", "conversation", "value_offer"];
+pub(crate) const REFERRED: [&str; 3] = ["contact", "conversation", "value_offer"];
 
 /// What happens to a row when the row it refers to is deleted.
 #[derive(Clone, Copy, PartialEq)]
-enum OnDelete {
+pub(crate) enum OnDelete {
     Cascade,
     SetNull,
 }
@@ -49,7 +51,7 @@ impl OnDelete {
 
 /// Each reference: its table, constraint name (PostgreSQL), column, the table referred to, and
 /// what a deletion there does to it.
-const REFERENCES: [(&str, &str, &str, &str, OnDelete); 10] = [
+pub(crate) const REFERENCES: [(&str, &str, &str, &str, OnDelete); 10] = [
     (
         "contact",
         "fk_contact_introduced_by",
@@ -247,71 +249,4 @@ fn edit_keys(sql: &str, table: &str, up: bool) -> Result<String, DbErr> {
         sql = sql.replacen(from.as_str(), &to, 1);
     }
     Ok(sql)
-}
-
-/// Rebuilds SQLite's `table` with the `CREATE TABLE` statement `edit` makes of its own: the
-/// new table is created under another name and filled from the old one, which is dropped; the
-/// new one takes its name and its indexes and triggers are created again. Foreign keys must
-/// be off (see the module comment).
-async fn rebuild<C, F>(conn: &C, table: &str, edit: F) -> Result<(), DbErr>
-where
-    C: ConnectionTrait,
-    F: Fn(&str) -> Result<String, DbErr>,
-{
-    let keys_on: i32 = conn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA foreign_keys",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Migration("PRAGMA foreign_keys answered nothing".to_owned()))?
-        .try_get_by_index(0)?;
-    if keys_on != 0 {
-        // Dropping the old table would take every row that refers to it along.
-        return Err(DbErr::Migration(format!(
-            "rebuilding {table} needs foreign keys off: run migrations with `rapport migrate`"
-        )));
-    }
-    let schema = |kinds: &str| {
-        Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            format!(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ({kinds}) \
-                 AND sql IS NOT NULL ORDER BY name"
-            ),
-            [table.into()],
-        )
-    };
-    let create: String = conn
-        .query_one_raw(schema("'table'"))
-        .await?
-        .ok_or_else(|| DbErr::Migration(format!("no table {table}")))?
-        .try_get_by_index(0)?;
-    let others: Vec<String> = conn
-        .query_all_raw(schema("'index', 'trigger'"))
-        .await?
-        .iter()
-        .map(|row| row.try_get_by_index(0))
-        .collect::<Result<_, _>>()?;
-    let heading = format!("CREATE TABLE \"{table}\"");
-    let Some(rest) = create.strip_prefix(&heading) else {
-        return Err(DbErr::Migration(format!(
-            "{table}: unexpected definition `{create}`"
-        )));
-    };
-    let staging = format!("{table}_rebuilt");
-    conn.execute_unprepared(&format!("CREATE TABLE \"{staging}\"{}", edit(rest)?))
-        .await?;
-    conn.execute_unprepared(&format!(
-        "INSERT INTO \"{staging}\" SELECT * FROM \"{table}\""
-    ))
-    .await?;
-    conn.execute_unprepared(&format!("DROP TABLE \"{table}\""))
-        .await?;
-    conn.execute_unprepared(&format!("ALTER TABLE \"{staging}\" RENAME TO \"{table}\""))
-        .await?;
-    for sql in others {
-        conn.execute_unprepared(&sql).await?;
-    }
-    Ok(())
 }
