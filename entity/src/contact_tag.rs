@@ -4,10 +4,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "contact_tag")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    pub owner_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub contact_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub tag: String,
-    pub owner_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,10 +4,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "conversation_participant")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    pub owner_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub conversation_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub contact_id: Uuid,
-    pub owner_id: Uuid,
     /// A copy of the conversation's `occurred_at`, rewritten with it, so a contact's history
     /// is read from this table's index alone. Never null once written.
     pub occurred_at: Option<DateTimeUtc>,

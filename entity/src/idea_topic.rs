@@ -4,10 +4,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "idea_topic")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    pub owner_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub offer_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub topic: String,
-    pub owner_id: Uuid,
     /// The offer's `created_at`: ideas on a topic are read oldest first.
     pub created_at: DateTimeUtc,
 }

@@ -4,8 +4,9 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "refresh_token")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
     pub owner_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
     /// Every token rotated from one login shares the family; reuse of a rotated token revokes it.
     pub family_id: Uuid,
     /// SHA-256 (hex) of the token; the token itself is never stored.

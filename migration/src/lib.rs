@@ -21,6 +21,7 @@ mod m20261201_000015_index_activity_ranges;
 mod m20261201_000016_activity;
 mod m20261201_000017_follow_up_due_dates;
 mod m20261203_000018_owner_scoped_references;
+mod m20261203_000019_owner_primary_keys;
 mod sqlite;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_activity::Migration),
             Box::new(m20261201_000017_follow_up_due_dates::Migration),
             Box::new(m20261203_000018_owner_scoped_references::Migration),
+            Box::new(m20261203_000019_owner_primary_keys::Migration),
         ]
     }
 }

@@ -157,8 +157,7 @@ async fn find_in(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<ask::Model, ApiError> {
-    ask::Entity::find_by_id(id)
-        .filter(ask::Column::OwnerId.eq(owner_id))
+    ask::Entity::find_by_id((owner_id, id))
         .one(conn)
         .await?
         .ok_or_else(ApiError::not_found)
@@ -195,7 +194,7 @@ impl Record for Ask {
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
-        Box::pin(owner.find_own::<ask::Entity>(txn, id, ask::Column::OwnerId))
+        Box::pin(owner.find_own::<ask::Entity>(txn, id))
     }
 
     fn check<'a>(

@@ -15,13 +15,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{ask, conversation_participant, value_offer};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
-use super::unindexed;
 use crate::db::Db;
 use crate::domain::follow_ups::{stored_ask_due, stored_deliver_due, stored_thank_you_due};
 use crate::domain::records::{AskStatus, OfferStatus, ThankYouStatus};
@@ -179,9 +178,8 @@ async fn asks(
 }
 
 /// Rewrites the due dates [`wrong`] finds, in the caller's transaction: one statement per
-/// hundred rows of one table and one date, each row found by primary key (the owner checked
-/// on those rows only, see [`unindexed`]: with `owner_id = ?` SQLite's planner walked every
-/// row of the owner for each statement). Returns the number of rows rewritten.
+/// hundred rows of one table and one date, each row found by its primary key, which leads
+/// with the owner. Returns the number of rows rewritten.
 pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Result<usize, ApiError> {
     let wrong = wrong(conn, owner_id, zone).await?;
     let mut by_date: BTreeMap<(u8, Option<NaiveDate>), Vec<Row>> = BTreeMap::new();
@@ -205,7 +203,7 @@ pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid, zone: Tz) -> Resul
 }
 
 /// The statement that sets the due date of `rows` (all of one table) to `date`, each found
-/// by primary key with the owner checked on it; none for no rows.
+/// by its primary key; none for no rows.
 pub fn redate(
     backend: sea_orm::DbBackend,
     owner_id: Uuid,
@@ -221,8 +219,11 @@ pub fn redate(
     for row in rows {
         match *row {
             Row::Participant(conversation, contact) => {
+                // The owner in each term: SQLite searches the primary key for each, where
+                // with the owner beside the terms it walks an index that leads with it.
                 participants = participants.add(
                     Condition::all()
+                        .add(P::OwnerId.eq(owner_id))
                         .add(P::ConversationId.eq(conversation))
                         .add(P::ContactId.eq(contact)),
                 )
@@ -235,17 +236,16 @@ pub fn redate(
         Row::Participant(..) => conversation_participant::Entity::update_many()
             .col_expr(P::ThankYouDueOn, Expr::value(date))
             .filter(participants)
-            .filter(unindexed(P::OwnerId).eq(owner_id))
             .build(backend),
         Row::Offer(_) => value_offer::Entity::update_many()
             .col_expr(O::DeliverDueOn, Expr::value(date))
             .filter(O::Id.is_in(offers))
-            .filter(unindexed(O::OwnerId).eq(owner_id))
+            .filter(O::OwnerId.eq(owner_id))
             .build(backend),
         Row::Ask(_) => ask::Entity::update_many()
             .col_expr(A::FollowUpDueOn, Expr::value(date))
             .filter(A::Id.is_in(asks))
-            .filter(unindexed(A::OwnerId).eq(owner_id))
+            .filter(A::OwnerId.eq(owner_id))
             .build(backend),
     };
     Some(statement)

@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Utc};
 use entity::{idea_topic, value_offer};
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -14,7 +13,6 @@ use uuid::Uuid;
 use super::decode_json;
 use crate::domain::records::OfferStatus;
 use crate::error::ApiError;
-use crate::services::unindexed;
 
 /// An idea's rows as (topic, created_at), sorted.
 pub type Rows = Vec<(String, DateTime<Utc>)>;
@@ -28,7 +26,7 @@ pub async fn replace(
 ) -> Result<(), ApiError> {
     idea_topic::Entity::delete_many()
         .filter(idea_topic::Column::OfferId.eq(offer.id))
-        .filter(unindexed(idea_topic::Column::OwnerId).eq(offer.owner_id))
+        .filter(idea_topic::Column::OwnerId.eq(offer.owner_id))
         .exec(conn)
         .await?;
     insert(
@@ -125,7 +123,7 @@ pub async fn fix(conn: &impl ConnectionTrait, owner_id: Uuid) -> Result<usize, A
     for (offer_id, _, expected) in &wrong {
         idea_topic::Entity::delete_many()
             .filter(idea_topic::Column::OfferId.eq(*offer_id))
-            .filter(unindexed(idea_topic::Column::OwnerId).eq(owner_id))
+            .filter(idea_topic::Column::OwnerId.eq(owner_id))
             .exec(conn)
             .await?;
         let topics: Vec<String> = expected.iter().map(|(topic, _)| topic.clone()).collect();

@@ -89,9 +89,9 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
 
 /// `column` as an expression no index serves (`COALESCE(column, column)`, the same value), for
 /// a condition that must be checked on the rows another condition finds rather than tempt the
-/// planner to walk its own index. Without statistics SQLite's planner judges an equality on
-/// `owner_id`, or a short `IN` on a status, as selective as a few primary keys, and then reads
-/// every row of the owner.
+/// planner to walk its own index. Without statistics SQLite's planner judges a short `IN` on a
+/// status, or a bound on a date, as selective as a few primary keys, and then reads every row
+/// of the owner by that index.
 pub fn unindexed<C: sea_orm::sea_query::IntoColumnRef + Clone>(
     column: C,
 ) -> sea_orm::sea_query::Expr {

@@ -180,8 +180,7 @@ async fn find_in(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<value_offer::Model, ApiError> {
-    value_offer::Entity::find_by_id(id)
-        .filter(value_offer::Column::OwnerId.eq(owner_id))
+    value_offer::Entity::find_by_id((owner_id, id))
         .one(conn)
         .await?
         .ok_or_else(ApiError::not_found)
@@ -218,7 +217,7 @@ impl Record for ValueOffer {
         owner: &'a mut Owner,
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
-        Box::pin(owner.find_own::<value_offer::Entity>(txn, id, value_offer::Column::OwnerId))
+        Box::pin(owner.find_own::<value_offer::Entity>(txn, id))
     }
 
     fn check<'a>(

@@ -21,8 +21,8 @@ use sea_orm::sea_query::{
     SimpleExpr, UpdateStatement,
 };
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait, Select,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, Iterable, PrimaryKeyTrait, QueryTrait, Select,
     StatementBuilder, TryIntoModel,
 };
 use uuid::Uuid;
@@ -105,19 +105,18 @@ impl Owner {
         Ok(Some(E::Model::from_query_result(&row, "")?))
     }
 
-    /// The owner's row `id` of `E`, whose owner column is `owner_column`, read with
+    /// The owner's row `id` of `E`, whose primary key is `(owner_id, id)`, read with
     /// [`Owner::find`]; 404 when it is not theirs, 401 when their account is gone.
     pub async fn find_own<E>(
         &mut self,
         conn: &impl ConnectionTrait,
         id: Uuid,
-        owner_column: E::Column,
     ) -> Result<E::Model, ApiError>
     where
         E: EntityTrait,
-        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<(Uuid, Uuid)>,
     {
-        let select = E::find_by_id(id).filter(owner_column.eq(self.id));
+        let select = E::find_by_id((self.id, id));
         self.find(conn, select)
             .await?
             .ok_or_else(ApiError::not_found)

@@ -1,7 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{personal_token, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -90,8 +89,7 @@ pub async fn find(
     owner_id: Uuid,
     token_id: Uuid,
 ) -> Result<personal_token::Model, ApiError> {
-    personal_token::Entity::find_by_id(token_id)
-        .filter(personal_token::Column::OwnerId.eq(owner_id))
+    personal_token::Entity::find_by_id((owner_id, token_id))
         .one(db.reader())
         .await?
         .ok_or_else(ApiError::not_found)
@@ -146,7 +144,7 @@ pub async fn authenticate(
                 personal_token::Entity::update_many()
                     .col_expr(T::LastUsedAt, Expr::value(now))
                     .filter(T::Id.eq(id))
-                    .filter(crate::services::unindexed(T::OwnerId).eq(owner_id))
+                    .filter(T::OwnerId.eq(owner_id))
                     .exec(txn)
                     .await?;
                 Ok(())

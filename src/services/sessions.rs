@@ -1,7 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::refresh_token;
 use sea_orm::sea_query::Expr;
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -92,7 +91,7 @@ pub async fn rotate(
                 let claimed = refresh_token::Entity::update_many()
                     .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
                     .filter(refresh_token::Column::Id.eq(current.id))
-                    .filter(super::unindexed(refresh_token::Column::OwnerId).eq(current.owner_id))
+                    .filter(refresh_token::Column::OwnerId.eq(current.owner_id))
                     .filter(refresh_token::Column::UsedAt.is_null())
                     .filter(refresh_token::Column::RevokedAt.is_null())
                     .exec(txn)

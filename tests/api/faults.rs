@@ -345,16 +345,15 @@ async fn a_patch_or_delete_that_loses_the_race_with_its_accounts_deletion_is_401
 /// deletion commits after the request's authentication and before the read.
 #[tokio::test]
 async fn a_record_read_for_a_write_tells_a_missing_record_from_a_missing_owner() {
-    use entity::value_offer::{Column, Entity};
+    use entity::value_offer::Entity;
     use rapport::services::owner::Owner;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+    use sea_orm::{EntityTrait, TransactionTrait};
 
     let app = spawn_app().await;
     let user = app.create_user().await;
     let stranger = app.create_user().await;
     let offer_id: uuid::Uuid = given_offer(&app, &stranger).await.parse().expect("uuid");
-    let find =
-        |owner_id: uuid::Uuid| Entity::find_by_id(offer_id).filter(Column::OwnerId.eq(owner_id));
+    let find = |owner_id: uuid::Uuid| Entity::find_by_id((owner_id, offer_id));
     let txn = app.db.writer().begin().await.expect("a transaction");
     let owner_id: uuid::Uuid = user.id.parse().expect("uuid");
     let not_theirs = Owner::new(owner_id).find(&txn, find(owner_id)).await;

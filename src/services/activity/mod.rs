@@ -328,13 +328,12 @@ pub async fn facts_of_contact(
     use conversation_participant::Column as P;
 
     let mut change = Change::default();
-    let ends: Option<Ends> = entity::contact::Entity::find_by_id(contact_id)
+    let ends: Option<Ends> = entity::contact::Entity::find_by_id((owner_id, contact_id))
         .select_only()
         .columns([
             entity::contact::Column::FirstConversationAt,
             entity::contact::Column::LastConversationAt,
         ])
-        .filter(entity::contact::Column::OwnerId.eq(owner_id))
         .into_tuple()
         .one(conn)
         .await?;

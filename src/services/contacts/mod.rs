@@ -150,7 +150,7 @@ pub async fn check_references(
         .select_only()
         .column(contact::Column::Id)
         .filter(contact::Column::Id.is_in(ids.iter().copied()))
-        .filter(super::unindexed(contact::Column::OwnerId).eq(owner_id))
+        .filter(contact::Column::OwnerId.eq(owner_id))
         .into_tuple()
         .all(conn)
         .await?;
@@ -192,7 +192,7 @@ async fn replace_tags(
     super::tag_counts::adjust(conn, owner_id, &added, &removed).await?;
     contact_tag::Entity::delete_many()
         .filter(contact_tag::Column::ContactId.eq(contact_id))
-        .filter(super::unindexed(contact_tag::Column::OwnerId).eq(owner_id))
+        .filter(contact_tag::Column::OwnerId.eq(owner_id))
         .exec(conn)
         .await?;
     if !tags.is_empty() {
@@ -247,7 +247,10 @@ async fn tags_of(
 ) -> Result<HashMap<Uuid, Vec<String>>, ApiError> {
     let rows = contact_tag::Entity::find()
         .filter(contact_tag::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .filter(super::unindexed(contact_tag::Column::OwnerId).eq(owner_id))
+        .filter(contact_tag::Column::OwnerId.eq(owner_id))
+        // In the primary key's order, `(owner_id, contact_id, tag)`: ordered by tag alone,
+        // SQLite's planner walks the owner's tags by the index that leads with the tag.
+        .order_by_asc(contact_tag::Column::ContactId)
         .order_by_asc(contact_tag::Column::Tag)
         .all(conn)
         .await?;
@@ -266,18 +269,15 @@ async fn find_in(
     use sea_orm::sea_query::IntoCondition;
     use sea_orm::{JoinType, RelationTrait};
 
-    // One statement: the contact left-joined to its tags, found by contact and checked for
-    // the owner (see `unindexed`: on the owner's column itself, SQLite's planner walked the
-    // owner's tags by the index that leads with it).
+    // One statement: the contact left-joined to its tags, both by primary key.
     let tags = contact::Relation::ContactTag
         .def()
         .on_condition(|contact, tag| {
-            super::unindexed((tag, contact_tag::Column::OwnerId))
+            sea_orm::sea_query::Expr::col((tag, contact_tag::Column::OwnerId))
                 .equals((contact, contact::Column::OwnerId))
                 .into_condition()
         });
-    let (model, tags) = contact::Entity::find_by_id(id)
-        .filter(contact::Column::OwnerId.eq(owner_id))
+    let (model, tags) = contact::Entity::find_by_id((owner_id, id))
         .join(JoinType::LeftJoin, tags)
         .select_with(contact_tag::Entity)
         .order_by_asc(contact_tag::Column::Tag)

@@ -208,8 +208,7 @@ async fn find_in(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<Conversation, ApiError> {
-    let model = conversation::Entity::find_by_id(id)
-        .filter(conversation::Column::OwnerId.eq(owner_id))
+    let model = conversation::Entity::find_by_id((owner_id, id))
         .one(conn)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -257,9 +256,7 @@ impl Record for Conversation {
         id: Uuid,
     ) -> BoxFuture<'a, Result<Self, ApiError>> {
         Box::pin(async move {
-            let model = owner
-                .find_own::<conversation::Entity>(txn, id, conversation::Column::OwnerId)
-                .await?;
+            let model = owner.find_own::<conversation::Entity>(txn, id).await?;
             one_with_participants(txn, model).await
         })
     }
@@ -438,7 +435,7 @@ pub async fn delete_if_empty(
         .column(conversation_participant::Column::ConversationId)
         .from(conversation_participant::Entity)
         .and_where(conversation_participant::Column::ConversationId.is_in(ids.iter().copied()))
-        .and_where(super::unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
+        .and_where(conversation_participant::Column::OwnerId.eq(owner_id))
         .to_owned();
     Ok(conversation::Entity::delete_many()
         .filter(conversation::Column::OwnerId.eq(owner_id))
@@ -454,8 +451,7 @@ pub async fn check_reference(
     owner_id: Uuid,
     id: Uuid,
 ) -> Result<(), ApiError> {
-    let found = conversation::Entity::find_by_id(id)
-        .filter(conversation::Column::OwnerId.eq(owner_id))
+    let found = conversation::Entity::find_by_id((owner_id, id))
         .select_only()
         .column(conversation::Column::Id)
         .into_tuple::<Uuid>()

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use entity::{contact, conversation, conversation_participant};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
@@ -16,7 +16,6 @@ use super::{Conversation, ConversationFields};
 use crate::db::Write;
 use crate::domain::follow_ups::stored_thank_you_due;
 use crate::error::ApiError;
-use crate::services::unindexed;
 
 /// The due date each participant row of a conversation with `fields` stores for its
 /// thank-you, in the owner's `zone`.
@@ -37,7 +36,7 @@ pub(super) async fn replace_participants(
     let backend = conn.get_database_backend();
     let delete = conversation_participant::Entity::delete_many()
         .filter(conversation_participant::Column::ConversationId.eq(conversation_id))
-        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id));
+        .filter(conversation_participant::Column::OwnerId.eq(owner_id));
     conn.defer(delete.build(backend)).await?;
     let rows =
         fields
@@ -75,7 +74,7 @@ pub(super) async fn copy_to_participants(
         )
         .col_expr(P::ThankYouDueOn, Expr::value(thank_you_due(fields, zone)))
         .filter(P::ConversationId.eq(conversation_id))
-        .filter(unindexed(P::OwnerId).eq(owner_id));
+        .filter(P::OwnerId.eq(owner_id));
     conn.defer(update.build(conn.get_database_backend()))
         .await?;
     Ok(())
@@ -104,7 +103,7 @@ pub(super) async fn add_own_participants(
         .expr(Expr::val(thank_you_due(fields, zone)))
         .from(contact::Entity)
         .and_where(contact::Column::Id.is_in(fields.participant_ids.iter().copied()))
-        .and_where(unindexed(contact::Column::OwnerId).eq(owner_id))
+        .and_where(contact::Column::OwnerId.eq(owner_id))
         .to_owned();
     let insert = Query::insert()
         .into_table(conversation_participant::Entity)
@@ -134,7 +133,7 @@ async fn participants_of(
             conversation_participant::Column::ConversationId
                 .is_in(conversation_ids.iter().copied()),
         )
-        .filter(unindexed(conversation_participant::Column::OwnerId).eq(owner_id))
+        .filter(conversation_participant::Column::OwnerId.eq(owner_id))
         .order_by_asc(conversation_participant::Column::ContactId)
         .all(conn)
         .await?;

@@ -222,11 +222,11 @@ async fn store(
         for (col, value) in values {
             update = update.col_expr(col, value);
         }
-        // Found by primary key; the owner only checked on those rows (see `unindexed`). Its
-        // answer is not needed: deferred, it goes with the write's next statement.
+        // Found by primary key, `(owner_id, id)`. Its answer is not needed: deferred, it goes
+        // with the write's next statement.
         let update = update
             .filter(C::Id.is_in(chunk.iter().map(|(id, _)| *id)))
-            .filter(super::unindexed(C::OwnerId).eq(owner_id));
+            .filter(C::OwnerId.eq(owner_id));
         conn.defer(update.build(conn.get_database_backend()))
             .await?;
     }

@@ -172,10 +172,10 @@ pub fn ledger_rows_read(
 
     let query = contact::Entity::find().select_only().columns(LEDGER_ROW);
     let query = match contacts {
-        // By primary key, the owner checked on those rows (see `unindexed`).
+        // By primary key, `(owner_id, id)`.
         Some(ids) => query
             .filter(C::Id.is_in(ids.iter().copied()))
-            .filter(crate::services::unindexed(C::OwnerId).eq(owner_id)),
+            .filter(C::OwnerId.eq(owner_id)),
         None => query.filter(C::OwnerId.eq(owner_id)),
     };
     let mut read = query.order_by_asc(C::Id).into_query();

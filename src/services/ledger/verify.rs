@@ -56,7 +56,7 @@ pub(super) async fn fix_name_keys(
         contact::Entity::update_many()
             .col_expr(C::NameKey, case.finally(Expr::col(C::NameKey)).into())
             .filter(C::Id.is_in(chunk.iter().map(|(id, ..)| *id)))
-            .filter(crate::services::unindexed(C::OwnerId).eq(owner_id))
+            .filter(C::OwnerId.eq(owner_id))
             .exec(conn)
             .await?;
     }

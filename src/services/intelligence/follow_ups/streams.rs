@@ -9,24 +9,35 @@ use sea_orm::{
 use super::{PAGE, STEP_PARTICIPANT, Stream};
 use crate::domain::follow_ups::FollowUpKind;
 use crate::services::beyond;
+use uuid::Uuid;
 
-/// `EXISTS` a current (not archived) contact whose id is `column`.
-fn of_current_contact(column: impl sea_orm::sea_query::IntoColumnRef) -> Condition {
+/// Whether `column` is the id of a current (not archived) contact of `owner_id`: a search of
+/// the primary key for each row, as a scalar subquery rather than `EXISTS`. PostgreSQL's
+/// planner turns an `EXISTS` into a join, and knowing the owner's value it may then walk every
+/// contact of the owner to join them, which it judges cheap on small tables; a scalar subquery
+/// stays a lookup by key for each row.
+fn of_current_contact(owner_id: Uuid, column: impl sea_orm::sea_query::IntoColumnRef) -> Condition {
     use contact::Column as C;
 
-    Condition::all().add(Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(contact::Entity)
-            .and_where(Expr::col((contact::Entity, C::Id)).equals(column))
-            .and_where(Expr::col((contact::Entity, C::ArchivedAt)).is_null())
-            .to_owned(),
-    ))
+    let current = SimpleExpr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(contact::Entity)
+                .and_where(Expr::col((contact::Entity, C::OwnerId)).eq(owner_id))
+                .and_where(Expr::col((contact::Entity, C::Id)).equals(column))
+                .and_where(Expr::col((contact::Entity, C::ArchivedAt)).is_null())
+                .to_owned()
+                .into(),
+        ),
+    );
+    Condition::all().add(Expr::expr(current).is_not_null())
 }
 
-/// The name of the contact whose id is `column`: a search of the primary key for each row
-/// returned.
-fn name_of(column: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
+/// The name of `owner_id`'s contact whose id is `column`: a search of the primary key for
+/// each row returned.
+fn name_of(owner_id: Uuid, column: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
     use contact::Column as C;
 
     SimpleExpr::SubQuery(
@@ -35,6 +46,7 @@ fn name_of(column: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
             Query::select()
                 .column((contact::Entity, C::FullName))
                 .from(contact::Entity)
+                .and_where(Expr::col((contact::Entity, C::OwnerId)).eq(owner_id))
                 .and_where(Expr::col((contact::Entity, C::Id)).equals(column))
                 .to_owned()
                 .into(),
@@ -91,13 +103,16 @@ impl Stream<'_> {
                 .expr(Expr::val(1))
                 .from(conversation_participant::Entity)
                 .and_where(
+                    Expr::col((conversation_participant::Entity, P::OwnerId)).eq(self.owner_id),
+                )
+                .and_where(
                     Expr::col((conversation_participant::Entity, P::ConversationId))
                         .equals((conversation::Entity, C::Id)),
                 )
-                .cond_where(of_current_contact((
-                    conversation_participant::Entity,
-                    P::ContactId,
-                )))
+                .cond_where(of_current_contact(
+                    self.owner_id,
+                    (conversation_participant::Entity, P::ContactId),
+                ))
                 .to_owned(),
         ));
         row_of(
@@ -139,15 +154,19 @@ impl Stream<'_> {
                 P::ContactId.into_expr(),
                 Expr::val(STEP_PARTICIPANT),
                 typed_null("date"),
-                name_of((conversation_participant::Entity, P::ContactId)),
+                name_of(
+                    self.owner_id,
+                    (conversation_participant::Entity, P::ContactId),
+                ),
                 typed_null("text"),
             ],
         )
+        .filter(P::OwnerId.eq(self.owner_id))
         .filter(P::ConversationId.in_subquery(steps))
-        .filter(of_current_contact((
-            conversation_participant::Entity,
-            P::ContactId,
-        )))
+        .filter(of_current_contact(
+            self.owner_id,
+            (conversation_participant::Entity, P::ContactId),
+        ))
         .into_query()
     }
 
@@ -164,6 +183,10 @@ impl Stream<'_> {
                     .column((conversation::Entity, conversation::Column::Summary))
                     .from(conversation::Entity)
                     .and_where(
+                        Expr::col((conversation::Entity, conversation::Column::OwnerId))
+                            .eq(self.owner_id),
+                    )
+                    .and_where(
                         Expr::col((conversation::Entity, conversation::Column::Id))
                             .equals((conversation_participant::Entity, P::ConversationId)),
                     )
@@ -178,7 +201,10 @@ impl Stream<'_> {
                 P::ContactId.into_expr(),
                 kind_of(FollowUpKind::ThankYou),
                 P::ThankYouDueOn.into_expr(),
-                name_of((conversation_participant::Entity, P::ContactId)),
+                name_of(
+                    self.owner_id,
+                    (conversation_participant::Entity, P::ContactId),
+                ),
                 summary,
             ],
         )
@@ -203,10 +229,10 @@ impl Stream<'_> {
             });
         }
         query
-            .filter(of_current_contact((
-                conversation_participant::Entity,
-                P::ContactId,
-            )))
+            .filter(of_current_contact(
+                self.owner_id,
+                (conversation_participant::Entity, P::ContactId),
+            ))
             .order_by_asc(P::ThankYouDueOn)
             .order_by_asc(P::ConversationId)
             .order_by_asc(P::ContactId)
@@ -247,14 +273,17 @@ impl Stream<'_> {
                 contact_id.into_expr(),
                 kind_of(kind),
                 due.into_expr(),
-                name_of((E::default(), contact_id)),
+                name_of(self.owner_id, (E::default(), contact_id)),
                 title.into_expr(),
             ],
         )
         .filter(owner_id.eq(self.owner_id))
         .filter(due.lte(self.last_day))
         .filter(self.keyset_after(kind, due, id))
-        .filter(of_current_contact((E::default(), contact_id)))
+        .filter(of_current_contact(
+            self.owner_id,
+            (E::default(), contact_id),
+        ))
         .order_by_asc(due)
         .order_by_asc(id)
         .limit(self.limit())

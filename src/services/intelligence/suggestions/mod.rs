@@ -104,11 +104,11 @@ pub async fn suggestions(
     let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
         HashMap::new()
     } else {
-        // By primary key, the owner checked on those rows; one that stopped being an idea
+        // By primary key, `(owner_id, id)`; one that stopped being an idea
         // since the read above is not suggested.
         value_offer::Entity::find()
             .filter(value_offer::Column::Id.is_in(chosen_ids))
-            .filter(unindexed(value_offer::Column::OwnerId).eq(owner_id))
+            .filter(value_offer::Column::OwnerId.eq(owner_id))
             .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
             .all(conn)
             .await?
