@@ -6,7 +6,9 @@
 //!
 //! The unique keys on `(owner_id, id)` that the references of `owner_scoped_references`
 //! point at become the primary keys; the references are made again to point at those. Indexes
-//! the new keys make redundant go: a token's on `(owner_id, id)` and on `(owner_id)`.
+//! the new keys make redundant go: a token's on `(owner_id, id)` and on `(owner_id)`. The
+//! indexes of the referring columns gain `owner_id`, so that a foreign key's check of the rows
+//! that refer to one deleted searches them (see [`REFERRING`]).
 //!
 //! **SQLite** rebuilds each table (`crate::sqlite::rebuild`). There `contact` and
 //! `conversation` also keep `id` unique on its own: the target of the single-column keys that
@@ -44,6 +46,39 @@ const KEYED: [(&str, &[&str]); 9] = [
 
 /// Tables whose `id` stays unique on its own on SQLite (see the module comment).
 const SQLITE_UNIQUE_ID: [&str; 2] = ["contact", "conversation"];
+
+/// The indexes of the columns that refer to another owned row, each gaining `owner_id` after
+/// its column: name, table, column. A foreign key checks the rows that refer to one it deletes
+/// by a query of its own on `(owner_id, column)`; SQLite's planner, between an index on the
+/// column and one that leads with `owner_id`, may walk the owner's rows by the second.
+const REFERRING: [(&str, &str, &str); 4] = [
+    ("idx_contact_introduced_by", "contact", "introduced_by_id"),
+    (
+        "idx_value_offer_conversation_id",
+        "value_offer",
+        "conversation_id",
+    ),
+    (
+        "idx_value_offer_introduced_contact_id",
+        "value_offer",
+        "introduced_contact_id",
+    ),
+    ("idx_ask_conversation_id", "ask", "conversation_id"),
+];
+
+/// Makes the indexes of [`REFERRING`] again, with `owner_id` (`up`) or without.
+async fn referring<C: ConnectionTrait>(conn: &C, up: bool) -> Result<(), DbErr> {
+    for (name, table, column) in REFERRING {
+        let owner = if up { ", \"owner_id\"" } else { "" };
+        conn.execute_unprepared(&format!("DROP INDEX \"{name}\""))
+            .await?;
+        conn.execute_unprepared(&format!(
+            "CREATE INDEX \"{name}\" ON \"{table}\" (\"{column}\"{owner})"
+        ))
+        .await?;
+    }
+    Ok(())
+}
 
 /// Indexes the new primary keys make redundant: name, table, columns.
 const REDUNDANT: [(&str, &str, &str); 2] = [
@@ -87,6 +122,8 @@ impl MigrationTrait for Migration {
                     conn.execute_unprepared(&format!("DROP INDEX \"{name}\""))
                         .await?;
                 }
+                // Before the rebuilds, which make each table's indexes again as they stand.
+                referring(conn, true).await?;
                 for (table, columns) in KEYED {
                     rebuild(conn, table, |sql| sqlite_key(sql, table, columns, true)).await?;
                 }
@@ -100,6 +137,7 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Postgres => postgres(conn, false).await,
             _ => {
+                referring(conn, false).await?;
                 for (table, columns) in KEYED {
                     rebuild(conn, table, |sql| sqlite_key(sql, table, columns, false)).await?;
                 }
@@ -131,6 +169,7 @@ async fn postgres<C: ConnectionTrait>(conn: &C, up: bool) -> Result<(), DbErr> {
         ))
         .await?;
     }
+    referring(conn, up).await?;
     if up {
         for table in REFERRED {
             conn.execute_unprepared(&format!(

@@ -993,7 +993,7 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
 /// The plan the database picks for `statement`, one line per step. On PostgreSQL, sequential
 /// scans and sorts are priced out first, so a plan still holding one has no index to use
 /// instead; on the few rows of a test a sequential scan would otherwise always win.
-async fn plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec<String> {
+pub(crate) async fn plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec<String> {
     use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
     let backend = app.db.backend();

@@ -575,6 +575,12 @@ async fn every_owned_table_keys_by_its_owner() {
         without.is_empty(),
         "unique keys without the owner: {without:?}"
     );
+    // The owner's own row keys by the value every owned row's `owner_id` holds.
+    let user = keys.iter().find(|key| key.table == "user" && key.primary);
+    assert_eq!(
+        user.map(|key| key.columns.as_slice()),
+        Some(&["id".to_owned()][..])
+    );
     assert!(keys.len() >= OWNED.len() + 4, "{keys:?}");
 }
 
@@ -680,22 +686,17 @@ fn owned_references(sql: &str) -> (usize, usize) {
     (tables, conditions + usize::from(inserted))
 }
 
-/// Every statement a representative run makes on owned tables states the owner for each
-/// table it reads or writes: a database sharded by owner routes a statement by it, and a
-/// statement without it finds rows by a key alone, which another owner's row could hold. The
-/// run: the ledger's random writes and clock moves, then every read, the calendar feed, a
-/// token refresh and the account's deletion.
-#[tokio::test]
-async fn every_statement_on_owned_tables_names_the_owner() {
+/// The statements of a representative run, with their values: the ledger's random writes and
+/// clock moves, then every read, the calendar feed, a token refresh and the account's deletion.
+async fn representative_run(app: &TestApp) -> Vec<Statement> {
     use crate::ledger::{Rng, random_step};
 
-    let app = spawn_app().await;
     let user = app.create_user().await;
     app.db.log_statements();
     let mut rng = Rng(0x5a4d);
     let (mut contacts, mut records) = (Vec::new(), Vec::new());
     for _ in 0..120 {
-        random_step(&app, &user, &mut rng, &mut contacts, &mut records).await;
+        random_step(app, &user, &mut rng, &mut contacts, &mut records).await;
     }
     let contact = contacts.first().cloned().unwrap_or_default();
     let token = app.personal_token(&user, &["read"]).await;
@@ -757,10 +758,17 @@ async fn every_statement_on_owned_tables_names_the_owner() {
         )
         .await;
     assert_eq!(deleted.status().as_u16(), 204, "the account's deletion");
+    app.db.take_statements()
+}
 
-    let statements: Vec<String> = app
-        .db
-        .take_statements()
+/// Every statement a representative run makes on owned tables states the owner for each
+/// table it reads or writes: a database sharded by owner routes a statement by it, and a
+/// statement without it finds rows by a key alone, which another owner's row could hold.
+#[tokio::test]
+async fn every_statement_on_owned_tables_names_the_owner() {
+    let app = spawn_app().await;
+    let statements: Vec<String> = representative_run(&app)
+        .await
         .into_iter()
         .map(|statement| statement.sql)
         .collect();
@@ -793,5 +801,81 @@ async fn every_statement_on_owned_tables_names_the_owner() {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join("\n\n")
+    );
+}
+
+/// The key each owned table is searched by when a statement names its rows: the table and its
+/// primary key's column after `owner_id` that a statement compares.
+const KEYED_BY: [(&str, &str); 7] = [
+    ("contact", "id"),
+    ("conversation", "id"),
+    ("value_offer", "id"),
+    ("ask", "id"),
+    ("conversation_participant", "conversation_id"),
+    ("contact_tag", "contact_id"),
+    ("idea_topic", "offer_id"),
+];
+
+/// Every statement of a representative run that names rows of an owned table by their key
+/// (`"contact"."id" IN (…)`, `"conversation_participant"."conversation_id" = …`) searches that
+/// table's key for them (its primary key, `(owner_id, …)`, or on SQLite the unique `id` of
+/// contacts and conversations), and walks no owner's rows, neither itself nor in the checks of
+/// the foreign keys that refer to a row it deletes: never a walk by another index that leads
+/// with the owner, which SQLite's planner may prefer, to skip a sort or when another condition
+/// matches that index too, and whose cost grows with the network. SQLite
+/// only: without statistics its plans do not depend on the data, so the test's plans are the
+/// plans at any size; PostgreSQL's depend on statistics, and its hot reads' plans are checked
+/// on their own (`ledger::every_follow_up_stream_is_an_ordered_index_search` and others).
+#[tokio::test]
+async fn statements_that_name_rows_by_key_search_the_primary_key() {
+    let app = spawn_app().await;
+    if app.db.backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let statements = representative_run(&app).await;
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = 0;
+    let mut walks = Vec::new();
+    for statement in statements {
+        if !seen.insert(statement.sql.clone()) {
+            continue;
+        }
+        let keyed: Vec<&str> = KEYED_BY
+            .iter()
+            .filter(|(table, column)| {
+                let named = format!("\"{table}\".\"{column}\"");
+                // A list of keys or one key; `IN (SELECT …)` filters a list read instead.
+                [" IN (?", " IN ($", " = "]
+                    .iter()
+                    .any(|op| statement.sql.contains(&format!("{named}{op}")))
+            })
+            .map(|(table, _)| *table)
+            .collect();
+        if keyed.is_empty() || statement.sql.starts_with("INSERT INTO \"contact\"") {
+            continue;
+        }
+        let plan = crate::ledger::plan_of(&app, statement.clone()).await;
+        // The owner's rows walked: by the statement, or by a foreign key's check of the rows
+        // that refer to one it deletes or changes.
+        let writes = ["DELETE", "UPDATE"]
+            .iter()
+            .any(|w| statement.sql.starts_with(w));
+        let walked = writes && plan.iter().any(|line| line.ends_with("(owner_id=?)"));
+        for table in keyed {
+            checked += 1;
+            // A key of the table: its primary key, or (SQLite only) its unique `id`.
+            let by_key = format!("INDEX sqlite_autoindex_{table}_");
+            if walked || !plan.iter().any(|line| line.contains(&by_key)) {
+                walks.push(format!("{}\n{}", statement.sql, plan.join("\n")));
+                break;
+            }
+        }
+    }
+    assert!(checked > 20, "{checked} statements checked");
+    assert!(
+        walks.is_empty(),
+        "{} statements name rows by key but do not search the primary key:\n\n{}",
+        walks.len(),
+        walks.join("\n\n")
     );
 }

@@ -134,6 +134,10 @@ async fn participants_of(
                 .is_in(conversation_ids.iter().copied()),
         )
         .filter(conversation_participant::Column::OwnerId.eq(owner_id))
+        // In the primary key's order, `(owner_id, conversation_id, contact_id)`: ordered by
+        // contact alone, SQLite's planner walks every participant row of the owner by the
+        // index that leads with the contact.
+        .order_by_asc(conversation_participant::Column::ConversationId)
         .order_by_asc(conversation_participant::Column::ContactId)
         .all(conn)
         .await?;

@@ -5,11 +5,11 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, SimpleE
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
+use uuid::Uuid;
 
 use super::{PAGE, STEP_PARTICIPANT, Stream};
 use crate::domain::follow_ups::FollowUpKind;
 use crate::services::beyond;
-use uuid::Uuid;
 
 /// Whether `column` is the id of a current (not archived) contact of `owner_id`: a search of
 /// the primary key for each row, as a scalar subquery rather than `EXISTS`. PostgreSQL's

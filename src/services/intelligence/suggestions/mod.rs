@@ -104,12 +104,12 @@ pub async fn suggestions(
     let offers: HashMap<Uuid, value_offer::Model> = if chosen_ids.is_empty() {
         HashMap::new()
     } else {
-        // By primary key, `(owner_id, id)`; one that stopped being an idea
-        // since the read above is not suggested.
+        // By primary key, `(owner_id, id)`; one that stopped being an idea since the read
+        // above is not suggested (checked on the rows found: see `unindexed`).
         value_offer::Entity::find()
             .filter(value_offer::Column::Id.is_in(chosen_ids))
             .filter(value_offer::Column::OwnerId.eq(owner_id))
-            .filter(value_offer::Column::Status.eq(OfferStatus::Idea.as_str()))
+            .filter(unindexed(value_offer::Column::Status).eq(OfferStatus::Idea.as_str()))
             .all(conn)
             .await?
             .into_iter()
