@@ -130,22 +130,11 @@ impl MigrationTrait for Migration {
         let conn = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Postgres => {
-                for table in REFERRED {
-                    conn.execute_unprepared(&format!(
-                        "ALTER TABLE \"{table}\" ADD CONSTRAINT \"uq_{table}_owner_id\" \
-                         UNIQUE (\"owner_id\", \"id\")"
-                    ))
-                    .await?;
-                }
+                postgres_owner_uniques(conn).await?;
                 for (table, name, column, referred, on_delete) in REFERENCES {
-                    let action = match on_delete {
-                        OnDelete::Cascade => "CASCADE".to_owned(),
-                        OnDelete::SetNull => format!("SET NULL (\"{column}\")"),
-                    };
                     conn.execute_unprepared(&format!(
-                        "ALTER TABLE \"{table}\" DROP CONSTRAINT \"{name}\", \
-                         ADD CONSTRAINT \"{name}\" FOREIGN KEY (\"owner_id\", \"{column}\") \
-                         REFERENCES \"{referred}\" (\"owner_id\", \"id\") ON DELETE {action}"
+                        "ALTER TABLE \"{table}\" DROP CONSTRAINT \"{name}\", ADD {}",
+                        postgres_owner_key(name, column, referred, on_delete)
                     ))
                     .await?;
                 }
@@ -197,6 +186,36 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// Adds PostgreSQL's unique keys `(owner_id, id)` of [`REFERRED`], the owner keys' targets.
+pub(crate) async fn postgres_owner_uniques<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    for table in REFERRED {
+        conn.execute_unprepared(&format!(
+            "ALTER TABLE \"{table}\" ADD CONSTRAINT \"uq_{table}_owner_id\" \
+             UNIQUE (\"owner_id\", \"id\")"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL's constraint `name` of the key that carries the owner: a deletion that nulls
+/// the reference nulls its own column only.
+pub(crate) fn postgres_owner_key(
+    name: &str,
+    column: &str,
+    referred: &str,
+    on_delete: OnDelete,
+) -> String {
+    let action = match on_delete {
+        OnDelete::Cascade => "CASCADE".to_owned(),
+        OnDelete::SetNull => format!("SET NULL (\"{column}\")"),
+    };
+    format!(
+        "CONSTRAINT \"{name}\" FOREIGN KEY (\"owner_id\", \"{column}\") \
+         REFERENCES \"{referred}\" (\"owner_id\", \"id\") ON DELETE {action}"
+    )
 }
 
 /// The tables holding a reference, each once, in the order of [`REFERENCES`].

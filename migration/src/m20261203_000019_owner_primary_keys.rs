@@ -22,7 +22,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::m20261203_000018_owner_scoped_references::{OnDelete, REFERENCES, REFERRED};
+use crate::m20261203_000018_owner_scoped_references::{
+    REFERENCES, REFERRED, postgres_owner_key, postgres_owner_uniques,
+};
 use crate::sqlite::rebuild;
 
 #[derive(DeriveMigrationName)]
@@ -90,6 +92,17 @@ const REDUNDANT: [(&str, &str, &str); 2] = [
     ("idx_refresh_token_owner", "refresh_token", "\"owner_id\""),
 ];
 
+/// Makes the indexes of [`REDUNDANT`] again, on the way down.
+async fn redundant_again<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    for (name, table, columns) in REDUNDANT {
+        conn.execute_unprepared(&format!(
+            "CREATE INDEX \"{name}\" ON \"{table}\" ({columns})"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 fn quoted(columns: &[&str]) -> String {
     columns
         .iter()
@@ -141,12 +154,7 @@ impl MigrationTrait for Migration {
                 for (table, columns) in KEYED {
                     rebuild(conn, table, |sql| sqlite_key(sql, table, columns, false)).await?;
                 }
-                for (name, table, columns) in REDUNDANT {
-                    conn.execute_unprepared(&format!(
-                        "CREATE INDEX \"{name}\" ON \"{table}\" ({columns})"
-                    ))
-                    .await?;
-                }
+                redundant_again(conn).await?;
                 for table in REFERRED {
                     conn.execute_unprepared(&format!(
                         "CREATE UNIQUE INDEX \"uq_{table}_owner_id\" \
@@ -192,29 +200,13 @@ async fn postgres<C: ConnectionTrait>(conn: &C, up: bool) -> Result<(), DbErr> {
         .await?;
     }
     if !up {
-        for (name, table, columns) in REDUNDANT {
-            conn.execute_unprepared(&format!(
-                "CREATE INDEX \"{name}\" ON \"{table}\" ({columns})"
-            ))
-            .await?;
-        }
-        for table in REFERRED {
-            conn.execute_unprepared(&format!(
-                "ALTER TABLE \"{table}\" ADD CONSTRAINT \"uq_{table}_owner_id\" \
-                 UNIQUE (\"owner_id\", \"id\")"
-            ))
-            .await?;
-        }
+        redundant_again(conn).await?;
+        postgres_owner_uniques(conn).await?;
     }
     for (table, name, column, referred, on_delete) in REFERENCES {
-        let action = match on_delete {
-            OnDelete::Cascade => "CASCADE".to_owned(),
-            OnDelete::SetNull => format!("SET NULL (\"{column}\")"),
-        };
         conn.execute_unprepared(&format!(
-            "ALTER TABLE \"{table}\" ADD CONSTRAINT \"{name}\" \
-             FOREIGN KEY (\"owner_id\", \"{column}\") \
-             REFERENCES \"{referred}\" (\"owner_id\", \"id\") ON DELETE {action}"
+            "ALTER TABLE \"{table}\" ADD {}",
+            postgres_owner_key(name, column, referred, on_delete)
         ))
         .await?;
     }
