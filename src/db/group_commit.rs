@@ -13,6 +13,11 @@
 //! rolled back and each of its writes runs again in a transaction of its own, so one request's
 //! error neither leaves part of it behind nor fails the others. Work handed in must therefore
 //! be repeatable: it reads what it needs in the transaction it is given and may run twice.
+//!
+//! Within a batch, what a write leaves deferred goes with the next write's first call instead
+//! of a call of its own (see `db/txn.rs`); a failure in such a shared call rolls the batch
+//! back and runs each write alone, as any failure does, whatever the write that saw it made
+//! of it.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use core_affinity::CoreId;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::affinity;
@@ -104,10 +109,26 @@ impl GroupCommit {
 
 /// A queued write, its result once it has run, and where to send that result.
 trait Job: Send {
-    /// Runs the work in `txn`, keeping its result; true when it succeeded.
-    fn run<'t>(&'t mut self, txn: &'t DatabaseTransaction) -> BoxFuture<'t, bool>;
+    /// Runs the work in `txn`, keeping its result. `carried`: the statements the previous write
+    /// of the batch left deferred, sent with this one's first call (see `db/txn.rs`). Alone
+    /// (`batch` false), its own deferred statements are sent when it ends; in a batch, they are
+    /// returned for the next write to carry.
+    fn run<'t>(
+        &'t mut self,
+        txn: &'t DatabaseTransaction,
+        carried: Vec<Statement>,
+        batch: bool,
+    ) -> BoxFuture<'t, Ran>;
     /// Answers the request: the work's result if `committed`, else why not.
     fn reply(self: Box<Self>, committed: Result<(), DbErr>);
+}
+
+/// How a write ran.
+enum Ran {
+    /// It succeeded, leaving these statements deferred (none when it ran alone).
+    Done(Vec<Statement>),
+    /// It failed, or a statement it carried did: its transaction must roll back.
+    Failed,
 }
 
 struct Pending<T, W> {
@@ -121,9 +142,14 @@ where
     T: Send + 'static,
     W: for<'t> Fn(&'t Txn<'t>) -> BoxFuture<'t, Result<T, ApiError>> + Send + 'static,
 {
-    fn run<'t>(&'t mut self, txn: &'t DatabaseTransaction) -> BoxFuture<'t, bool> {
+    fn run<'t>(
+        &'t mut self,
+        txn: &'t DatabaseTransaction,
+        carried: Vec<Statement>,
+        batch: bool,
+    ) -> BoxFuture<'t, Ran> {
         Box::pin(async move {
-            let write = Txn::new(txn);
+            let write = Txn::carrying(txn, carried);
             // A panic fails this write alone: like any failed write it rolls its batch back,
             // and the others run again, each in a transaction of its own. Unwind safety holds
             // because nothing outlives a failed write but its rolled-back transaction.
@@ -131,14 +157,17 @@ where
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("the write panicked"))));
-            // Its deferred statements belong to it: one that fails fails this write.
+            // Alone, its deferred statements belong to it: one that fails fails this write.
             let outcome = match outcome {
-                Ok(value) => write.flush().await.map(|()| value).map_err(ApiError::from),
-                Err(err) => Err(err),
+                Ok(value) if !batch => write.flush().await.map(|()| value).map_err(ApiError::from),
+                outcome => outcome,
             };
-            let ok = outcome.is_ok();
+            let ran = match &outcome {
+                Ok(_) if !write.poisoned() => Ran::Done(write.into_deferred()),
+                _ => Ran::Failed,
+            };
             self.outcome = Some(outcome);
-            ok
+            ran
         })
     }
 
@@ -203,15 +232,24 @@ async fn run_batch(conn: &DatabaseConnection, mut jobs: Vec<Box<dyn Job>>, commi
     }
 }
 
-/// Runs every job in one transaction: committed (true) if all succeeded, rolled back (false)
-/// as soon as one fails.
+/// Runs every job in one transaction, each carrying what the one before it left deferred:
+/// committed (true) if all succeeded, rolled back (false) as soon as one fails.
 async fn together(conn: &DatabaseConnection, jobs: &mut [Box<dyn Job>]) -> Result<bool, DbErr> {
     let txn = conn.begin().await?;
+    let mut left = Vec::new();
     for job in jobs.iter_mut() {
-        if !job.run(&txn).await {
-            txn.rollback().await?;
-            return Ok(false);
+        match job.run(&txn, left, true).await {
+            Ran::Done(deferred) => left = deferred,
+            Ran::Failed => {
+                txn.rollback().await?;
+                return Ok(false);
+            }
         }
+    }
+    // The last leftovers: a failure may be any write's, so each runs again alone.
+    if Txn::carrying(&txn, left).flush().await.is_err() {
+        txn.rollback().await?;
+        return Ok(false);
     }
     txn.commit().await?;
     Ok(true)
@@ -220,7 +258,7 @@ async fn together(conn: &DatabaseConnection, jobs: &mut [Box<dyn Job>]) -> Resul
 async fn alone(conn: &DatabaseConnection, mut job: Box<dyn Job>, commits: &AtomicU64) {
     let committed = async {
         let txn = conn.begin().await?;
-        if job.run(&txn).await {
+        if let Ran::Done(_) = job.run(&txn, Vec::new(), false).await {
             txn.commit().await?;
             commits.fetch_add(1, Ordering::Relaxed);
             Ok(())

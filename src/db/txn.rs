@@ -12,10 +12,22 @@
 //! the same transaction, before anything the work reads after them. A deferred statement that
 //! fails fails the call it was sent with, hence the work, and its transaction rolls back.
 //!
+//! **Across the writes of a batch.** When SQLite's writer runs several writes in one
+//! transaction (`db/group_commit.rs`), what one write leaves deferred when it ends is not sent
+//! on its own: it is *carried* into the next write's [`Txn`], ahead of that write's own
+//! statements, and goes with its first call (the batch's last leftovers go in one call before
+//! the `COMMIT`). Every statement still runs in the order issued, in the same transaction,
+//! before the batch commits, and no write is answered before that commit. A call that carried
+//! another write's statements and failed may have failed on one of those, which the write
+//! running it cannot tell from a failure of its own and may even handle as one of its own
+//! (and carry on): such a failure therefore *poisons* the [`Txn`], and the batch is rolled
+//! back and each of its writes run again alone, where every failure is its own write's.
+//!
 //! On PostgreSQL a statement with parameters cannot share a string with another, so a
 //! deferred statement runs at once.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -26,45 +38,86 @@ use sea_orm::{
 /// its work.
 pub struct Txn<'a> {
     inner: &'a DatabaseTransaction,
-    deferred: Mutex<Vec<Statement>>,
+    deferred: Mutex<Deferred>,
+    /// Whether a call that carried an earlier write's statements failed.
+    poisoned: AtomicBool,
+}
+
+/// The statements a [`Txn`] holds, and whether some of them are an earlier write's.
+#[derive(Default)]
+struct Deferred {
+    statements: Vec<Statement>,
+    carried: bool,
 }
 
 impl<'a> Txn<'a> {
     pub fn new(inner: &'a DatabaseTransaction) -> Self {
+        Self::carrying(inner, Vec::new())
+    }
+
+    /// A transaction whose first call sends `carried` first: the statements the previous
+    /// write of the batch left deferred (see the module comment).
+    pub(super) fn carrying(inner: &'a DatabaseTransaction, carried: Vec<Statement>) -> Self {
         Self {
             inner,
-            deferred: Mutex::new(Vec::new()),
+            deferred: Mutex::new(Deferred {
+                carried: !carried.is_empty(),
+                statements: carried,
+            }),
+            poisoned: AtomicBool::new(false),
         }
     }
 
-    /// The deferred statements, taken.
-    fn take(&self) -> Vec<Statement> {
-        match self.deferred.lock() {
+    /// The deferred statements, taken, and whether an earlier write's are among them.
+    fn take(&self) -> (Vec<Statement>, bool) {
+        let taken = match self.deferred.lock() {
             Ok(mut deferred) => std::mem::take(&mut *deferred),
             // A panic while the lock was held loses no statement: the vector is whole.
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        (taken.statements, taken.carried)
+    }
+
+    /// The statements still deferred, for the next write of the batch to carry.
+    pub(super) fn into_deferred(self) -> Vec<Statement> {
+        self.take().0
+    }
+
+    /// Whether a call that carried an earlier write's statements failed: the batch must then
+    /// run each write again alone, whatever this write made of the failure.
+    pub(super) fn poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    /// `result` of a call, noting that it poisons this transaction when it failed and
+    /// `carried` an earlier write's statements.
+    fn noted<T>(&self, carried: bool, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if carried && result.is_err() {
+            self.poisoned.store(true, Ordering::Relaxed);
         }
+        result
     }
 
     /// Runs the deferred statements, if any, in one call: for the end of the work.
     pub async fn flush(&self) -> Result<(), DbErr> {
-        let deferred = self.take();
+        let (deferred, carried) = self.take();
         if deferred.is_empty() {
             return Ok(());
         }
-        self.inner.execute_raw(joined(deferred)).await.map(|_| ())
+        let result = self.inner.execute_raw(joined(deferred)).await.map(|_| ());
+        self.noted(carried, result)
     }
 
     /// The deferred statements followed by `statement`, as one statement whose rows are
     /// `statement`'s (a write without `RETURNING` has none); `statement` alone when nothing
-    /// is deferred.
-    fn before(&self, statement: Statement) -> Statement {
-        let mut deferred = self.take();
+    /// is deferred. With it, whether an earlier write's statements are among them.
+    fn before(&self, statement: Statement) -> (Statement, bool) {
+        let (mut deferred, carried) = self.take();
         if deferred.is_empty() {
-            return statement;
+            return (statement, false);
         }
         deferred.push(statement);
-        joined(deferred)
+        (joined(deferred), carried)
     }
 }
 
@@ -159,11 +212,15 @@ impl ConnectionTrait for Txn<'_> {
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.inner.query_one_raw(self.before(statement)).await
+        let (statement, carried) = self.before(statement);
+        let result = self.inner.query_one_raw(statement).await;
+        self.noted(carried, result)
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.inner.query_all_raw(self.before(statement)).await
+        let (statement, carried) = self.before(statement);
+        let result = self.inner.query_all_raw(statement).await;
+        self.noted(carried, result)
     }
 
     fn support_returning(&self) -> bool {
@@ -187,8 +244,8 @@ impl Write for Txn<'_> {
             return self.inner.execute_raw(statement).await.map(|_| ());
         }
         match self.deferred.lock() {
-            Ok(mut deferred) => deferred.push(statement),
-            Err(poisoned) => poisoned.into_inner().push(statement),
+            Ok(mut deferred) => deferred.statements.push(statement),
+            Err(poisoned) => poisoned.into_inner().statements.push(statement),
         }
         Ok(())
     }

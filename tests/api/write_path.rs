@@ -3,8 +3,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use entity::{contact_tag, user};
 use futures_util::future::{BoxFuture, join_all};
+use rapport::db::Write;
 use rapport::error::ApiError;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryTrait, Set,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -293,4 +296,108 @@ async fn a_batch_whose_commit_fails_loses_only_the_write_that_cannot_commit() {
         let (_, after) = db.group_commit_state().unwrap();
         assert_eq!(after - before, 4);
     }
+}
+
+/// Starts a write that only defers the insert of a user under `email`.
+fn defer_user(db: &rapport::db::Db, email: &str) -> JoinHandle<Result<(), ApiError>> {
+    let email = email.to_owned();
+    spawn_write(db, move |txn| {
+        let email = email.clone();
+        Box::pin(async move {
+            let insert = user::Entity::insert(new_user(email)).build(txn.get_database_backend());
+            txn.defer(insert).await?;
+            Ok(())
+        })
+    })
+}
+
+/// On SQLite, what a write of a batch leaves deferred goes with the next write's first call:
+/// five writes that only defer an insert each reach the driver in one call, before the
+/// batch commits.
+#[tokio::test]
+async fn deferred_statements_of_a_batch_share_its_calls() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    let (gate, holder) = hold_the_writer(db).await;
+    let writes: Vec<_> = (0..5)
+        .map(|i| defer_user(db, &format!("deferred{i}@example.com")))
+        .collect();
+    until_waiting(db, 5).await;
+    let calls = db.calls_run();
+    db.log_statements();
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    for write in join_all(writes).await {
+        write.unwrap().unwrap();
+    }
+    let calls = db.calls_run() - calls;
+    // What else ran meanwhile (the idempotency sweeper's reads), one call each.
+    let logged = db.take_statements();
+    let others = logged
+        .iter()
+        .filter(|s| !s.sql.contains("\"user\""))
+        .count();
+    assert_eq!(logged.len() - others, 5, "{logged:?}");
+    let expected = if on_postgres() { 5 } else { 1 };
+    assert_eq!(
+        calls - others as u64,
+        expected,
+        "calls for five deferred inserts"
+    );
+    assert_eq!(emails(db).await.len(), 5);
+}
+
+/// A statement one write of a batch deferred fails in the next write's call, which cannot
+/// tell that failure from its own: here the next write even ignores it and carries on. The
+/// batch still runs each write again alone, so the failure is the deferring write's, and
+/// every other write stands; likewise when the batch's last deferred statement fails.
+#[tokio::test]
+async fn a_deferred_statement_that_fails_in_another_writes_call_fails_only_its_own_write() {
+    let app = spawn_app().await;
+    let db = &app.db;
+    insert_user(db, "taken@example.com".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let (gate, holder) = hold_the_writer(db).await;
+    let first = defer_user(db, "taken@example.com");
+    let forgiving = spawn_write(db, |txn| {
+        Box::pin(async move {
+            // Whatever fails here is taken as harmless: only this write's own insert matters.
+            let _ = txn.execute_unprepared("SELECT 1").await;
+            let insert = user::Entity::insert(new_user("forgiving@example.com".into()))
+                .build(txn.get_database_backend());
+            txn.defer(insert).await?;
+            Ok(())
+        })
+    });
+    let plain = defer_user(db, "plain@example.com");
+    until_waiting(db, 3).await;
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    let taken = |result: Result<(), ApiError>| {
+        let err = format!("{:?}", result.unwrap_err());
+        assert!(err.to_lowercase().contains("unique"), "{err}");
+    };
+    taken(first.await.unwrap());
+    forgiving.await.unwrap().unwrap();
+    plain.await.unwrap().unwrap();
+    // The batch's last deferred statement fails at its end.
+    let (gate, holder) = hold_the_writer(db).await;
+    let before = defer_user(db, "before@example.com");
+    let last = defer_user(db, "taken@example.com");
+    until_waiting(db, 2).await;
+    gate.add_permits(1);
+    holder.await.unwrap().unwrap();
+    before.await.unwrap().unwrap();
+    taken(last.await.unwrap());
+    assert_eq!(
+        emails(db).await,
+        [
+            "before@example.com",
+            "forgiving@example.com",
+            "plain@example.com",
+            "taken@example.com"
+        ]
+    );
 }
