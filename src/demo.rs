@@ -189,10 +189,10 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<Login> {
     .await?;
 
     let network = add_people(db, owner, now).await?;
-    for fields in conversations_of(&network, now) {
-        conversations::create(db, owner, fields, now, None).await?;
-    }
     let zone = crate::domain::relationship::Today::new(now, &user.time_zone).zone;
+    for fields in conversations_of(&network, now) {
+        conversations::create(db, owner, fields, (now, zone), None).await?;
+    }
     for (fields, days_ago) in offers_of(&network, now) {
         let at = now - Duration::days(days_ago);
         offers::create(db, owner, fields, (at, zone), None).await?;

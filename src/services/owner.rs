@@ -36,12 +36,72 @@ use crate::error::ApiError;
 pub struct Owner {
     pub id: Uuid,
     zone: Option<Tz>,
+    /// The zone the write assumes until a read confirms it (see [`Owner::hinted`]).
+    hint: Option<Tz>,
+}
+
+/// A write that assumed the owner's zone was its hint found another (see [`Owner::hinted`]):
+/// it fails, and runs again without a hint.
+#[derive(Debug, thiserror::Error)]
+#[error("the owner's time zone changed since the request was authenticated")]
+pub struct ZoneMoved;
+
+impl ZoneMoved {
+    /// Whether `err` is a [`ZoneMoved`].
+    pub fn failed(err: &ApiError) -> bool {
+        matches!(err, ApiError::Internal(err) if err.is::<Self>())
+    }
 }
 
 impl Owner {
     /// An owner whose row is not read (nor locked) yet.
     pub fn new(id: Uuid) -> Self {
-        Self { id, zone: None }
+        Self {
+            id,
+            zone: None,
+            hint: None,
+        }
+    }
+
+    /// An owner whose zone a write takes to be `hint` (as the request's authentication read
+    /// it, without a lock) until a read of the write confirms it ([`Owner::zone_or_hint`],
+    /// [`Owner::unconfirmed`], [`Owner::confirm`]). For SQLite, whose single writer needs no
+    /// lock: the statements built with the zone then need not wait for a read of it, and a
+    /// conversation's write reaches the driver in one call. A zone changed in between (rare:
+    /// a change committed after the request's authentication) fails the write with
+    /// [`ZoneMoved`], and the caller runs it again without a hint.
+    pub fn hinted(id: Uuid, hint: Tz) -> Self {
+        Self {
+            id,
+            zone: None,
+            hint: Some(hint),
+        }
+    }
+
+    /// The zone read, else the hint, else the zone read now (see [`Owner::zone`]).
+    pub async fn zone_or_hint(&mut self, conn: &impl ConnectionTrait) -> Result<Tz, ApiError> {
+        match (self.zone, self.hint) {
+            (None, Some(hint)) => Ok(hint),
+            _ => self.zone(conn).await,
+        }
+    }
+
+    /// When the write has used the hint and not read the zone yet: the read of the zone, for
+    /// the write's next read to return (as a column of its first row) and [`Owner::confirm`]
+    /// to check.
+    pub fn unconfirmed(&self) -> Option<SelectStatement> {
+        (self.zone.is_none() && self.hint.is_some()).then(|| zone_query(self.id, false))
+    }
+
+    /// Checks the hint against `stored`, the zone a read of the write found: from then on the
+    /// zone is known; [`ZoneMoved`] when it is not the hint.
+    pub fn confirm(&mut self, stored: Option<String>) -> Result<(), ApiError> {
+        let zone = parse_zone(stored)?;
+        if self.hint.take().is_some_and(|hint| hint != zone) {
+            return Err(anyhow::Error::new(ZoneMoved).into());
+        }
+        self.zone = Some(zone);
+        Ok(())
     }
 
     /// The owner's time zone: the first call in the transaction reads it and locks their row
@@ -142,7 +202,8 @@ impl Owner {
 
     /// [`Owner::insert`] of a row whose every column `model` sets, so that the row stored is
     /// the model as given: on SQLite the insert is deferred (see `db::Txn`) and goes to the
-    /// driver with the read of the owner's zone, in one call; elsewhere it is
+    /// driver with the read of the owner's zone, in one call (or with the write's next read,
+    /// when the owner is [`Owner::hinted`]); elsewhere it is
     /// [`Owner::insert`], which reads the zone (and on PostgreSQL locks the owner's row) in
     /// the insert itself.
     pub async fn insert_whole<A>(
@@ -160,7 +221,9 @@ impl Owner {
         let row = model.clone().try_into_model()?;
         conn.defer(<A::Entity as EntityTrait>::insert(model).build(backend))
             .await?;
-        self.zone(conn).await?;
+        if self.hint.is_none() {
+            self.zone(conn).await?;
+        }
         Ok(row)
     }
 

@@ -695,6 +695,55 @@ async fn concurrent_conversations_with_one_contact_lose_no_count() {
     );
 }
 
+/// A conversation whose request was authenticated before a change of the owner's time zone
+/// committed (its zone hint stale) is still written in the owner's zone: its participant's
+/// thank-you due date, ledger and activity counts by local day are what the records give.
+#[tokio::test]
+async fn a_conversation_written_with_a_stale_zone_is_dated_in_the_owners_zone() {
+    use rapport::domain::records::{Channel, ThankYouStatus};
+    use rapport::services::conversations::{self, ConversationFields};
+
+    let app = spawn_app().await;
+    let user = app.create_user().await;
+    // A day ahead of UTC for half of it: 12:00 UTC is already tomorrow there.
+    app.send(
+        &user,
+        Method::PATCH,
+        "/v1/me",
+        json!({"time_zone": "Pacific/Kiritimati"}),
+    )
+    .await;
+    let ada = app
+        .send(
+            &user,
+            Method::POST,
+            "/v1/contacts",
+            json!({"full_name": "Ada"}),
+        )
+        .await;
+    let ada: Uuid = ada["id"].as_str().expect("an id").parse().expect("a uuid");
+    let now = app.clock.now();
+    let fields = ConversationFields {
+        occurred_at: (now - Duration::days(3))
+            .date_naive()
+            .and_hms_opt(12, 0, 0)
+            .expect("noon")
+            .and_utc(),
+        channel: Channel::Call,
+        participant_ids: vec![ada],
+        summary: "Call".into(),
+        thank_you_status: ThankYouStatus::Owed,
+        ..ConversationFields::default()
+    };
+    // The zone the request's authentication read before the change: UTC.
+    let written = conversations::create(&app.db, owner(&user), fields, (now, chrono_tz::UTC), None)
+        .await
+        .expect("the conversation is written");
+    assert_eq!(written.participant_ids, [ada]);
+    app.assert_ledger_exact(&user, "a conversation written with a stale zone")
+        .await;
+}
+
 /// Updates and deletes of one contact's conversations at once: each moves the stored counts
 /// by its own difference, none lost (PostgreSQL runs them on several connections).
 #[tokio::test]

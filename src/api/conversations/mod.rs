@@ -320,11 +320,12 @@ async fn create_conversation(
     body: Json<CreateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
+    let zone = auth.today(now).zone;
     let fields = apply(body.0.into(), ConversationFields::default(), now)?;
     let render = records::created::<Conversation>;
     let completion = completion(claim, render);
     let conversation =
-        conversations::create(&state.db, auth.user_id(), fields, now, completion).await?;
+        conversations::create(&state.db, auth.user_id(), fields, (now, zone), completion).await?;
     render(&conversation)
 }
 

@@ -3,16 +3,19 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use entity::{conversation, conversation_participant};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::contacts::check_references;
-use super::owner::Owner;
+use super::owner::{Owner, ZoneMoved};
 use super::records::{Record, Rewrite};
 use super::{Versioned, keyset_page};
 use super::{activity, ledger};
@@ -145,15 +148,39 @@ fn active_model(f: &ConversationFields) -> conversation::ActiveModel {
     }
 }
 
+/// Creates a conversation with its participants and moves their ledgers and the owner's
+/// activity, in one write. `zone_hint`: the owner's zone as the request's authentication read
+/// it. On SQLite the write assumes it (see [`Owner::hinted`]), so that the conversation, its
+/// participant rows and the read of their ledgers, which confirms the zone, reach the driver
+/// in one call; in the rare case that the zone changed in between, the write runs again with
+/// the zone read first.
 pub async fn create(
     db: &Db,
     owner_id: Uuid,
     fields: ConversationFields,
-    now: DateTime<Utc>,
+    (now, zone_hint): (DateTime<Utc>, Tz),
     completion: Option<Completion<Conversation>>,
 ) -> Result<Conversation, ApiError> {
-    let participant_ids = Arc::new(fields.participants());
     let fields = Arc::new(fields);
+    let hint = (db.backend() == DbBackend::Sqlite).then_some(zone_hint);
+    match create_with(db, owner_id, fields.clone(), now, completion.clone(), hint).await {
+        Err(err) if ZoneMoved::failed(&err) => {
+            create_with(db, owner_id, fields, now, completion, None).await
+        }
+        created => created,
+    }
+}
+
+/// [`create`], with the owner's zone assumed to be `hint` when given.
+async fn create_with(
+    db: &Db,
+    owner_id: Uuid,
+    fields: Arc<ConversationFields>,
+    now: DateTime<Utc>,
+    completion: Option<Completion<Conversation>>,
+    hint: Option<Tz>,
+) -> Result<Conversation, ApiError> {
+    let participant_ids = Arc::new(fields.participants());
     db.write(move |txn| {
         let (fields, participant_ids) = (fields.clone(), participant_ids.clone());
         let completion = completion.clone();
@@ -163,12 +190,16 @@ pub async fn create(
             model.owner_id = Set(owner_id);
             model.created_at = Set(now);
             model.updated_at = Set(now);
-            let mut owner = Owner::new(owner_id);
-            // On SQLite the conversation and its participants are deferred: the first goes
-            // with the read of the owner's zone, the second with the read of the participants'
-            // ledgers, which also proves that each of them is one of the owner's contacts.
+            let mut owner = match hint {
+                Some(hint) => Owner::hinted(owner_id, hint),
+                None => Owner::new(owner_id),
+            };
+            // On SQLite the conversation and its participants are deferred: both go with the
+            // read of the participants' ledgers, which also proves that each of them is one
+            // of the owner's contacts and confirms the zone assumed (without a hint, the
+            // conversation goes with a read of the zone first).
             let model = owner.insert_whole(txn, model).await?;
-            let zone = owner.zone(txn).await?;
+            let zone = owner.zone_or_hint(txn).await?;
             add_own_participants(txn, owner_id, model.id, &fields, zone).await?;
             let mut change = activity::Change::default();
             change.conversation(

@@ -142,7 +142,7 @@ async fn recompute(
     now: DateTime<Utc>,
 ) -> Result<Recomputed, ApiError> {
     let read = ledger_rows_read(owner_id, contacts, (None, None), zone);
-    let rows = ledger_rows(conn, &read, None).await?;
+    let (rows, _) = ledger_rows(conn, &read, None).await?;
     let mut histories = ledger_histories(conn, owner_id, contacts, now).await?;
     let mut ends = HashMap::with_capacity(rows.len());
     let mut stored = HashMap::with_capacity(rows.len());
@@ -368,16 +368,23 @@ async fn adjust_stored(
     if contacts.is_empty() {
         return Ok(0);
     }
-    let zone = owner.zone(conn).await?;
+    // A zone the write assumed is confirmed by this read (see `Owner::hinted`).
+    let zone = owner.zone_or_hint(conn).await?;
     let owner_id = owner.id;
     // Read after the lock: on PostgreSQL, the counts every earlier writer committed.
-    let read = ledger_rows_read(
+    let mut read = ledger_rows_read(
         owner_id,
         Some(contacts),
         (presence.as_deref(), found.then_some(now)),
         zone,
     );
-    let rows = ledger_rows(conn, &read, presence).await?;
+    if let Some(zone_read) = owner.unconfirmed() {
+        read.with_zone(zone_read);
+    }
+    let (rows, stored_zone) = ledger_rows(conn, &read, presence).await?;
+    if let Some(stored_zone) = stored_zone {
+        owner.confirm(stored_zone)?;
+    }
     let found_rows = rows.len();
     let before: HashMap<Uuid, Ends> = rows.iter().map(|(row, _)| (row.id, row.ends())).collect();
     let mut stored = HashMap::with_capacity(rows.len());

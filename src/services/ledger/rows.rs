@@ -157,7 +157,30 @@ fn add_found(select: &mut SelectStatement, owner_id: Uuid, at: DateTime<Utc>) {
 pub struct LedgerRead {
     pub statement: SelectStatement,
     found: bool,
+    /// Whether it returns the owner's zone (see [`LedgerRead::with_zone`]).
+    zone: bool,
 }
+
+/// The name of the owner's zone column in a read of [`ledger_rows_read`].
+const OWNER_ZONE: &str = "owner_zone";
+
+impl LedgerRead {
+    /// Adds `zone`, a read of the owner's zone, as a column: what confirms a zone the write
+    /// assumed (`Owner::unconfirmed`) without a statement of its own.
+    pub fn with_zone(&mut self, zone: SelectStatement) {
+        use sea_orm::sea_query::{Alias, SimpleExpr};
+
+        self.statement.expr_as(
+            SimpleExpr::SubQuery(None, Box::new(zone.into())),
+            Alias::new(OWNER_ZONE),
+        );
+        self.zone = true;
+    }
+}
+
+/// What [`ledger_rows`] reads: the rows, and the owner's zone when the read has its column
+/// and returned a row.
+pub(super) type LedgerRows = (Vec<(LedgerRow, Option<Found>)>, Option<Option<String>>);
 
 /// The read of the owner's `contacts` (all of them when `None`) as [`LedgerRow`]s, by id,
 /// with the `presence` columns when given, and what each row's participant rows hold as of
@@ -188,18 +211,24 @@ pub fn ledger_rows_read(
     LedgerRead {
         statement: read,
         found: found.is_some(),
+        zone: false,
     }
 }
 
 /// Runs `read`, taking the presence counts of each row into `presence` when given (the read
-/// has their columns), and each row's [`Found`] when the read has its columns.
+/// has their columns), each row's [`Found`] when the read has its columns, and the owner's
+/// zone when it has that.
 pub(super) async fn ledger_rows(
     conn: &impl ConnectionTrait,
     read: &LedgerRead,
     mut presence: Option<&mut activity::PresenceColumns>,
-) -> Result<Vec<(LedgerRow, Option<Found>)>, ApiError> {
+) -> Result<LedgerRows, ApiError> {
     let mut rows = Vec::new();
+    let mut zone = None;
     for row in conn.query_all(&read.statement).await? {
+        if read.zone && zone.is_none() {
+            zone = Some(row.try_get("", OWNER_ZONE)?);
+        }
         let ledger_row = LedgerRow::from_query_result(&row, "")?;
         if let Some(presence) = presence.as_deref_mut() {
             presence.read(ledger_row.id, &row)?;
@@ -215,5 +244,5 @@ pub(super) async fn ledger_rows(
         };
         rows.push((ledger_row, found));
     }
-    Ok(rows)
+    Ok((rows, zone))
 }
