@@ -23,8 +23,14 @@
 //! (and carry on): such a failure therefore *poisons* the [`Txn`], and the batch is rolled
 //! back and each of its writes run again alone, where every failure is its own write's.
 //!
-//! On PostgreSQL a statement with parameters cannot share a string with another, so a
-//! deferred statement runs at once.
+//! **On PostgreSQL** a statement with parameters cannot share a string with another, but
+//! deferred writes can still share a statement: consecutive ones, each writing a table that no
+//! other of them names, go as one statement, the first ones as data-modifying `WITH` queries
+//! of the last ([`postgres_groups`]), before the work's next statement or at its end: a
+//! conversation's new ledgers and its activity upsert are one round trip, not two. The parts
+//! of such a statement run on one snapshot and see none of each other's effects, which the
+//! rule makes harmless: no part reads or writes a table another part writes. A read never
+//! shares a statement with deferred writes there, since it would not see them.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,8 +110,25 @@ impl<'a> Txn<'a> {
         if deferred.is_empty() {
             return Ok(());
         }
+        if self.inner.get_database_backend() == DbBackend::Postgres {
+            for statement in postgres_groups(deferred) {
+                self.inner.execute_raw(statement).await?;
+            }
+            return Ok(());
+        }
         let result = self.inner.execute_raw(joined(deferred)).await.map(|_| ());
         self.noted(carried, result)
+    }
+
+    /// `statement` ready to run, with whether an earlier write's statements go with it: on
+    /// SQLite after the deferred statements, in one string ([`Txn::before`]); on PostgreSQL
+    /// alone, the deferred statements run first.
+    async fn with_deferred(&self, statement: Statement) -> Result<(Statement, bool), DbErr> {
+        if self.inner.get_database_backend() == DbBackend::Postgres {
+            self.flush().await?;
+            return Ok((statement, false));
+        }
+        Ok(self.before(statement))
     }
 
     /// The deferred statements followed by `statement`, as one statement whose rows are
@@ -140,6 +163,126 @@ fn joined(mut statements: Vec<Statement>) -> Statement {
     Statement::from_sql_and_values(backend, sql, Values(values))
 }
 
+/// PostgreSQL's deferred `statements` as few statements as keep their effects (see the module
+/// comment): each run of consecutive writes (`INSERT`, `UPDATE`, `DELETE`) in which no
+/// statement names a table another one writes becomes one statement, every write but the last
+/// a `WITH` query of it, each `$n` parameter renumbered after those before it.
+fn postgres_groups(statements: Vec<Statement>) -> Vec<Statement> {
+    type Part = (Statement, String, Vec<String>);
+    fn close(group: &mut Vec<Part>, out: &mut Vec<Statement>) {
+        if !group.is_empty() {
+            let parts = std::mem::take(group);
+            out.push(with_queries(parts.into_iter().map(|(s, _, _)| s).collect()));
+        }
+    }
+    let mut out = Vec::new();
+    let mut group: Vec<Part> = Vec::new();
+    for statement in statements {
+        let Some(written) = written_table(&statement.sql) else {
+            close(&mut group, &mut out);
+            out.push(statement);
+            continue;
+        };
+        let names = quoted_names(&statement.sql);
+        let apart = group.iter().all(|(_, other_written, other_names)| {
+            !names.contains(other_written) && !other_names.contains(&written)
+        });
+        if !apart {
+            close(&mut group, &mut out);
+        }
+        group.push((statement, written, names));
+    }
+    close(&mut group, &mut out);
+    out
+}
+
+/// `statements` (PostgreSQL writes) as one: all but the last as `WITH` queries of the last.
+fn with_queries(mut statements: Vec<Statement>) -> Statement {
+    if statements.len() == 1 {
+        return statements.remove(0);
+    }
+    let backend = statements[0].db_backend;
+    let last = statements.len() - 1;
+    let mut sql = String::from("WITH ");
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let text = renumbered(statement.sql.trim().trim_end_matches(';'), values.len());
+        if i < last {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("\"deferred_{i}\" AS ({text})"));
+        } else {
+            sql.push(' ');
+            sql.push_str(&text);
+        }
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    Statement::from_sql_and_values(backend, sql, Values(values))
+}
+
+/// The table a write writes: the quoted name after `INSERT INTO`, `UPDATE` or `DELETE FROM`;
+/// `None` for any other statement.
+fn written_table(sql: &str) -> Option<String> {
+    let sql = sql.trim_start();
+    let rest = ["INSERT INTO ", "UPDATE ", "DELETE FROM "]
+        .iter()
+        .find_map(|verb| sql.strip_prefix(verb))?;
+    let name = rest.strip_prefix('"')?;
+    name.find('"').map(|end| name[..end].to_owned())
+}
+
+/// Every quoted name in `sql` (tables and columns alike), outside its strings.
+fn quoted_names(sql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut quote = None;
+    let mut name = String::new();
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some('"'), '"') => {
+                names.push(std::mem::take(&mut name));
+                quote = None;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), c) => name.push(c),
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `sql` with each `$n` parameter outside quotes renumbered `$(n + offset)`.
+fn renumbered(sql: &str, offset: usize) -> String {
+    renumber(sql, |n| n + offset)
+}
+
+/// `sql` with each `$n` parameter outside quotes renumbered `$(to(n))`.
+fn renumber(sql: &str, mut to: impl FnMut(usize) -> usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut digits = String::new();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                let n: usize = digits.parse().unwrap_or(0);
+                out.push('$');
+                out.push_str(&to(n).to_string());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// How many statements `sql` holds, which [`joined`] may have made of several: what the
 /// statement counter of `Db` counts, without allocating.
 pub(super) fn statements_in(sql: &str) -> u64 {
@@ -154,6 +297,9 @@ pub(super) fn statements_in(sql: &str) -> u64 {
 /// with its own parameters: what the statement log of `Db` keeps. The parameters are shared
 /// out by the `?` outside quotes in each statement's text.
 pub(super) fn split(statement: &Statement) -> Vec<Statement> {
+    if let Some(parts) = split_with_queries(statement) {
+        return parts;
+    }
     let parts: Vec<&str> = statement
         .sql
         .split(END)
@@ -176,6 +322,79 @@ pub(super) fn split(statement: &Statement) -> Vec<Statement> {
             Statement::from_sql_and_values(statement.db_backend, sql, Values(taken))
         })
         .collect()
+}
+
+/// The writes of `statement` when [`with_queries`] made it of several, each with its own
+/// parameters renumbered from `$1`; `None` for any other statement.
+fn split_with_queries(statement: &Statement) -> Option<Vec<Statement>> {
+    let mut rest = statement.sql.strip_prefix("WITH \"deferred_0\" AS (")?;
+    let mut texts = Vec::new();
+    loop {
+        let end = closing(rest)?;
+        texts.push(&rest[..end]);
+        rest = &rest[end + 1..];
+        match rest.strip_prefix(", ") {
+            Some(next) => rest = next.split_once(" AS (")?.1,
+            None => {
+                texts.push(rest.strip_prefix(' ')?);
+                break;
+            }
+        }
+    }
+    let values = statement
+        .values
+        .as_ref()
+        .map(|v| v.0.clone())
+        .unwrap_or_default();
+    let mut taken = 0;
+    let mut parts = Vec::new();
+    for text in texts {
+        let last = highest_parameter(text).max(taken);
+        let sql = renumbered_down(text, taken);
+        let mine = values
+            .get(taken..last)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        parts.push(Statement::from_sql_and_values(
+            statement.db_backend,
+            sql,
+            Values(mine),
+        ));
+        taken = last;
+    }
+    Some(parts)
+}
+
+/// Where the parenthesis that `sql` is inside closes, outside quotes.
+fn closing(sql: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (at, c) in sql.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '(') => depth += 1,
+            (None, ')') if depth == 0 => return Some(at),
+            (None, ')') => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The highest `$n` parameter of `sql` outside quotes (0 when none).
+fn highest_parameter(sql: &str) -> usize {
+    let mut highest = 0;
+    renumber(sql, |n| {
+        highest = highest.max(n);
+        n
+    });
+    highest
+}
+
+/// `sql` with each `$n` parameter outside quotes renumbered `$(n - offset)`.
+fn renumbered_down(sql: &str, offset: usize) -> String {
+    renumber(sql, |n| n.saturating_sub(offset))
 }
 
 /// The `?` parameters of `sql`: those outside quoted names and strings.
@@ -212,13 +431,13 @@ impl ConnectionTrait for Txn<'_> {
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let (statement, carried) = self.before(statement);
+        let (statement, carried) = self.with_deferred(statement).await?;
         let result = self.inner.query_one_raw(statement).await;
         self.noted(carried, result)
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let (statement, carried) = self.before(statement);
+        let (statement, carried) = self.with_deferred(statement).await?;
         let result = self.inner.query_all_raw(statement).await;
         self.noted(carried, result)
     }
@@ -240,9 +459,6 @@ pub trait Write: ConnectionTrait {
 
 impl Write for Txn<'_> {
     async fn defer(&self, statement: Statement) -> Result<(), DbErr> {
-        if self.get_database_backend() != DbBackend::Sqlite {
-            return self.inner.execute_raw(statement).await.map(|_| ());
-        }
         match self.deferred.lock() {
             Ok(mut deferred) => deferred.statements.push(statement),
             Err(poisoned) => poisoned.into_inner().statements.push(statement),
@@ -268,6 +484,62 @@ mod tests {
     use sea_orm::Value;
 
     use super::*;
+
+    #[test]
+    fn postgres_writes_on_tables_apart_share_a_statement_and_no_others_do() {
+        let pg = |sql: &str, values: Vec<Value>| {
+            Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(values))
+        };
+        let ledger = pg(
+            r#"UPDATE "contact" SET "gives" = $1 WHERE "id" = $2 AND "note" = '$1'"#,
+            vec![1.into(), 2.into()],
+        );
+        let activity = pg(
+            r#"INSERT INTO "activity" ("n") VALUES ($1) ON CONFLICT ("n") DO UPDATE SET "n" = $2"#,
+            vec![3.into(), 4.into()],
+        );
+        let joined = postgres_groups(vec![ledger.clone(), activity.clone()]);
+        assert_eq!(
+            joined,
+            vec![pg(
+                r#"WITH "deferred_0" AS (UPDATE "contact" SET "gives" = $1 WHERE "id" = $2 AND "note" = '$1') INSERT INTO "activity" ("n") VALUES ($3) ON CONFLICT ("n") DO UPDATE SET "n" = $4"#,
+                vec![1.into(), 2.into(), 3.into(), 4.into()],
+            )]
+        );
+        // Two writes of one table, or one that names a table the other writes, stay apart;
+        // so does anything but a write.
+        let delete = pg(
+            r#"DELETE FROM "participant" WHERE "c" = $1"#,
+            vec![5.into()],
+        );
+        let insert = pg(
+            r#"INSERT INTO "participant" SELECT $1, "id" FROM "contact""#,
+            vec![6.into()],
+        );
+        let read = pg(r#"SELECT 1 FROM "user""#, vec![]);
+        let parts = vec![
+            delete.clone(),
+            insert.clone(),
+            ledger.clone(),
+            read.clone(),
+            activity.clone(),
+        ];
+        assert_eq!(
+            postgres_groups(parts),
+            vec![
+                delete.clone(),
+                insert,
+                ledger.clone(),
+                read,
+                activity.clone()
+            ]
+        );
+        // The statement log sees each part with its own parameters.
+        assert_eq!(split(&joined[0]), vec![ledger.clone(), activity.clone()]);
+        let three = postgres_groups(vec![delete.clone(), ledger.clone(), activity.clone()]);
+        assert_eq!(three.len(), 1);
+        assert_eq!(split(&three[0]), vec![delete, ledger, activity]);
+    }
 
     #[test]
     fn a_joined_statement_splits_back_into_its_statements_and_their_values() {
