@@ -61,6 +61,12 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// A new contact of `user` named `name`, as answered.
+    async fn new_contact(&self, user: &TestUser, name: &str) -> Value {
+        let body = json!({"full_name": name});
+        self.send(user, Method::POST, "/v1/contacts", body).await
+    }
+
     /// Every item of a list, following `next_cursor` from `path` (which has a query string).
     async fn all_items(&self, user: &TestUser, path: &str) -> Vec<Value> {
         let mut items = Vec::new();
@@ -642,22 +648,8 @@ async fn a_tampered_ledger_is_reported_and_rebuilt() {
 async fn concurrent_conversations_with_one_contact_lose_no_count() {
     let app = spawn_app().await;
     let user = app.create_user().await;
-    let ada = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Ada"}),
-        )
-        .await;
-    let bob = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Bob"}),
-        )
-        .await;
+    let ada = app.new_contact(&user, "Ada").await;
+    let bob = app.new_contact(&user, "Bob").await;
     let writes = (0..24).map(|i| {
         let participants = if i % 2 == 0 {
             json!([ada["id"]])
@@ -713,14 +705,7 @@ async fn a_conversation_written_with_a_stale_zone_is_dated_in_the_owners_zone() 
         json!({"time_zone": "Pacific/Kiritimati"}),
     )
     .await;
-    let ada = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Ada"}),
-        )
-        .await;
+    let ada = app.new_contact(&user, "Ada").await;
     let ada: Uuid = ada["id"].as_str().expect("an id").parse().expect("a uuid");
     let now = app.clock.now();
     let fields = ConversationFields {
@@ -962,14 +947,7 @@ async fn a_database_written_before_the_ledger_is_filled_in_by_the_migration() {
             json!({"full_name": "Ada", "cadence_days": 30}),
         )
         .await;
-    let bob = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Bob"}),
-        )
-        .await;
+    let bob = app.new_contact(&user, "Bob").await;
     // SQL's `lower` leaves the É as it is; the application's name key does not.
     let emile = app
         .send(
@@ -1292,14 +1270,7 @@ async fn a_goal_streak_counts_every_week_on_its_local_days() {
         json!({"time_zone": zone, "weekly_conversation_goal": 2}),
     )
     .await;
-    let ada = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Ada"}),
-        )
-        .await;
+    let ada = app.new_contact(&user, "Ada").await;
     let tz: chrono_tz::Tz = zone.parse().expect("a zone");
     let today = now.with_timezone(&tz).date_naive();
     let this_week = rapport::domain::stats::week_start(today);
@@ -2148,14 +2119,7 @@ async fn a_new_ask_or_idea_is_dated_in_the_zone_its_insert_reads() {
         .send(&user, Method::PATCH, "/v1/me", json!({"time_zone": zone}))
         .await;
     assert_eq!(me["time_zone"], zone);
-    let ada = app
-        .send(
-            &user,
-            Method::POST,
-            "/v1/contacts",
-            json!({"full_name": "Ada"}),
-        )
-        .await;
+    let ada = app.new_contact(&user, "Ada").await;
     let now = app.clock.now();
     let asked_at = (now - Duration::days(2))
         .with_hour(20)
