@@ -42,8 +42,10 @@
 //! same work, so it commits or vanishes with it. The work sees its transaction as a [`Txn`]:
 //! statements whose answer it does not need (the ledger's and the activity's upkeep) it may
 //! defer ([`Write::defer`]), and on SQLite they reach the driver with its next statement or
-//! at its end, in one call instead of one each (`db/txn.rs`). [`Db::writer`] gives the connection itself to
-//! migrations, the bulk loaders and tests; nothing else uses it.
+//! at its end, in one call instead of one each (or with the next write's first call, in a
+//! batch); on PostgreSQL consecutive deferred writes of tables apart go as one statement
+//! (`db/txn.rs`). [`Db::writer`] gives the connection itself to migrations, the bulk loaders
+//! and tests; nothing else uses it.
 
 mod affinity;
 mod connect;

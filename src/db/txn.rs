@@ -449,8 +449,9 @@ impl ConnectionTrait for Txn<'_> {
 
 /// A connection a write can defer statements on (see the module comment).
 pub trait Write: ConnectionTrait {
-    /// Runs `statement`, whose answer the caller does not need: on a [`Txn`] of SQLite, with
-    /// the next statement of the work or at its end; elsewhere at once.
+    /// Runs `statement`, whose answer the caller does not need: on a [`Txn`], before the next
+    /// statement of the work or at its end (on SQLite in the same call, on PostgreSQL joined
+    /// with the deferred writes of other tables next to it); elsewhere at once.
     fn defer(
         &self,
         statement: Statement,
