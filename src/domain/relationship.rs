@@ -9,6 +9,9 @@ use utoipa::ToSchema;
 /// Without a cadence, a lone conversation older than this makes a contact a one-off.
 pub const ONE_OFF_DAYS_WITHOUT_CADENCE: i64 = 30;
 
+/// The longest keep-in-touch interval a contact may have, in days.
+pub const MAX_CADENCE_DAYS: i32 = 730;
+
 /// The user's calendar: today's date in their time zone.
 #[derive(Clone, Copy, Debug)]
 pub struct Today {

@@ -160,16 +160,33 @@ pub fn beyond<C: ColumnTrait>(
     last_id: Uuid,
     ascending: bool,
 ) -> Condition {
+    beyond_exprs(
+        (sort.into_expr(), id.into_expr()),
+        value,
+        last_id,
+        ascending,
+    )
+}
+
+/// [`beyond`] on the sort and id as expressions (a column as [`unindexed`], say).
+pub fn beyond_exprs(
+    (sort, id): (sea_orm::sea_query::Expr, sea_orm::sea_query::Expr),
+    value: impl Into<Value> + Clone,
+    last_id: Uuid,
+    ascending: bool,
+) -> Condition {
+    use sea_orm::sea_query::ExprTrait;
+
     if ascending {
-        Condition::all().add(sort.gte(value.clone())).add(
+        Condition::all().add(sort.clone().gte(value.clone())).add(
             Condition::any()
-                .add(sort.gt(value.clone()))
+                .add(sort.clone().gt(value.clone()))
                 .add(Condition::all().add(sort.eq(value)).add(id.gt(last_id))),
         )
     } else {
-        Condition::all().add(sort.lte(value.clone())).add(
+        Condition::all().add(sort.clone().lte(value.clone())).add(
             Condition::any()
-                .add(sort.lt(value.clone()))
+                .add(sort.clone().lt(value.clone()))
                 .add(Condition::all().add(sort.eq(value)).add(id.lt(last_id))),
         )
     }

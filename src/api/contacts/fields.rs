@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::api::patch::Patch;
 use crate::domain::account::Email;
 use crate::domain::labels::{Label, Link, http_url, normalize};
+use crate::domain::relationship::MAX_CADENCE_DAYS;
 use crate::domain::text::{Kind, name};
 use crate::error::{ApiError, FieldError};
 use crate::services::contacts::ContactFields;
@@ -254,7 +255,7 @@ fn cadence(patch: Patch<i32>, target: &mut Option<i32>, errors: &mut Vec<FieldEr
     match patch {
         Patch::Absent => {}
         Patch::Null => *target = None,
-        Patch::Value(days @ 1..=730) => *target = Some(days),
+        Patch::Value(days @ 1..=MAX_CADENCE_DAYS) => *target = Some(days),
         Patch::Value(_) => errors.push(FieldError::new(
             "cadence_days",
             "out_of_range",

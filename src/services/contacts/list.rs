@@ -1,20 +1,23 @@
 //! One page of the owner's contacts: every filter and sort, stored or derived, as indexed
 //! queries on the contact rows.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use entity::{contact, contact_tag};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
 use super::{Contact, tags_of};
 use crate::db::Db;
 use crate::domain::labels::search_terms;
-use crate::domain::relationship::{self, Health, Reciprocity, Relationship, Today};
+use crate::domain::relationship::{
+    self, Health, MAX_CADENCE_DAYS, Reciprocity, Relationship, Today,
+};
 use crate::error::{ApiError, ProblemCode};
-use crate::services::{beyond, ledger, unindexed};
+use crate::services::{beyond_exprs, ledger, unindexed};
 
 /// Which contacts a list shows, by archive state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,8 +87,15 @@ impl ContactFilter {
 pub type Listed = (Contact, Relationship);
 
 /// The owner's contacts that pass every filter of `filter`, unordered. The relationship
-/// filters compare the stored ledger's dates and balance with today.
-fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<contact::Entity> {
+/// filters compare the stored ledger's dates and balance with today. The health filter only
+/// when `ranged`: then as its range of `idx_contact_owner_next_check_in`, the one condition an
+/// index serves besides the owner and tags.
+fn filtered(
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: NaiveDate,
+    ranged: bool,
+) -> Select<contact::Entity> {
     use contact::Column as C;
 
     let mut query = contact::Entity::find().filter(C::OwnerId.eq(owner_id));
@@ -103,7 +113,13 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
         );
     }
     if let Some(since) = filter.updated_since {
-        query = query.filter(C::UpdatedAt.gte(since));
+        // Only the health's range may lead the planner to its rows (see `Part::Health`).
+        let updated_at = if ranged {
+            unindexed(C::UpdatedAt)
+        } else {
+            C::UpdatedAt.into_expr()
+        };
+        query = query.filter(updated_at.gte(since));
     }
     if !filter.tags.is_empty() {
         // Contacts carrying every requested tag.
@@ -121,18 +137,16 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
             .into_query();
         query = query.filter(C::Id.in_subquery(tagged));
     }
-    // Health and reciprocity match a large share of a network: compared through an expression,
-    // so that the planner walks the sort's index and the page fills after a few rows, rather
-    // than collecting every match through the filter column's index and sorting them all.
-    if let Some(health) = filter.health {
-        let (next, cold) = (unindexed(C::NextCheckInOn), unindexed(C::ColdOn));
-        query = query.filter(match health {
-            Health::None => Condition::all().add(next.is_null()),
-            Health::Ok => Condition::all().add(next.gt(today)),
-            Health::Due => Condition::all().add(next.lte(today)).add(cold.gt(today)),
-            Health::Cold => Condition::all().add(cold.lte(today)),
-        });
+    // A health filter is found in its range of the check-in index, or checked after the rows
+    // are read (see `Part::Health`).
+    if let (Some(health), true) = (filter.health, ranged) {
+        query = query
+            .filter(health_range(health, today))
+            .filter(health_condition(health, today, unindexed));
     }
+    // Reciprocity matches a large share of a network: compared through an expression, so
+    // that the planner walks the sort's index and the page fills after a few rows, rather
+    // than collecting every match through the filter column's index and sorting them all.
     if let Some(reciprocity) = filter.reciprocity {
         let balance = unindexed(C::Balance);
         query = query.filter(match reciprocity {
@@ -158,6 +172,46 @@ fn filtered(owner_id: Uuid, filter: &ContactFilter, today: NaiveDate) -> Select<
     query
 }
 
+/// How many rows along the sort's index a page with a health filter checks before it finds
+/// its rows in the health's range instead (see [`Part::Health`]).
+pub const WALK: u64 = 500;
+
+/// The condition of `health` today on the contact's stored dates, each column as `col`
+/// writes it.
+fn health_condition(
+    health: Health,
+    today: NaiveDate,
+    col: impl Fn(contact::Column) -> Expr,
+) -> Condition {
+    use contact::Column as C;
+
+    let (next, cold) = (col(C::NextCheckInOn), col(C::ColdOn));
+    match health {
+        Health::None => Condition::all().add(next.is_null()),
+        Health::Ok => Condition::all().add(next.gt(today)),
+        Health::Due => Condition::all().add(next.lte(today)).add(cold.gt(today)),
+        Health::Cold => Condition::all().add(cold.lte(today)),
+    }
+}
+
+/// The range of `idx_contact_owner_next_check_in` that holds every contact of `health` today,
+/// and for `due` and `cold` some others, which [`health_condition`] drops: a check-in stays
+/// due for at most the longest due window, and turns cold two days after it falls due at the
+/// earliest.
+fn health_range(health: Health, today: NaiveDate) -> Condition {
+    let next = contact::Column::NextCheckInOn;
+    let longest_due = relationship::due_window(MAX_CADENCE_DAYS).unsigned_abs();
+    let earliest_due = today
+        .checked_sub_days(Days::new(longest_due))
+        .unwrap_or(NaiveDate::MIN);
+    Condition::all().add(match health {
+        Health::None => next.is_null(),
+        Health::Ok => next.gt(today),
+        Health::Due => next.between(earliest_due, today),
+        Health::Cold => next.lt(today),
+    })
+}
+
 /// A derived sort's cursor value as the stored column's value: a day number as a date, or
 /// microseconds as an instant.
 fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> {
@@ -174,6 +228,23 @@ fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> 
     })
 }
 
+/// How a part's query writes a column: as itself, for the planner to walk its index, or as
+/// [`unindexed`], to be checked on or sorted from the rows another condition finds.
+type ColumnAs<'a> = &'a dyn Fn(contact::Column) -> Expr;
+
+/// `query` ordered by `(column, id)` in the page's direction.
+fn ordered(
+    query: Select<contact::Entity>,
+    column: contact::Column,
+    descending: bool,
+    col: ColumnAs,
+) -> Select<contact::Entity> {
+    let order = if descending { Order::Desc } else { Order::Asc };
+    query
+        .order_by(col(column), order.clone())
+        .order_by(col(contact::Column::Id), order)
+}
+
 /// The parts of a derived sort, in order: ascending by the column with contacts without a
 /// value last, then by id; descending is the exact reverse. Each part is an index range scan
 /// (`(owner_id, column, id)` for the values, `(owner_id, id)` for the rest); a cursor in the
@@ -181,6 +252,7 @@ fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> 
 fn derived_parts(
     query: Select<contact::Entity>,
     filter: &ContactFilter,
+    col: ColumnAs,
 ) -> Result<Vec<Select<contact::Entity>>, ApiError> {
     use contact::Column as C;
 
@@ -192,29 +264,28 @@ fn derived_parts(
         Some(After::Derived(value, id)) => (Some(*value), Some(*id)),
         _ => (None, None),
     };
-    let mut valued = query.clone().filter(column.is_not_null());
+    let mut valued = query.clone().filter(col(column).is_not_null());
     if let (Some(Some(value)), Some(id)) = (cursor_value, cursor_id) {
         let value = derived_value(filter.sort, value)?;
-        valued = valued.filter(beyond(column, C::Id, value, id, !filter.descending));
+        valued = valued.filter(beyond_exprs(
+            (col(column), col(C::Id)),
+            value,
+            id,
+            !filter.descending,
+        ));
     }
-    let mut valueless = query.filter(column.is_null());
+    let mut valueless = query.filter(col(column).is_null());
     if let (Some(None), Some(id)) = (cursor_value, cursor_id) {
         valueless = valueless.filter(if filter.descending {
-            C::Id.lt(id)
+            col(C::Id).lt(id)
         } else {
-            C::Id.gt(id)
+            col(C::Id).gt(id)
         });
     }
     // Both parts order by (column, id), the valueless one too although its column is null
     // throughout: that is the order of the index, which then needs no sort on either backend.
-    let order = |query: Select<contact::Entity>| {
-        if filter.descending {
-            query.order_by_desc(column).order_by_desc(C::Id)
-        } else {
-            query.order_by_asc(column).order_by_asc(C::Id)
-        }
-    };
-    let (valued, valueless) = (order(valued), order(valueless));
+    let valued = ordered(valued, column, filter.descending, col);
+    let valueless = ordered(valueless, column, filter.descending, col);
     let in_second_part = cursor_value.is_some_and(|v| v.is_none() != filter.descending);
     Ok(match (filter.descending, in_second_part) {
         (false, false) => vec![valued, valueless],
@@ -224,25 +295,36 @@ fn derived_parts(
     })
 }
 
-/// The queries of one page of the contact list, each ordered, to run in turn until the page
-/// is full: one for a stored sort, two for a derived one (see [`derived_parts`]). Every
-/// filter, stored or derived, is a condition on the contact row.
-pub fn page_queries(
-    owner_id: Uuid,
-    filter: &ContactFilter,
-    today: NaiveDate,
-) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+/// The column a page sorts by, stored or derived.
+fn sort_column(sort: SortKey) -> contact::Column {
     use contact::Column as C;
 
-    let mut query = filtered(owner_id, filter, today);
-    let column = match filter.sort {
+    match sort {
         SortKey::FullName => C::FullName,
         SortKey::CreatedAt => C::CreatedAt,
         SortKey::UpdatedAt => C::UpdatedAt,
-        SortKey::NextCheckInOn | SortKey::LastConversationAt => {
-            return derived_parts(query, filter);
-        }
-    };
+        SortKey::NextCheckInOn => C::NextCheckInOn,
+        SortKey::LastConversationAt => C::LastConversationAt,
+    }
+}
+
+/// `query` as the ordered parts of the page's sort after its cursor: one for a stored sort,
+/// two for a derived one (see [`derived_parts`]).
+fn sorted_parts(
+    query: Select<contact::Entity>,
+    filter: &ContactFilter,
+    col: ColumnAs,
+) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+    use contact::Column as C;
+
+    let column = sort_column(filter.sort);
+    if matches!(
+        filter.sort,
+        SortKey::NextCheckInOn | SortKey::LastConversationAt
+    ) {
+        return derived_parts(query, filter, col);
+    }
+    let mut query = query;
     if let Some(after) = &filter.after {
         let (value, id) = match after {
             After::FullName(name, id) => (sea_orm::Value::from(name.clone()), *id),
@@ -254,13 +336,94 @@ pub fn page_queries(
                 ));
             }
         };
-        query = query.filter(beyond(column, C::Id, value, id, !filter.descending));
+        query = query.filter(beyond_exprs(
+            (col(column), col(C::Id)),
+            value,
+            id,
+            !filter.descending,
+        ));
     }
-    Ok(vec![if filter.descending {
-        query.order_by_desc(column).order_by_desc(C::Id)
-    } else {
-        query.order_by_asc(column).order_by_asc(C::Id)
-    }])
+    Ok(vec![ordered(query, column, filter.descending, col)])
+}
+
+/// One query of a page of contacts; a page runs its parts in turn until it is full.
+pub enum Part {
+    /// The rows in page order along an index, every filter checked on the rows it finds.
+    Walk(Select<contact::Entity>),
+    /// A health filter under a sort by another column than `next_check_in_on`. A health may
+    /// hold most of a network or almost none of it (few contacts with a cadence, few due
+    /// today), so neither the sort's index nor the health's range serves every page alone:
+    /// `walk` is the rows along the sort's index without the health filter, of which the first
+    /// [`WALK`] are checked for health ([`probe`]); when they hold too few for the page,
+    /// `collect` finds the page in the health's range of `idx_contact_owner_next_check_in` and
+    /// sorts it. A page then reads at most [`WALK`] rows of the sort's index plus the rows of
+    /// the health's range (its matches, and for `due` and `cold` the others of
+    /// [`health_range`]), whatever share of the network the health holds.
+    Health {
+        walk: Select<contact::Entity>,
+        health: Health,
+        collect: Box<Select<contact::Entity>>,
+    },
+}
+
+/// The queries of one page of the contact list, to run in turn until the page is full (see
+/// [`Part`]). Every filter, stored or derived, is a condition on the contact row.
+pub fn page_queries(
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    today: NaiveDate,
+) -> Result<Vec<Part>, ApiError> {
+    let as_itself = |c: contact::Column| c.into_expr();
+    let walks = |ranged| {
+        sorted_parts(
+            filtered(owner_id, filter, today, ranged),
+            filter,
+            &as_itself,
+        )
+    };
+    Ok(match filter.health {
+        // Without a health filter, or with the health's range on the sort's own index.
+        None => walks(false)?.into_iter().map(Part::Walk).collect(),
+        Some(_) if filter.sort == SortKey::NextCheckInOn => {
+            walks(true)?.into_iter().map(Part::Walk).collect()
+        }
+        Some(health) => {
+            let collects = sorted_parts(filtered(owner_id, filter, today, true), filter, &|c| {
+                unindexed(c)
+            })?;
+            walks(false)?
+                .into_iter()
+                .zip(collects)
+                .map(|(walk, collect)| Part::Health {
+                    walk,
+                    health,
+                    collect: Box::new(collect),
+                })
+                .collect()
+        }
+    })
+}
+
+/// The first `limit` contacts of `health` among the first [`WALK`] rows of `walk`, in its
+/// order: a subquery, so that the health is checked on the rows read rather than pushed into
+/// the walk. The outer query reads the subquery's rows in the order the subquery gives them
+/// (SQLite's co-routine yields them so, PostgreSQL's subquery scan keeps them so) and stops at
+/// `limit`; an `ORDER BY` of its own would read all [`WALK`] rows to sort them first.
+pub fn probe(
+    walk: Select<contact::Entity>,
+    health: Health,
+    today: NaiveDate,
+    limit: u64,
+) -> SelectStatement {
+    let walked = Alias::new("walked");
+    Query::select()
+        .column(Asterisk)
+        .from_subquery(walk.limit(WALK).into_query(), walked.clone())
+        .cond_where(health_condition(health, today, |c| {
+            Expr::col((walked.clone(), c))
+        }))
+        .limit(limit)
+        .to_owned()
 }
 
 /// One page of the owner's contacts with their relationships, and whether more follow.
@@ -268,7 +431,8 @@ pub fn page_queries(
 /// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
 /// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
 /// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
-/// part of a derived sort is needed), plus the ledger's check for out-of-date rows.
+/// part of a derived sort is needed, one more for a health filter whose rows are not among the
+/// first along the sort's index), plus the ledger's check for out-of-date rows.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
@@ -276,11 +440,30 @@ pub async fn list(
     today: &Today,
 ) -> Result<(Vec<Listed>, bool), ApiError> {
     ledger::catch_up(db, owner_id, today.now).await?;
+    let conn = db.reader();
     let limit = filter.limit + 1;
     let mut models = Vec::new();
-    for query in page_queries(owner_id, filter, today.date())? {
+    for part in page_queries(owner_id, filter, today.date())? {
         let rest = limit - models.len() as u64;
-        models.extend(query.limit(rest).all(db.reader()).await?);
+        models.extend(match part {
+            Part::Walk(query) => query.limit(rest).all(conn).await?,
+            Part::Health {
+                walk,
+                health,
+                collect,
+            } => {
+                let probe = probe(walk, health, today.date(), rest);
+                let probed =
+                    contact::Model::find_by_statement(conn.get_database_backend().build(&probe))
+                        .all(conn)
+                        .await?;
+                if probed.len() as u64 == rest {
+                    probed
+                } else {
+                    collect.limit(rest).all(conn).await?
+                }
+            }
+        });
         if models.len() as u64 == limit {
             break;
         }

@@ -26,7 +26,9 @@ use crate::services::idempotency::{self, Completion};
 
 mod list;
 
-pub use self::list::{After, Archived, ContactFilter, Listed, SortKey, list, page_queries};
+pub use self::list::{
+    After, Archived, ContactFilter, Listed, Part, SortKey, WALK, list, page_queries, probe,
+};
 
 /// The columns that version a contact row.
 const VERSION: Versioned<contact::Column> = Versioned {
