@@ -132,3 +132,30 @@ async fn sqlite_reuses_the_plan_of_a_paged_read() {
     }
     assert_eq!(counts, [(3, 0)], "(runs, re-preparations) of `{sql}`");
 }
+
+/// The SQLite library is built without the global locks its reader threads would take turns
+/// on (`.cargo/config.toml`): a memory-statistics mutex around every allocation, and one page
+/// cache shared by every connection behind one mutex (`SQLITE_ENABLE_MEMORY_MANAGEMENT`).
+#[tokio::test]
+async fn sqlite_is_built_without_global_locks_on_memory() {
+    let db = sea_orm::Database::connect("sqlite::memory:")
+        .await
+        .expect("an in-memory SQLite database");
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await
+        .expect("the compile options");
+    let options: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()
+        .expect("option names");
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0")
+            && !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+}
