@@ -1,5 +1,7 @@
 //! Rapport: a REST/JSON API for relationship-building.
 
+/// The memory allocators' settings.
+pub mod allocator;
 /// HTTP handlers, DTOs and the pieces every endpoint shares.
 pub mod api;
 /// Credentials: passwords, access and refresh tokens, personal tokens, throttling, scopes.

@@ -159,3 +159,17 @@ async fn sqlite_is_built_without_global_locks_on_memory() {
         "{options:?}"
     );
 }
+
+/// mimalloc is built to commit its arenas' memory as it is used (`.cargo/config.toml`), and
+/// the option numbers the program sets name the options meant: the arena option reads the
+/// build's 0 where mimalloc's default is 2, the purge delay mimalloc's default of 1000 ms
+/// until the program sets it to 0.
+#[test]
+fn mimalloc_commits_memory_as_used_and_returns_it_at_once() {
+    use rapport::allocator::{ARENA_EAGER_COMMIT, PURGE_DELAY, configure, option};
+
+    assert_eq!(option(ARENA_EAGER_COMMIT), 0);
+    assert_eq!(option(PURGE_DELAY), 1000);
+    configure();
+    assert_eq!(option(PURGE_DELAY), 0);
+}
