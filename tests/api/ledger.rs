@@ -1056,7 +1056,9 @@ pub(crate) async fn plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec
 async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
     use chrono::NaiveDate;
     use rapport::domain::relationship::{Health, Reciprocity};
-    use rapport::services::contacts::{After, ContactFilter, Part, SortKey, page_queries, probe};
+    use rapport::services::contacts::{
+        After, ContactFilter, HealthPart, Part, SortKey, page_queries,
+    };
     use sea_orm::{QuerySelect, QueryTrait};
 
     let app = spawn_app().await;
@@ -1152,14 +1154,26 @@ async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
         for part in parts {
             let (walk, collect) = match part {
                 Part::Walk(query) => (query.limit(51).build(backend), None),
-                Part::Health {
-                    walk,
-                    health,
-                    collect,
-                } => (
-                    backend.build(&probe(walk, health, today, 51)),
-                    Some(collect.limit(51).build(backend)),
-                ),
+                Part::Health(part) => {
+                    let HealthPart {
+                        in_range,
+                        walk,
+                        collect,
+                    } = part;
+                    // The count of the range stops at its bound, in the health's range.
+                    let plan = plan_of(&app, backend.build(&*in_range)).await;
+                    let text = plan.join("\n");
+                    assert!(
+                        text.contains("idx_contact_owner_next_check_in")
+                            || (backend == sea_orm::DbBackend::Postgres
+                                && !text.contains("Seq Scan on contact")),
+                        "{filter:?}\n{text}"
+                    );
+                    (
+                        walk.limit(51).build(backend),
+                        Some(collect.limit(51).build(backend)),
+                    )
+                }
             };
             let plan = plan_of(&app, walk.clone()).await;
             let (indexed, sorted) = walks(&plan);
@@ -1190,58 +1204,88 @@ async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
     }
 }
 
+/// The ids of `items`, in order.
+fn ids(items: &[Value]) -> Vec<Value> {
+    items.iter().map(|c| c["id"].clone()).collect()
+}
+
+/// Every page of `user`'s contacts of each health, by each of `sorts`, lists what the whole list
+/// holds of that health, in the same order.
+async fn assert_health_pages(app: &TestApp, user: &TestUser, sorts: &[&str], step: &str) {
+    for sort in sorts {
+        let everyone = app
+            .all_items(user, &format!("/v1/contacts?limit=100&sort={sort}"))
+            .await;
+        for health in ["none", "ok", "due", "cold"] {
+            let expected: Vec<Value> = everyone
+                .iter()
+                .filter(|c| c["relationship"]["health"] == health)
+                .map(|c| c["id"].clone())
+                .collect();
+            let path = format!("/v1/contacts?limit=50&sort={sort}&health={health}");
+            let found = ids(&app.all_items(user, &path).await);
+            assert_eq!(found, expected, "{step}: {health} by {sort}");
+        }
+    }
+}
+
 #[tokio::test]
-async fn a_health_held_by_few_contacts_is_found_beyond_the_first_rows_of_the_sort() {
-    use rapport::services::contacts::WALK;
+async fn a_health_is_listed_alike_whether_few_or_many_contacts_hold_it() {
+    use rapport::bench_seed::{self, Size};
+    use rapport::services::contacts::SORTED_AT_MOST;
 
     let app = spawn_app().await;
+    let sorts = [
+        "created_at",
+        "-created_at",
+        "full_name",
+        "-last_conversation_at",
+    ];
+    // Few: three contacts with a cadence of a week among some without. Their check-ins are
+    // ok before the seventh day, due from it for four days, then cold.
     let user = app.create_user().await;
     let start = app.clock.now();
-    // More contacts without a cadence than a page walks along the sort's index, first by
-    // every sort below, then three with a cadence of a week.
-    let fillers = usize::try_from(WALK).expect("a count") + 5;
-    for i in 0..fillers {
-        app.new_contact(&user, &format!("A filler {i:04}")).await;
+    for i in 0..20 {
+        app.new_contact(&user, &format!("A filler {i:02}")).await;
     }
     for name in ["Zoe", "Zack", "Zeno"] {
         let body = json!({"full_name": name, "cadence_days": 7});
         app.send(&user, Method::POST, "/v1/contacts", body).await;
     }
-    // Their check-ins: ok before the seventh day, due from it for four days, then cold.
-    for (days, health) in [(1, "ok"), (8, "due"), (13, "cold")] {
+    for days in [1, 8, 13] {
         app.clock.set(start + Duration::days(days));
-        for sort in [
-            "created_at",
-            "-created_at",
-            "full_name",
-            "-last_conversation_at",
-        ] {
-            let everyone = app
-                .all_items(&user, &format!("/v1/contacts?limit=100&sort={sort}"))
-                .await;
-            let of = |health: &str| -> Vec<Value> {
-                everyone
-                    .iter()
-                    .filter(|c| c["relationship"]["health"] == health)
-                    .map(|c| c["id"].clone())
-                    .collect()
-            };
-            for (wanted, count, limit) in [(health, 3, 2), ("none", fillers, 50)] {
-                let expected = of(wanted);
-                assert_eq!(expected.len(), count, "day {days}, {wanted}");
-                let found: Vec<Value> = app
-                    .all_items(
-                        &user,
-                        &format!("/v1/contacts?limit={limit}&sort={sort}&health={wanted}"),
-                    )
-                    .await
-                    .iter()
-                    .map(|c| c["id"].clone())
-                    .collect();
-                assert_eq!(found, expected, "day {days}, {wanted} by {sort}");
-            }
-        }
+        assert_health_pages(&app, &user, &sorts, &format!("day {days}")).await;
     }
+    app.clock.set(start);
+    // Many: the benchmark's network, where every health but one holds more contacts than a page
+    // sorts, so that its pages walk the sort's index.
+    let contacts = 3 * usize::try_from(SORTED_AT_MOST).expect("a count");
+    let size = Size {
+        users: 1,
+        contacts_per_user: contacts,
+    };
+    bench_seed::seed(&app.db, size, app.clock.now())
+        .await
+        .expect("seed");
+    let login = app.login(&bench_seed::email(0), bench_seed::PASSWORD).await;
+    let tokens: Value = login.json().await.expect("tokens");
+    let token = |name: &str| tokens[name].as_str().expect("a token").to_owned();
+    let mut seeded = TestUser {
+        id: String::new(),
+        email: bench_seed::email(0),
+        password: bench_seed::PASSWORD.to_owned(),
+        access_token: token("access_token"),
+        refresh_token: token("refresh_token"),
+    };
+    let me = app.send(&seeded, Method::GET, "/v1/me", Value::Null).await;
+    seeded.id = me["id"].as_str().expect("an id").to_owned();
+    assert_health_pages(
+        &app,
+        &seeded,
+        &["created_at", "-last_conversation_at"],
+        "seeded",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use entity::{contact, contact_tag};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -87,9 +87,10 @@ impl ContactFilter {
 pub type Listed = (Contact, Relationship);
 
 /// The owner's contacts that pass every filter of `filter`, unordered. The relationship
-/// filters compare the stored ledger's dates and balance with today. The health filter only
-/// when `ranged`: then as its range of `idx_contact_owner_next_check_in`, the one condition an
-/// index serves besides the owner and tags.
+/// filters compare the stored ledger's dates and balance with today, through expressions no
+/// index serves; when `ranged`, the health filter also as its range of
+/// `idx_contact_owner_next_check_in`, then the one condition an index serves besides the owner
+/// and tags.
 fn filtered(
     owner_id: Uuid,
     filter: &ContactFilter,
@@ -137,12 +138,13 @@ fn filtered(
             .into_query();
         query = query.filter(C::Id.in_subquery(tagged));
     }
-    // A health filter is found in its range of the check-in index, or checked after the rows
-    // are read (see `Part::Health`).
-    if let (Some(health), true) = (filter.health, ranged) {
-        query = query
-            .filter(health_range(health, today))
-            .filter(health_condition(health, today, unindexed));
+    // A health filter is found in its range of the check-in index, or checked on the rows the
+    // sort's index finds (see `Part::Health`).
+    if let Some(health) = filter.health {
+        if ranged {
+            query = query.filter(health_range(health, today));
+        }
+        query = query.filter(health_condition(health, today, unindexed));
     }
     // Reciprocity matches a large share of a network: compared through an expression, so
     // that the planner walks the sort's index and the page fills after a few rows, rather
@@ -172,9 +174,9 @@ fn filtered(
     query
 }
 
-/// How many rows along the sort's index a page with a health filter checks before it finds
-/// its rows in the health's range instead (see [`Part::Health`]).
-pub const WALK: u64 = 500;
+/// The most rows of a health's range a page sorts: a larger range is walked along the sort's
+/// index instead (see [`Part::Health`]).
+pub const SORTED_AT_MOST: u64 = 1_000;
 
 /// The condition of `health` today on the contact's stored dates, each column as `col`
 /// writes it.
@@ -352,18 +354,19 @@ pub enum Part {
     Walk(Select<contact::Entity>),
     /// A health filter under a sort by another column than `next_check_in_on`. A health may
     /// hold most of a network or almost none of it (few contacts with a cadence, few due
-    /// today), so neither the sort's index nor the health's range serves every page alone:
-    /// `walk` is the rows along the sort's index without the health filter, of which the first
-    /// [`WALK`] are checked for health ([`probe`]); when they hold too few for the page,
-    /// `collect` finds the page in the health's range of `idx_contact_owner_next_check_in` and
-    /// sorts it. A page then reads at most [`WALK`] rows of the sort's index plus the rows of
-    /// the health's range (its matches, and for `due` and `cold` the others of
-    /// [`health_range`]), whatever share of the network the health holds.
-    Health {
-        walk: Select<contact::Entity>,
-        health: Health,
-        collect: Box<Select<contact::Entity>>,
-    },
+    /// today): walking the sort's index costs the page divided by the health's share of the
+    /// network, collecting the health's range of `idx_contact_owner_next_check_in` and sorting
+    /// it costs the range. `in_range` counts the range up to [`SORTED_AT_MOST`] rows (an index
+    /// search that stops there); a smaller range is collected (`collect`), a larger one means
+    /// the health holds a share of the network large enough to `walk`.
+    Health(HealthPart),
+}
+
+/// The queries of a [`Part::Health`] (two of them boxed: a part is as large as its walk).
+pub struct HealthPart {
+    pub in_range: Box<SelectStatement>,
+    pub walk: Select<contact::Entity>,
+    pub collect: Box<Select<contact::Entity>>,
 }
 
 /// The queries of one page of the contact list, to run in turn until the page is full (see
@@ -391,39 +394,30 @@ pub fn page_queries(
             let collects = sorted_parts(filtered(owner_id, filter, today, true), filter, &|c| {
                 unindexed(c)
             })?;
+            let in_range = contact::Entity::find()
+                .select_only()
+                .column(contact::Column::Id)
+                .filter(contact::Column::OwnerId.eq(owner_id))
+                .filter(health_range(health, today))
+                .limit(SORTED_AT_MOST)
+                .into_query();
+            let in_range = Query::select()
+                .expr(Expr::col(Asterisk).count())
+                .from_subquery(in_range, Alias::new("in_range"))
+                .to_owned();
             walks(false)?
                 .into_iter()
                 .zip(collects)
-                .map(|(walk, collect)| Part::Health {
-                    walk,
-                    health,
-                    collect: Box::new(collect),
+                .map(|(walk, collect)| {
+                    Part::Health(HealthPart {
+                        in_range: Box::new(in_range.clone()),
+                        walk,
+                        collect: Box::new(collect),
+                    })
                 })
                 .collect()
         }
     })
-}
-
-/// The first `limit` contacts of `health` among the first [`WALK`] rows of `walk`, in its
-/// order: a subquery, so that the health is checked on the rows read rather than pushed into
-/// the walk. The outer query reads the subquery's rows in the order the subquery gives them
-/// (SQLite's co-routine yields them so, PostgreSQL's subquery scan keeps them so) and stops at
-/// `limit`; an `ORDER BY` of its own would read all [`WALK`] rows to sort them first.
-pub fn probe(
-    walk: Select<contact::Entity>,
-    health: Health,
-    today: NaiveDate,
-    limit: u64,
-) -> SelectStatement {
-    let walked = Alias::new("walked");
-    Query::select()
-        .column(Asterisk)
-        .from_subquery(walk.limit(WALK).into_query(), walked.clone())
-        .cond_where(health_condition(health, today, |c| {
-            Expr::col((walked.clone(), c))
-        }))
-        .limit(limit)
-        .to_owned()
 }
 
 /// One page of the owner's contacts with their relationships, and whether more follow.
@@ -431,8 +425,8 @@ pub fn probe(
 /// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
 /// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
 /// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
-/// part of a derived sort is needed, one more for a health filter whose rows are not among the
-/// first along the sort's index), plus the ledger's check for out-of-date rows.
+/// part of a derived sort is needed, one more per part for a health filter under another
+/// sort than `next_check_in_on`), plus the ledger's check for out-of-date rows.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
@@ -443,24 +437,31 @@ pub async fn list(
     let conn = db.reader();
     let limit = filter.limit + 1;
     let mut models = Vec::new();
+    let mut counted = None;
     for part in page_queries(owner_id, filter, today.date())? {
         let rest = limit - models.len() as u64;
         models.extend(match part {
             Part::Walk(query) => query.limit(rest).all(conn).await?,
-            Part::Health {
-                walk,
-                health,
-                collect,
-            } => {
-                let probe = probe(walk, health, today.date(), rest);
-                let probed =
-                    contact::Model::find_by_statement(conn.get_database_backend().build(&probe))
-                        .all(conn)
-                        .await?;
-                if probed.len() as u64 == rest {
-                    probed
-                } else {
+            Part::Health(part) => {
+                let HealthPart {
+                    in_range,
+                    walk,
+                    collect,
+                } = part;
+                // The parts of one page share their range: counted once.
+                let counted = match counted {
+                    Some(counted) => counted,
+                    None => {
+                        let backend = conn.get_database_backend();
+                        let row = conn.query_one_raw(backend.build(&*in_range)).await?;
+                        let found = row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?;
+                        *counted.insert(found.unwrap_or_default())
+                    }
+                };
+                if u64::try_from(counted).unwrap_or(u64::MAX) < SORTED_AT_MOST {
                     collect.limit(rest).all(conn).await?
+                } else {
+                    walk.limit(rest).all(conn).await?
                 }
             }
         });

@@ -27,7 +27,8 @@ use crate::services::idempotency::{self, Completion};
 mod list;
 
 pub use self::list::{
-    After, Archived, ContactFilter, Listed, Part, SortKey, WALK, list, page_queries, probe,
+    After, Archived, ContactFilter, HealthPart, Listed, Part, SORTED_AT_MOST, SortKey, list,
+    page_queries,
 };
 
 /// The columns that version a contact row.
