@@ -22,6 +22,7 @@ mod m20261201_000016_activity;
 mod m20261201_000017_follow_up_due_dates;
 mod m20261203_000018_owner_scoped_references;
 mod m20261203_000019_owner_primary_keys;
+mod m20261204_000020_index_check_ins_by_cadence;
 mod sqlite;
 
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_follow_up_due_dates::Migration),
             Box::new(m20261203_000018_owner_scoped_references::Migration),
             Box::new(m20261203_000019_owner_primary_keys::Migration),
+            Box::new(m20261204_000020_index_check_ins_by_cadence::Migration),
         ]
     }
 }

@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use entity::{contact, contact_tag};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 use uuid::Uuid;
 
@@ -255,13 +257,10 @@ fn derived_parts(
     query: Select<contact::Entity>,
     filter: &ContactFilter,
     col: ColumnAs,
-) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+) -> Result<Vec<(Span, Select<contact::Entity>)>, ApiError> {
     use contact::Column as C;
 
-    let column = match filter.sort {
-        SortKey::NextCheckInOn => C::NextCheckInOn,
-        _ => C::LastConversationAt,
-    };
+    let column = sort_column(filter.sort);
     let (cursor_value, cursor_id) = match &filter.after {
         Some(After::Derived(value, id)) => (Some(*value), Some(*id)),
         _ => (None, None),
@@ -289,12 +288,21 @@ fn derived_parts(
     let valued = ordered(valued, column, filter.descending, col);
     let valueless = ordered(valueless, column, filter.descending, col);
     let in_second_part = cursor_value.is_some_and(|v| v.is_none() != filter.descending);
+    let (valued, valueless) = ((Span::Valued, valued), (Span::Valueless, valueless));
     Ok(match (filter.descending, in_second_part) {
         (false, false) => vec![valued, valueless],
         (true, false) => vec![valueless, valued],
         (false, true) => vec![valueless],
         (true, true) => vec![valued],
     })
+}
+
+/// Which contacts a part of a page lists: those with a value of the sort's column (every
+/// contact, for a stored sort), or those without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Span {
+    Valued,
+    Valueless,
 }
 
 /// The column a page sorts by, stored or derived.
@@ -316,7 +324,7 @@ fn sorted_parts(
     query: Select<contact::Entity>,
     filter: &ContactFilter,
     col: ColumnAs,
-) -> Result<Vec<Select<contact::Entity>>, ApiError> {
+) -> Result<Vec<(Span, Select<contact::Entity>)>, ApiError> {
     use contact::Column as C;
 
     let column = sort_column(filter.sort);
@@ -345,28 +353,246 @@ fn sorted_parts(
             !filter.descending,
         ));
     }
-    Ok(vec![ordered(query, column, filter.descending, col)])
+    Ok(vec![(
+        Span::Valued,
+        ordered(query, column, filter.descending, col),
+    )])
 }
 
-/// One query of a page of contacts; a page runs its parts in turn until it is full.
+/// The queries of one page of the contact list (see [`page_queries`]).
+pub struct PagePlan {
+    /// For a page with [`Part::Health`] parts: counts the health's range of
+    /// `idx_contact_owner_next_check_in` up to [`SORTED_AT_MOST`] rows (an index search that
+    /// stops there), which decides how each of them runs.
+    pub in_range: Option<SelectStatement>,
+    /// Run in turn until the page is full.
+    pub parts: Vec<Part>,
+}
+
+/// One query of a page of contacts.
 pub enum Part {
     /// The rows in page order along an index, every filter checked on the rows it finds.
     Walk(Select<contact::Entity>),
-    /// A health filter under a sort by another column than `next_check_in_on`. A health may
-    /// hold most of a network or almost none of it (few contacts with a cadence, few due
-    /// today): walking the sort's index costs the page divided by the health's share of the
-    /// network, collecting the health's range of `idx_contact_owner_next_check_in` and sorting
-    /// it costs the range. `in_range` counts the range up to [`SORTED_AT_MOST`] rows (an index
-    /// search that stops there); a smaller range is collected (`collect`), a larger one means
-    /// the health holds a share of the network large enough to `walk`.
-    Health(HealthPart),
+    /// A health filter under a stored sort, or over the contacts never met under a sort by
+    /// `last_conversation_at`. A health may hold most of a network or almost none of it (few
+    /// contacts with a cadence, few due today): walking the sort's index costs the page divided
+    /// by the health's share of the network, collecting the health's range of
+    /// `idx_contact_owner_next_check_in` and sorting it costs the range. A range the page's
+    /// count ([`PagePlan::in_range`]) finds smaller than [`SORTED_AT_MOST`] is collected
+    /// (`collect`); a larger one means the health holds a share of the network large enough
+    /// to `walk`.
+    Health {
+        walk: Select<contact::Entity>,
+        collect: Box<Select<contact::Entity>>,
+    },
+    /// A health filter under a sort by `next_check_in_on` or `last_conversation_at` whose
+    /// rows may lie far along the sort's index (see [`by_cadence`]), over the contacts with a
+    /// value (see [`CadencePart`]).
+    Cadences(Box<CadencePart>),
 }
 
-/// The queries of a [`Part::Health`] (two of them boxed: a part is as large as its walk).
-pub struct HealthPart {
-    pub in_range: Box<SelectStatement>,
-    pub walk: Select<contact::Entity>,
-    pub collect: Box<Select<contact::Entity>>,
+/// A health filter under a sort by one of the two dates it follows, where the page's rows
+/// may lie anywhere along the sort's index: the contacts due today are among those whose last
+/// conversation lies furthest back, behind every contact still ok. Within one cadence, a
+/// health is one range of `next_check_in_on` (due: from the cadence's due window before
+/// today to today), and among the contacts that have met, `next_check_in_on` is the date of
+/// `last_conversation_at` plus the cadence, so it orders them as `last_conversation_at` does.
+/// The page reads the owner's cadences ([`CadencePart::cadences`], a loose scan of
+/// `idx_contact_owner_cadence_check_in`), then, as one statement, the keys of each cadence's
+/// first rows of its range in page order along that index, the page's first keys of those,
+/// and their rows ([`CadencePart::page`]): the cost of the cadences and the page, not of the
+/// network.
+pub struct CadencePart {
+    owner_id: Uuid,
+    /// Every filter of the page and its cursor, before the cadence, through expressions no
+    /// index serves: the cadence's range is the one condition on `next_check_in_on` an index
+    /// may serve, or SQLite's planner prefers the network's check-ins in page order.
+    arm: Select<contact::Entity>,
+    health: Health,
+    sort: SortKey,
+    descending: bool,
+    today: NaiveDate,
+    cursor: Option<CursorOn>,
+}
+
+/// Where the page after a cursor starts in each cadence's range of check-ins.
+#[derive(Clone, Copy, Debug)]
+enum CursorOn {
+    /// Under `next_check_in_on`: the cursor's date.
+    CheckIn(NaiveDate),
+    /// Under `last_conversation_at`: the UTC date of the cursor's instant. A contact of
+    /// cadence `c` after it checks in on that date plus `c` or later (earlier when
+    /// descending), give or take the day between that date and the owner's.
+    Conversation(NaiveDate),
+}
+
+impl CursorOn {
+    /// The check-in date a contact of `cadence` after the cursor is at or beyond.
+    fn bound(self, cadence: i32, descending: bool) -> NaiveDate {
+        match self {
+            Self::CheckIn(day) => day,
+            Self::Conversation(day) => {
+                let days = i64::from(cadence) + if descending { 1 } else { -1 };
+                day.checked_add_signed(chrono::Duration::days(days))
+                    .unwrap_or(if descending {
+                        NaiveDate::MAX
+                    } else {
+                        NaiveDate::MIN
+                    })
+            }
+        }
+    }
+}
+
+impl CadencePart {
+    /// The owner's distinct cadences, smallest first: one index search each.
+    pub fn cadences(&self, backend: DbBackend) -> Statement {
+        let (owner, values) = match backend {
+            DbBackend::Postgres => ("$1", vec![self.owner_id.into()]),
+            _ => ("?", vec![self.owner_id.into(); 2]),
+        };
+        let sql = format!(
+            "WITH RECURSIVE k(c) AS ( \
+               SELECT MIN(cadence_days) FROM contact \
+               WHERE owner_id = {owner} AND cadence_days IS NOT NULL \
+               UNION ALL \
+               SELECT (SELECT MIN(n.cadence_days) FROM contact AS n \
+                 WHERE n.owner_id = {owner} AND n.cadence_days > k.c) \
+               FROM k WHERE k.c IS NOT NULL \
+             ) \
+             SELECT c FROM k WHERE c IS NOT NULL"
+        );
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+
+    /// The first `limit` rows of the page among the contacts of `cadences`: the keys of each
+    /// cadence's first `limit` in its range after the cursor, in page order, the first
+    /// `limit` of those, and their rows. None when no cadence has a range left.
+    pub fn page(&self, cadences: &[i32], limit: u64) -> Option<SelectStatement> {
+        use contact::Column as C;
+
+        let order = if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let column = sort_column(self.sort);
+        let mut arms = cadences.iter().filter_map(|&cadence| {
+            let (mut from, mut to) = cadence_range(self.health, cadence, self.today);
+            if let Some(cursor) = self.cursor {
+                let bound = cursor.bound(cadence, self.descending);
+                if self.descending {
+                    to = Some(to.map_or(bound, |to| Ord::min(to, bound)));
+                } else {
+                    from = Some(from.map_or(bound, |from| Ord::max(from, bound)));
+                }
+            }
+            let next = C::NextCheckInOn;
+            let range = match (from, to) {
+                (Some(from), Some(to)) if from > to => return None,
+                (Some(from), Some(to)) => next.between(from, to),
+                (Some(from), None) => next.gte(from),
+                (None, Some(to)) => next.lte(to),
+                (None, None) => next.is_not_null(),
+            };
+            let arm = self
+                .arm
+                .clone()
+                .filter(C::CadenceDays.eq(cadence))
+                .filter(range)
+                .order_by(C::NextCheckInOn, order.clone());
+            // By `last_conversation_at`, the order of the cadence's index. By
+            // `next_check_in_on`, the contacts of one date are then sorted by id, as
+            // [`unindexed`]: in the index's order, the planner would walk the whole
+            // network's check-ins instead, which need no sort.
+            let arm = if self.sort == SortKey::LastConversationAt {
+                arm.order_by(C::LastConversationAt, order.clone())
+                    .order_by(C::Id, order.clone())
+            } else {
+                arm.order_by(unindexed(C::Id), order.clone())
+            };
+            // The id and the sort's value alone: a sort of the contacts of one date
+            // carries those, not whole rows.
+            Some(
+                arm.select_only()
+                    .column(C::Id)
+                    .column(column)
+                    .limit(limit)
+                    .into_query(),
+            )
+        });
+        let wrap = |(i, arm): (usize, SelectStatement)| {
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(arm, Alias::new(format!("cadence_{i}")))
+                .to_owned()
+        };
+        let mut numbered = (&mut arms).enumerate();
+        let mut union = wrap(numbered.next()?);
+        for arm in numbered {
+            union.union(UnionType::All, wrap(arm));
+        }
+        let page = Alias::new("page");
+        let ids = Query::select()
+            .column(Asterisk)
+            .from_subquery(union, page.clone())
+            .order_by(column, order.clone())
+            .order_by(C::Id, order.clone())
+            .limit(limit)
+            .to_owned();
+        // Then the page's rows, by their keys.
+        Some(
+            Query::select()
+                .column((contact::Entity, Asterisk))
+                .from(contact::Entity)
+                .join_subquery(
+                    JoinType::InnerJoin,
+                    ids,
+                    page.clone(),
+                    Condition::all()
+                        .add(Expr::col((contact::Entity, C::OwnerId)).eq(self.owner_id))
+                        .add(Expr::col((contact::Entity, C::Id)).equals((page.clone(), C::Id))),
+                )
+                .order_by((page.clone(), column), order.clone())
+                .order_by((page, C::Id), order)
+                .to_owned(),
+        )
+    }
+}
+
+/// The range of `next_check_in_on`, first and last day, that holds the contacts of `cadence`
+/// whose health is `health` today.
+fn cadence_range(
+    health: Health,
+    cadence: i32,
+    today: NaiveDate,
+) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let window = relationship::due_window(cadence).unsigned_abs();
+    let last_due = today.checked_sub_days(Days::new(window));
+    match health {
+        Health::None => (None, None),
+        Health::Ok => (today.succ_opt(), None),
+        Health::Due => (last_due, Some(today)),
+        Health::Cold => (None, last_due.and_then(|day| day.pred_opt())),
+    }
+}
+
+/// Whether a page of `health` sorted by `sort` reads, among the contacts with a value, each
+/// cadence's range of check-ins ([`CadencePart`]). By `last_conversation_at`, for every health
+/// but `none`. By `next_check_in_on`, the health's range of that index holds `ok` alone, and
+/// walked from today down for `due` or from the earliest check-in up for `cold` (where every
+/// cadence's range of the health starts) it meets the health's contacts first; walked the
+/// other way, it starts where the longest cadence's range does, and crosses the contacts of
+/// the shorter cadences that have already turned cold (or are still due) first.
+fn by_cadence(health: Health, sort: SortKey, descending: bool) -> bool {
+    match sort {
+        SortKey::LastConversationAt => health != Health::None,
+        SortKey::NextCheckInOn => matches!(
+            (health, descending),
+            (Health::Due, false) | (Health::Cold, true)
+        ),
+        _ => false,
+    }
 }
 
 /// The queries of one page of the contact list, to run in turn until the page is full (see
@@ -375,7 +601,7 @@ pub fn page_queries(
     owner_id: Uuid,
     filter: &ContactFilter,
     today: NaiveDate,
-) -> Result<Vec<Part>, ApiError> {
+) -> Result<PagePlan, ApiError> {
     let as_itself = |c: contact::Column| c.into_expr();
     let walks = |ranged| {
         sorted_parts(
@@ -384,16 +610,72 @@ pub fn page_queries(
             &as_itself,
         )
     };
-    Ok(match filter.health {
-        // Without a health filter, or with the health's range on the sort's own index.
-        None => walks(false)?.into_iter().map(Part::Walk).collect(),
-        Some(_) if filter.sort == SortKey::NextCheckInOn => {
-            walks(true)?.into_iter().map(Part::Walk).collect()
+    let walked = |parts: Vec<(Span, Select<contact::Entity>)>| PagePlan {
+        in_range: None,
+        parts: parts.into_iter().map(|(_, q)| Part::Walk(q)).collect(),
+    };
+    let health = match filter.health {
+        // Without a health filter.
+        None => return Ok(walked(walks(false)?)),
+        // The health's range on the sort's own index, in the one span that holds it: nobody
+        // without a check-in has a health but `none`, which nobody with one has.
+        Some(health)
+            if filter.sort == SortKey::NextCheckInOn
+                && !by_cadence(health, filter.sort, filter.descending) =>
+        {
+            let holds = if health == Health::None {
+                Span::Valueless
+            } else {
+                Span::Valued
+            };
+            // `none` is that span's own condition: stated twice, PostgreSQL would square its
+            // share of the network and sort the whole span rather than walk it.
+            let mut parts = walks(health != Health::None)?;
+            parts.retain(|(span, _)| *span == holds);
+            return Ok(walked(parts));
         }
-        Some(health) => {
-            let collects = sorted_parts(filtered(owner_id, filter, today, true), filter, &|c| {
-                unindexed(c)
-            })?;
+        Some(health) => health,
+    };
+    let by_cadence = by_cadence(health, filter.sort, filter.descending);
+    let collects = sorted_parts(filtered(owner_id, filter, today, true), filter, &|c| {
+        unindexed(c)
+    })?;
+    let mut parts = Vec::new();
+    for ((span, walk), (_, collect)) in walks(false)?.into_iter().zip(collects) {
+        parts.push(match span {
+            Span::Valued if by_cadence => Part::Cadences(Box::new(CadencePart {
+                owner_id,
+                arm: cadence_arm(owner_id, filter, health, today),
+                health,
+                sort: filter.sort,
+                descending: filter.descending,
+                today,
+                cursor: match (filter.sort, &filter.after) {
+                    (SortKey::NextCheckInOn, Some(After::Derived(Some(value), _))) => {
+                        i32::try_from(*value)
+                            .ok()
+                            .and_then(NaiveDate::from_num_days_from_ce_opt)
+                            .map(CursorOn::CheckIn)
+                    }
+                    (_, Some(After::Derived(Some(value), _))) => {
+                        DateTime::from_timestamp_micros(*value)
+                            .map(|at| CursorOn::Conversation(at.date_naive()))
+                    }
+                    _ => None,
+                },
+            })),
+            // Nobody without a check-in has a health but `none`.
+            Span::Valueless if filter.sort == SortKey::NextCheckInOn => continue,
+            _ => Part::Health {
+                walk,
+                collect: Box::new(collect),
+            },
+        });
+    }
+    let in_range = parts
+        .iter()
+        .any(|part| matches!(part, Part::Health { .. }))
+        .then(|| {
             let in_range = contact::Entity::find()
                 .select_only()
                 .column(contact::Column::Id)
@@ -401,23 +683,42 @@ pub fn page_queries(
                 .filter(health_range(health, today))
                 .limit(SORTED_AT_MOST)
                 .into_query();
-            let in_range = Query::select()
+            Query::select()
                 .expr(Expr::col(Asterisk).count())
                 .from_subquery(in_range, Alias::new("in_range"))
-                .to_owned();
-            walks(false)?
-                .into_iter()
-                .zip(collects)
-                .map(|(walk, collect)| {
-                    Part::Health(HealthPart {
-                        in_range: Box::new(in_range.clone()),
-                        walk,
-                        collect: Box::new(collect),
-                    })
-                })
-                .collect()
+                .to_owned()
+        });
+    Ok(PagePlan { in_range, parts })
+}
+
+/// The query a [`CadencePart`] narrows to each cadence: every filter of the page, the
+/// contacts with a value of the sort's column, after the cursor.
+fn cadence_arm(
+    owner_id: Uuid,
+    filter: &ContactFilter,
+    health: Health,
+    today: NaiveDate,
+) -> Select<contact::Entity> {
+    let column = unindexed(sort_column(filter.sort));
+    let others = ContactFilter {
+        health: None,
+        ..filter.clone()
+    };
+    let mut arm = filtered(owner_id, &others, today, true)
+        .filter(health_condition(health, today, unindexed))
+        .filter(column.clone().is_not_null());
+    if let Some(After::Derived(Some(value), id)) = &filter.after {
+        // A cursor with a value lies in these contacts: checked when the page was planned.
+        if let Ok(value) = derived_value(filter.sort, *value) {
+            arm = arm.filter(beyond_exprs(
+                (column, unindexed(contact::Column::Id)),
+                value,
+                *id,
+                !filter.descending,
+            ));
         }
-    })
+    }
+    arm
 }
 
 /// One page of the owner's contacts with their relationships, and whether more follow.
@@ -425,8 +726,9 @@ pub fn page_queries(
 /// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
 /// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
 /// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
-/// part of a derived sort is needed, one more per part for a health filter under another
-/// sort than `next_check_in_on`), plus the ledger's check for out-of-date rows.
+/// part of a derived sort is needed, one more per page for a health filter other than
+/// `none` under a sort by `next_check_in_on`, and for any health filter under another), plus
+/// the ledger's check for out-of-date rows.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
@@ -435,33 +737,47 @@ pub async fn list(
 ) -> Result<(Vec<Listed>, bool), ApiError> {
     ledger::catch_up(db, owner_id, today.now).await?;
     let conn = db.reader();
+    let backend = conn.get_database_backend();
     let limit = filter.limit + 1;
+    let PagePlan { in_range, parts } = page_queries(owner_id, filter, today.date())?;
+    // Whether the health's range is small enough to collect: counted once a part needs it.
+    let mut collects = None;
     let mut models = Vec::new();
-    let mut counted = None;
-    for part in page_queries(owner_id, filter, today.date())? {
+    for part in parts {
         let rest = limit - models.len() as u64;
         models.extend(match part {
             Part::Walk(query) => query.limit(rest).all(conn).await?,
-            Part::Health(part) => {
-                let HealthPart {
-                    in_range,
-                    walk,
-                    collect,
-                } = part;
-                // The parts of one page share their range: counted once.
-                let counted = match counted {
-                    Some(counted) => counted,
-                    None => {
-                        let backend = conn.get_database_backend();
-                        let row = conn.query_one_raw(backend.build(&*in_range)).await?;
+            Part::Health { walk, collect } => {
+                let small = match (collects, &in_range) {
+                    (Some(small), _) => small,
+                    (None, Some(in_range)) => {
+                        let row = conn.query_one_raw(backend.build(in_range)).await?;
                         let found = row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?;
-                        *counted.insert(found.unwrap_or_default())
+                        let found = u64::try_from(found.unwrap_or_default()).unwrap_or(u64::MAX);
+                        *collects.insert(found < SORTED_AT_MOST)
                     }
+                    (None, None) => false,
                 };
-                if u64::try_from(counted).unwrap_or(u64::MAX) < SORTED_AT_MOST {
+                if small {
                     collect.limit(rest).all(conn).await?
                 } else {
                     walk.limit(rest).all(conn).await?
+                }
+            }
+            Part::Cadences(part) => {
+                let cadences = conn
+                    .query_all_raw(part.cadences(backend))
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get_by_index::<i32>(0))
+                    .collect::<Result<Vec<_>, _>>()?;
+                match part.page(&cadences, rest) {
+                    Some(page) => {
+                        contact::Model::find_by_statement(backend.build(&page))
+                            .all(conn)
+                            .await?
+                    }
+                    None => Vec::new(),
                 }
             }
         });

@@ -27,8 +27,8 @@ use crate::services::idempotency::{self, Completion};
 mod list;
 
 pub use self::list::{
-    After, Archived, ContactFilter, HealthPart, Listed, Part, SORTED_AT_MOST, SortKey, list,
-    page_queries,
+    After, Archived, CadencePart, ContactFilter, Listed, PagePlan, Part, SORTED_AT_MOST, SortKey,
+    list, page_queries,
 };
 
 /// The columns that version a contact row.
