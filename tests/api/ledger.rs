@@ -1302,6 +1302,10 @@ async fn a_health_is_listed_alike_whether_few_or_many_contacts_hold_it() {
         app.send(&user, Method::POST, "/v1/conversations", body)
             .await;
     }
+    // One met and archived: in no list of the contacts not archived.
+    let archived = format!("/v1/contacts/{}", met[3].as_str().expect("an id"));
+    let body = json!({"archived_at": at(start)});
+    app.send(&user, Method::PATCH, &archived, body).await;
     for days in [1, 6, 8, 10, 13, 20] {
         app.clock.set(start + Duration::days(days));
         assert_health_pages(&app, &user, 2, &format!("day {days}")).await;

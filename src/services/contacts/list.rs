@@ -404,9 +404,11 @@ pub enum Part {
 /// network.
 pub struct CadencePart {
     owner_id: Uuid,
-    /// Every filter of the page and its cursor, before the cadence, through expressions no
-    /// index serves: the cadence's range is the one condition on `next_check_in_on` an index
-    /// may serve, or SQLite's planner prefers the network's check-ins in page order.
+    /// Every filter of the page but the health (which is the cadence's range) and its
+    /// cursor, before the cadence, through expressions no index serves: the cadence's range
+    /// is the one condition on `next_check_in_on` an index may serve, or SQLite's planner
+    /// prefers the network's check-ins in page order. With no other filter than the archive
+    /// state, each cadence's part reads the index alone.
     arm: Select<contact::Entity>,
     health: Health,
     sort: SortKey,
@@ -445,7 +447,8 @@ impl CursorOn {
 }
 
 impl CadencePart {
-    /// The owner's distinct cadences, smallest first: one index search each.
+    /// The distinct cadences of the owner's contacts not archived, smallest first: one index
+    /// search each.
     pub fn cadences(&self, backend: DbBackend) -> Statement {
         let (owner, values) = match backend {
             DbBackend::Postgres => ("$1", vec![self.owner_id.into()]),
@@ -454,10 +457,10 @@ impl CadencePart {
         let sql = format!(
             "WITH RECURSIVE k(c) AS ( \
                SELECT MIN(cadence_days) FROM contact \
-               WHERE owner_id = {owner} AND cadence_days IS NOT NULL \
+               WHERE owner_id = {owner} AND archived_at IS NULL AND cadence_days IS NOT NULL \
                UNION ALL \
                SELECT (SELECT MIN(n.cadence_days) FROM contact AS n \
-                 WHERE n.owner_id = {owner} AND n.cadence_days > k.c) \
+                 WHERE n.owner_id = {owner} AND n.archived_at IS NULL AND n.cadence_days > k.c) \
                FROM k WHERE k.c IS NOT NULL \
              ) \
              SELECT c FROM k WHERE c IS NOT NULL"
@@ -577,22 +580,24 @@ fn cadence_range(
     }
 }
 
-/// Whether a page of `health` sorted by `sort` reads, among the contacts with a value, each
-/// cadence's range of check-ins ([`CadencePart`]). By `last_conversation_at`, for every health
+/// Whether a page of `health` with `filter` reads, among the contacts with a value, each
+/// cadence's range of check-ins ([`CadencePart`]): of the contacts not archived. By `last_conversation_at`, for every health
 /// but `none`. By `next_check_in_on`, the health's range of that index holds `ok` alone, and
 /// walked from today down for `due` or from the earliest check-in up for `cold` (where every
 /// cadence's range of the health starts) it meets the health's contacts first; walked the
 /// other way, it starts where the longest cadence's range does, and crosses the contacts of
 /// the shorter cadences that have already turned cold (or are still due) first.
-fn by_cadence(health: Health, sort: SortKey, descending: bool) -> bool {
-    match sort {
-        SortKey::LastConversationAt => health != Health::None,
-        SortKey::NextCheckInOn => matches!(
-            (health, descending),
-            (Health::Due, false) | (Health::Cold, true)
-        ),
-        _ => false,
-    }
+fn by_cadence(health: Health, filter: &ContactFilter) -> bool {
+    // The cadences' index holds the contacts not archived.
+    filter.archived == Archived::Hidden
+        && match filter.sort {
+            SortKey::LastConversationAt => health != Health::None,
+            SortKey::NextCheckInOn => matches!(
+                (health, filter.descending),
+                (Health::Due, false) | (Health::Cold, true)
+            ),
+            _ => false,
+        }
 }
 
 /// The queries of one page of the contact list, to run in turn until the page is full (see
@@ -619,10 +624,7 @@ pub fn page_queries(
         None => return Ok(walked(walks(false)?)),
         // The health's range on the sort's own index, in the one span that holds it: nobody
         // without a check-in has a health but `none`, which nobody with one has.
-        Some(health)
-            if filter.sort == SortKey::NextCheckInOn
-                && !by_cadence(health, filter.sort, filter.descending) =>
-        {
+        Some(health) if filter.sort == SortKey::NextCheckInOn && !by_cadence(health, filter) => {
             let holds = if health == Health::None {
                 Span::Valueless
             } else {
@@ -636,7 +638,7 @@ pub fn page_queries(
         }
         Some(health) => health,
     };
-    let by_cadence = by_cadence(health, filter.sort, filter.descending);
+    let by_cadence = by_cadence(health, filter);
     let collects = sorted_parts(filtered(owner_id, filter, today, true), filter, &|c| {
         unindexed(c)
     })?;
@@ -645,7 +647,7 @@ pub fn page_queries(
         parts.push(match span {
             Span::Valued if by_cadence => Part::Cadences(Box::new(CadencePart {
                 owner_id,
-                arm: cadence_arm(owner_id, filter, health, today),
+                arm: cadence_arm(owner_id, filter, today),
                 health,
                 sort: filter.sort,
                 descending: filter.descending,
@@ -691,12 +693,12 @@ pub fn page_queries(
     Ok(PagePlan { in_range, parts })
 }
 
-/// The query a [`CadencePart`] narrows to each cadence: every filter of the page, the
-/// contacts with a value of the sort's column, after the cursor.
+/// The query a [`CadencePart`] narrows to each cadence: every filter of the page but the
+/// health, which each cadence's range of check-ins is, the contacts with a value of the sort's
+/// column, after the cursor.
 fn cadence_arm(
     owner_id: Uuid,
     filter: &ContactFilter,
-    health: Health,
     today: NaiveDate,
 ) -> Select<contact::Entity> {
     let column = unindexed(sort_column(filter.sort));
@@ -704,9 +706,7 @@ fn cadence_arm(
         health: None,
         ..filter.clone()
     };
-    let mut arm = filtered(owner_id, &others, today, true)
-        .filter(health_condition(health, today, unindexed))
-        .filter(column.clone().is_not_null());
+    let mut arm = filtered(owner_id, &others, today, true).filter(column.clone().is_not_null());
     if let Some(After::Derived(Some(value), id)) = &filter.after {
         // A cursor with a value lies in these contacts: checked when the page was planned.
         if let Ok(value) = derived_value(filter.sort, *value) {
@@ -725,10 +725,11 @@ fn cadence_arm(
 ///
 /// Every filter and sort, stored or derived, is an indexed query on the contact rows (see
 /// [`page_queries`]): the relationship's inputs are stored on them (the ledger, brought up to
-/// date first, see `services::ledger`). Then the page's tags: 2 statements (3 when the second
-/// part of a derived sort is needed, one more per page for a health filter other than
-/// `none` under a sort by `next_check_in_on`, and for any health filter under another), plus
-/// the ledger's check for out-of-date rows.
+/// date first, see `services::ledger`). Then the page's tags: 2 statements, one more when the
+/// page runs into the second part of a derived sort, one more for a part read cadence by
+/// cadence ([`Part::Cadences`]: its cadences), one more per page for parts that depend on the
+/// size of their health's range ([`Part::Health`]: the count); plus the ledger's check for
+/// out-of-date rows.
 pub async fn list(
     db: &Db,
     owner_id: Uuid,
