@@ -67,6 +67,12 @@ def reads(base, token):
         ("GET /v1/contacts?limit=50&sort=-last_conversation_at", "/v1/contacts?limit=50&sort=-last_conversation_at"),
         ("GET /v1/contacts?limit=50&sort=next_check_in_on", "/v1/contacts?limit=50&sort=next_check_in_on"),
         ("GET /v1/contacts?health=due&limit=50", "/v1/contacts?health=due&limit=50"),
+        # A health sorted against the dates it follows: its contacts lie at the far end of the
+        # sort's index, read cadence by cadence.
+        ("GET /v1/contacts?health=due&limit=50&sort=-last_conversation_at",
+         "/v1/contacts?health=due&limit=50&sort=-last_conversation_at"),
+        ("GET /v1/contacts?health=cold&limit=50&sort=-next_check_in_on",
+         "/v1/contacts?health=cold&limit=50&sort=-next_check_in_on"),
         ("GET /v1/contacts?reciprocity=taking&limit=50", "/v1/contacts?reciprocity=taking&limit=50"),
         ("GET /v1/contacts?one_off=true&limit=50", "/v1/contacts?one_off=true&limit=50"),
         ("GET /v1/contacts/{id}", f"/v1/contacts/{contact}"),
