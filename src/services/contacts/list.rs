@@ -581,12 +581,13 @@ fn cadence_range(
 }
 
 /// Whether a page of `health` with `filter` reads, among the contacts with a value, each
-/// cadence's range of check-ins ([`CadencePart`]): of the contacts not archived. By `last_conversation_at`, for every health
-/// but `none`. By `next_check_in_on`, the health's range of that index holds `ok` alone, and
-/// walked from today down for `due` or from the earliest check-in up for `cold` (where every
-/// cadence's range of the health starts) it meets the health's contacts first; walked the
-/// other way, it starts where the longest cadence's range does, and crosses the contacts of
-/// the shorter cadences that have already turned cold (or are still due) first.
+/// cadence's range of check-ins ([`CadencePart`]), which holds the contacts not archived. By
+/// `last_conversation_at`, for every health but `none`. By `next_check_in_on`, the health's
+/// range of that index holds `ok` alone, and walked from today down for `due` or from the
+/// earliest check-in up for `cold` (where every cadence's range of the health starts) it
+/// meets the health's contacts first; walked the other way, it starts where the longest
+/// cadence's range does, and crosses the contacts of the shorter cadences that have already
+/// turned cold (or are still due) first.
 fn by_cadence(health: Health, filter: &ContactFilter) -> bool {
     // The cadences' index holds the contacts not archived.
     filter.archived == Archived::Hidden
