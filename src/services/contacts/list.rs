@@ -216,19 +216,34 @@ fn health_range(health: Health, today: NaiveDate) -> Condition {
     })
 }
 
-/// A derived sort's cursor value as the stored column's value: a day number as a date, or
-/// microseconds as an instant.
+/// A derived sort's cursor value, decoded: a day number under `next_check_in_on`,
+/// microseconds under `last_conversation_at`.
+#[derive(Clone, Copy, Debug)]
+enum DerivedValue {
+    Day(NaiveDate),
+    At(DateTime<Utc>),
+}
+
+impl DerivedValue {
+    fn decode(sort: SortKey, value: i64) -> Result<Self, ApiError> {
+        let invalid = || ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid");
+        Ok(match sort {
+            SortKey::NextCheckInOn => Self::Day(
+                i32::try_from(value)
+                    .ok()
+                    .and_then(NaiveDate::from_num_days_from_ce_opt)
+                    .ok_or_else(invalid)?,
+            ),
+            _ => Self::At(DateTime::from_timestamp_micros(value).ok_or_else(invalid)?),
+        })
+    }
+}
+
+/// A derived sort's cursor value as the stored column's value.
 fn derived_value(sort: SortKey, value: i64) -> Result<sea_orm::Value, ApiError> {
-    let invalid = || ApiError::new(ProblemCode::InvalidCursor, "cursor is not valid");
-    Ok(match sort {
-        SortKey::NextCheckInOn => i32::try_from(value)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .ok_or_else(invalid)?
-            .into(),
-        _ => DateTime::from_timestamp_micros(value)
-            .ok_or_else(invalid)?
-            .into(),
+    Ok(match DerivedValue::decode(sort, value)? {
+        DerivedValue::Day(day) => day.into(),
+        DerivedValue::At(at) => at.into(),
     })
 }
 
@@ -648,21 +663,17 @@ pub fn page_queries(
         parts.push(match span {
             Span::Valued if by_cadence => Part::Cadences(Box::new(CadencePart {
                 owner_id,
-                arm: cadence_arm(owner_id, filter, today),
+                arm: cadence_arm(owner_id, filter, today)?,
                 health,
                 sort: filter.sort,
                 descending: filter.descending,
                 today,
-                cursor: match (filter.sort, &filter.after) {
-                    (SortKey::NextCheckInOn, Some(After::Derived(Some(value), _))) => {
-                        i32::try_from(*value)
-                            .ok()
-                            .and_then(NaiveDate::from_num_days_from_ce_opt)
-                            .map(CursorOn::CheckIn)
-                    }
-                    (_, Some(After::Derived(Some(value), _))) => {
-                        DateTime::from_timestamp_micros(*value)
-                            .map(|at| CursorOn::Conversation(at.date_naive()))
+                cursor: match &filter.after {
+                    Some(After::Derived(Some(value), _)) => {
+                        Some(match DerivedValue::decode(filter.sort, *value)? {
+                            DerivedValue::Day(day) => CursorOn::CheckIn(day),
+                            DerivedValue::At(at) => CursorOn::Conversation(at.date_naive()),
+                        })
                     }
                     _ => None,
                 },
@@ -701,7 +712,7 @@ fn cadence_arm(
     owner_id: Uuid,
     filter: &ContactFilter,
     today: NaiveDate,
-) -> Select<contact::Entity> {
+) -> Result<Select<contact::Entity>, ApiError> {
     let column = unindexed(sort_column(filter.sort));
     let others = ContactFilter {
         health: None,
@@ -709,17 +720,15 @@ fn cadence_arm(
     };
     let mut arm = filtered(owner_id, &others, today, true).filter(column.clone().is_not_null());
     if let Some(After::Derived(Some(value), id)) = &filter.after {
-        // A cursor with a value lies in these contacts: checked when the page was planned.
-        if let Ok(value) = derived_value(filter.sort, *value) {
-            arm = arm.filter(beyond_exprs(
-                (column, unindexed(contact::Column::Id)),
-                value,
-                *id,
-                !filter.descending,
-            ));
-        }
+        // A cursor with a value lies in these contacts.
+        arm = arm.filter(beyond_exprs(
+            (column, unindexed(contact::Column::Id)),
+            derived_value(filter.sort, *value)?,
+            *id,
+            !filter.descending,
+        ));
     }
-    arm
+    Ok(arm)
 }
 
 /// One page of the owner's contacts with their relationships, and whether more follow.
@@ -758,6 +767,8 @@ pub async fn list(
                         let found = u64::try_from(found.unwrap_or_default()).unwrap_or(u64::MAX);
                         *collects.insert(found < SORTED_AT_MOST)
                     }
+                    // Walking is right whatever the range holds; the count, planned with
+                    // every health part, only spares a long walk.
                     (None, None) => false,
                 };
                 if small {
