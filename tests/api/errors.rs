@@ -781,6 +781,21 @@ async fn dates_instants_and_cursors_get_the_same_answer_on_both_backends() {
         )
         .await;
     assert_problem(cursor, 400, "invalid_cursor").await;
+    // A derived sort's value beyond any date, on a page walked along the sort's index and on
+    // one read cadence by cadence (a health sorted by one of the dates it follows).
+    for sort in ["-last_conversation_at", "next_check_in_on"] {
+        let beyond = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!([sort, i64::MAX.to_string(), uuid::Uuid::now_v7()]).to_string());
+        for health in ["", "&health=due"] {
+            let page = app
+                .get_as(
+                    &format!("/v1/contacts?sort={sort}{health}&cursor={beyond}"),
+                    &user.access_token,
+                )
+                .await;
+            assert_problem(page, 400, "invalid_cursor").await;
+        }
+    }
 
     for (sent, kept) in [
         (
