@@ -7,7 +7,8 @@
 //! SQLite a dedicated single-connection writer pool: writers queue in the pool (in-process, in
 //! order) instead of racing for the file lock, and readers use their own pools (one per core,
 //! beside the HTTP worker that uses it: `db/affinity.rs`), which WAL lets run concurrently with
-//! the writer. On PostgreSQL both handles are the same pool.
+//! the writer. On PostgreSQL both handles are the same pool; a second, smaller pool keeps
+//! generic plans for the statements written for them ([`Db::generic_reader`]).
 //!
 //! Measured with `tests/api/write_path.rs` (200 concurrent read-then-insert transactions): with
 //! writes spread over a pool of 4 connections, 141 of 200 failed with "database is locked"
@@ -64,7 +65,7 @@ use sea_orm::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-pub use self::connect::{connect, migrate_down, migrate_fresh, migrate_up};
+pub use self::connect::{GENERIC_PLANS, connect, migrate_down, migrate_fresh, migrate_up};
 pub use self::errors::{
     RowMoved, is_storage_full, is_unavailable, lost_connection, lost_to_a_conflict,
     violated_constraint,
@@ -120,6 +121,9 @@ pub struct Db {
     /// The read pools: one, or on SQLite one per core, each pinned to its core (see
     /// [`Db::settle_http_worker`]).
     read: Arc<[Reader]>,
+    /// On PostgreSQL, the pool whose connections keep generic plans; see
+    /// [`Db::generic_reader`].
+    generic_read: Option<Reader>,
     /// The cores of the writer and of each read pool, when they are pinned.
     placement: Arc<affinity::Placement>,
     /// HTTP workers given a read pool so far; see [`Db::settle_http_worker`].
@@ -141,12 +145,13 @@ pub struct Db {
 }
 
 impl Db {
-    /// Wraps the two handles, counting every statement they run. On SQLite, starts the
-    /// writer (see `db/group_commit.rs`), its thread pinned to `writer_core` when given.
+    /// Wraps the handles, counting every statement they run. On SQLite, starts the writer
+    /// (see `db/group_commit.rs`), its thread pinned to `writer_core` when given.
     fn new(
         mut read: Vec<DatabaseConnection>,
         mut write: DatabaseConnection,
         same: bool,
+        mut generic_read: Option<DatabaseConnection>,
         placement: affinity::Placement,
     ) -> std::io::Result<Self> {
         let statements = Arc::new(AtomicU64::new(0));
@@ -162,7 +167,7 @@ impl Db {
                 logged.add(info.statement);
             });
         };
-        for pool in &mut read {
+        for pool in read.iter_mut().chain(generic_read.as_mut()) {
             counting(pool);
         }
         if same {
@@ -176,6 +181,7 @@ impl Db {
             .transpose()?;
         Ok(Self {
             read: read.into_iter().map(Reader).collect(),
+            generic_read: generic_read.map(Reader),
             placement: Arc::new(placement),
             workers_settled: Arc::default(),
             write,
@@ -338,6 +344,18 @@ impl Db {
         &self.read[affinity::read_pool() % self.read.len()]
     }
 
+    /// For the queries written so that one plan serves every value they take: each table read
+    /// by a search of the index whose order is the statement's, bounded by the owner and the
+    /// page (the follow-up page, the suggestions). On PostgreSQL its connections keep a
+    /// statement's generic plan, made once when the connection first prepares it, instead of
+    /// planning it again with each request's values: planning the follow-up page, with its
+    /// dozen reads of `contact` and that table's fourteen indexes to weigh for each, took
+    /// about twice as long as running it. SQLite's connections plan every statement once,
+    /// whatever its values (`plan_once` in `db/connect.rs`): there this is [`Db::reader`].
+    pub fn generic_reader(&self) -> &Reader {
+        self.generic_read.as_ref().unwrap_or_else(|| self.reader())
+    }
+
     /// The core SQLite's writer runs on when pinned (see `db/affinity.rs`).
     pub fn writer_core(&self) -> Option<core_affinity::CoreId> {
         self.placement.writer
@@ -404,7 +422,7 @@ impl Db {
 
     /// Closes both pools; later queries fail as if the database were gone.
     pub async fn close(&self) -> Result<(), DbErr> {
-        for pool in self.read.iter() {
+        for pool in self.read.iter().chain(&self.generic_read) {
             pool.0.close_by_ref().await?;
         }
         self.write.close_by_ref().await

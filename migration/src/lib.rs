@@ -23,6 +23,7 @@ mod m20261201_000017_follow_up_due_dates;
 mod m20261203_000018_owner_scoped_references;
 mod m20261203_000019_owner_primary_keys;
 mod m20261204_000020_index_check_ins_by_cadence;
+mod m20261204_000021_index_open_next_steps;
 mod sqlite;
 
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_owner_scoped_references::Migration),
             Box::new(m20261203_000019_owner_primary_keys::Migration),
             Box::new(m20261204_000020_index_check_ins_by_cadence::Migration),
+            Box::new(m20261204_000021_index_open_next_steps::Migration),
         ]
     }
 }

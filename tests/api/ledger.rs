@@ -1052,6 +1052,210 @@ pub(crate) async fn plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec
         .expect("plan lines")
 }
 
+/// On PostgreSQL, the plan `statement` keeps on a connection of `Db::generic_reader`: made
+/// once without its values (`PREPARE`, then `EXPLAIN EXECUTE`, under that pool's settings),
+/// with nothing priced out.
+async fn generic_plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait, Value};
+
+    let values = statement.values.map(|v| v.0).unwrap_or_default();
+    let (types, literals): (Vec<&str>, Vec<String>) = values
+        .iter()
+        .map(|value| match value {
+            Value::Uuid(Some(id)) => ("uuid", format!("'{id}'")),
+            Value::ChronoDate(Some(date)) => ("date", format!("'{date}'")),
+            Value::ChronoDateTimeUtc(Some(at)) => ("timestamptz", format!("'{}'", at.to_rfc3339())),
+            Value::Int(Some(n)) => ("int4", n.to_string()),
+            Value::BigInt(Some(n)) => ("int8", n.to_string()),
+            Value::BigUnsigned(Some(n)) => ("int8", n.to_string()),
+            Value::String(Some(text)) => ("text", format!("'{}'", text.replace('\'', "''"))),
+            other => panic!("a value this helper cannot write: {other:?}"),
+        })
+        .unzip();
+    let txn = app.db.writer().begin().await.expect("begin");
+    for (name, value) in rapport::db::GENERIC_PLANS {
+        txn.execute_unprepared(&format!("SET LOCAL {name} = {value}"))
+            .await
+            .expect("the generic pool's setting");
+    }
+    txn.execute_unprepared(&format!(
+        "PREPARE generic_plan ({}) AS {}",
+        types.join(", "),
+        statement.sql
+    ))
+    .await
+    .expect("prepare");
+    let explain = format!("EXPLAIN EXECUTE generic_plan ({})", literals.join(", "));
+    let rows = txn
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            explain,
+        ))
+        .await
+        .expect("explain");
+    txn.execute_unprepared("DEALLOCATE generic_plan")
+        .await
+        .expect("deallocate");
+    txn.rollback().await.expect("rollback");
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN"))
+        .collect::<Result<_, _>>()
+        .expect("plan lines")
+}
+
+/// On PostgreSQL the follow-up page and the suggestions run on connections that keep one plan
+/// per statement, made without the values (`Db::generic_reader`). On an owner who holds every
+/// row of the database, which a plan without values cannot tell from any other, each of
+/// those plans still searches the indexes the statements were written for: no table walked,
+/// no stream sorted, from the start and from a cursor at each kind. (SQLite plans every
+/// statement that way; the plan tests above are of those plans.)
+#[tokio::test]
+async fn the_plans_kept_for_follow_ups_and_suggestions_search_their_indexes() {
+    use chrono::NaiveDate;
+    use rapport::bench_seed::{self, Size};
+    use rapport::domain::follow_ups::FollowUpKind;
+    use rapport::domain::relationship::Today;
+    use rapport::domain::suggestions::base_levels;
+    use rapport::services::intelligence::stream_statements;
+    use rapport::services::intelligence::suggestions::{candidates, groups, topic_pages};
+    use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    let backend = app.db.backend();
+    if backend != DbBackend::Postgres {
+        return;
+    }
+    let setting = |conn, name: &'static str| async move {
+        let conn: &rapport::db::Reader = conn;
+        conn.query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            format!("SHOW {name}"),
+        ))
+        .await
+        .expect("show")
+        .expect("a row")
+        .try_get_by_index::<String>(0)
+        .expect("a setting")
+    };
+    for (name, value) in rapport::db::GENERIC_PLANS {
+        assert_eq!(
+            setting(app.db.generic_reader(), name).await,
+            value,
+            "{name}"
+        );
+    }
+    assert_eq!(setting(app.db.reader(), "plan_cache_mode").await, "auto");
+
+    let size = Size {
+        users: 1,
+        contacts_per_user: 2_000,
+    };
+    bench_seed::seed(&app.db, size, app.clock.now())
+        .await
+        .expect("seed");
+    let owner_id = entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq(bench_seed::email(0)))
+        .one(app.db.reader())
+        .await
+        .expect("read")
+        .expect("the seeded owner")
+        .id;
+    let today = Today::new(app.clock.now(), "Europe/Paris");
+    let date = today.date();
+    let kinds = [
+        (
+            FollowUpKind::ThankYou,
+            "idx_participant_owner_thank_you_due",
+        ),
+        (
+            FollowUpKind::NextStep,
+            "idx_conversation_owner_open_next_step",
+        ),
+        (FollowUpKind::AskFollowUp, "idx_ask_owner_follow_up_due"),
+        (FollowUpKind::CheckIn, "idx_contact_owner_next_check_in"),
+        (
+            FollowUpKind::DeliverOffer,
+            "idx_value_offer_owner_deliver_due",
+        ),
+    ];
+    let probe = [
+        "idx_contact_owner_refresh",
+        "idx_contact_owner_last_conversation",
+    ];
+    let streams: Vec<&str> = kinds.iter().map(|(_, index)| *index).chain(probe).collect();
+    let cursors = std::iter::once(None).chain(
+        kinds
+            .iter()
+            .map(|(kind, _)| Some((date, *kind, Uuid::now_v7(), Uuid::now_v7()))),
+    );
+    let mut statements = Vec::new();
+    for after in cursors {
+        let (_, whole) = stream_statements(backend, owner_id, &today, 7, after);
+        // One sort: the merge of the streams, a page and one more row of each.
+        statements.push((streams.clone(), 1, whole.expect("the page's statement")));
+    }
+    let day = NaiveDate::from_ymd_opt(2026, 3, 4).expect("a date");
+    statements.push((
+        ["idx_contact_suggest_due"]
+            .into_iter()
+            .chain(probe)
+            .collect(),
+        0,
+        groups(backend, owner_id, Some(app.clock.now()), day, 11),
+    ));
+    let candidates = candidates(
+        owner_id,
+        &[(40, 7, day), (0, 30, day - chrono::Days::new(12))],
+        &base_levels(),
+        day,
+        11,
+    )
+    .expect("groups and levels");
+    statements.push((
+        vec!["idx_contact_suggest_due", "idx_contact_suggest_name"],
+        0,
+        backend.build(&candidates),
+    ));
+    let topics = topic_pages(
+        owner_id,
+        &[
+            ("ai".to_owned(), None),
+            ("web".to_owned(), Some((app.clock.now(), Uuid::now_v7()))),
+        ],
+        32,
+    )
+    .expect("topics");
+    statements.push((
+        vec!["idx_idea_topic_owner_topic"],
+        0,
+        backend.build(&topics),
+    ));
+
+    for (indexes, merges, statement) in statements {
+        let plan = generic_plan_of(&app, statement.clone()).await;
+        let text = plan.join("\n");
+        let walked = plan
+            .iter()
+            .any(|line| line.contains("Seq Scan") || line.contains("Gather"));
+        let sorts = plan
+            .iter()
+            .filter(|line| {
+                line.trim_start()
+                    .trim_start_matches("->  ")
+                    .starts_with("Sort  (")
+            })
+            .count();
+        let searched = indexes
+            .iter()
+            .all(|index| text.contains(&format!("using {index} on")));
+        assert!(
+            !walked && sorts == merges && searched,
+            "{indexes:?}\n{}\n{text}",
+            statement.sql
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_contact_list_filter_and_sort_is_an_ordered_index_scan() {
     use chrono::NaiveDate;
@@ -1623,7 +1827,7 @@ async fn every_follow_up_stream_is_an_ordered_index_search() {
     let date = today.date();
     let index = |kind| match kind {
         FollowUpKind::CheckIn => ("idx_contact_owner_next_check_in", "next_check_in_on"),
-        FollowUpKind::NextStep => ("idx_conversation_owner_next_step", "next_step_due_on"),
+        FollowUpKind::NextStep => ("idx_conversation_owner_open_next_step", "next_step_due_on"),
         FollowUpKind::ThankYou => ("idx_participant_owner_thank_you_due", "thank_you_due_on"),
         FollowUpKind::DeliverOffer => ("idx_value_offer_owner_deliver_due", "deliver_due_on"),
         FollowUpKind::AskFollowUp => ("idx_ask_owner_follow_up_due", "follow_up_due_on"),

@@ -35,7 +35,8 @@ use chrono_tz::Tz;
 use entity::contact;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 use uuid::Uuid;
 
@@ -553,7 +554,11 @@ async fn stale(
 /// ahead of a clock set back, on `(owner_id, last_conversation_at, id)`. Two statements in a
 /// union rather than one condition with `OR`: PostgreSQL's planner reads such a condition by
 /// filtering every row of the owner, and with a limit of one that is the whole network when
-/// nothing is out of date.
+/// nothing is out of date. Each is ordered as its index, nearest to `now` first: with a limit
+/// and no order, a plan made without the values (PostgreSQL's generic plans, see
+/// [`Db::generic_reader`](crate::db::Db::generic_reader)) may expect a third of the owner's
+/// rows to match and walk the table for the first, every row when none does; in the index's
+/// order the walk is the only plan that needs no sort.
 pub fn stale_arms(
     owner_id: Uuid,
     now: DateTime<Utc>,
@@ -562,18 +567,23 @@ pub fn stale_arms(
     use contact::Column as C;
     use sea_orm::QueryTrait;
 
-    let arm = |condition: sea_orm::sea_query::SimpleExpr| {
+    let arm = |condition: sea_orm::sea_query::SimpleExpr, order: C, direction| {
         contact::Entity::find()
             .select_only()
             .column(C::Id)
             .filter(C::OwnerId.eq(owner_id))
             .filter(condition)
+            .order_by(order, direction)
             .limit(limit)
             .into_query()
     };
     [
-        arm(C::RefreshAt.lte(now)),
-        arm(C::LastConversationAt.gt(now)),
+        arm(C::RefreshAt.lte(now), C::RefreshAt, Order::Desc),
+        arm(
+            C::LastConversationAt.gt(now),
+            C::LastConversationAt,
+            Order::Asc,
+        ),
     ]
 }
 

@@ -42,12 +42,13 @@ pub async fn follow_ups(
     kinds: &[FollowUpKind],
     window: Option<Window>,
 ) -> Result<Vec<FollowUp>, ApiError> {
-    // Without a window (the calendar feed), every overdue item of the network is read.
-    let _permit = match window {
-        None => Some(db.whole_network().await?),
-        Some(_) => None,
+    // Without a window (the calendar feed), every overdue item of the network is read. With
+    // one, each stream is a search of its index bounded by the page, whatever the values: one
+    // plan serves every request (`Db::generic_reader`).
+    let (_permit, conn) = match window {
+        None => (Some(db.whole_network().await?), db.reader()),
+        Some(_) => (None, db.generic_reader()),
     };
-    let conn = db.reader();
     let wanted = |kind| kinds.is_empty() || kinds.contains(&kind);
     let stream = Stream {
         owner_id,
