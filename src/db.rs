@@ -420,7 +420,7 @@ impl Db {
         Ok(applied.last().map(|m| m.name().to_owned()))
     }
 
-    /// Closes both pools; later queries fail as if the database were gone.
+    /// Closes every pool; later queries fail as if the database were gone.
     pub async fn close(&self) -> Result<(), DbErr> {
         for pool in self.read.iter().chain(&self.generic_read) {
             pool.0.close_by_ref().await?;

@@ -45,10 +45,10 @@ const POSTGRES_MIN_CONNECTIONS: u32 = 6;
 /// which took 600 ms of each execution of a statement that runs in 0.3.
 pub const GENERIC_PLANS: [(&str, &str); 2] =
     [("plan_cache_mode", "force_generic_plan"), ("jit", "off")];
-/// The most connections [`Db::generic_reader`]'s pool holds on PostgreSQL: the statements it
-/// runs are a request's only statement there at a time, and a page of follow-ups or
-/// suggestions is a few tenths of a millisecond of the server's time, so this many keep two
-/// cores busy with room to spare, without doubling what each instance may open.
+/// The most connections [`Db::generic_reader`]'s pool holds on PostgreSQL. A request holds
+/// one for one statement at a time, a few tenths of a millisecond for a page of follow-ups or
+/// suggestions: half the shared pool's number serves as many requests at once without
+/// doubling what each instance may open.
 const GENERIC_MAX_CONNECTIONS: u32 = MAX_CONNECTIONS / 2;
 /// Connections that pool keeps open: opening one costs a handshake (see
 /// [`POSTGRES_MIN_CONNECTIONS`]), and each keeps its plans.
