@@ -1112,13 +1112,10 @@ async fn generic_plan_of(app: &TestApp, statement: sea_orm::Statement) -> Vec<St
 #[tokio::test]
 async fn the_plans_kept_for_follow_ups_and_suggestions_search_their_indexes() {
     use chrono::NaiveDate;
-    use rapport::bench_seed::{self, Size};
     use rapport::domain::follow_ups::FollowUpKind;
     use rapport::domain::relationship::Today;
-    use rapport::domain::suggestions::base_levels;
     use rapport::services::intelligence::stream_statements;
-    use rapport::services::intelligence::suggestions::{candidates, groups, topic_pages};
-    use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+    use sea_orm::{ConnectionTrait, DbBackend};
 
     let app = spawn_app().await;
     let backend = app.db.backend();
@@ -1146,20 +1143,7 @@ async fn the_plans_kept_for_follow_ups_and_suggestions_search_their_indexes() {
     }
     assert_eq!(setting(app.db.reader(), "plan_cache_mode").await, "auto");
 
-    let size = Size {
-        users: 1,
-        contacts_per_user: 2_000,
-    };
-    bench_seed::seed(&app.db, size, app.clock.now())
-        .await
-        .expect("seed");
-    let owner_id = entity::user::Entity::find()
-        .filter(entity::user::Column::Email.eq(bench_seed::email(0)))
-        .one(app.db.reader())
-        .await
-        .expect("read")
-        .expect("the seeded owner")
-        .id;
+    let owner_id = seeded_owner(&app).await;
     let today = Today::new(app.clock.now(), "Europe/Paris");
     let date = today.date();
     let kinds = [
@@ -1195,41 +1179,9 @@ async fn the_plans_kept_for_follow_ups_and_suggestions_search_their_indexes() {
         statements.push((streams.clone(), 1, whole.expect("the page's statement")));
     }
     let day = NaiveDate::from_ymd_opt(2026, 3, 4).expect("a date");
-    statements.push((
-        ["idx_contact_suggest_due"]
-            .into_iter()
-            .chain(probe)
-            .collect(),
-        0,
-        groups(backend, owner_id, Some(app.clock.now()), day, 11),
-    ));
-    let candidates = candidates(
-        owner_id,
-        &[(40, 7, day), (0, 30, day - chrono::Days::new(12))],
-        &base_levels(),
-        day,
-        11,
-    )
-    .expect("groups and levels");
-    statements.push((
-        vec!["idx_contact_suggest_due", "idx_contact_suggest_name"],
-        0,
-        backend.build(&candidates),
-    ));
-    let topics = topic_pages(
-        owner_id,
-        &[
-            ("ai".to_owned(), None),
-            ("web".to_owned(), Some((app.clock.now(), Uuid::now_v7()))),
-        ],
-        32,
-    )
-    .expect("topics");
-    statements.push((
-        vec!["idx_idea_topic_owner_topic"],
-        0,
-        backend.build(&topics),
-    ));
+    for (indexes, statement) in suggestion_statements(&app, owner_id, day) {
+        statements.push((indexes, 0, statement));
+    }
 
     for (indexes, merges, statement) in statements {
         let plan = generic_plan_of(&app, statement.clone()).await;
@@ -1695,11 +1647,81 @@ async fn a_goal_streak_counts_every_week_on_its_local_days() {
     assert_eq!(goals["streak_weeks"], 12, "{goals}");
 }
 
+/// The bench seed's one owner of 2,000 contacts, analyzed by the seed: PostgreSQL chooses among
+/// the indexes led by the owner by its statistics, and prices them alike on a few rows.
+async fn seeded_owner(app: &TestApp) -> Uuid {
+    use rapport::bench_seed::{self, Size};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let size = Size {
+        users: 1,
+        contacts_per_user: 2_000,
+    };
+    bench_seed::seed(&app.db, size, app.clock.now())
+        .await
+        .expect("seed");
+    entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq(bench_seed::email(0)))
+        .one(app.db.reader())
+        .await
+        .expect("read")
+        .expect("the seeded owner")
+        .id
+}
+
+/// The statements of a suggestions page for `owner_id` on `today`, each with the indexes it
+/// must search: the group walk and the ledger's probe, two groups' candidates with every base
+/// level, and the first and a later page of two idea topics.
+fn suggestion_statements(
+    app: &TestApp,
+    owner_id: Uuid,
+    today: chrono::NaiveDate,
+) -> Vec<(Vec<&'static str>, sea_orm::Statement)> {
+    use rapport::domain::suggestions::base_levels;
+    use rapport::services::intelligence::suggestions::{candidates, groups, topic_pages};
+
+    let backend = app.db.backend();
+    let candidates = candidates(
+        owner_id,
+        &[(40, 7, today), (0, 30, today - chrono::Days::new(12))],
+        &base_levels(),
+        today,
+        11,
+    )
+    .expect("groups and levels");
+    let topics = topic_pages(
+        owner_id,
+        &[
+            ("ai".to_owned(), None),
+            ("web".to_owned(), Some((app.clock.now(), Uuid::now_v7()))),
+        ],
+        32,
+    )
+    .expect("topics");
+    vec![
+        (
+            vec![
+                "idx_contact_suggest_due",
+                "idx_contact_owner_refresh",
+                "idx_contact_owner_last_conversation",
+            ],
+            groups(backend, owner_id, Some(app.clock.now()), today, 11),
+        ),
+        (
+            vec![
+                "idx_contact_suggest_due",
+                "idx_contact_suggest_name",
+                "idx_value_offer_owner_contact",
+            ],
+            backend.build(&candidates),
+        ),
+        (vec!["idx_idea_topic_owner_topic"], backend.build(&topics)),
+    ]
+}
+
 #[tokio::test]
 async fn every_suggestion_read_is_an_ordered_index_search() {
     use chrono::NaiveDate;
-    use rapport::domain::suggestions::base_levels;
-    use rapport::services::intelligence::suggestions::{candidates, groups, topic_pages};
 
     let app = spawn_app().await;
     let user = app.create_user().await;
@@ -1718,63 +1740,11 @@ async fn every_suggestion_read_is_an_ordered_index_search() {
     // three rows it prices them alike, and may take one that serves a statement less well.
     // There, the plans are those of an owner of a seeded network, analyzed by the seed.
     let owner_id = if backend == sea_orm::DbBackend::Postgres {
-        use rapport::bench_seed::{self, Size};
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-        let size = Size {
-            users: 1,
-            contacts_per_user: 2_000,
-        };
-        bench_seed::seed(&app.db, size, app.clock.now())
-            .await
-            .expect("seed");
-        entity::user::Entity::find()
-            .filter(entity::user::Column::Email.eq(bench_seed::email(0)))
-            .one(app.db.reader())
-            .await
-            .expect("read")
-            .expect("the seeded owner")
-            .id
+        seeded_owner(&app).await
     } else {
         owner(&user)
     };
-    let statements = [
-        (
-            &["idx_contact_suggest_due"][..],
-            groups(backend, owner_id, Some(app.clock.now()), today, 11),
-        ),
-        (
-            &[
-                "idx_contact_suggest_due",
-                "idx_contact_suggest_name",
-                "idx_value_offer_owner_contact",
-            ][..],
-            backend.build(
-                &candidates(
-                    owner_id,
-                    &[(40, 7, today), (0, 30, today - chrono::Days::new(12))],
-                    &base_levels(),
-                    today,
-                    11,
-                )
-                .expect("groups and levels"),
-            ),
-        ),
-        (
-            &["idx_idea_topic_owner_topic"][..],
-            backend.build(
-                &topic_pages(
-                    owner_id,
-                    &[
-                        ("ai".to_owned(), None),
-                        ("web".to_owned(), Some((app.clock.now(), Uuid::now_v7()))),
-                    ],
-                    32,
-                )
-                .expect("topics"),
-            ),
-        ),
-    ];
+    let statements = suggestion_statements(&app, owner_id, today);
     for (indexes, statement) in statements {
         let plan = plan_of(&app, statement.clone()).await;
         let text = plan.join("\n");
